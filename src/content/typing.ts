@@ -31,21 +31,34 @@ export function numberAs(
     case 'time':
     case 'unsigned': {
       if (typeof n === 'number' && !Number.isInteger(n))
-        throw new ContentFormatError('type-mismatch', `${path.toString()}: ${n} is not an integer (${type})`, { format });
+        throw new ContentFormatError(
+          'type-mismatch',
+          `${path.toString()}: ${n} is not an integer (${type})`,
+          { format },
+        );
       const big = typeof n === 'bigint' ? n : BigInt(n);
       const lo = type === 'unsigned' ? 0n : INT64_MIN;
       const hi = type === 'unsigned' ? UINT64_MAX : INT64_MAX;
       if (big < lo || big > hi)
-        throw new ContentFormatError('out-of-range', `${path.toString()}: ${big} is out of range for ${type}`, { format });
+        throw new ContentFormatError(
+          'out-of-range',
+          `${path.toString()}: ${big} is out of range for ${type}`,
+          { format },
+        );
       return { type, value: normalizeInteger(big) };
     }
     default:
-      throw new ContentFormatError('type-mismatch', `${path.toString()}: a number cannot be a ${type} value`, { format });
+      throw new ContentFormatError(
+        'type-mismatch',
+        `${path.toString()}: a number cannot be a ${type} value`,
+        { format },
+      );
   }
 }
 
 /** The type a number carries by itself, for resources the model does not know. */
 export function inferNumber(n: number | bigint): LwM2mValue {
-  if (typeof n === 'bigint') return n < 0n ? { type: 'integer', value: normalizeInteger(n) } : { type: 'unsigned', value: normalizeInteger(n) };
+  if (typeof n === 'bigint')
+    return n > INT64_MAX ? { type: 'unsigned', value: n } : { type: 'integer', value: normalizeInteger(n) };
   return Number.isSafeInteger(n) ? { type: 'integer', value: n } : { type: 'float', value: n };
 }

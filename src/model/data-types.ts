@@ -3,16 +3,7 @@ import { MAX_ID } from './ids.js';
 
 /** The LwM2M data types (Core §7.1 / Appendix C). `none` is the type of executable resources. */
 export type ResourceType =
-  | 'string'
-  | 'integer'
-  | 'unsigned'
-  | 'float'
-  | 'boolean'
-  | 'opaque'
-  | 'time'
-  | 'objlnk'
-  | 'corelnk'
-  | 'none';
+  'string' | 'integer' | 'unsigned' | 'float' | 'boolean' | 'opaque' | 'time' | 'objlnk' | 'corelnk' | 'none';
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [
   'string',
@@ -78,7 +69,8 @@ function toBig(v: number | bigint): bigint {
 }
 
 export function isInt64(v: number | bigint): boolean {
-  if (typeof v === 'number') return Number.isSafeInteger(v) || (Number.isInteger(v) && inRange(BigInt(v), INT64_MIN, INT64_MAX));
+  if (typeof v === 'number')
+    return Number.isSafeInteger(v) || (Number.isInteger(v) && inRange(BigInt(v), INT64_MIN, INT64_MAX));
   return inRange(v, INT64_MIN, INT64_MAX);
 }
 
@@ -98,15 +90,18 @@ export const Value = {
     return { type: 'string', value };
   },
   integer(value: number | bigint): LwM2mValue {
-    if (!isInt64(value)) throw new TypeConversionError('integer', 'integer', `${value} is not a 64-bit signed integer`);
+    if (!isInt64(value))
+      throw new TypeConversionError('integer', 'integer', `${value} is not a 64-bit signed integer`);
     return { type: 'integer', value: normalizeInteger(typeof value === 'number' ? BigInt(value) : value) };
   },
   unsigned(value: number | bigint): LwM2mValue {
-    if (!isUint64(value)) throw new TypeConversionError('unsigned', 'unsigned', `${value} is not a 64-bit unsigned integer`);
+    if (!isUint64(value))
+      throw new TypeConversionError('unsigned', 'unsigned', `${value} is not a 64-bit unsigned integer`);
     return { type: 'unsigned', value: normalizeInteger(typeof value === 'number' ? BigInt(value) : value) };
   },
   float(value: number): LwM2mValue {
-    if (typeof value !== 'number') throw new TypeConversionError('float', 'float', `${String(value)} is not a number`);
+    if (typeof value !== 'number')
+      throw new TypeConversionError('float', 'float', `${String(value)} is not a number`);
     return { type: 'float', value };
   },
   boolean(value: boolean): LwM2mValue {
@@ -116,7 +111,8 @@ export const Value = {
     return { type: 'opaque', value };
   },
   time(value: number | bigint): LwM2mValue {
-    if (!isInt64(value)) throw new TypeConversionError('time', 'time', `${value} is not a 64-bit signed integer of seconds`);
+    if (!isInt64(value))
+      throw new TypeConversionError('time', 'time', `${value} is not a 64-bit signed integer of seconds`);
     return { type: 'time', value: normalizeInteger(typeof value === 'number' ? BigInt(value) : value) };
   },
   objlnk(objectId: number, instanceId: number): LwM2mValue {
@@ -201,7 +197,8 @@ export function valueToText(v: LwM2mValue): string {
   }
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+const BASE64_RE =
+  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
 const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;
 
 /** Decodes standard base64 (with or without padding) or base64url; undefined if it is neither. */
@@ -222,12 +219,23 @@ export function valueFromText(type: ResourceType, text: string): LwM2mValue {
     case 'unsigned':
     case 'time': {
       const n = parseDecimalInteger(text.trim());
-      if (n === undefined) throw new TypeConversionError('text', type, `"${clip(text)}" is not a decimal integer`);
+      if (n === undefined)
+        throw new TypeConversionError('text', type, `"${clip(text)}" is not a decimal integer`);
+      const ok = type === 'unsigned' ? isUint64(n) : isInt64(n);
+      if (!ok)
+        throw new TypeConversionError(
+          'text',
+          type,
+          `${clip(text)} is out of the ${type === 'unsigned' ? 'unsigned' : 'signed'} 64-bit range`,
+        );
       return type === 'integer' ? Value.integer(n) : type === 'unsigned' ? Value.unsigned(n) : Value.time(n);
     }
     case 'float': {
       const f = parseDecimalFloat(text.trim());
-      if (f === undefined) throw new TypeConversionError('text', type, `"${clip(text)}" is not a decimal number`);
+      if (f === undefined)
+        throw new TypeConversionError('text', type, `"${clip(text)}" is not a decimal number`);
+      if (!Number.isFinite(f) && /[0-9]/.test(text))
+        throw new TypeConversionError('text', type, `${clip(text)} is beyond the range of a 64-bit float`);
       return Value.float(f);
     }
     case 'boolean':
@@ -289,7 +297,7 @@ export function convertValue(v: LwM2mValue, to: ResourceType): LwM2mValue {
           n = toBig(v.value);
           break;
         case 'float':
-          if (!Number.isInteger(v.value)) return fail(`${v.value} is not integral`);
+          if (!Number.isInteger(v.value)) return fail(`${clip(String(v.value))} is not integral`);
           n = BigInt(v.value);
           break;
         case 'boolean':
@@ -306,10 +314,10 @@ export function convertValue(v: LwM2mValue, to: ResourceType): LwM2mValue {
           return fail('no numeric meaning');
       }
       if (to === 'unsigned') {
-        if (!isUint64(n)) return fail(`${n} is out of the unsigned 64-bit range`);
+        if (!isUint64(n)) return fail(`${clip(String(n))} is out of the unsigned 64-bit range`);
         return Value.unsigned(n);
       }
-      if (!isInt64(n)) return fail(`${n} is out of the signed 64-bit range`);
+      if (!isInt64(n)) return fail(`${clip(String(n))} is out of the signed 64-bit range`);
       return to === 'integer' ? Value.integer(n) : Value.time(n);
     }
     case 'float':

@@ -44,7 +44,8 @@ export class NodeTreeError extends PetrelError {
 export function buildTree(records: NodeSet): NodeTree {
   const tree: NodeTree = new Map();
   for (const r of records) {
-    if (r.time !== undefined) throw new NodeTreeError(`record ${r.path.toString()} carries a time; a tree holds current values only`);
+    if (r.time !== undefined)
+      throw new NodeTreeError(`record ${r.path.toString()} carries a time; a tree holds current values only`);
     const [o, i, res, ri] = r.path.ids;
     if (o === undefined) throw new NodeTreeError('a record at the root has no place in a tree');
     let obj = tree.get(o);
@@ -82,25 +83,30 @@ export function buildTree(records: NodeSet): NodeTree {
   return tree;
 }
 
-/** Flattens a node (placed at `path`) back to records, empty containers included. */
+function sortedKeys(m: Map<number, unknown>): number[] {
+  return [...m.keys()].sort((a, b) => a - b);
+}
+
+/** Flattens a node (placed at `path`) back to records in tree order, empty containers included. */
 export function flattenNode(path: LwM2mPath, node: LwM2mNode): LwM2mRecord[] {
   const out: LwM2mRecord[] = [];
   const visit = (p: LwM2mPath, n: LwM2mNode): void => {
     switch (n.kind) {
       case 'object':
         if (n.instances.size === 0) out.push({ path: p });
-        for (const [id, inst] of n.instances) visit(p.append(id), inst);
+        for (const id of sortedKeys(n.instances)) visit(p.append(id), n.instances.get(id)!);
         return;
       case 'instance':
         if (n.resources.size === 0) out.push({ path: p });
-        for (const [id, res] of n.resources) visit(p.append(id), res);
+        for (const id of sortedKeys(n.resources)) visit(p.append(id), n.resources.get(id)!);
         return;
       case 'single':
         out.push({ path: p, value: n.value });
         return;
       case 'multiple':
         if (n.instances.size === 0) out.push({ path: p });
-        for (const [id, v] of n.instances) out.push({ path: p.append(id), value: v });
+        for (const id of sortedKeys(n.instances))
+          out.push({ path: p.append(id), value: n.instances.get(id)! });
         return;
     }
   };
@@ -111,6 +117,7 @@ export function flattenNode(path: LwM2mPath, node: LwM2mNode): LwM2mRecord[] {
 /** Flattens a whole tree to records in tree order. */
 export function flattenTree(tree: NodeTree): LwM2mRecord[] {
   const out: LwM2mRecord[] = [];
-  for (const id of [...tree.keys()].sort((a, b) => a - b)) out.push(...flattenNode(LwM2mPath.of(id), tree.get(id)!));
+  for (const id of [...tree.keys()].sort((a, b) => a - b))
+    out.push(...flattenNode(LwM2mPath.of(id), tree.get(id)!));
   return out;
 }

@@ -37,7 +37,8 @@ const PREFIX_RE = /^[A-Za-z_~.-][A-Za-z0-9_~.-]*$/;
 const DIGITS_RE = /^(0|[1-9][0-9]*)$/;
 
 function checkId(text: string, id: number): void {
-  if (!Number.isInteger(id) || id < 0) throw new InvalidPathError('out-of-range', text, `${id} is not a uint16`);
+  if (!Number.isInteger(id) || id < 0)
+    throw new InvalidPathError('out-of-range', text, `${id} is not a uint16`);
   if (id > MAX_ID) throw new InvalidPathError('out-of-range', text, `${id} is larger than 65535`);
   if (id === MAX_ID) throw new InvalidPathError('reserved-id', text, '65535 is reserved (MAX_ID)');
 }
@@ -45,7 +46,8 @@ function checkId(text: string, id: number): void {
 /** Normalises an alternate path option to `/seg[/seg]` (or '' for none) and validates it. */
 export function normalizeAlternatePath(alt: string): string {
   if (alt === '' || alt === '/') return '';
-  if (!alt.startsWith('/')) throw new InvalidPathError('bad-alternate-path', alt, 'an alternate path starts with "/"');
+  if (!alt.startsWith('/'))
+    throw new InvalidPathError('bad-alternate-path', alt, 'an alternate path starts with "/"');
   const trimmed = alt.endsWith('/') ? alt.slice(0, -1) : alt;
   for (const seg of trimmed.slice(1).split('/')) {
     if (seg === '') throw new InvalidPathError('bad-alternate-path', alt, 'empty segment');
@@ -78,7 +80,8 @@ export class LwM2mPath {
       throw new InvalidPathError('bad-prefix', text, `"${prefix}" is not a valid gateway prefix`);
     this.ids = Object.freeze([...ids]);
     this.prefix = prefix;
-    this.alternatePath = alternatePath === undefined ? undefined : normalizeAlternatePath(alternatePath) || undefined;
+    this.alternatePath =
+      alternatePath === undefined ? undefined : normalizeAlternatePath(alternatePath) || undefined;
   }
 
   /** Builds a path from identifiers: `LwM2mPath.of(3, 0, 9)`. */
@@ -108,7 +111,8 @@ export class LwM2mPath {
     const ids: number[] = [];
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i]!;
-      if (seg === '') throw new InvalidPathError('empty-segment', text, 'empty segment (double or trailing "/")');
+      if (seg === '')
+        throw new InvalidPathError('empty-segment', text, 'empty segment (double or trailing "/")');
       if (DIGITS_RE.test(seg)) {
         if (ids.length === 4) throw new InvalidPathError('too-deep', text, 'at most 4 numeric segments');
         const id = Number(seg);
@@ -116,13 +120,18 @@ export class LwM2mPath {
         ids.push(id);
         continue;
       }
-      if (/^[0-9]+$/.test(seg)) throw new InvalidPathError('not-a-number', text, `"${seg}" has leading zeros`);
+      if (/^[0-9]+$/.test(seg))
+        throw new InvalidPathError('not-a-number', text, `"${seg}" has leading zeros`);
       if (i === 0 && options.allowPrefix !== false && PREFIX_RE.test(seg)) {
         prefix = seg;
         continue;
       }
       if (i === 0 && options.allowPrefix !== false)
-        throw new InvalidPathError('bad-prefix', text, `"${seg}" is neither an identifier nor a gateway prefix`);
+        throw new InvalidPathError(
+          'bad-prefix',
+          text,
+          `"${seg}" is neither an identifier nor a gateway prefix`,
+        );
       throw new InvalidPathError('not-a-number', text, `"${seg}" is not an identifier (0..65534)`);
     }
     return new LwM2mPath(ids, prefix, alternatePath);
@@ -176,7 +185,9 @@ export class LwM2mPath {
 
   /** The path one level up (the root's parent is the root). */
   parent(): LwM2mPath {
-    return this.ids.length === 0 ? this : new LwM2mPath(this.ids.slice(0, -1), this.prefix, this.alternatePath);
+    return this.ids.length === 0
+      ? this
+      : new LwM2mPath(this.ids.slice(0, -1), this.prefix, this.alternatePath);
   }
 
   /** The same identifiers without gateway prefix and alternate path. */

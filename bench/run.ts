@@ -1,0 +1,17 @@
+// npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
+import { runContentBench } from './content.js';
+
+const benches: Record<string, () => void | Promise<void>> = {
+  content: runContentBench,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length > 0 ? wanted : Object.keys(benches);
+for (const name of names) {
+  const run = benches[name];
+  if (!run) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  await run();
+}

@@ -1,0 +1,27 @@
+/** What a command needs from the outside world; injected so tests run commands in-process. */
+export interface CliIo {
+  readStdin(): Promise<Uint8Array>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const processIo: CliIo = {
+  async readStdin() {
+    if (process.stdin.isTTY) return new Uint8Array();
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** A usage or input problem the user can fix; the CLI prints the message and exits with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,251 @@
+import type { LwM2mValue, ResourceType } from '../model/data-types.js';
+import {
+  INT64_MIN,
+  TypeConversionError,
+  convertValue,
+  formatObjLink,
+  normalizeInteger,
+} from '../model/data-types.js';
+import type { ResourceDefinition } from '../model/object-definition.js';
+import type { LwM2mPath } from '../model/path.js';
+import type { LwM2mRecord, NodeSet } from '../model/records.js';
+import type { CborValue } from './cbor/cbor-reader.js';
+import { CborFloat, CborMap, CborTagged, decodeCbor } from './cbor/cbor-reader.js';
+import { CborWriter } from './cbor/cbor-writer.js';
+import type { CodecContext, ContentCodec } from './content-codec.js';
+import { resolveLimits } from './content-codec.js';
+import { ContentFormatError } from './content-format-error.js';
+import type { ContentFormatReason } from './content-format-error.js';
+import type { ContentFormat } from './content-format.js';
+import { lookupContentFormat } from './content-format.js';
+import { hasLoneSurrogate, parseSenmlObjLink } from './senml-record.js';
+import { inferNumber, lookupResource, numberAs } from './typing.js';
+
+const FORMAT = lookupContentFormat('cbor') as ContentFormat;
+
+function fail(reason: ContentFormatReason, message: string): never {
+  throw new ContentFormatError(reason, message, { format: 'cbor' });
+}
+
+/** One item, optionally inside one tag (0/1 date-times); nothing deeper is needed. */
+const CBOR_SINGLE_DEPTH = 2;
+
+/**
+ * A single-value format addresses exactly one value: a single-instance resource (`/o/i/r`) or one
+ * resource instance (`/o/i/r/ri`). Returns why the path does not fit, if it does not.
+ */
+function singleValueFault(path: LwM2mPath, def: ResourceDefinition | undefined): string | undefined {
+  if (path.depth < 3) return `${path.toString()} is not a resource; CBOR (60) carries one value`;
+  if (def === undefined) return undefined;
+  if (path.depth === 3 && def.multiple)
+    return `${path.toString()} is a multiple resource; CBOR (60) carries one value`;
+  if (path.depth === 4 && !def.multiple) return `${path.toString()} names an instance of a single resource`;
+  return undefined;
+}
+
+function describe(item: CborValue): string {
+  if (item === null) return 'null';
+  if (item === undefined) return 'undefined';
+  if (typeof item === 'number' || typeof item === 'bigint') return 'an integer';
+  if (typeof item === 'string') return 'a text string';
+  if (typeof item === 'boolean') return 'a boolean';
+  if (item instanceof Uint8Array) return 'a byte string';
+  if (item instanceof CborFloat) return 'a float';
+  if (item instanceof CborTagged) return `tag ${item.tag}`;
+  if (item instanceof CborMap) return 'a map';
+  return 'an array';
+}
+
+// RFC 3339 date-time (RFC 8949 §3.4.1, tag 0).
+const RFC3339 =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (no Date: years below 100 stay literal). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(m) ? 30 : 31;
+}
+
+/**
+ * Unix seconds of an RFC 3339 date-time, floored to whole seconds (LwM2M Time has second
+ * resolution); undefined if the text is not one. A leap second (`:60`) counts as the next second.
+ */
+export function parseRfc3339(text: string): number | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 60) return undefined;
+  let offset = 0;
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  // A fraction only moves the instant forward within the second, so flooring drops it.
+  return daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+}
+
+/** A Time value from a tag 0 or tag 1 item, or undefined if the item is not one. */
+function taggedTime(item: CborTagged, path: LwM2mPath): LwM2mValue | undefined {
+  let seconds: number | bigint | undefined;
+  const inner = item.value;
+  if (item.tag === 1) {
+    if (typeof inner === 'number' || typeof inner === 'bigint') seconds = inner;
+    else if (inner instanceof CborFloat && Number.isFinite(inner.value)) seconds = Math.floor(inner.value);
+  } else if (item.tag === 0 && typeof inner === 'string') {
+    seconds = parseRfc3339(inner);
+    if (seconds === undefined)
+      return fail(
+        'type-mismatch',
+        `${path.toString()}: tag 0 "${inner.slice(0, 40)}" is not an RFC 3339 date-time`,
+      );
+  }
+  if (seconds === undefined) return undefined;
+  return numberAs(seconds, 'time', 'cbor', path);
+}
+
+/** The value of `item` as the model's type (`type-mismatch` when the CBOR type does not fit). */
+function typedValue(item: CborValue, type: ResourceType, path: LwM2mPath): LwM2mValue {
+  const wrong = (): never =>
+    fail('type-mismatch', `${path.toString()}: ${describe(item)} cannot be a ${type} value`);
+  switch (type) {
+    case 'string':
+    case 'corelnk':
+      return typeof item === 'string' ? { type, value: item } : wrong();
+    case 'integer':
+    case 'unsigned':
+      return typeof item === 'number' || typeof item === 'bigint'
+        ? numberAs(item, type, 'cbor', path)
+        : wrong();
+    case 'time':
+      if (typeof item === 'number' || typeof item === 'bigint') return numberAs(item, type, 'cbor', path);
+      return (item instanceof CborTagged && taggedTime(item, path)) || wrong();
+    case 'float':
+      if (item instanceof CborFloat) return { type, value: item.value };
+      return typeof item === 'number' || typeof item === 'bigint' ? { type, value: Number(item) } : wrong();
+    case 'boolean':
+      return typeof item === 'boolean' ? { type, value: item } : wrong();
+    case 'opaque':
+      return item instanceof Uint8Array ? { type, value: item } : wrong();
+    case 'objlnk': {
+      if (typeof item !== 'string') return wrong();
+      const link = parseSenmlObjLink(item);
+      return link
+        ? { type, value: link }
+        : fail('type-mismatch', `${path.toString()}: "${item.slice(0, 40)}" is not "oid:iid"`);
+    }
+    case 'none':
+      return item === null ? { type, value: null } : wrong();
+  }
+}
+
+/** The type a CBOR item carries by itself, for resources the model does not know. */
+function inferredValue(item: CborValue, path: LwM2mPath): LwM2mValue {
+  if (typeof item === 'number' || typeof item === 'bigint') {
+    if (typeof item === 'bigint' && item < INT64_MIN)
+      return fail('out-of-range', `${path.toString()}: ${item} is below the 64-bit range`);
+    return inferNumber(typeof item === 'bigint' ? item : normalizeInteger(item));
+  }
+  if (item instanceof CborFloat) return { type: 'float', value: item.value };
+  if (typeof item === 'string') return { type: 'string', value: item };
+  if (typeof item === 'boolean') return { type: 'boolean', value: item };
+  if (item instanceof Uint8Array) return { type: 'opaque', value: item };
+  if (item === null) return { type: 'none', value: null };
+  if (item instanceof CborTagged) {
+    const time = taggedTime(item, path);
+    if (time) return time;
+  }
+  return fail('type-mismatch', `${path.toString()}: ${describe(item)} is not a LwM2M value`);
+}
+
+function writeValue(w: CborWriter, v: LwM2mValue): void {
+  switch (v.type) {
+    case 'string':
+    case 'corelnk':
+      w.text(v.value);
+      return;
+    case 'integer':
+    case 'unsigned':
+    case 'time':
+      w.int(v.value);
+      return;
+    case 'float':
+      w.float(v.value);
+      return;
+    case 'boolean':
+      w.bool(v.value);
+      return;
+    case 'opaque':
+      w.bytes(v.value);
+      return;
+    case 'objlnk':
+      w.text(formatObjLink(v.value));
+      return;
+    case 'none':
+      w.null();
+      return;
+  }
+}
+
+/**
+ * CBOR (CF 60, Core §7.4.x): one value at the request path (a resource or resource instance) as one
+ * CBOR item: text for String/Corelnk/Objlnk (`"oid:iid"`), an integer for Integer/Unsigned/Time, a
+ * float (smallest exact width) for Float, a boolean, a byte string for Opaque, and `null` for the
+ * `none` type (Appendix C lists null for executables). Decoding is typed by the model and also
+ * accepts an integer for a Float, and tag 1 (epoch seconds, floored) or tag 0 (RFC 3339, floored)
+ * for a Time; an unknown resource takes the type the item carries and is marked `inferred`.
+ */
+export const cborCodec: ContentCodec = {
+  format: FORMAT,
+
+  decode(bytes: Uint8Array, ctx: CodecContext): LwM2mRecord[] {
+    const path = ctx.path;
+    const def = lookupResource(ctx, path);
+    const fault = singleValueFault(path, def);
+    if (fault !== undefined) fail(path.depth < 3 ? 'invalid-path' : 'type-mismatch', fault);
+    const item = decodeCbor(bytes, {
+      format: 'cbor',
+      maxDepth: Math.min(resolveLimits(ctx).maxDepth, CBOR_SINGLE_DEPTH),
+    });
+    if (def === undefined) return [{ path, value: inferredValue(item, path), inferred: true }];
+    return [{ path, value: typedValue(item, def.type, path) }];
+  },
+
+  encode(records: NodeSet, ctx: CodecContext): Uint8Array {
+    const record = records.length === 1 ? records[0] : undefined;
+    if (record?.value === undefined) return fail('not-encodable', 'CBOR (60) carries exactly one value');
+    if (record.time !== undefined) return fail('not-encodable', 'CBOR (60) cannot carry a timestamp');
+    if (!record.path.equals(ctx.path))
+      return fail(
+        'not-encodable',
+        `record ${record.path.toString()} is not the request path ${ctx.path.toString()}`,
+      );
+    const def = lookupResource(ctx, ctx.path);
+    const fault = singleValueFault(ctx.path, def);
+    if (fault !== undefined) return fail('not-encodable', fault);
+    let value = record.value;
+    if (def !== undefined) {
+      try {
+        value = convertValue(value, def.type);
+      } catch (e) {
+        if (!(e instanceof TypeConversionError)) throw e;
+        return fail('not-encodable', `${ctx.path.toString()}: ${e.message}`);
+      }
+    }
+    if ((value.type === 'string' || value.type === 'corelnk') && hasLoneSurrogate(value.value))
+      return fail('not-encodable', `${ctx.path.toString()}: string is not valid Unicode (lone surrogate)`);
+    const w = new CborWriter(16);
+    writeValue(w, value);
+    return w.finish();
+  },
+};
