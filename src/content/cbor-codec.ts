@@ -1,12 +1,5 @@
 import type { LwM2mValue, ResourceType } from '../model/data-types.js';
-import {
-  INT64_MIN,
-  TypeConversionError,
-  convertValue,
-  formatObjLink,
-  normalizeInteger,
-} from '../model/data-types.js';
-import type { ResourceDefinition } from '../model/object-definition.js';
+import { INT64_MIN, formatObjLink, normalizeInteger } from '../model/data-types.js';
 import type { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord, NodeSet } from '../model/records.js';
 import type { CborValue } from './cbor/cbor-reader.js';
@@ -19,7 +12,14 @@ import type { ContentFormatReason } from './content-format-error.js';
 import type { ContentFormat } from './content-format.js';
 import { lookupContentFormat } from './content-format.js';
 import { hasLoneSurrogate, parseSenmlObjLink } from './senml-record.js';
-import { inferNumber, lookupResource, numberAs } from './typing.js';
+import {
+  convertForEncode,
+  inferNumber,
+  lookupResource,
+  numberAs,
+  singleRecordToEncode,
+  singleValueFault,
+} from './typing.js';
 
 const FORMAT = lookupContentFormat('cbor') as ContentFormat;
 
@@ -29,19 +29,6 @@ function fail(reason: ContentFormatReason, message: string): never {
 
 /** One item, optionally inside one tag (0/1 date-times); nothing deeper is needed. */
 const CBOR_SINGLE_DEPTH = 2;
-
-/**
- * A single-value format addresses exactly one value: a single-instance resource (`/o/i/r`) or one
- * resource instance (`/o/i/r/ri`). Returns why the path does not fit, if it does not.
- */
-function singleValueFault(path: LwM2mPath, def: ResourceDefinition | undefined): string | undefined {
-  if (path.depth < 3) return `${path.toString()} is not a resource; CBOR (60) carries one value`;
-  if (def === undefined) return undefined;
-  if (path.depth === 3 && def.multiple)
-    return `${path.toString()} is a multiple resource; CBOR (60) carries one value`;
-  if (path.depth === 4 && !def.multiple) return `${path.toString()} names an instance of a single resource`;
-  return undefined;
-}
 
 function describe(item: CborValue): string {
   if (item === null) return 'null';
@@ -211,7 +198,7 @@ export const cborCodec: ContentCodec = {
   decode(bytes: Uint8Array, ctx: CodecContext): LwM2mRecord[] {
     const path = ctx.path;
     const def = lookupResource(ctx, path);
-    const fault = singleValueFault(path, def);
+    const fault = singleValueFault(path, def, 'CBOR (60)');
     if (fault !== undefined) fail(path.depth < 3 ? 'invalid-path' : 'type-mismatch', fault);
     const item = decodeCbor(bytes, {
       format: 'cbor',
@@ -222,26 +209,11 @@ export const cborCodec: ContentCodec = {
   },
 
   encode(records: NodeSet, ctx: CodecContext): Uint8Array {
-    const record = records.length === 1 ? records[0] : undefined;
-    if (record?.value === undefined) return fail('not-encodable', 'CBOR (60) carries exactly one value');
-    if (record.time !== undefined) return fail('not-encodable', 'CBOR (60) cannot carry a timestamp');
-    if (!record.path.equals(ctx.path))
-      return fail(
-        'not-encodable',
-        `record ${record.path.toString()} is not the request path ${ctx.path.toString()}`,
-      );
+    const record = singleRecordToEncode(records, ctx, 'cbor', 'CBOR (60)');
     const def = lookupResource(ctx, ctx.path);
-    const fault = singleValueFault(ctx.path, def);
+    const fault = singleValueFault(ctx.path, def, 'CBOR (60)');
     if (fault !== undefined) return fail('not-encodable', fault);
-    let value = record.value;
-    if (def !== undefined) {
-      try {
-        value = convertValue(value, def.type);
-      } catch (e) {
-        if (!(e instanceof TypeConversionError)) throw e;
-        return fail('not-encodable', `${ctx.path.toString()}: ${e.message}`);
-      }
-    }
+    const value = convertForEncode(record.value, def, ctx.path, 'cbor');
     if ((value.type === 'string' || value.type === 'corelnk') && hasLoneSurrogate(value.value))
       return fail('not-encodable', `${ctx.path.toString()}: string is not valid Unicode (lone surrogate)`);
     const w = new CborWriter(16);

@@ -73,8 +73,15 @@ function fail(reason: ContentFormatReason, message: string): never {
   throw new ContentFormatError(reason, message, { format: FORMAT });
 }
 
-/** A path for an error message, built only when a message is. */
-type Where = () => string;
+/**
+ * A path for an error message, built only when a message is: a callback, or the prefix and ids of
+ * an entry (decoding names thousands of entries; an object it already has costs no closure each).
+ */
+type Where = (() => string) | { readonly prefix: string | undefined; readonly ids: readonly number[] };
+
+function whereText(where: Where): string {
+  return typeof where === 'function' ? where() : pathText(where.prefix, where.ids);
+}
 
 function pathText(prefix: string | undefined, ids: readonly number[]): string {
   return `${prefix === undefined ? '' : `/${prefix}`}/${ids.join('/')}`;
@@ -136,14 +143,23 @@ function collect(
   out: RawEntry[],
   maxRecords: number,
 ): void {
-  const seen = new Set<string>();
-  for (const [rawKey, value] of map.entries) {
-    const key = parseKey(rawKey, topLevel);
-    const text = keyText(key);
-    if (seen.has(text))
-      fail('duplicate', `key ${text} appears twice in one map under ${pathText(prefix, ids)}`);
-    seen.add(text);
-    const path = [...ids, ...key.ids];
+  const entries = map.entries;
+  // A map with one entry cannot repeat a key (the common case below the top: `iid: {rid: v}`).
+  // Keys as keyText gives them, except that a lone id without prefix (`5` or `[5]`, the usual
+  // case) is kept as the number itself, which spares building a string per entry.
+  const seen = entries.length > 1 ? new Set<string | number>() : undefined;
+  for (let k = 0; k < entries.length; k++) {
+    const pair = entries[k]!;
+    const value = pair[1];
+    const key = parseKey(pair[0], topLevel);
+    if (seen !== undefined) {
+      const id = key.ids[0]!;
+      const seenKey = key.prefix === undefined && key.ids.length === 1 ? id : keyText(key);
+      if (seen.has(seenKey))
+        fail('duplicate', `key ${keyText(key)} appears twice in one map under ${pathText(prefix, ids)}`);
+      seen.add(seenKey);
+    }
+    const path = ids.concat(key.ids);
     // No reading (absolute or relative) allows more than 4 ids below the root.
     if (path.length > 4) fail('invalid-path', `${pathText(prefix, path)} is deeper than a resource instance`);
     const entryPrefix = key.prefix ?? prefix;
@@ -183,7 +199,8 @@ type Mode = 'read' | 'create';
 function coveredBy(base: LwM2mPath, prefix: string | undefined, ids: readonly number[]): boolean {
   if (base.prefix === undefined && base.ids.length === 0) return true; // `/` covers every device
   if (prefix !== base.prefix || ids.length < base.ids.length) return false;
-  return base.ids.every((id, i) => ids[i] === id);
+  for (let i = 0; i < base.ids.length; i++) if (ids[i] !== base.ids[i]) return false;
+  return true;
 }
 
 /** Resolves raw entries to absolute paths; throws 'invalid-path' when this reading is impossible. */
@@ -196,24 +213,25 @@ function place(raw: readonly RawEntry[], ctx: CodecContext, relative: boolean, m
     if (e.prefix !== undefined && ctx.path.prefix !== undefined && e.prefix !== ctx.path.prefix)
       fail('invalid-path', `prefix "${e.prefix}" does not match the request path ${ctx.path.toString()}`);
     const prefix = e.prefix ?? ctx.path.prefix;
-    const ids = [...base, ...e.ids];
-    const where: Where = () => pathText(prefix, ids);
+    // Entry ids are never mutated, so the absolute reading shares them.
+    const ids = base.length === 0 ? e.ids : [...base, ...e.ids];
+    const where: Where = { prefix, ids };
     if (ids.length === 0) fail('invalid-path', 'an entry must name at least an object');
-    if (ids.length > 4) fail('invalid-path', `${where()} is deeper than a resource instance`);
-    ids.forEach((id, i) => {
-      if (id === NULL_ID && !(mode === 'create' && i === 1))
-        fail('invalid-path', `${where()}: id 65535 is reserved`);
-    });
+    if (ids.length > 4) fail('invalid-path', `${whereText(where)} is deeper than a resource instance`);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] === NULL_ID && !(mode === 'create' && i === 1))
+        fail('invalid-path', `${whereText(where)}: id 65535 is reserved`);
+    }
     if (e.leaf === EMPTY) {
-      if (ids.length === 4) fail('invalid-path', `${where()}: a resource instance cannot be a map`);
+      if (ids.length === 4) fail('invalid-path', `${whereText(where)}: a resource instance cannot be a map`);
     } else if (ids.length < 3) {
       fail(
         'invalid-path',
-        `${where()}: an ${ids.length === 1 ? 'object' : 'object instance'} cannot hold a value`,
+        `${whereText(where)}: an ${ids.length === 1 ? 'object' : 'object instance'} cannot hold a value`,
       );
     }
     if (!coveredBy(ctx.path, prefix, ids))
-      fail('invalid-path', `${where()} is not below ${ctx.path.toString()}`);
+      fail('invalid-path', `${whereText(where)} is not below ${ctx.path.toString()}`);
     out.push({ prefix, ids, leaf: e.leaf });
   }
   return out;
@@ -223,18 +241,34 @@ function place(raw: readonly RawEntry[], ctx: CodecContext, relative: boolean, m
 function checkDuplicates(entries: readonly Placed[]): void {
   const claimed = new Set<string>();
   const interior = new Set<string>();
+  let previous: Placed | undefined;
+  let parentKey = '';
   for (const e of entries) {
-    let key = e.prefix ?? '';
-    for (let n = 0; n < e.ids.length - 1; n++) {
-      key += `/${e.ids[n]}`;
-      if (claimed.has(key))
-        fail('duplicate', `${pathText(e.prefix, e.ids)} lies below ${key}, which is given separately`);
-      interior.add(key);
+    // Siblings usually follow each other. When this entry has the previous one's parent, its
+    // ancestors were checked and marked then, and the only key claimed since (the previous
+    // entry's own) is deeper than all of them, so the walk would find nothing new.
+    if (previous === undefined || !sameParent(previous, e)) {
+      let key = e.prefix ?? '';
+      for (let n = 0; n < e.ids.length - 1; n++) {
+        key += `/${e.ids[n]}`;
+        if (claimed.has(key))
+          fail('duplicate', `${pathText(e.prefix, e.ids)} lies below ${key}, which is given separately`);
+        interior.add(key);
+      }
+      parentKey = key;
     }
-    key += `/${e.ids[e.ids.length - 1]}`;
+    previous = e;
+    const key = `${parentKey}/${e.ids[e.ids.length - 1]}`;
     if (claimed.has(key) || interior.has(key)) fail('duplicate', `${key} appears more than once`);
     claimed.add(key);
   }
+}
+
+/** Same prefix, same depth, same ids but the last. */
+function sameParent(a: Placed, b: Placed): boolean {
+  if (a.prefix !== b.prefix || a.ids.length !== b.ids.length) return false;
+  for (let n = 0; n < a.ids.length - 1; n++) if (a.ids[n] !== b.ids[n]) return false;
+  return true;
 }
 
 /** Resource definitions by (object id, resource id), looked up once per payload. */
@@ -255,18 +289,18 @@ function definitions(ctx: CodecContext): Definitions {
 
 /** Types every placed entry and checks it against the model's multiplicity. */
 function toRecord(e: Placed, defs: Definitions, path: LwM2mPath): LwM2mRecord {
-  const where: Where = () => pathText(e.prefix, e.ids);
+  const where: Where = e;
   const def = defs(e.ids);
   if (e.leaf === EMPTY) {
     if (def !== undefined && e.ids.length === 3 && !def.multiple)
-      fail('type-mismatch', `${where()}: a single-instance resource cannot be a map`);
+      fail('type-mismatch', `${whereText(where)}: a single-instance resource cannot be a map`);
     return { path };
   }
   if (def === undefined) return { path, value: inferLeaf(e.leaf, where), inferred: true };
   if (e.ids.length === 3 && def.multiple)
-    fail('type-mismatch', `${where()}: a multiple resource must be a map of resource instances`);
+    fail('type-mismatch', `${whereText(where)}: a multiple resource must be a map of resource instances`);
   if (e.ids.length === 4 && !def.multiple)
-    fail('type-mismatch', `${where()}: a single-instance resource has no resource instances`);
+    fail('type-mismatch', `${whereText(where)}: a single-instance resource has no resource instances`);
   return { path, value: typedLeaf(e.leaf, def.type, where) };
 }
 
@@ -331,10 +365,10 @@ export function decodeLwm2mCborCreate(
   checkDuplicates(placed);
   let instanceKey: number | undefined;
   for (const e of placed) {
-    const where: Where = () => pathText(e.prefix, e.ids);
+    const where: Where = e;
     const iid = e.ids[1];
     if (iid === undefined)
-      fail('invalid-path', `${where()}: a Create body must name the instance (or 65535)`);
+      fail('invalid-path', `${whereText(where)}: a Create body must name the instance (or 65535)`);
     if (instanceKey !== undefined && iid !== instanceKey)
       fail('invalid-path', 'a Create body carries one instance');
     instanceKey = iid;
@@ -362,50 +396,59 @@ function leafKind(leaf: CborValue, where: Where): LeafKind {
   if (leaf instanceof Uint8Array) return 'bytes';
   if (leaf instanceof CborTagged && (leaf.tag === 0 || leaf.tag === 1)) return 'time';
   if (leaf instanceof CborTagged)
-    return fail('malformed', `${where()}: tag ${leaf.tag} is not an LwM2M value`);
+    return fail('malformed', `${whereText(where)}: tag ${leaf.tag} is not an LwM2M value`);
   return fail(
     'malformed',
-    `${where()}: ${leaf === undefined ? 'undefined' : 'an array'} is not an LwM2M value`,
+    `${whereText(where)}: ${leaf === undefined ? 'undefined' : 'an array'} is not an LwM2M value`,
   );
 }
 
 function integerAs(n: number | bigint, type: 'integer' | 'unsigned' | 'time', where: Where): LwM2mValue {
   const big = typeof n === 'bigint' ? n : BigInt(n);
-  const [lo, hi] = type === 'unsigned' ? [0n, UINT64_MAX] : [INT64_MIN, INT64_MAX];
-  if (big < lo || big > hi) fail('out-of-range', `${where()}: ${big} is out of range for ${type}`);
+  const lo = type === 'unsigned' ? 0n : INT64_MIN;
+  const hi = type === 'unsigned' ? UINT64_MAX : INT64_MAX;
+  if (big < lo || big > hi) fail('out-of-range', `${whereText(where)}: ${big} is out of range for ${type}`);
   return { type, value: normalizeInteger(big) };
 }
 
 function typedLeaf(leaf: CborValue, type: ResourceType, where: Where): LwM2mValue {
   const kind = leafKind(leaf, where);
-  const mismatch = (): never => fail('type-mismatch', `${where()}: a CBOR ${kind} cannot be a ${type} value`);
   switch (type) {
     case 'string':
     case 'corelnk':
-      return kind === 'text' ? { type, value: leaf as string } : mismatch();
+      return kind === 'text' ? { type, value: leaf as string } : leafMismatch(kind, type, where);
     case 'integer':
     case 'unsigned':
-      return kind === 'int' ? integerAs(leaf as number | bigint, type, where) : mismatch();
+      return kind === 'int'
+        ? integerAs(leaf as number | bigint, type, where)
+        : leafMismatch(kind, type, where);
     case 'time':
       if (kind === 'int') return integerAs(leaf as number | bigint, 'time', where);
-      return kind === 'time' ? timeFromTag(leaf as CborTagged, where) : mismatch();
+      return kind === 'time' ? timeFromTag(leaf as CborTagged, where) : leafMismatch(kind, type, where);
     case 'float':
       if (kind === 'float') return Value.float((leaf as CborFloat).value);
-      return kind === 'int' ? Value.float(Number(leaf)) : mismatch();
+      return kind === 'int' ? Value.float(Number(leaf)) : leafMismatch(kind, type, where);
     case 'boolean':
-      return kind === 'bool' ? Value.boolean(leaf as boolean) : mismatch();
+      return kind === 'bool' ? Value.boolean(leaf as boolean) : leafMismatch(kind, type, where);
     case 'opaque':
-      return kind === 'bytes' ? Value.opaque((leaf as Uint8Array).slice()) : mismatch();
+      return kind === 'bytes' ? Value.opaque((leaf as Uint8Array).slice()) : leafMismatch(kind, type, where);
     case 'objlnk': {
-      if (kind !== 'text') return mismatch();
+      if (kind !== 'text') return leafMismatch(kind, type, where);
       const link = parseObjLink(leaf as string);
       if (!link)
-        fail('type-mismatch', `${where()}: "${clip(leaf as string)}" is not an object link "oid:iid"`);
+        fail(
+          'type-mismatch',
+          `${whereText(where)}: "${clip(leaf as string)}" is not an object link "oid:iid"`,
+        );
       return { type, value: link };
     }
     case 'none':
-      return kind === 'null' ? Value.none() : mismatch();
+      return kind === 'null' ? Value.none() : leafMismatch(kind, type, where);
   }
+}
+
+function leafMismatch(kind: LeafKind, type: ResourceType, where: Where): never {
+  return fail('type-mismatch', `${whereText(where)}: a CBOR ${kind} cannot be a ${type} value`);
 }
 
 function inferLeaf(leaf: CborValue, where: Where): LwM2mValue {
@@ -415,7 +458,7 @@ function inferLeaf(leaf: CborValue, where: Where): LwM2mValue {
     case 'int': {
       const n = leaf as number | bigint;
       if (typeof n === 'bigint' && n < INT64_MIN)
-        fail('out-of-range', `${where()}: ${n} is below the 64-bit range`);
+        fail('out-of-range', `${whereText(where)}: ${n} is below the 64-bit range`);
       return inferNumber(n);
     }
     case 'float':
@@ -437,16 +480,19 @@ function timeFromTag(tagged: CborTagged, where: Where): LwM2mValue {
   if (tagged.tag === 1) {
     if (typeof inner === 'number' || typeof inner === 'bigint') return integerAs(inner, 'time', where);
     if (inner instanceof CborFloat) {
-      if (!Number.isFinite(inner.value)) fail('out-of-range', `${where()}: ${inner.value} is not a time`);
+      if (!Number.isFinite(inner.value))
+        fail('out-of-range', `${whereText(where)}: ${inner.value} is not a time`);
       const secs = Math.floor(inner.value);
-      if (Math.abs(secs) >= 2 ** 63) fail('out-of-range', `${where()}: ${secs} is out of range for time`);
+      if (Math.abs(secs) >= 2 ** 63)
+        fail('out-of-range', `${whereText(where)}: ${secs} is out of range for time`);
       return integerAs(BigInt(secs), 'time', where);
     }
-    return fail('malformed', `${where()}: tag 1 must hold a number`);
+    return fail('malformed', `${whereText(where)}: tag 1 must hold a number`);
   }
-  if (typeof inner !== 'string') return fail('malformed', `${where()}: tag 0 must hold text`);
+  if (typeof inner !== 'string') return fail('malformed', `${whereText(where)}: tag 0 must hold text`);
   const secs = parseRfc3339(inner);
-  if (secs === undefined) fail('malformed', `${where()}: "${clip(inner)}" is not an RFC 3339 date-time`);
+  if (secs === undefined)
+    fail('malformed', `${whereText(where)}: "${clip(inner)}" is not an RFC 3339 date-time`);
   return Value.time(secs);
 }
 
@@ -533,15 +579,17 @@ function prepareValue(
 ): { value: LwM2mValue | undefined; tagTime: boolean } {
   const def = defs(ids);
   if (value === undefined) {
-    if (ids.length === 4) notEncodable(`${where()}: a resource instance needs a value`);
+    if (ids.length === 4) notEncodable(`${whereText(where)}: a resource instance needs a value`);
     if (def !== undefined && ids.length === 3 && !def.multiple)
-      notEncodable(`${where()}: a single-instance resource needs a value`);
+      notEncodable(`${whereText(where)}: a single-instance resource needs a value`);
     return { value: undefined, tagTime: false };
   }
-  if (ids.length < 3) notEncodable(`${where()}: only resources and resource instances hold values`);
+  if (ids.length < 3) notEncodable(`${whereText(where)}: only resources and resource instances hold values`);
   if (def === undefined) return { value: checkedValue(value, where), tagTime: value.type === 'time' };
-  if (ids.length === 3 && def.multiple) notEncodable(`${where()}: ${def.name} is a multiple resource`);
-  if (ids.length === 4 && !def.multiple) notEncodable(`${where()}: ${def.name} has no resource instances`);
+  if (ids.length === 3 && def.multiple)
+    notEncodable(`${whereText(where)}: ${def.name} is a multiple resource`);
+  if (ids.length === 4 && !def.multiple)
+    notEncodable(`${whereText(where)}: ${def.name} has no resource instances`);
   return { value: checkedValue(toModelType(value, def.type, where), where), tagTime: false };
 }
 
@@ -549,14 +597,14 @@ function toModelType(value: LwM2mValue, type: ResourceType, where: Where): LwM2m
   try {
     return convertValue(value, type);
   } catch (err) {
-    if (err instanceof TypeConversionError) notEncodable(`${where()}: ${err.message}`);
+    if (err instanceof TypeConversionError) notEncodable(`${whereText(where)}: ${err.message}`);
     throw err;
   }
 }
 
 /** Rejects values a hand-built record may carry but CBOR cannot (integers past 64 bits, ...). */
 function checkedValue(v: LwM2mValue, where: Where): LwM2mValue {
-  const bad = (): never => notEncodable(`${where()}: not a valid ${v.type} value`);
+  const bad = (): never => notEncodable(`${whereText(where)}: not a valid ${v.type} value`);
   switch (v.type) {
     case 'integer':
     case 'time':
@@ -588,13 +636,14 @@ function insert(
 ): void {
   let node = root;
   for (const id of ids) {
-    if (node.value !== undefined) notEncodable(`${where()}: lies below a record with a value`);
+    if (node.value !== undefined) notEncodable(`${whereText(where)}: lies below a record with a value`);
     let next = node.children.get(id);
     if (!next) node.children.set(id, (next = newNode()));
     node = next;
   }
-  if (node.terminal) notEncodable(`${where()}: duplicate record`);
-  if (value !== undefined && node.children.size > 0) notEncodable(`${where()}: a value above other records`);
+  if (node.terminal) notEncodable(`${whereText(where)}: duplicate record`);
+  if (value !== undefined && node.children.size > 0)
+    notEncodable(`${whereText(where)}: a value above other records`);
   node.terminal = true;
   if (value !== undefined) {
     node.value = value;
@@ -688,7 +737,7 @@ function buildTrie(records: NodeSet, ctx: CodecContext): TopEntry[] {
   const top = new Map<string | number, TopEntry>();
   for (const r of records) {
     const where: Where = () => r.path.toString();
-    if (r.time !== undefined) notEncodable(`${where()}: LwM2M CBOR carries no timestamps`);
+    if (r.time !== undefined) notEncodable(`${whereText(where)}: LwM2M CBOR carries no timestamps`);
     const [oid, ...rest] = r.path.ids;
     if (oid === undefined) notEncodable('the root cannot be a record in LwM2M CBOR');
     const { value, tagTime } = prepareValue(defs, r.path.ids, r.value, where);
@@ -738,8 +787,8 @@ export function encodeLwm2mCborCreate(
     const ids = [oid, iid, ...r.path.ids];
     const where: Where = () => pathText(ctx.path.prefix, ids);
     if (r.path.prefix !== undefined || r.path.depth < 1 || r.path.depth > 2)
-      notEncodable(`${where()}: Create resources have instance-relative paths /r or /r/ri`);
-    if (r.time !== undefined) notEncodable(`${where()}: LwM2M CBOR carries no timestamps`);
+      notEncodable(`${whereText(where)}: Create resources have instance-relative paths /r or /r/ri`);
+    if (r.time !== undefined) notEncodable(`${whereText(where)}: LwM2M CBOR carries no timestamps`);
     const { value, tagTime } = prepareValue(defs, ids, r.value, where);
     insert(instance, r.path.ids, value, tagTime, where);
   }

@@ -7,7 +7,7 @@ import { ContentFormatError } from './content-format-error.js';
 import type { ContentFormatReason } from './content-format-error.js';
 import type { ContentFormat } from './content-format.js';
 import { lookupContentFormat } from './content-format.js';
-import { lookupResource } from './typing.js';
+import { lookupResource, singleRecordToEncode } from './typing.js';
 
 const FORMAT = lookupContentFormat('opaque') as ContentFormat;
 
@@ -44,16 +44,7 @@ export const opaqueCodec: ContentCodec = {
   },
 
   encode(records: NodeSet, ctx: CodecContext): Uint8Array {
-    const record = records.length === 1 ? records[0] : undefined;
-    if (record?.value === undefined)
-      return fail('not-encodable', 'application/octet-stream carries exactly one value');
-    if (record.time !== undefined)
-      return fail('not-encodable', 'application/octet-stream cannot carry a timestamp');
-    if (!record.path.equals(ctx.path))
-      return fail(
-        'not-encodable',
-        `record ${record.path.toString()} is not the request path ${ctx.path.toString()}`,
-      );
+    const record = singleRecordToEncode(records, ctx, 'opaque', 'application/octet-stream');
     const fault = opaqueFault(ctx.path, lookupResource(ctx, ctx.path));
     if (fault !== undefined) return fail('not-encodable', fault);
     if (record.value.type !== 'opaque')

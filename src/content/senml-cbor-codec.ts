@@ -94,19 +94,26 @@ export function parseSenmlCbor(
   const item = decodeCbor(bytes, { format, maxDepth: Math.min(maxDepth, SENML_CBOR_DEPTH) });
   if (!Array.isArray(item)) return fail('malformed', 'a SenML pack is a CBOR array');
   if (item.length > maxRecords) fail('too-large', `${item.length} records exceed the limit of ${maxRecords}`);
-  return item.map((entry, index) => {
+  // One failure callback for the whole pack (not one per record); it names the current record.
+  let index = 0;
+  const at = (reason: ContentFormatReason, message: string): never =>
+    fail(reason, `record ${index}: ${message}`);
+  const pack: SenmlRecord[] = [];
+  for (; index < item.length; index++) {
+    const entry = item[index];
     if (Array.isArray(entry)) return fail('malformed', `record ${index} is a nested array, not a map`);
     if (!(entry instanceof CborMap)) return fail('malformed', `record ${index} is not a CBOR map`);
     const rec: SenmlRecord = {};
-    const at = (reason: ContentFormatReason, message: string): never =>
-      fail(reason, `record ${index}: ${message}`);
-    for (const [key, value] of entry.entries) {
-      const field = fieldOf(key, at);
+    const entries = entry.entries;
+    for (let k = 0; k < entries.length; k++) {
+      const pair = entries[k]!;
+      const field = fieldOf(pair[0], at);
       if (field === undefined) continue;
-      assignSenmlField(rec, field, scalarOf(field, value, at), true, at);
+      assignSenmlField(rec, field, scalarOf(field, pair[1], at), true, at);
     }
-    return rec;
-  });
+    pack.push(rec);
+  }
+  return pack;
 }
 
 // ---- writing ----

@@ -49,6 +49,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Reads `[ {..}, {..} ]` where every member value is a string, number, true, false or null. */
 class PackReader {
   private i = 0;
+  /** Offset of the value being assigned, for field errors (see failField). */
+  private valueAt = 0;
+  /** One callback for assignSenmlField per pack (not one closure per field). */
+  private readonly failField = (reason: ContentFormatReason, message: string): never =>
+    this.fail(reason, message, this.valueAt);
 
   constructor(
     private readonly b: Uint8Array,
@@ -140,9 +145,8 @@ class PackReader {
       const valueAt = this.i;
       const value = this.readScalar();
       if (JSON_FIELDS.has(key)) {
-        assignSenmlField(rec, key as SenmlField, value, false, (reason, message) =>
-          this.fail(reason, message, valueAt),
-        );
+        this.valueAt = valueAt;
+        assignSenmlField(rec, key as SenmlField, value, false, this.failField);
       } else if (isMustUnderstand(key)) {
         this.fail('malformed', `must-understand field "${key}" is not supported (RFC 8428 §4.4)`, keyAt);
       }
@@ -188,28 +192,36 @@ class PackReader {
   private readNumber(): SenmlNumber {
     const b = this.b;
     const start = this.i;
-    const digits = (): number => {
-      const from = this.i;
-      while (this.i < b.length && b[this.i]! >= 0x30 && b[this.i]! <= 0x39) this.i++;
-      return this.i - from;
-    };
     if (b[this.i] === 0x2d) this.i++;
     if (b[this.i] === 0x30) this.i++;
-    else if (digits() === 0) this.unexpected('a digit');
+    else if (this.digits() === 0) this.unexpected('a digit');
     if (b[this.i] === 0x2e) {
       this.i++;
-      if (digits() === 0) this.unexpected('a digit after "."');
+      if (this.digits() === 0) this.unexpected('a digit after "."');
     }
     if (b[this.i] === 0x65 || b[this.i] === 0x45) {
       this.i++;
       if (b[this.i] === 0x2b || b[this.i] === 0x2d) this.i++;
-      if (digits() === 0) this.unexpected('an exponent digit');
+      if (this.digits() === 0) this.unexpected('an exponent digit');
     }
-    const text = Buffer.from(b.buffer, b.byteOffset + start, this.i - start).toString('latin1');
+    // The number grammar above admits ASCII only; apply() is fastest for short runs but has an
+    // argument-count limit, so long ones go through Buffer.
+    const text =
+      this.i - start <= 64
+        ? String.fromCharCode.apply(null, b.subarray(start, this.i) as unknown as number[])
+        : Buffer.from(b.buffer, b.byteOffset + start, this.i - start).toString('latin1');
     const num = SenmlNumber.decimal(text);
     if (!Number.isFinite(num.approx))
       this.fail('out-of-range', `${text.slice(0, 40)} is beyond the double range`, start);
     return num;
+  }
+
+  /** Skips a run of digits; returns how many. */
+  private digits(): number {
+    const b = this.b;
+    const from = this.i;
+    while (this.i < b.length && b[this.i]! >= 0x30 && b[this.i]! <= 0x39) this.i++;
+    return this.i - from;
   }
 
   /** A JSON string; bytes inside must be UTF-8, escapes must be complete and pair surrogates. */
@@ -218,6 +230,7 @@ class PackReader {
     const start = ++this.i; // past the opening quote
     let out = '';
     let from = start;
+    let unicodeEscape = false;
     for (;;) {
       if (this.i >= b.length) this.fail('truncated', 'unterminated string', start - 1);
       const c = b[this.i]!;
@@ -245,6 +258,7 @@ class PackReader {
           code = code * 16 + h;
         }
         out += String.fromCharCode(code);
+        unicodeEscape = true;
         this.i += 5;
       } else {
         this.unexpected('an escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)');
@@ -253,15 +267,27 @@ class PackReader {
     }
     out += this.text(from, this.i);
     this.i++; // closing quote
-    if (hasLoneSurrogate(out)) this.fail('malformed', 'a \\u escape leaves a lone surrogate', start - 1);
+    // Only a \u escape can leave a lone surrogate: the fatal UTF-8 decoder refuses encoded ones.
+    if (unicodeEscape && hasLoneSurrogate(out))
+      this.fail('malformed', 'a \\u escape leaves a lone surrogate', start - 1);
     return out;
   }
 
   private text(from: number, to: number): string {
-    const slice = this.b.subarray(from, to);
-    let ascii = slice.length < 256;
-    if (ascii) for (const c of slice) if (c >= 0x80) ascii = false;
-    if (ascii) return String.fromCharCode(...slice);
+    const b = this.b;
+    let ascii = to - from < 256;
+    for (let k = from; ascii && k < to; k++) if (b[k]! >= 0x80) ascii = false;
+    if (ascii) {
+      // Field names and LwM2M paths are a few ASCII bytes: build them directly. Longer runs use
+      // apply(), which takes the typed array as an array-like (spreading it would iterate).
+      if (to - from <= 16) {
+        let s = '';
+        for (let k = from; k < to; k++) s += String.fromCharCode(b[k]!);
+        return s;
+      }
+      return String.fromCharCode.apply(null, b.subarray(from, to) as unknown as number[]);
+    }
+    const slice = b.subarray(from, to);
     try {
       return utf8.decode(slice);
     } catch {

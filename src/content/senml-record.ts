@@ -180,26 +180,24 @@ export function assignSenmlField(
   fail: Fail,
 ): void {
   if (rec[field] !== undefined) fail('malformed', `field "${field}" appears twice in one record`);
-  const wrong = (what: string): never => fail('malformed', `field "${field}" must be ${what}`);
-  const orNull = (v: SenmlScalar): v is null =>
-    v === null && SENML_VALUE_FIELDS.includes(field as SenmlValueField);
+  // No per-call closures: this runs once per field of every record.
   switch (field) {
     case 'bn':
     case 'n':
     case 'bu':
     case 'u':
-      if (typeof value !== 'string') return wrong('a string');
+      if (typeof value !== 'string') return wrongField(field, 'a string', fail);
       rec[field] = value;
       return;
     case 'bt':
     case 't':
     case 'ut':
-      if (!(value instanceof SenmlNumber) || value.epochTag) return wrong('a number');
+      if (!(value instanceof SenmlNumber) || value.epochTag) return wrongField(field, 'a number', fail);
       rec[field] = value.approx;
       return;
     case 'bver':
       if (!(value instanceof SenmlNumber) || !value.integral || value.approx < 1)
-        return wrong('a positive integer');
+        return wrongField(field, 'a positive integer', fail);
       if (value.approx > SENML_VERSION)
         fail('malformed', `SenML version ${value.approx} is newer than ${SENML_VERSION}`);
       rec.bver = value.approx;
@@ -207,32 +205,33 @@ export function assignSenmlField(
     case 'bv':
     case 'bs':
     case 's':
-      if (!(value instanceof SenmlNumber) || value.epochTag) return wrong('a number');
+      if (!(value instanceof SenmlNumber) || value.epochTag) return wrongField(field, 'a number', fail);
       rec[field] = value;
       return;
+    // Value fields may be null (SenML-ETCH delete; resolveSenmlPack decides whether it is allowed).
     case 'v':
-      if (!orNull(value) && !(value instanceof SenmlNumber)) return wrong('a number');
+      if (value !== null && !(value instanceof SenmlNumber)) return wrongField(field, 'a number', fail);
       rec.v = value;
       return;
     case 'vs':
     case 'vlo':
-      if (!orNull(value) && typeof value !== 'string') return wrong('a string');
+      if (value !== null && typeof value !== 'string') return wrongField(field, 'a string', fail);
       rec[field] = value;
       return;
     case 'vb':
-      if (!orNull(value) && typeof value !== 'boolean') return wrong('a boolean');
+      if (value !== null && typeof value !== 'boolean') return wrongField(field, 'a boolean', fail);
       rec.vb = value;
       return;
     case 'vd':
-      if (
-        binary
-          ? !orNull(value) && !(value instanceof Uint8Array)
-          : !orNull(value) && typeof value !== 'string'
-      )
-        return wrong(binary ? 'a byte string' : 'a base64 string');
+      if (value !== null && !(binary ? value instanceof Uint8Array : typeof value === 'string'))
+        return wrongField(field, binary ? 'a byte string' : 'a base64 string', fail);
       rec.vd = value as string | Uint8Array | null;
       return;
   }
+}
+
+function wrongField(field: SenmlField, what: string, fail: Fail): never {
+  return fail('malformed', `field "${field}" must be ${what}`);
 }
 
 /**
@@ -263,6 +262,48 @@ function failAt(r: Resolver, reason: ContentFormatReason, message: string, rec?:
 
 function valueFieldsOf(rec: SenmlRecord): SenmlValueField[] {
   return SENML_VALUE_FIELDS.filter((f) => rec[f] !== undefined);
+}
+
+/** The record's first value field (in SENML_VALUE_FIELDS order) without allocating; see valueFieldsOf. */
+function firstValueField(rec: SenmlRecord): SenmlValueField | undefined {
+  if (rec.v !== undefined) return 'v';
+  if (rec.vs !== undefined) return 'vs';
+  if (rec.vb !== undefined) return 'vb';
+  if (rec.vd !== undefined) return 'vd';
+  if (rec.vlo !== undefined) return 'vlo';
+  return undefined;
+}
+
+function valueFieldCount(rec: SenmlRecord): number {
+  return (
+    (rec.v !== undefined ? 1 : 0) +
+    (rec.vs !== undefined ? 1 : 0) +
+    (rec.vb !== undefined ? 1 : 0) +
+    (rec.vd !== undefined ? 1 : 0) +
+    (rec.vlo !== undefined ? 1 : 0)
+  );
+}
+
+/**
+ * Resource definitions by (object id, resource id), looked up once per pack: a pack typically
+ * names the same few resources over and over (instances, historical series).
+ */
+class DefinitionCache {
+  private readonly cache = new Map<number, ResourceDefinition | undefined>();
+  constructor(private readonly ctx: CodecContext) {}
+
+  get(path: LwM2mPath): ResourceDefinition | undefined {
+    const o = path.objectId;
+    const r = path.resourceId;
+    if (o === undefined || r === undefined) return undefined;
+    const key = o * 0x10000 + r;
+    let def = this.cache.get(key);
+    if (def === undefined && !this.cache.has(key)) {
+      def = lookupResource(this.ctx, path);
+      this.cache.set(key, def);
+    }
+    return def;
+  }
 }
 
 /**
@@ -296,8 +337,10 @@ export function resolveSenmlPack(
   const limits = resolveLimits(ctx);
   if (pack.length > limits.maxRecords)
     failAt(r, 'too-large', `${pack.length} records exceed the limit of ${limits.maxRecords}`);
-  const patch = etch && pack.some((rec) => valueFieldsOf(rec).length > 0);
+  let patch = false;
+  if (etch) for (const rec of pack) if (firstValueField(rec) !== undefined) patch = true;
   const parseOptions = ctx.path.alternatePath === undefined ? {} : { alternatePath: ctx.path.alternatePath };
+  const defs = new DefinitionCache(ctx);
   const out: LwM2mRecord[] = [];
   let bn = '';
   let bt: number | undefined;
@@ -306,16 +349,21 @@ export function resolveSenmlPack(
     if (rec.bn !== undefined) bn = rec.bn;
     if (rec.bt !== undefined) bt = rec.bt;
     if (rec.bv !== undefined) bv = rec.bv;
-    const fields = valueFieldsOf(rec);
-    if (fields.length > 1)
-      failAt(r, 'malformed', `a record carries ${fields.join(' and ')}; at most one value field`, rec);
+    const field = firstValueField(rec);
+    if (field !== undefined && valueFieldCount(rec) > 1)
+      failAt(
+        r,
+        'malformed',
+        `a record carries ${valueFieldsOf(rec).join(' and ')}; at most one value field`,
+        rec,
+      );
     if (
       etch &&
       !patch &&
       (rec.bv !== undefined || rec.bs !== undefined || rec.s !== undefined || rec.ut !== undefined)
     )
       failAt(r, 'malformed', 'a SenML-ETCH Fetch pack carries names only (n, bn, t, bt, u, bu)', rec);
-    if (patch && fields.length === 0)
+    if (patch && field === undefined)
       failAt(r, 'malformed', 'every record of a SenML-ETCH Patch pack needs a value', rec);
 
     const name = bn + (rec.n ?? '');
@@ -336,7 +384,6 @@ export function resolveSenmlPack(
       );
     const time = bt === undefined && rec.t === undefined ? undefined : (bt ?? 0) + (rec.t ?? 0);
 
-    const field = fields[0];
     if (field === undefined || rec[field] === null) {
       if (field !== undefined) {
         if (!etch)
@@ -352,11 +399,17 @@ export function resolveSenmlPack(
       out.push(time === undefined ? { path } : { path, time });
       continue;
     }
-    const def = lookupResource(ctx, path);
+    const def = defs.get(path);
     checkValuePath(r, path, def, rec);
     const typed = typedValue(r, rec, field, def, path, bv);
-    const record: LwM2mRecord = time === undefined ? { path, value: typed } : { path, value: typed, time };
-    out.push(def === undefined ? { ...record, inferred: true } : record);
+    if (def !== undefined)
+      out.push(time === undefined ? { path, value: typed } : { path, value: typed, time });
+    else
+      out.push(
+        time === undefined
+          ? { path, value: typed, inferred: true }
+          : { path, value: typed, time, inferred: true },
+      );
   }
   const conflict = findConflict(out);
   if (conflict) {

@@ -2,7 +2,6 @@ import type { LwM2mValue } from '../model/data-types.js';
 import {
   TypeConversionError,
   Value,
-  convertValue,
   parseDecimalFloat,
   parseDecimalInteger,
   valueFromText,
@@ -16,7 +15,7 @@ import { ContentFormatError } from './content-format-error.js';
 import type { ContentFormatReason } from './content-format-error.js';
 import type { ContentFormat } from './content-format.js';
 import { lookupContentFormat } from './content-format.js';
-import { lookupResource } from './typing.js';
+import { convertForEncode, lookupResource, singleRecordToEncode, singleValueFault } from './typing.js';
 
 const FORMAT = lookupContentFormat('text') as ContentFormat;
 // Keeps a BOM as data (the value is exactly the bytes sent). Fatal, non-streaming decoding keeps no
@@ -34,19 +33,6 @@ function fail(reason: ContentFormatReason, message: string, offset?: number): ne
 
 // Lone surrogates would silently become U+FFFD in UTF-8; refuse them instead of changing the value.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * A single-value format addresses exactly one value: a single-instance resource (`/o/i/r`) or one
- * resource instance (`/o/i/r/ri`). Returns the reason the path does not fit, if it does not.
- */
-function singleValueFault(path: LwM2mPath, def: ResourceDefinition | undefined): string | undefined {
-  if (path.depth < 3) return `${path.toString()} is not a resource; text/plain carries one value`;
-  if (def === undefined) return undefined;
-  if (path.depth === 3 && def.multiple)
-    return `${path.toString()} is a multiple resource; text/plain carries one value`;
-  if (path.depth === 4 && !def.multiple) return `${path.toString()} names an instance of a single resource`;
-  return undefined;
-}
 
 /** Parses the text as `def.type`, mapping each conversion fault to its ContentFormatError reason. */
 function typedValue(def: ResourceDefinition, text: string, path: LwM2mPath): LwM2mValue {
@@ -79,7 +65,7 @@ export const textCodec: ContentCodec = {
   decode(bytes: Uint8Array, ctx: CodecContext): LwM2mRecord[] {
     const path = ctx.path;
     const def = lookupResource(ctx, path);
-    const fault = singleValueFault(path, def);
+    const fault = singleValueFault(path, def, 'text/plain');
     if (fault !== undefined) fail(path.depth < 3 ? 'invalid-path' : 'type-mismatch', fault);
     let text: string;
     try {
@@ -92,26 +78,11 @@ export const textCodec: ContentCodec = {
   },
 
   encode(records: NodeSet, ctx: CodecContext): Uint8Array {
-    const record = records.length === 1 ? records[0] : undefined;
-    if (record?.value === undefined) return fail('not-encodable', 'text/plain carries exactly one value');
-    if (record.time !== undefined) return fail('not-encodable', 'text/plain cannot carry a timestamp');
-    if (!record.path.equals(ctx.path))
-      return fail(
-        'not-encodable',
-        `record ${record.path.toString()} is not the request path ${ctx.path.toString()}`,
-      );
+    const record = singleRecordToEncode(records, ctx, 'text', 'text/plain');
     const def = lookupResource(ctx, ctx.path);
-    const fault = singleValueFault(ctx.path, def);
+    const fault = singleValueFault(ctx.path, def, 'text/plain');
     if (fault !== undefined) return fail('not-encodable', fault);
-    let value = record.value;
-    if (def !== undefined) {
-      try {
-        value = convertValue(value, def.type);
-      } catch (e) {
-        if (!(e instanceof TypeConversionError)) throw e;
-        return fail('not-encodable', `${ctx.path.toString()}: ${e.message}`);
-      }
-    }
+    const value = convertForEncode(record.value, def, ctx.path, 'text');
     const text = valueToText(value);
     if (LONE_SURROGATE.test(text))
       return fail('not-encodable', `${ctx.path.toString()}: string is not valid Unicode`);

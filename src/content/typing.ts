@@ -1,7 +1,15 @@
 import type { LwM2mValue, ResourceType } from '../model/data-types.js';
-import { INT64_MAX, INT64_MIN, UINT64_MAX, normalizeInteger } from '../model/data-types.js';
+import {
+  INT64_MAX,
+  INT64_MIN,
+  TypeConversionError,
+  UINT64_MAX,
+  convertValue,
+  normalizeInteger,
+} from '../model/data-types.js';
 import type { ResourceDefinition } from '../model/object-definition.js';
 import type { LwM2mPath } from '../model/path.js';
+import type { LwM2mRecord, NodeSet } from '../model/records.js';
 import type { CodecContext } from './content-codec.js';
 import { ContentFormatError } from './content-format-error.js';
 import type { ContentFormatName } from './content-format.js';
@@ -61,4 +69,61 @@ export function inferNumber(n: number | bigint): LwM2mValue {
   if (typeof n === 'bigint')
     return n > INT64_MAX ? { type: 'unsigned', value: n } : { type: 'integer', value: normalizeInteger(n) };
   return Number.isSafeInteger(n) ? { type: 'integer', value: n } : { type: 'float', value: n };
+}
+
+/**
+ * A single-value format (text, opaque, CBOR 60) addresses exactly one value: a single-instance
+ * resource (`/o/i/r`) or one resource instance (`/o/i/r/ri`). Returns why `path` does not fit.
+ */
+export function singleValueFault(
+  path: LwM2mPath,
+  def: ResourceDefinition | undefined,
+  formatLabel: string,
+): string | undefined {
+  if (path.depth < 3) return `${path.toString()} is not a resource; ${formatLabel} carries one value`;
+  if (def === undefined) return undefined;
+  if (path.depth === 3 && def.multiple)
+    return `${path.toString()} is a multiple resource; ${formatLabel} carries one value`;
+  if (path.depth === 4 && !def.multiple) return `${path.toString()} names an instance of a single resource`;
+  return undefined;
+}
+
+/**
+ * The one record a single-value format may encode: exactly one valued, timeless record at the
+ * request path. Throws ContentFormatError 'not-encodable' naming what is wrong.
+ */
+export function singleRecordToEncode(
+  records: NodeSet,
+  ctx: CodecContext,
+  format: ContentFormatName,
+  formatLabel: string,
+): LwM2mRecord & { value: LwM2mValue } {
+  const record = records.length === 1 ? records[0] : undefined;
+  const fail = (message: string): never => {
+    throw new ContentFormatError('not-encodable', message, { format });
+  };
+  if (record?.value === undefined) return fail(`${formatLabel} carries exactly one value`);
+  if (record.time !== undefined) return fail(`${formatLabel} cannot carry a timestamp`);
+  if (!record.path.equals(ctx.path))
+    return fail(`record ${record.path.toString()} is not the request path ${ctx.path.toString()}`);
+  return record as LwM2mRecord & { value: LwM2mValue };
+}
+
+/**
+ * Converts a value to the model's type for encoding; a conversion that is not exact is
+ * 'not-encodable' (the 4.06 a server answers for an Accept it cannot honour).
+ */
+export function convertForEncode(
+  value: LwM2mValue,
+  def: ResourceDefinition | undefined,
+  path: LwM2mPath,
+  format: ContentFormatName,
+): LwM2mValue {
+  if (def === undefined) return value;
+  try {
+    return convertValue(value, def.type);
+  } catch (e) {
+    if (!(e instanceof TypeConversionError)) throw e;
+    throw new ContentFormatError('not-encodable', `${path.toString()}: ${e.message}`, { format });
+  }
 }

@@ -199,12 +199,17 @@ export function valueToText(v: LwM2mValue): string {
 
 const BASE64_RE =
   /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
-const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;
+const BASE64URL_RE = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /** Decodes standard base64 (with or without padding) or base64url; undefined if it is neither. */
 export function decodeBase64(text: string): Uint8Array | undefined {
   if (BASE64_RE.test(text)) return new Uint8Array(Buffer.from(text, 'base64'));
-  if (BASE64URL_RE.test(text) && text.length % 4 !== 1) return new Uint8Array(Buffer.from(text, 'base64url'));
+  if (BASE64URL_RE.test(text)) {
+    const bare = text.replace(/=+$/, '');
+    // Padding, when present, must complete a 4-character group; a lone trailing character is never valid.
+    if (bare.length % 4 === 1 || (bare.length !== text.length && text.length % 4 !== 0)) return undefined;
+    return new Uint8Array(Buffer.from(bare, 'base64url'));
+  }
   return undefined;
 }
 

@@ -49,6 +49,8 @@ export interface ObjectRegistryOptions {
  */
 export class ObjectRegistry implements ObjectModel, Iterable<ObjectDefinition> {
   readonly #objects = new Map<number, Map<string, Entry>>();
+  /** Resolved lookups by `id@version`; codecs ask once per value, so resolution is cached. Cleared on add. */
+  readonly #resolved = new Map<string, ObjectDefinition | undefined>();
   readonly #defaults: ReadonlyMap<number, string>;
 
   constructor(options: ObjectRegistryOptions = {}) {
@@ -72,6 +74,7 @@ export class ObjectRegistry implements ObjectModel, Iterable<ObjectDefinition> {
     const existing = versions.get(key);
     if (builtIn && existing && !existing.builtIn) return this;
     versions.set(key, { def, builtIn });
+    this.#resolved.clear();
     return this;
   }
 
@@ -97,6 +100,14 @@ export class ObjectRegistry implements ObjectModel, Iterable<ObjectDefinition> {
    * 1.2-era version for core objects, the highest known one for others.
    */
   object(objectId: number, version?: string): ObjectDefinition | undefined {
+    const key = version === undefined ? `${objectId}` : `${objectId}@${version}`;
+    if (this.#resolved.has(key)) return this.#resolved.get(key);
+    const def = this.resolve(objectId, version);
+    this.#resolved.set(key, def);
+    return def;
+  }
+
+  private resolve(objectId: number, version?: string): ObjectDefinition | undefined {
     const versions = this.#objects.get(objectId);
     if (!versions) return undefined;
     if (version !== undefined) {

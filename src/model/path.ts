@@ -35,12 +35,39 @@ export interface PathParseOptions {
 // Gateway TS: the prefix is a text segment that must not look like an identifier.
 const PREFIX_RE = /^[A-Za-z_~.-][A-Za-z0-9_~.-]*$/;
 const DIGITS_RE = /^(0|[1-9][0-9]*)$/;
+const TRUSTED = Symbol('trusted');
 
 function checkId(text: string, id: number): void {
   if (!Number.isInteger(id) || id < 0)
     throw new InvalidPathError('out-of-range', text, `${id} is not a uint16`);
   if (id > MAX_ID) throw new InvalidPathError('out-of-range', text, `${id} is larger than 65535`);
   if (id === MAX_ID) throw new InvalidPathError('reserved-id', text, '65535 is reserved (MAX_ID)');
+}
+
+/**
+ * The common case, a purely numeric canonical path (`/3/0/9`), parsed in one pass without regular
+ * expressions. Returns undefined for anything else (including every invalid path), which the full
+ * parser then handles and explains.
+ */
+function parseNumericPath(text: string): readonly number[] | undefined {
+  if (typeof text !== 'string' || text.length < 2 || text.charCodeAt(0) !== 47) return undefined;
+  const ids: number[] = [];
+  let n = -1;
+  let digits = 0;
+  for (let i = 1; i <= text.length; i++) {
+    const c = i === text.length ? 47 : text.charCodeAt(i);
+    if (c === 47) {
+      if (digits === 0 || ids.length === 4 || n >= MAX_ID) return undefined;
+      ids.push(n);
+      n = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && n === 0) return undefined; // leading zero
+      n = digits === 0 ? c - 48 : n * 10 + (c - 48);
+      if (++digits > 5) return undefined;
+    } else return undefined;
+  }
+  return Object.freeze(ids);
 }
 
 /** Normalises an alternate path option to `/seg[/seg]` (or '' for none) and validates it. */
@@ -72,12 +99,28 @@ export class LwM2mPath {
   /** The registration's alternate path (`/lwm2m`), or undefined for the default `/`. */
   readonly alternatePath: string | undefined;
 
-  constructor(ids: readonly number[], prefix?: string, alternatePath?: string) {
-    const text = `/${ids.join('/')}`;
-    if (ids.length > 4) throw new InvalidPathError('too-deep', text, 'at most 4 numeric segments');
-    for (const id of ids) checkId(text, id);
+  /** Memo of toString(): paths are immutable, and codecs ask for the text form often. */
+  private text: string | undefined;
+
+  constructor(ids: readonly number[], prefix?: string, alternatePath?: string, trust?: typeof TRUSTED) {
+    if (trust === TRUSTED) {
+      // Derived from a valid path (append/parent): already checked.
+      this.ids = ids;
+      this.prefix = prefix;
+      this.alternatePath = alternatePath;
+      return;
+    }
+    // The text form is built only when there is a fault to report.
+    if (ids.length > 4)
+      throw new InvalidPathError('too-deep', `/${ids.join('/')}`, 'at most 4 numeric segments');
+    for (const id of ids)
+      if (!Number.isInteger(id) || id < 0 || id >= MAX_ID) checkId(`/${ids.join('/')}`, id);
     if (prefix !== undefined && !PREFIX_RE.test(prefix))
-      throw new InvalidPathError('bad-prefix', text, `"${prefix}" is not a valid gateway prefix`);
+      throw new InvalidPathError(
+        'bad-prefix',
+        `/${ids.join('/')}`,
+        `"${prefix}" is not a valid gateway prefix`,
+      );
     this.ids = Object.freeze([...ids]);
     this.prefix = prefix;
     this.alternatePath =
@@ -94,6 +137,10 @@ export class LwM2mPath {
    * Throws InvalidPathError naming the fault.
    */
   static parse(text: string, options: PathParseOptions = {}): LwM2mPath {
+    if (options.alternatePath === undefined) {
+      const fast = parseNumericPath(text);
+      if (fast) return new LwM2mPath(fast, undefined, undefined, TRUSTED);
+    }
     if (typeof text !== 'string' || !text.startsWith('/'))
       throw new InvalidPathError('not-absolute', String(text), 'a path starts with "/"');
     let rest = text;
@@ -180,7 +227,10 @@ export class LwM2mPath {
 
   /** The path one level down: `/3/0`.append(9) is `/3/0/9`. */
   append(id: number): LwM2mPath {
-    return new LwM2mPath([...this.ids, id], this.prefix, this.alternatePath);
+    if (this.ids.length >= 4)
+      throw new InvalidPathError('too-deep', `${this.toString()}/${id}`, 'at most 4 numeric segments');
+    checkId(`${this.toString()}/${id}`, id);
+    return new LwM2mPath(Object.freeze([...this.ids, id]), this.prefix, this.alternatePath, TRUSTED);
   }
 
   /** The path one level up (the root's parent is the root). */
@@ -208,9 +258,13 @@ export class LwM2mPath {
 
   /** Canonical LwM2M form without the alternate path: `/3/0/9`, `/d01/3303/0`, `/`. */
   toString(): string {
+    if (this.text !== undefined) return this.text;
     const head = this.prefix === undefined ? '' : `/${this.prefix}`;
-    if (this.ids.length === 0) return head === '' ? '/' : head;
-    return `${head}/${this.ids.join('/')}`;
+    let text: string;
+    if (this.ids.length === 0) text = head === '' ? '/' : head;
+    else text = `${head}/${this.ids.join('/')}`;
+    this.text = text;
+    return text;
   }
 
   /** The path as sent on the wire to the client: alternate path, prefix, identifiers. */

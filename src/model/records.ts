@@ -28,9 +28,7 @@ function recordKey(r: LwM2mRecord): string {
  * The first record whose path (and time) repeats an earlier one, or that conflicts with one: a value
  * on a path that another record places a value below (`/3/0/7` = 1 and `/3/0/7/0` = 2).
  */
-export function findConflict(
-  records: NodeSet,
-): { record: LwM2mRecord; reason: 'duplicate' | 'overlap' } | undefined {
+export function findConflict(records: NodeSet): { record: LwM2mRecord; reason: 'duplicate' | 'overlap' } | undefined {
   const seen = new Set<string>();
   const valued = new Set<string>();
   for (const r of records) {
@@ -39,13 +37,15 @@ export function findConflict(
     seen.add(key);
     if (r.value !== undefined) valued.add(key);
   }
-  // Overlap: a valued record whose ancestor is also valued (same time).
+  if (valued.size === 0) return undefined;
+  // Overlap: a valued record whose ancestor is also valued (same time). Ancestors are text
+  // prefixes of the path ending before a '/', so no path objects are built.
   for (const r of records) {
-    let p = r.path;
-    while (p.depth > 0) {
-      p = p.parent();
-      const key = r.time === undefined ? p.toString() : `${p.toString()}@${r.time}`;
-      if (valued.has(key)) return { record: r, reason: 'overlap' };
+    const suffix = r.time === undefined ? '' : `@${r.time}`;
+    let s = r.path.toString();
+    for (let i = s.lastIndexOf('/'); i > 0; i = s.lastIndexOf('/')) {
+      s = s.slice(0, i);
+      if (valued.has(s + suffix)) return { record: r, reason: 'overlap' };
     }
   }
   return undefined;

@@ -303,7 +303,8 @@ export class CborReader {
           break;
         }
       }
-      if (ascii) return String.fromCharCode(...raw);
+      // apply() takes the typed array as an array-like; spreading it goes through the iterator.
+      if (ascii) return String.fromCharCode.apply(null, raw as unknown as number[]);
     }
     try {
       return utf8.decode(raw);
@@ -313,13 +314,16 @@ export class CborReader {
   }
 }
 
+/** 2 ** (exp - 25) for the normal binary16 exponents 1..30 (index = exp); powers of two are exact. */
+const HALF_SCALE: readonly number[] = Array.from({ length: 31 }, (_, exp) => 2 ** (exp - 25));
+
 /** IEEE 754 binary16 to a double (RFC 8949 Appendix D). */
 export function decodeHalf(half: number): number {
   const exp = (half >> 10) & 0x1f;
   const mant = half & 0x3ff;
   let val: number;
   if (exp === 0) val = mant * 2 ** -24;
-  else if (exp !== 31) val = (mant + 1024) * 2 ** (exp - 25);
+  else if (exp !== 31) val = (mant + 1024) * HALF_SCALE[exp]!;
   else val = mant === 0 ? Infinity : NaN;
   return half & 0x8000 ? -val : val;
 }
