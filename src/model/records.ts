@@ -28,7 +28,9 @@ function recordKey(r: LwM2mRecord): string {
  * The first record whose path (and time) repeats an earlier one, or that conflicts with one: a value
  * on a path that another record places a value below (`/3/0/7` = 1 and `/3/0/7/0` = 2).
  */
-export function findConflict(records: NodeSet): { record: LwM2mRecord; reason: 'duplicate' | 'overlap' } | undefined {
+export function findConflict(
+  records: NodeSet,
+): { record: LwM2mRecord; reason: 'duplicate' | 'overlap' } | undefined {
   const seen = new Set<string>();
   const valued = new Set<string>();
   for (const r of records) {
