@@ -1,8 +1,10 @@
 // npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
+import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   content: runContentBench,
+  coap: runCoapBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

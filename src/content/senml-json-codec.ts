@@ -44,7 +44,7 @@ const JSON_FIELDS: ReadonlySet<string> = new Set<SenmlField>([
   'vlo',
 ]);
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Reads `[ {..}, {..} ]` where every member value is a string, number, true, false or null. */
 class PackReader {

@@ -282,7 +282,7 @@ export function convertValue(v: LwM2mValue, to: ResourceType): LwM2mValue {
     case 'string':
     case 'corelnk':
       if (v.type === 'opaque') {
-        const text = new TextDecoder('utf-8', { fatal: true });
+        const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
         try {
           return to === 'string' ? Value.string(text.decode(v.value)) : Value.corelnk(text.decode(v.value));
         } catch {

@@ -9,7 +9,7 @@ import { lookupContentFormat } from '../../src/content/content-format.js';
 import { createDefaultRegistry } from '../../src/model/object-registry.js';
 import { LwM2mPath } from '../../src/model/path.js';
 import { recordsToJson } from '../../src/model/records-json.js';
-import { CAPTURE_FILES, capturedPayloads, type CapturedPayload } from '../support/captures.js';
+import { CAPTURE_FILES, capturedPayloads, targetPath } from '../support/captures.js';
 import { requireShared, sharedDir } from '../support/shared.js';
 
 const codecs = createCodecRegistry();
@@ -18,12 +18,6 @@ function modelWithRegistry(shared: string) {
   const model = createDefaultRegistry();
   model.loadDirectory(join(shared, 'lwm2m-registry'));
   return model;
-}
-
-/** Composite operations (FETCH, iPATCH) and Send (/dp) address the root. */
-function targetPath(p: CapturedPayload): LwM2mPath {
-  if (p.requestCode === '0.05' || p.requestCode === '0.07' || p.requestPath === '/dp') return LwM2mPath.ROOT;
-  return LwM2mPath.parse(p.requestPath);
 }
 
 describe('captured payloads decode', () => {

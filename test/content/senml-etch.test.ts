@@ -3,71 +3,23 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CborFloat, CborMap, decodeCbor, type CborValue } from '../../src/content/cbor/cbor-reader.js';
 import { encodeCbor } from '../../src/content/cbor/cbor-writer.js';
-import type { CodecContext, ContentCodec } from '../../src/content/content-codec.js';
-import { ContentFormatError, type ContentFormatReason } from '../../src/content/content-format-error.js';
+import type { ContentCodec } from '../../src/content/content-codec.js';
 import { senmlCborCodec, senmlEtchCborCodec } from '../../src/content/senml-cbor-codec.js';
 import { senmlEtchJsonCodec, senmlJsonCodec } from '../../src/content/senml-json-codec.js';
-import { valueToText, valuesEqual, type LwM2mValue, type ResourceType } from '../../src/model/data-types.js';
-import type { ObjectDefinition, ObjectModel, ResourceDefinition } from '../../src/model/object-definition.js';
+import type { LwM2mValue } from '../../src/model/data-types.js';
 import { LwM2mPath } from '../../src/model/path.js';
 import type { LwM2mRecord } from '../../src/model/records.js';
+import { valueArb } from '../support/arbitraries.js';
+import { assertReason } from '../support/assert-reason.js';
 import { CAPTURE_FILES, capturedPayloads } from '../support/captures.js';
+import { assertSameRecords, showRecords } from '../support/records.js';
 import { requireShared } from '../support/shared.js';
+import { TEST_OBJECT, ctxAt } from '../support/test-model.js';
 
-// ---- a tiny in-test model (independent of the real catalogue) ----
+// The model is the shared test model: the core objects, and TEST_OBJECT (/42769) with one resource
+// of every type (k: a single TEST_TYPES[k], 10 + k: a multiple one, 9: executable).
 
-const TEST_OBJECT = 42769;
-type Def = [oid: number, rid: number, type: ResourceType, multiple?: boolean];
-const DEFS: Def[] = [
-  [1, 0, 'integer'],
-  [1, 1, 'integer'],
-  [1, 6, 'boolean'],
-  [1, 7, 'string'],
-  [3, 0, 'string'],
-  [3, 4, 'none'],
-  [3, 7, 'integer', true],
-  [3, 9, 'integer'],
-  [3, 13, 'time'],
-  [3, 16, 'string'],
-  [6, 0, 'float'],
-  [6, 1, 'float'],
-  [TEST_OBJECT, 0, 'opaque'],
-  [TEST_OBJECT, 1, 'objlnk'],
-  [TEST_OBJECT, 2, 'unsigned'],
-  [TEST_OBJECT, 4, 'string', true],
-  [TEST_OBJECT, 8, 'opaque', true],
-  [TEST_OBJECT, 9, 'boolean', true],
-  [TEST_OBJECT, 10, 'objlnk', true],
-];
-
-function buildModel(defs: Def[]): ObjectModel {
-  const objects = new Map<number, ObjectDefinition>();
-  for (const [oid, rid, type, multiple = false] of defs) {
-    const o = objects.get(oid) ?? {
-      id: oid,
-      name: `O${oid}`,
-      version: '1.0',
-      lwm2mVersion: '1.0',
-      urn: `urn:oma:lwm2m:oma:${oid}`,
-      multiple: true,
-      mandatory: false,
-      resources: new Map<number, ResourceDefinition>(),
-    };
-    (o.resources as Map<number, ResourceDefinition>).set(rid, {
-      id: rid,
-      name: `R${rid}`,
-      operations: type === 'none' ? 'E' : 'RW',
-      multiple,
-      mandatory: false,
-      type,
-    });
-    objects.set(oid, o);
-  }
-  return { object: (id) => objects.get(id), resource: (oid, rid) => objects.get(oid)?.resources.get(rid) };
-}
-
-const model = buildModel(DEFS);
-const ROOT: CodecContext = { path: LwM2mPath.ROOT, model };
+const ROOT = ctxAt('/');
 const p = (s: string): LwM2mPath => LwM2mPath.parse(s);
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -76,44 +28,20 @@ const map = (...entries: [CborValue, CborValue][]): CborMap => new CborMap(entri
 const etchJson = (json: string, ctx = ROOT): LwM2mRecord[] => senmlEtchJsonCodec.decode(utf8(json), ctx);
 const etchCbor = (v: CborValue, ctx = ROOT): LwM2mRecord[] => senmlEtchCborCodec.decode(encodeCbor(v), ctx);
 
-function show(records: readonly LwM2mRecord[]): string[] {
-  return records.map((r) => {
-    const at = r.time === undefined ? '' : `@${r.time}`;
-    if (r.value === undefined) return `${r.path.toString()}${at}`;
-    return `${r.path.toString()}${at} = ${r.value.type}:${valueToText(r.value)}`;
-  });
-}
-
-function assertReason(f: () => unknown, reason: ContentFormatReason): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof ContentFormatError, `expected ContentFormatError, got ${String(e)}`);
-    assert.equal(e.reason, reason, e.message);
-    return true;
-  });
-}
-
-function assertSameRecords(actual: readonly LwM2mRecord[], expected: readonly LwM2mRecord[]): void {
-  assert.deepEqual(show(actual), show(expected));
-  actual.forEach((a, i) => {
-    const e = expected[i]!;
-    if (a.value && e.value) assert.ok(valuesEqual(a.value, e.value), `record ${i}`);
-  });
-}
-
 describe('SenML-ETCH Fetch pack (RFC 8790 §3): names only', () => {
   it('the Read-Composite examples, JSON and CBOR', () => {
-    assert.deepEqual(show(etchJson('[{"n":"/3/0/0"},{"n":"/3/0/9"},{"n":"/1/0/1"}]')), [
+    assert.deepEqual(showRecords(etchJson('[{"n":"/3/0/0"},{"n":"/3/0/9"},{"n":"/1/0/1"}]')), [
       '/3/0/0',
       '/3/0/9',
       '/1/0/1',
     ]);
-    assert.deepEqual(show(etchJson('[{"bn":"/4/0/","n":"0"},{"n":"1"},{"bn":"/6/","n":"0"}]')), [
+    assert.deepEqual(showRecords(etchJson('[{"bn":"/4/0/","n":"0"},{"n":"1"},{"bn":"/6/","n":"0"}]')), [
       '/4/0/0',
       '/4/0/1',
       '/6/0',
     ]);
     assert.deepEqual(
-      show(etchCbor([map([-2, '/4/0/'], [0, '0']), map([0, '1']), map([-2, '/6/'], [0, '0'])])),
+      showRecords(etchCbor([map([-2, '/4/0/'], [0, '0']), map([0, '1']), map([-2, '/6/'], [0, '0'])])),
       ['/4/0/0', '/4/0/1', '/6/0'],
     );
     const all = etchJson('[{"n":"/"}]');
@@ -122,11 +50,14 @@ describe('SenML-ETCH Fetch pack (RFC 8790 §3): names only', () => {
   });
 
   it('t, bt, u, bu and bver are allowed in a Fetch pack', () => {
-    assert.deepEqual(show(etchJson('[{"bver":10,"bn":"/3/0/","bt":100,"bu":"V","n":"9","u":"%","t":-5}]')), [
-      '/3/0/9@95',
-    ]);
     assert.deepEqual(
-      show(etchCbor([map([-1, 10], [-2, '/3/0/'], [-3, 100], [-4, 'V'], [0, '9'], [1, '%'], [6, -5])])),
+      showRecords(etchJson('[{"bver":10,"bn":"/3/0/","bt":100,"bu":"V","n":"9","u":"%","t":-5}]')),
+      ['/3/0/9@95'],
+    );
+    assert.deepEqual(
+      showRecords(
+        etchCbor([map([-1, 10], [-2, '/3/0/'], [-3, 100], [-4, 'V'], [0, '9'], [1, '%'], [6, -5])]),
+      ),
       ['/3/0/9@95'],
     );
   });
@@ -139,7 +70,7 @@ describe('SenML-ETCH Fetch pack (RFC 8790 §3): names only', () => {
 
   it('duplicate names are refused; names must lie below the request path', () => {
     assertReason(() => etchJson('[{"n":"/3/0/9"},{"bn":"/3/0/","n":"9"}]'), 'duplicate');
-    assertReason(() => etchJson('[{"n":"/1/0/1"}]', { path: p('/3'), model }), 'invalid-path');
+    assertReason(() => etchJson('[{"n":"/1/0/1"}]', ctxAt('/3')), 'invalid-path');
   });
 
   it('encodes valueless records as a Fetch pack with a shared base name', () => {
@@ -150,7 +81,7 @@ describe('SenML-ETCH Fetch pack (RFC 8790 §3): names only', () => {
     );
     const cbor = senmlEtchCborCodec.encode(records, ROOT);
     assert.deepEqual(decodeCbor(cbor), [map([-2, '/3/0/'], [0, '0']), map([0, '9']), map([0, '7/0'])]);
-    assert.deepEqual(show(senmlEtchCborCodec.decode(cbor, ROOT)), ['/3/0/0', '/3/0/9', '/3/0/7/0']);
+    assert.deepEqual(showRecords(senmlEtchCborCodec.decode(cbor, ROOT)), ['/3/0/0', '/3/0/9', '/3/0/7/0']);
   });
 });
 
@@ -158,23 +89,23 @@ describe('SenML-ETCH Patch pack (RFC 8790 §4): values, and null deletes a resou
   it('"v": null (any value field) is a record without value at that resource instance', () => {
     const records = etchJson(
       '[{"bn":"/3/0/","n":"7/1","v":null},{"n":"9","v":5},{"n":"16","vs":"U"},' +
-        `{"bn":"/${TEST_OBJECT}/0/","n":"4/2","vs":null},{"n":"8/0","vd":null},{"n":"9/0","vb":null},{"n":"10/0","vlo":null}]`,
+        `{"bn":"/${TEST_OBJECT}/0/","n":"15/2","vs":null},{"n":"13/0","vd":null},{"n":"12/0","vb":null},{"n":"11/0","vlo":null}]`,
     );
-    assert.deepEqual(show(records), [
+    assert.deepEqual(showRecords(records), [
       '/3/0/7/1',
       '/3/0/9 = integer:5',
       '/3/0/16 = string:U',
-      `/${TEST_OBJECT}/0/4/2`,
-      `/${TEST_OBJECT}/0/8/0`,
-      `/${TEST_OBJECT}/0/9/0`,
-      `/${TEST_OBJECT}/0/10/0`,
+      `/${TEST_OBJECT}/0/15/2`,
+      `/${TEST_OBJECT}/0/13/0`,
+      `/${TEST_OBJECT}/0/12/0`,
+      `/${TEST_OBJECT}/0/11/0`,
     ]);
     assert.ok(records.filter((r) => r.value === undefined).every((r) => r.path.isResourceInstance()));
   });
 
   it('CBOR null deletes the same way', () => {
     const records = etchCbor([map([0, '/3/0/7/1'], [2, null]), map([0, '/6/0/0'], [2, new CborFloat(1.5)])]);
-    assert.deepEqual(show(records), ['/3/0/7/1', '/6/0/0 = float:1.5']);
+    assert.deepEqual(showRecords(records), ['/3/0/7/1', '/6/0/0 = float:1.5']);
   });
 
   it('every record of a Patch pack needs a value; null deletes resource instances only', () => {
@@ -221,14 +152,15 @@ describe('SenML-ETCH Patch pack (RFC 8790 §4): values, and null deletes a resou
 });
 
 describe('SenML-ETCH: round trips (property)', () => {
+  // JSON has no NaN or infinities.
   const valueFor: Record<string, fc.Arbitrary<LwM2mValue>> = {
-    '/3/0/9': fc.integer().map((value) => ({ type: 'integer', value })),
-    '/3/0/16': fc.string({ unit: 'grapheme', maxLength: 8 }).map((value) => ({ type: 'string', value })),
-    '/6/0/0': fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => ({ type: 'float', value })),
-    '/1/0/6': fc.boolean().map((value) => ({ type: 'boolean', value })),
+    '/3/0/9': valueArb('integer'),
+    '/3/0/16': valueArb('string'),
+    '/6/0/0': valueArb('float', { nonFinite: false }),
+    '/1/0/6': valueArb('boolean'),
   };
   const instance = fc
-    .tuple(fc.constantFrom(7, 4, 8, 9), fc.integer({ min: 0, max: 4 }))
+    .tuple(fc.constantFrom(7, 15, 13, 12), fc.integer({ min: 0, max: 4 }))
     .map(([rid, ri]) => (rid === 7 ? LwM2mPath.of(3, 0, 7, ri) : LwM2mPath.of(TEST_OBJECT, 0, rid, ri)));
   const valued = fc
     .constantFrom(...Object.keys(valueFor))

@@ -1,130 +1,33 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CodecContext } from '../../src/content/content-codec.js';
-import { ContentFormatError } from '../../src/content/content-format-error.js';
 import type { ContentFormatReason } from '../../src/content/content-format-error.js';
 import { tlvCodec } from '../../src/content/tlv-codec.js';
-import type { LwM2mValue, ResourceType } from '../../src/model/data-types.js';
+import type { LwM2mValue } from '../../src/model/data-types.js';
 import { INT64_MAX, INT64_MIN, UINT64_MAX, Value, normalizeInteger } from '../../src/model/data-types.js';
-import type { ObjectDefinition, ObjectModel, ResourceDefinition } from '../../src/model/object-definition.js';
 import { LwM2mPath } from '../../src/model/path.js';
-import type { LwM2mRecord } from '../../src/model/records.js';
-import { sortRecords } from '../../src/model/records.js';
+import { sortRecords, type LwM2mRecord } from '../../src/model/records.js';
+import { idArb, instanceRecordsArb, valueArb } from '../support/arbitraries.js';
+import { assertReason } from '../support/assert-reason.js';
+import { capturedPayloadsOf } from '../support/captures.js';
+import { DEVICE_EXAMPLE } from '../support/device-example.js';
+import { mutateCodec } from '../support/mutate.js';
+import { plain, rec } from '../support/records.js';
 import { requireShared } from '../support/shared.js';
+import { TEST_OBJECT, TEST_RESOURCES, ctxAt } from '../support/test-model.js';
 
-// ---- a tiny in-test model: /1 Server, /3 Device, and /99 with every type, single and multiple ----
+// The model is the shared test model: the core objects, and /42769 with one resource of every type
+// (k: a single TEST_TYPES[k], 10 + k: a multiple one, 9: executable).
 
-/** Resources as `id:type`, with `*` marking a multiple resource. */
-function objectDef(id: number, spec: string): ObjectDefinition {
-  const resources = new Map<number, ResourceDefinition>();
-  for (const item of spec.trim().split(/\s+/)) {
-    const [rid, type] = item.replace('*', '').split(':') as [string, ResourceType];
-    const def = {
-      id: Number(rid),
-      name: `r${rid}`,
-      operations: 'RW' as const,
-      multiple: item.endsWith('*'),
-      mandatory: false,
-      type,
-    };
-    resources.set(def.id, def);
-  }
-  return {
-    id,
-    name: `o${id}`,
-    version: '1.0',
-    lwm2mVersion: '1.0',
-    urn: `urn:test:${id}`,
-    multiple: true,
-    mandatory: false,
-    resources,
-  };
-}
-const TYPES: ResourceType[] = [
-  'float',
-  'objlnk',
-  'boolean',
-  'opaque',
-  'unsigned',
-  'string',
-  'integer',
-  'time',
-  'corelnk',
-];
-const OBJECTS = new Map(
-  [
-    objectDef(
-      1,
-      `0:integer 1:integer 2:integer 3:integer 4:none 5:integer 6:boolean 7:string 8:none 10:objlnk
-      11:unsigned 12:time 13:unsigned 14:unsigned 15:boolean 16:boolean 17:unsigned 18:unsigned 19:unsigned
-      20:unsigned 21:boolean 22:string 23:boolean 24:objlnk*`,
-    ),
-    objectDef(
-      3,
-      `0:string 1:string 2:string 3:string 4:none 6:integer* 7:integer* 8:integer* 9:integer 10:integer
-      11:integer* 13:time 14:string 15:string 16:string 17:string 18:string 19:string 20:integer 21:integer 22:objlnk*`,
-    ),
-    // /99: resource k is a single TYPES[k], 10+k a multiple TYPES[k], 9 is executable.
-    objectDef(99, [...TYPES.map((t, k) => `${k}:${t} ${10 + k}:${t}*`), '9:none'].join(' ')),
-  ].map((o) => [o.id, o]),
-);
-const model: ObjectModel = {
-  object: (id) => OBJECTS.get(id),
-  resource: (o, r) => OBJECTS.get(o)?.resources.get(r),
-};
-const TYPED = [...(OBJECTS.get(99)?.resources.values() ?? [])];
-
-// ---- helpers ----
-
-const ctx = (path: string, extra: Partial<CodecContext> = {}): CodecContext => ({
-  path: LwM2mPath.parse(path),
-  model,
-  ...extra,
-});
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const ascii = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
-const rec = (path: string, value?: LwM2mValue): LwM2mRecord =>
-  value === undefined ? { path: LwM2mPath.parse(path) } : { path: LwM2mPath.parse(path), value };
-
-/** Records as plain data, for deepEqual (opaque as hex, integers as decimal text). */
-function plain(records: readonly LwM2mRecord[]): unknown[] {
-  return records.map((r) => {
-    const out: Record<string, unknown> = { path: r.path.toString() };
-    if (r.value !== undefined) {
-      out.type = r.value.type;
-      const v = r.value.value;
-      out.value =
-        v instanceof Uint8Array
-          ? toHex(v)
-          : typeof v === 'bigint' || typeof v === 'number'
-            ? Number.isNaN(v)
-              ? 'NaN'
-              : Object.is(v, -0)
-                ? '-0'
-                : String(v)
-            : v;
-    }
-    if (r.time !== undefined) out.time = r.time;
-    if (r.inferred === true) out.inferred = true;
-    return out;
-  });
-}
-
-function assertReason(fn: () => unknown, reason: ContentFormatReason, label = ''): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ContentFormatError, `${label}: expected ContentFormatError, got ${String(e)}`);
-    assert.equal(e.reason, reason, `${label}: ${e.message}`);
-    return true;
-  });
-}
 
 const decode = (h: string, path: string, extra?: Partial<CodecContext>): unknown[] =>
-  plain(tlvCodec.decode(hex(h), ctx(path, extra)));
-const encode = (records: LwM2mRecord[], path: string): string => toHex(tlvCodec.encode(records, ctx(path)));
+  plain(tlvCodec.decode(hex(h), ctxAt(path, extra)));
+const encode = (records: readonly LwM2mRecord[], path: string): string =>
+  toHex(tlvCodec.encode(records, ctxAt(path)));
 
 // The /3/0 instance of the spec's example, built from the type-byte rules (the spec's own hex has
 // inconsistent lengths, see LWM2M-1.2.md §2.3).
@@ -143,24 +46,6 @@ const DEVICE_RESOURCES = [
   'c6 0e' + ascii('+02:00'),
   'c1 10 55',
 ].join('');
-const DEVICE_RECORDS = [
-  rec('/3/0/0', Value.string('Open Mobile Alliance')),
-  rec('/3/0/1', Value.string('Lightweight M2M Client')),
-  rec('/3/0/2', Value.string('345000123')),
-  rec('/3/0/3', Value.string('1.0')),
-  rec('/3/0/6/0', Value.integer(1)),
-  rec('/3/0/6/1', Value.integer(5)),
-  rec('/3/0/7/0', Value.integer(3800)),
-  rec('/3/0/7/1', Value.integer(5000)),
-  rec('/3/0/8/0', Value.integer(125)),
-  rec('/3/0/8/1', Value.integer(900)),
-  rec('/3/0/9', Value.integer(100)),
-  rec('/3/0/10', Value.integer(15)),
-  rec('/3/0/11/0', Value.integer(0)),
-  rec('/3/0/13', Value.time(1367491215)),
-  rec('/3/0/14', Value.string('+02:00')),
-  rec('/3/0/16', Value.string('U')),
-];
 
 describe('tlvCodec: spec examples', () => {
   it('decodes C8 00 14 "Open Mobile Alliance" as resource 0, a string', () => {
@@ -172,16 +57,16 @@ describe('tlvCodec: spec examples', () => {
   });
 
   it('decodes and re-encodes the /3/0 instance byte for byte', () => {
-    assert.deepEqual(decode(DEVICE_RESOURCES, '/3/0'), plain(DEVICE_RECORDS));
-    assert.equal(encode(DEVICE_RECORDS, '/3/0'), toHex(hex(DEVICE_RESOURCES)));
+    assert.deepEqual(decode(DEVICE_RESOURCES, '/3/0'), plain(DEVICE_EXAMPLE));
+    assert.equal(encode(DEVICE_EXAMPLE, '/3/0'), toHex(hex(DEVICE_RESOURCES)));
   });
 
   it('wraps the instance at object level (121 bytes: 8-bit length) and accepts the wrapper at instance level', () => {
     assert.equal(hex(DEVICE_RESOURCES).length, 121);
     const wrapped = '08 00 79' + DEVICE_RESOURCES;
-    assert.equal(encode(DEVICE_RECORDS, '/3'), toHex(hex(wrapped)));
-    assert.deepEqual(decode(wrapped, '/3'), plain(DEVICE_RECORDS));
-    assert.deepEqual(decode(wrapped, '/3/0'), plain(DEVICE_RECORDS));
+    assert.equal(encode(DEVICE_EXAMPLE, '/3'), toHex(hex(wrapped)));
+    assert.deepEqual(decode(wrapped, '/3'), plain(DEVICE_EXAMPLE));
+    assert.deepEqual(decode(wrapped, '/3/0'), plain(DEVICE_EXAMPLE));
   });
 
   it('encodes several instances and an empty instance at object level', () => {
@@ -224,12 +109,12 @@ describe('tlvCodec: multiple resources', () => {
   });
 
   it('refuses a single Resource TLV for a multiple resource and the reverse', () => {
-    assertReason(() => tlvCodec.decode(hex('c10700'), ctx('/3/0')), 'type-mismatch');
-    assertReason(() => tlvCodec.decode(hex('8309410064'), ctx('/3/0')), 'type-mismatch');
-    assertReason(() => tlvCodec.decode(hex('410064'), ctx('/3/0/9')), 'type-mismatch');
-    assertReason(() => tlvCodec.encode([rec('/3/0/7', Value.integer(1))], ctx('/3/0')), 'not-encodable');
-    assertReason(() => tlvCodec.encode([rec('/3/0/9/0', Value.integer(1))], ctx('/3/0')), 'not-encodable');
-    assertReason(() => tlvCodec.encode([rec('/3/0/9')], ctx('/3/0')), 'not-encodable');
+    assertReason(() => tlvCodec.decode(hex('c10700'), ctxAt('/3/0')), 'type-mismatch');
+    assertReason(() => tlvCodec.decode(hex('8309410064'), ctxAt('/3/0')), 'type-mismatch');
+    assertReason(() => tlvCodec.decode(hex('410064'), ctxAt('/3/0/9')), 'type-mismatch');
+    assertReason(() => tlvCodec.encode([rec('/3/0/7', Value.integer(1))], ctxAt('/3/0')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0/9/0', Value.integer(1))], ctxAt('/3/0')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0/9')], ctxAt('/3/0')), 'not-encodable');
   });
 });
 
@@ -246,8 +131,8 @@ describe('tlvCodec: header boundaries', () => {
   for (const [n, typeByte] of lengths) {
     it(`uses the smallest length form for a ${n}-byte value`, () => {
       const value = new Uint8Array(n).map((_, i) => i & 0xff);
-      const records = [rec('/99/0/3', Value.opaque(value))];
-      const bytes = tlvCodec.encode(records, ctx('/99/0/3'));
+      const records = [rec('/42769/0/3', Value.opaque(value))];
+      const bytes = tlvCodec.encode(records, ctxAt('/42769/0/3'));
       const lengthField =
         n < 8
           ? ''
@@ -258,7 +143,7 @@ describe('tlvCodec: header boundaries', () => {
               : n.toString(16).padStart(6, '0');
       assert.equal(toHex(bytes.subarray(0, 2 + lengthField.length / 2)), typeByte + '03' + lengthField);
       assert.equal(bytes.length, 2 + lengthField.length / 2 + n);
-      assert.deepEqual(plain(tlvCodec.decode(bytes, ctx('/99/0'))), plain(records));
+      assert.deepEqual(plain(tlvCodec.decode(bytes, ctxAt('/42769/0'))), plain(records));
     });
   }
 
@@ -270,9 +155,9 @@ describe('tlvCodec: header boundaries', () => {
       [65534, 'e1 fffe'],
     ] as const) {
       const path = `/31024/0/${id}`;
-      const bytes = tlvCodec.encode([rec(path, Value.opaque(Uint8Array.of(9)))], ctx('/31024/0'));
+      const bytes = tlvCodec.encode([rec(path, Value.opaque(Uint8Array.of(9)))], ctxAt('/31024/0'));
       assert.equal(toHex(bytes), toHex(hex(head + '09')));
-      assert.deepEqual(plain(tlvCodec.decode(bytes, ctx('/31024/0'))), [
+      assert.deepEqual(plain(tlvCodec.decode(bytes, ctxAt('/31024/0'))), [
         { path, type: 'opaque', value: '09', inferred: true },
       ]);
     }
@@ -282,7 +167,10 @@ describe('tlvCodec: header boundaries', () => {
 
   it('refuses a value beyond the 24-bit length', () => {
     const big = new Uint8Array(0x1000000);
-    assertReason(() => tlvCodec.encode([rec('/99/0/3', Value.opaque(big))], ctx('/99/0/3')), 'not-encodable');
+    assertReason(
+      () => tlvCodec.encode([rec('/42769/0/3', Value.opaque(big))], ctxAt('/42769/0/3')),
+      'not-encodable',
+    );
   });
 });
 
@@ -316,7 +204,7 @@ describe('tlvCodec: value encodings', () => {
     it(`encodes integer ${v} in ${expected.length / 2} byte(s)`, () => {
       const records = [rec('/3/0/9', Value.integer(v))];
       assert.equal(encode(records, '/3/0/9'), resourceTlv(9, expected));
-      const [back] = tlvCodec.decode(tlvCodec.encode(records, ctx('/3/0/9')), ctx('/3/0/9'));
+      const [back] = tlvCodec.decode(tlvCodec.encode(records, ctxAt('/3/0/9')), ctxAt('/3/0/9'));
       assert.deepEqual(back?.value, { type: 'integer', value: normalizeInteger(BigInt(v)) });
       // Time uses the integer encoding.
       assert.equal(encode([rec('/3/0/13', Value.time(v))], '/3/0/13'), resourceTlv(13, expected));
@@ -324,7 +212,7 @@ describe('tlvCodec: value encodings', () => {
   }
 
   it('keeps 2^53+1 exact as a bigint', () => {
-    const [r] = tlvCodec.decode(hex('c8 09 08 0020000000000001'), ctx('/3/0/9'));
+    const [r] = tlvCodec.decode(hex('c8 09 08 0020000000000001'), ctxAt('/3/0/9'));
     assert.equal(r?.value?.value, 2n ** 53n + 1n);
   });
 
@@ -337,14 +225,16 @@ describe('tlvCodec: value encodings', () => {
       [UINT64_MAX, 'ffffffffffffffff'],
     ];
     for (const [v, bytes] of cases) {
-      assert.equal(encode([rec('/99/0/4', Value.unsigned(v))], '/99/0/4'), resourceTlv(4, bytes));
-      assert.deepEqual(tlvCodec.decode(hex(resourceTlv(4, bytes)), ctx('/99/0/4'))[0]?.value, {
+      assert.equal(encode([rec('/42769/0/4', Value.unsigned(v))], '/42769/0/4'), resourceTlv(4, bytes));
+      assert.deepEqual(tlvCodec.decode(hex(resourceTlv(4, bytes)), ctxAt('/42769/0/4'))[0]?.value, {
         type: 'unsigned',
         value: normalizeInteger(BigInt(v)),
       });
     }
     // read as unsigned, one byte 0xff is 255 (not -1)
-    assert.deepEqual(decode('c1 04 ff', '/99/0/4'), [{ path: '/99/0/4', type: 'unsigned', value: '255' }]);
+    assert.deepEqual(decode('c1 04 ff', '/42769/0/4'), [
+      { path: '/42769/0/4', type: 'unsigned', value: '255' },
+    ]);
   });
 
   it('uses a 4-byte float only when the float32 is exact', () => {
@@ -359,32 +249,35 @@ describe('tlvCodec: value encodings', () => {
       [Number.MIN_VALUE, 8],
     ];
     for (const [f, width] of cases) {
-      const bytes = tlvCodec.encode([rec('/99/0/0', Value.float(f))], ctx('/99/0/0'));
+      const bytes = tlvCodec.encode([rec('/42769/0/0', Value.float(f))], ctxAt('/42769/0/0'));
       assert.equal(bytes.length, width === 4 ? 2 + 4 : 3 + 8, `float ${f}`);
       assert.deepEqual(
-        plain(tlvCodec.decode(bytes, ctx('/99/0/0'))),
-        plain([rec('/99/0/0', Value.float(f))]),
+        plain(tlvCodec.decode(bytes, ctxAt('/42769/0/0'))),
+        plain([rec('/42769/0/0', Value.float(f))]),
       );
     }
-    assert.equal(encode([rec('/99/0/0', Value.float(1.5))], '/99/0/0'), 'c4003fc00000');
+    assert.equal(encode([rec('/42769/0/0', Value.float(1.5))], '/42769/0/0'), 'c4003fc00000');
   });
 
   it('encodes booleans, object links, strings, opaque and executables', () => {
-    assert.equal(encode([rec('/99/0/2', Value.boolean(true))], '/99/0/2'), 'c10201');
-    assert.equal(encode([rec('/99/0/1', Value.objlnk(65535, 65535))], '/99/0/1'), 'c401ffffffff');
-    assert.equal(encode([rec('/99/0/1', Value.objlnk(3, 258))], '/99/0/1'), 'c40100030102');
-    assert.equal(encode([rec('/99/0/5', Value.string('é'))], '/99/0/5'), 'c205c3a9');
-    assert.equal(encode([rec('/99/0/8', Value.corelnk('</3>'))], '/99/0/8'), 'c408' + ascii('</3>'));
-    assert.equal(encode([rec('/99/0/9', Value.none())], '/99/0/9'), 'c009');
-    assert.deepEqual(decode('c009', '/99/0/9'), [{ path: '/99/0/9', type: 'none', value: null }]);
+    assert.equal(encode([rec('/42769/0/2', Value.boolean(true))], '/42769/0/2'), 'c10201');
+    assert.equal(encode([rec('/42769/0/1', Value.objlnk(65535, 65535))], '/42769/0/1'), 'c401ffffffff');
+    assert.equal(encode([rec('/42769/0/1', Value.objlnk(3, 258))], '/42769/0/1'), 'c40100030102');
+    assert.equal(encode([rec('/42769/0/5', Value.string('é'))], '/42769/0/5'), 'c205c3a9');
+    assert.equal(encode([rec('/42769/0/8', Value.corelnk('</3>'))], '/42769/0/8'), 'c408' + ascii('</3>'));
+    assert.equal(encode([rec('/42769/0/9', Value.none())], '/42769/0/9'), 'c009');
+    assert.deepEqual(decode('c009', '/42769/0/9'), [{ path: '/42769/0/9', type: 'none', value: null }]);
   });
 
   it('converts a value to the model type before encoding, and refuses what does not convert', () => {
     assert.equal(encode([rec('/3/0/9', Value.string('100'))], '/3/0/9'), 'c10964');
-    assert.equal(encode([rec('/99/0/0', Value.integer(2))], '/99/0/0'), 'c40040000000');
-    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.string('abc'))], ctx('/3/0/9')), 'not-encodable');
+    assert.equal(encode([rec('/42769/0/0', Value.integer(2))], '/42769/0/0'), 'c40040000000');
     assertReason(
-      () => tlvCodec.encode([rec('/99/0/5', Value.string('\ud800'))], ctx('/99/0/5')),
+      () => tlvCodec.encode([rec('/3/0/9', Value.string('abc'))], ctxAt('/3/0/9')),
+      'not-encodable',
+    );
+    assertReason(
+      () => tlvCodec.encode([rec('/42769/0/5', Value.string('\ud800'))], ctxAt('/42769/0/5')),
       'not-encodable',
     );
   });
@@ -430,49 +323,54 @@ describe('tlvCodec: malformed input', () => {
     ['anything at the root', '03 00 c1 09 64', '/', 'invalid-path'],
     ['integer of 3 bytes', 'c3 09 00 00 01', '/3/0', 'type-mismatch'],
     ['integer of 0 bytes', 'c0 09', '/3/0', 'type-mismatch'],
-    ['unsigned of 5 bytes', 'c5 04 00 00 00 00 01', '/99/0', 'type-mismatch'],
-    ['float of 2 bytes', 'c2 00 3f c0', '/99/0', 'type-mismatch'],
-    ['boolean of 2 bytes', 'c2 02 00 01', '/99/0', 'type-mismatch'],
-    ['boolean byte 2', 'c1 02 02', '/99/0', 'type-mismatch'],
-    ['objlnk of 3 bytes', 'c3 01 00 00 01', '/99/0', 'type-mismatch'],
-    ['executable with a value', 'c1 09 01', '/99/0', 'type-mismatch'],
+    ['unsigned of 5 bytes', 'c5 04 00 00 00 00 01', '/42769/0', 'type-mismatch'],
+    ['float of 2 bytes', 'c2 00 3f c0', '/42769/0', 'type-mismatch'],
+    ['boolean of 2 bytes', 'c2 02 00 01', '/42769/0', 'type-mismatch'],
+    ['boolean byte 2', 'c1 02 02', '/42769/0', 'type-mismatch'],
+    ['objlnk of 3 bytes', 'c3 01 00 00 01', '/42769/0', 'type-mismatch'],
+    ['executable with a value', 'c1 09 01', '/42769/0', 'type-mismatch'],
     ['string that is not UTF-8', 'c2 00 c3 28', '/3/0', 'bad-utf8'],
     ['overlong UTF-8', 'c2 00 c0 af', '/3/0', 'bad-utf8'],
   ];
   for (const [label, h, path, reason] of cases)
-    it(`${label} -> ${reason}`, () => assertReason(() => tlvCodec.decode(hex(h), ctx(path)), reason, label));
+    it(`${label} -> ${reason}`, () =>
+      assertReason(() => tlvCodec.decode(hex(h), ctxAt(path)), reason, label));
 
   it('enforces the record and depth limits', () => {
     assertReason(
-      () => tlvCodec.decode(hex('c1 09 64 c1 0a 0f'), ctx('/3/0', { limits: { maxRecords: 1 } })),
+      () => tlvCodec.decode(hex('c1 09 64 c1 0a 0f'), ctxAt('/3/0', { limits: { maxRecords: 1 } })),
       'too-large',
     );
     assertReason(
-      () => tlvCodec.decode(hex('05 00 83 07 41 00 01'), ctx('/3', { limits: { maxDepth: 2 } })),
+      () => tlvCodec.decode(hex('05 00 83 07 41 00 01'), ctxAt('/3', { limits: { maxDepth: 2 } })),
       'too-deep',
     );
     assert.equal(
-      tlvCodec.decode(hex('05 00 83 07 41 00 01'), ctx('/3', { limits: { maxDepth: 3 } })).length,
+      tlvCodec.decode(hex('05 00 83 07 41 00 01'), ctxAt('/3', { limits: { maxDepth: 3 } })).length,
       1,
     );
   });
 
   it('refuses records TLV cannot carry', () => {
-    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctx('/')), 'not-encodable');
-    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctx('/3/0/10')), 'not-encodable');
-    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctx('/1')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctxAt('/')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctxAt('/3/0/10')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0/9', Value.integer(1))], ctxAt('/1')), 'not-encodable');
     assertReason(
       () =>
-        tlvCodec.encode([{ path: LwM2mPath.parse('/3/0/9'), value: Value.integer(1), time: 5 }], ctx('/3/0')),
+        tlvCodec.encode(
+          [{ path: LwM2mPath.parse('/3/0/9'), value: Value.integer(1), time: 5 }],
+          ctxAt('/3/0'),
+        ),
       'not-encodable',
     );
     assertReason(
-      () => tlvCodec.encode([rec('/3/0/9', Value.integer(1)), rec('/3/0/9', Value.integer(2))], ctx('/3/0')),
+      () =>
+        tlvCodec.encode([rec('/3/0/9', Value.integer(1)), rec('/3/0/9', Value.integer(2))], ctxAt('/3/0')),
       'not-encodable',
     );
-    assertReason(() => tlvCodec.encode([rec('/3/0', Value.integer(1))], ctx('/3')), 'not-encodable');
+    assertReason(() => tlvCodec.encode([rec('/3/0', Value.integer(1))], ctxAt('/3')), 'not-encodable');
     assertReason(
-      () => tlvCodec.encode([rec('/3/0/7/1', Value.integer(1))], ctx('/3/0/7/0')),
+      () => tlvCodec.encode([rec('/3/0/7/1', Value.integer(1))], ctxAt('/3/0/7/0')),
       'not-encodable',
     );
   });
@@ -480,96 +378,60 @@ describe('tlvCodec: malformed input', () => {
   it('does not allocate for a declared length beyond the input', () => {
     const before = process.memoryUsage().arrayBuffers;
     for (let i = 0; i < 1000; i++)
-      assertReason(() => tlvCodec.decode(hex('d8 00 ff ff ff'), ctx('/3/0')), 'truncated');
+      assertReason(() => tlvCodec.decode(hex('d8 00 ff ff ff'), ctxAt('/3/0')), 'truncated');
     assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024);
   });
 });
 
 // ---- property tests ----
 
-const arbValue: Record<Exclude<ResourceType, 'none'>, fc.Arbitrary<LwM2mValue>> = {
-  string: fc.string({ unit: 'binary', maxLength: 40 }).map((v) => Value.string(v)),
-  corelnk: fc.string({ maxLength: 40 }).map((v) => Value.corelnk(v)),
-  integer: fc.bigInt({ min: INT64_MIN, max: INT64_MAX }).map((v) => Value.integer(v)),
-  time: fc.oneof(
-    fc.integer().map((v) => Value.time(v)),
-    fc.bigInt({ min: INT64_MIN, max: INT64_MAX }).map((v) => Value.time(v)),
-  ),
-  unsigned: fc.oneof(
-    fc.nat().map((v) => Value.unsigned(v)),
-    fc.bigInt({ min: 0n, max: UINT64_MAX }).map((v) => Value.unsigned(v)),
-  ),
-  float: fc
-    .oneof(
-      fc.double(),
-      fc.float().map((f) => Math.fround(f)),
-    )
-    .map((v) => Value.float(v)),
-  boolean: fc.boolean().map((v) => Value.boolean(v)),
-  opaque: fc.uint8Array({ maxLength: 300 }).map((v) => Value.opaque(v)),
-  objlnk: fc
-    .tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }))
-    .map(([o, i]) => Value.objlnk(o, i)),
-};
-
-/** Records of one random /99 instance: any subset of the resources, multiples with 0..n instances. */
-function arbInstance(iid: number): fc.Arbitrary<LwM2mRecord[]> {
-  const perResource = TYPED.map(({ id: rid, type, multiple }): fc.Arbitrary<LwM2mRecord[]> => {
-    const base = `/99/${iid}/${rid}`;
-    if (type === 'none') return fc.constant<LwM2mRecord[]>([rec(base, Value.none())]);
-    const arb = arbValue[type];
-    if (!multiple) return arb.map((v) => [rec(base, v)]);
-    return fc
-      .uniqueArray(fc.tuple(fc.integer({ min: 0, max: 65534 }), arb), {
-        selector: ([ri]) => ri,
-        maxLength: 4,
-      })
-      .map((items) => (items.length === 0 ? [rec(base)] : items.map(([ri, v]) => rec(`${base}/${ri}`, v))));
-  });
-  return fc
-    .tuple(...perResource.map((a) => fc.option(a, { nil: undefined })))
-    .map((chosen) => chosen.flatMap((c) => c ?? []));
-}
+// TLV carries every value exactly, NaN and -0 included; opaque values of up to 300 bytes reach the
+// 16-bit length field.
+const VALUES = { maxBytes: 300, maxChars: 40 };
 
 describe('tlvCodec: round trips', () => {
   it('decode(encode(x)) = x for random instances, at instance and object level', () => {
-    const arb = fc
-      .integer({ min: 0, max: 65534 })
-      .chain((iid) => arbInstance(iid).map((records) => ({ iid, records })));
+    const arb = idArb.chain((iid) =>
+      instanceRecordsArb(TEST_OBJECT, iid, {
+        executables: true,
+        empty: { multiples: true },
+        values: VALUES,
+      }).map((records) => ({ iid, records })),
+    );
     fc.assert(
       fc.property(arb, ({ iid, records }) => {
         const expected = plain(sortRecords(records));
-        const atInstance = tlvCodec.encode(records, ctx(`/99/${iid}`));
-        assert.deepEqual(plain(tlvCodec.decode(atInstance, ctx(`/99/${iid}`))), expected);
-        const atObject = tlvCodec.encode(records, ctx('/99'));
+        const atInstance = tlvCodec.encode(records, ctxAt(`/42769/${iid}`));
+        assert.deepEqual(plain(tlvCodec.decode(atInstance, ctxAt(`/42769/${iid}`))), expected);
+        const atObject = tlvCodec.encode(records, ctxAt('/42769'));
         assert.equal(atObject.length === 0, records.length === 0);
-        assert.deepEqual(plain(tlvCodec.decode(atObject, ctx('/99'))), expected);
-        assert.deepEqual(plain(tlvCodec.decode(atObject, ctx(`/99/${iid}`))), expected);
+        assert.deepEqual(plain(tlvCodec.decode(atObject, ctxAt('/42769'))), expected);
+        assert.deepEqual(plain(tlvCodec.decode(atObject, ctxAt(`/42769/${iid}`))), expected);
       }),
       { numRuns: 120 },
     );
   });
 
   it('decode(encode(x)) = x for one resource of every type and multiplicity', () => {
-    for (const { id: rid, type, multiple } of TYPED) {
+    for (const { id: rid, type, multiple } of TEST_RESOURCES) {
       if (type === 'none') continue;
-      const path = `/99/3/${rid}`;
+      const path = `/42769/3/${rid}`;
       fc.assert(
         fc.property(
           multiple
-            ? fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 65534 }), arbValue[type]), {
+            ? fc.uniqueArray(fc.tuple(idArb, valueArb(type, VALUES)), {
                 selector: ([ri]) => ri,
                 maxLength: 5,
               })
-            : arbValue[type].map((v) => [[-1, v] as [number, LwM2mValue]]),
+            : valueArb(type, VALUES).map((v) => [[-1, v] as [number, LwM2mValue]]),
           (items) => {
             const records = multiple
               ? items.length === 0
                 ? [rec(path)]
                 : items.map(([ri, v]) => rec(`${path}/${ri}`, v))
               : items.map(([, v]) => rec(path, v));
-            const bytes = tlvCodec.encode(records, ctx(path));
-            assert.deepEqual(plain(tlvCodec.decode(bytes, ctx(path))), plain(sortRecords(records)));
+            const bytes = tlvCodec.encode(records, ctxAt(path));
+            assert.deepEqual(plain(tlvCodec.decode(bytes, ctxAt(path))), plain(sortRecords(records)));
           },
         ),
         { numRuns: 60 },
@@ -579,43 +441,6 @@ describe('tlvCodec: round trips', () => {
 });
 
 // ---- mutation loop ----
-
-/** A small seeded PRNG (mulberry32), so the mutation run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function mutate(input: Uint8Array, rand: () => number): Uint8Array {
-  const bytes = [...input];
-  const edits = 1 + Math.floor(rand() * 3);
-  for (let e = 0; e < edits; e++) {
-    const at = Math.floor(rand() * (bytes.length + 1));
-    switch (Math.floor(rand() * 5)) {
-      case 0:
-        if (at < bytes.length) bytes[at] = (bytes[at] as number) ^ (1 << Math.floor(rand() * 8));
-        break;
-      case 1:
-        bytes.splice(at, 0, Math.floor(rand() * 256));
-        break;
-      case 2:
-        bytes.splice(at, 1);
-        break;
-      case 3:
-        bytes.length = Math.min(bytes.length, at);
-        break;
-      default:
-        if (at < bytes.length) bytes[at] = Math.floor(rand() * 256);
-    }
-  }
-  return Uint8Array.from(bytes);
-}
 
 describe('tlvCodec: mutated input', () => {
   it('throws nothing but ContentFormatError on 5000 mutated payloads', () => {
@@ -628,72 +453,34 @@ describe('tlvCodec: mutated input', () => {
         toHex(
           tlvCodec.encode(
             [
-              rec('/99/1/0', Value.float(0.1)),
-              rec('/99/1/11/2', Value.objlnk(3, 0)),
-              rec('/99/1/3', Value.opaque(new Uint8Array(300))),
+              rec('/42769/1/0', Value.float(0.1)),
+              rec('/42769/1/11/2', Value.objlnk(3, 0)),
+              rec('/42769/1/3', Value.opaque(new Uint8Array(300))),
             ],
-            ctx('/99'),
+            ctxAt('/42769'),
           ),
         ),
-        '/99',
+        '/42769',
       ],
       ['c1 01 2a c4 03 3f c0 00 00 c0 05', '/31024/0'],
     ];
-    const rand = prng(11542);
-    let decoded = 0;
-    for (let i = 0; i < 5000; i++) {
-      const [h, path] = seeds[i % seeds.length] as [string, string];
-      const input = mutate(hex(h), rand);
-      try {
-        tlvCodec.decode(input, ctx(path));
-        decoded++;
-      } catch (e) {
-        assert.ok(e instanceof ContentFormatError, `input ${toHex(input)} at ${path} threw ${String(e)}`);
-      }
-    }
+    const { decoded } = mutateCodec(
+      tlvCodec,
+      seeds.map(([h, path]) => [hex(h), path] as const),
+      11542,
+    );
     assert.ok(decoded > 0 && decoded < 5000, `decoded ${decoded}`);
   });
 });
 
 // ---- real captures ----
 
-interface CaptureLine {
-  seq: number;
-  dir: string;
-  hex: string;
-  summary: string;
-  token: string;
-  contentFormat: number | null;
-  payloadLength: number;
-}
-
-/** Payloads of `format` with the path of the request they answer (or carry). */
-function capturedPayloads(
-  file: string,
-  format: number,
-): { seq: number; dir: string; path: string; payload: Uint8Array }[] {
-  const lines = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as CaptureLine);
-  const requestPath = new Map<string, string>();
-  const out: { seq: number; dir: string; path: string; payload: Uint8Array }[] = [];
-  for (const l of lines) {
-    const m = /^(?:CON|NON) (?:GET|PUT|POST|FETCH|IPATCH|iPATCH|DELETE) (\/[^\s?]*)/.exec(l.summary);
-    if (l.dir === 'server->client' && m) requestPath.set(l.token, m[1] as string);
-    if (l.contentFormat !== format || l.payloadLength === 0) continue;
-    const path = l.dir === 'server->client' ? m?.[1] : requestPath.get(l.token);
-    assert.ok(path, `no request path for seq ${l.seq}`);
-    const datagram = Buffer.from(l.hex, 'hex');
-    out.push({
-      seq: l.seq,
-      dir: l.dir,
-      path,
-      payload: new Uint8Array(datagram.subarray(datagram.length - l.payloadLength)),
-    });
-  }
-  return out;
-}
+const CLIENTS_THEN_BOOTSTRAP = [
+  'lwm2m-1.1-client-udp.jsonl',
+  'lwm2m-1.2-client-udp.jsonl',
+  'bootstrap-1.1-client.jsonl',
+  'bootstrap-1.2-client.jsonl',
+];
 
 describe('tlvCodec: real captures', () => {
   it('decodes every TLV payload of both clients and the bootstrap runs', (t) => {
@@ -701,29 +488,22 @@ describe('tlvCodec: real captures', () => {
     if (dir === undefined) return;
     const values = new Map<string, LwM2mValue[]>();
     let count = 0;
-    for (const file of [
-      'lwm2m-1.1-client-udp.jsonl',
-      'lwm2m-1.2-client-udp.jsonl',
-      'bootstrap-1.1-client.jsonl',
-      'bootstrap-1.2-client.jsonl',
-    ]) {
-      for (const p of capturedPayloads(join(dir, 'captures', file), 11542)) {
-        // A Create without instance wrapper is decoded at the instance the client assigned.
-        const path =
-          p.dir === 'server->client' && p.payload[0]! >> 6 !== 0 && LwM2mPath.parse(p.path).depth === 1
-            ? `${p.path}/0`
-            : p.path;
-        const records = tlvCodec.decode(p.payload, ctx(path));
-        assert.ok(records.length > 0, `seq ${p.seq}`);
-        for (const r of records) {
-          assert.ok(LwM2mPath.parse(path).covers(r.path));
-          if (r.value) values.set(r.path.toString(), [...(values.get(r.path.toString()) ?? []), r.value]);
-        }
-        // what we decode, we encode back to a payload that decodes the same
-        const again = tlvCodec.decode(tlvCodec.encode(records, ctx(path)), ctx(path));
-        assert.deepEqual(plain(again), plain(sortRecords(records)), `seq ${p.seq}`);
-        count++;
+    for (const p of capturedPayloadsOf(dir, 11542, CLIENTS_THEN_BOOTSTRAP)) {
+      // A Create without instance wrapper is decoded at the instance the client assigned.
+      const path =
+        p.isRequest && p.payload[0]! >> 6 !== 0 && LwM2mPath.parse(p.requestPath).depth === 1
+          ? `${p.requestPath}/0`
+          : p.requestPath;
+      const records = tlvCodec.decode(p.payload, ctxAt(path));
+      assert.ok(records.length > 0, `seq ${p.line.seq}`);
+      for (const r of records) {
+        assert.ok(LwM2mPath.parse(path).covers(r.path));
+        if (r.value) values.set(r.path.toString(), [...(values.get(r.path.toString()) ?? []), r.value]);
       }
+      // what we decode, we encode back to a payload that decodes the same
+      const again = tlvCodec.decode(tlvCodec.encode(records, ctxAt(path)), ctxAt(path));
+      assert.deepEqual(plain(again), plain(sortRecords(records)), `seq ${p.line.seq}`);
+      count++;
     }
     assert.ok(count >= 25, `only ${count} TLV payloads`);
     const manufacturers = values.get('/3/0/0') ?? [];
@@ -749,11 +529,11 @@ describe('tlvCodec: real captures', () => {
   it('decodes the Create without wrapper only at an instance path', (t) => {
     const dir = requireShared(t);
     if (dir === undefined) return;
-    const create = capturedPayloads(join(dir, 'captures', 'lwm2m-1.2-client-udp.jsonl'), 11542).find(
-      (p) => p.seq === 206,
+    const create = capturedPayloadsOf(dir, 11542, ['lwm2m-1.2-client-udp.jsonl']).find(
+      (p) => p.line.seq === 206,
     );
     assert.ok(create);
-    assertReason(() => tlvCodec.decode(create.payload, ctx('/33605')), 'malformed');
-    assert.equal(tlvCodec.decode(create.payload, ctx('/33605/0')).length, 1);
+    assertReason(() => tlvCodec.decode(create.payload, ctxAt('/33605')), 'malformed');
+    assert.equal(tlvCodec.decode(create.payload, ctxAt('/33605/0')).length, 1);
   });
 });

@@ -5,62 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCodecRegistry } from '../../src/content/codec-registry.js';
-import { ContentFormatError } from '../../src/content/content-format-error.js';
 import type { ContentFormatName } from '../../src/content/content-format.js';
-import { Value } from '../../src/model/data-types.js';
-import { createDefaultRegistry } from '../../src/model/object-registry.js';
+import { INT64_MIN, UINT64_MAX, Value } from '../../src/model/data-types.js';
 import { LwM2mPath } from '../../src/model/path.js';
 import type { LwM2mRecord } from '../../src/model/records.js';
+import { runMutations } from '../support/mutate.js';
+import { rec } from '../support/records.js';
+import { TEST_OBJECT, testModel } from '../support/test-model.js';
 
 const BUDGET = Number(process.env.PETREL_FUZZ_BUDGET ?? 2000);
-const model = createDefaultRegistry();
 const codecs = createCodecRegistry();
-
-/** A small seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function mutate(input: Uint8Array, rand: () => number, corpus: Uint8Array[]): Uint8Array {
-  const bytes = Array.from(input);
-  const n = 1 + Math.floor(rand() * 4);
-  for (let k = 0; k < n; k++) {
-    const at = Math.floor(rand() * (bytes.length + 1));
-    switch (Math.floor(rand() * 6)) {
-      case 0:
-        if (bytes.length) bytes[at % bytes.length]! ^= 1 << Math.floor(rand() * 8);
-        break;
-      case 1:
-        bytes.splice(at, 0, Math.floor(rand() * 256));
-        break;
-      case 2:
-        bytes.splice(at, 1 + Math.floor(rand() * 4));
-        break;
-      case 3:
-        bytes.length = Math.min(bytes.length, at);
-        break;
-      case 4:
-        if (bytes.length)
-          bytes[at % bytes.length] = [0x00, 0xff, 0x7f, 0x80, 0x1b, 0x9f, 0xbf, 0x22, 0x5b][
-            Math.floor(rand() * 9)
-          ]!;
-        break;
-      default: {
-        const other = corpus[Math.floor(rand() * corpus.length)]!;
-        const from = Math.floor(rand() * other.length);
-        bytes.splice(at, 0, ...other.subarray(from, from + 1 + Math.floor(rand() * 8)));
-      }
-    }
-  }
-  return Uint8Array.from(bytes);
-}
 
 const device = LwM2mPath.of(3, 0);
 const instance: LwM2mRecord[] = [
@@ -78,6 +32,29 @@ const objects: LwM2mRecord[] = [
   { path: LwM2mPath.of(6, 0, 0), value: Value.float(43.61092) },
   { path: LwM2mPath.of(0, 1, 3), value: Value.opaque(Uint8Array.of(1, 2, 3, 250)) },
 ];
+/** One value of every type, single and multiple (TEST_OBJECT: k single, 10 + k multiple). */
+const every = LwM2mPath.of(TEST_OBJECT, 0);
+const e = every.toString();
+const everyType: LwM2mRecord[] = [
+  rec(`${e}/0`, Value.float(-4.1)),
+  rec(`${e}/1`, Value.objlnk(3, 0)),
+  rec(`${e}/2`, Value.boolean(true)),
+  rec(`${e}/3`, Value.opaque(Uint8Array.of(1, 2, 3))),
+  rec(`${e}/4`, Value.unsigned(UINT64_MAX)),
+  rec(`${e}/5`, Value.string('é')),
+  rec(`${e}/6`, Value.integer(INT64_MIN)),
+  rec(`${e}/7`, Value.time(1700000000)),
+  rec(`${e}/8`, Value.corelnk('</3/0>')),
+  rec(`${e}/10/0`, Value.float(0.5)),
+  rec(`${e}/11/1`, Value.objlnk(1, 0)),
+  rec(`${e}/12/0`, Value.boolean(false)),
+  rec(`${e}/13/2`, Value.opaque(new Uint8Array(0))),
+  rec(`${e}/14/0`, Value.unsigned(7)),
+  rec(`${e}/15/3`, Value.string('x')),
+  rec(`${e}/16/0`, Value.integer(-1)),
+  rec(`${e}/17/0`, Value.time(5)),
+  rec(`${e}/18/0`, Value.corelnk('</1>')),
+];
 
 interface Seed {
   format: ContentFormatName;
@@ -93,6 +70,7 @@ const seeds: Seed[] = [
   ...(['tlv', 'senml-json', 'senml-cbor', 'lwm2m-json', 'lwm2m-cbor'] as const).flatMap((format) => [
     { format, path: device, records: instance },
     { format, path: LwM2mPath.of(3), records: instance },
+    { format, path: every, records: everyType },
   ]),
   ...(['senml-json', 'senml-cbor', 'lwm2m-cbor', 'senml-etch-json', 'senml-etch-cbor'] as const).map(
     (format) => ({
@@ -111,24 +89,20 @@ describe(`mutation fuzzing (${BUDGET} inputs per codec)`, () => {
     const seed = seedBase++;
     // The timeout is a hang guard (a decoder stuck in a loop), not a speed check.
     it(`${format} (seed ${seed})`, { timeout: 10 * 60_000 }, () => {
-      const rand = rng(seed);
-      const corpus = list.map((s) => codecs.encode(format, s.records, { path: s.path, model }));
-      const reasons = new Map<string, number>();
-      let ok = 0;
-      for (let i = 0; i < BUDGET; i++) {
-        const k = i % list.length;
-        const input = mutate(corpus[k]!, rand, corpus);
-        try {
-          codecs.decode(format, input, { path: list[k]!.path, model });
-          ok++;
-        } catch (e) {
-          if (!(e instanceof ContentFormatError))
-            assert.fail(
-              `${format}: ${String(e)} on input ${Buffer.from(input).toString('hex')} (path ${list[k]!.path.toString()})`,
-            );
-          reasons.set(e.reason, (reasons.get(e.reason) ?? 0) + 1);
-        }
-      }
+      const corpus = list.map((s) => codecs.encode(format, s.records, { path: s.path, model: testModel }));
+      const { decoded: ok, reasons } = runMutations({
+        seeds: corpus,
+        seed,
+        count: BUDGET,
+        // Heads and delimiters of the binary and JSON formats; slices of the other seeds.
+        mutate: {
+          maxEdits: 4,
+          interesting: [0x00, 0xff, 0x7f, 0x80, 0x1b, 0x9f, 0xbf, 0x22, 0x5b],
+          donors: corpus,
+        },
+        decode: (input, i) =>
+          codecs.decode(format, input, { path: list[i % list.length]!.path, model: testModel }),
+      });
       // Opaque takes any bytes; every other format must refuse some mutants, or the mutator is not
       // reaching the decoder's checks.
       if (format !== 'opaque') assert.ok(reasons.size > 0, `${format}: no mutated input was refused`);

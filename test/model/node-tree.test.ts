@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Value, valueToText, type LwM2mValue } from '../../src/model/data-types.js';
+import { Value, valueToText } from '../../src/model/data-types.js';
 import {
   NodeTreeError,
   buildTree,
@@ -13,14 +13,9 @@ import {
 } from '../../src/model/node-tree.js';
 import { LwM2mPath } from '../../src/model/path.js';
 import { findConflict, sortRecords, type LwM2mRecord } from '../../src/model/records.js';
-
-function rec(path: string, value?: LwM2mValue, time?: number): LwM2mRecord {
-  return {
-    path: LwM2mPath.parse(path),
-    ...(value !== undefined ? { value } : {}),
-    ...(time !== undefined ? { time } : {}),
-  };
-}
+import { anyValueArb, compositeRecordsArb } from '../support/arbitraries.js';
+import { rec } from '../support/records.js';
+import { TEST_OBJECT, UNKNOWN_OBJECT } from '../support/test-model.js';
 
 /** Records as comparable text: `/3/0/1=integer:5`, `/3/0` for a value-less one, `@t` for a time. */
 function show(records: readonly LwM2mRecord[]): string[] {
@@ -127,38 +122,16 @@ describe('flattening', () => {
   });
 
   it('round-trips arbitrary trees', () => {
-    const id = fc.integer({ min: 0, max: 30 });
-    const value = fc.oneof(
-      fc.integer().map((x) => Value.integer(x)),
-      fc.string({ maxLength: 5 }).map((x) => Value.string(x)),
-    );
-    const resource = fc.oneof(
-      value.map((v) => ({ single: v })),
-      fc
-        .uniqueArray(fc.tuple(id, value), { selector: ([k]) => k, maxLength: 3 })
-        .map((instances) => ({ instances })),
-    );
-    const instance = fc.uniqueArray(fc.tuple(id, resource), { selector: ([k]) => k, maxLength: 4 });
-    const object = fc.uniqueArray(fc.tuple(id, instance), { selector: ([k]) => k, maxLength: 3 });
-    const objects = fc.uniqueArray(fc.tuple(id, object), { selector: ([k]) => k, maxLength: 4 });
+    // Trees of known and unknown objects, every type, empty containers at every level.
+    const records = compositeRecordsArb({
+      objects: [0, 1, 3, TEST_OBJECT, UNKNOWN_OBJECT],
+      executables: true,
+      empty: { objects: true, instances: true, multiples: true },
+      unknownValues: anyValueArb(),
+    });
     fc.assert(
-      fc.property(objects, (spec) => {
-        // Records in tree order, empty containers as value-less records.
-        const records: LwM2mRecord[] = [];
-        for (const [o, instances] of spec) {
-          if (instances.length === 0) records.push({ path: LwM2mPath.of(o) });
-          for (const [i, resources] of instances) {
-            if (resources.length === 0) records.push({ path: LwM2mPath.of(o, i) });
-            for (const [r, res] of resources) {
-              if ('single' in res) records.push({ path: LwM2mPath.of(o, i, r), value: res.single });
-              else if (res.instances.length === 0) records.push({ path: LwM2mPath.of(o, i, r) });
-              else
-                for (const [ri, v] of res.instances)
-                  records.push({ path: LwM2mPath.of(o, i, r, ri), value: v });
-            }
-          }
-        }
-        const sorted = sortRecords(records);
+      fc.property(records, (unsorted) => {
+        const sorted = sortRecords(unsorted);
         const tree: NodeTree = buildTree(sorted);
         assert.deepEqual(show(flattenTree(tree)), show(sorted));
         assert.deepEqual(buildTree(flattenTree(tree)), tree);

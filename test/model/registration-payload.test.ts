@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { formatLinkFormat, LinkFormatError, parseLinkFormat } from '../../src/model/link-format.js';
@@ -17,6 +15,7 @@ import type {
   LinkPayloadErrorReason,
   RegistrationPayloadInput,
 } from '../../src/model/registration-payload.js';
+import { readAllCaptures, type CaptureLine } from '../support/captures.js';
 import { requireShared } from '../support/shared.js';
 
 function rejects(payload: string, reason: LinkPayloadErrorReason, target?: string): void {
@@ -288,27 +287,6 @@ describe('parseDiscoverPayload', () => {
   });
 });
 
-interface CaptureLine {
-  seq: number;
-  dir: string;
-  note: string | null;
-  code: string | null;
-  contentFormat: number | null;
-  summary: string;
-  payloadText?: string;
-}
-
-function captures(dir: string): { file: string; line: CaptureLine }[] {
-  const root = join(dir, 'captures');
-  const out: { file: string; line: CaptureLine }[] = [];
-  for (const file of readdirSync(root)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort())
-    for (const text of readFileSync(join(root, file), 'utf8').split('\n'))
-      if (text.trim() !== '') out.push({ file, line: JSON.parse(text) as CaptureLine });
-  return out;
-}
-
 const isRegistration = (l: CaptureLine) =>
   l.dir === 'client->server' && /^CON POST \/rd/.test(l.summary) && (l.note ?? '').startsWith('Regist');
 
@@ -318,7 +296,7 @@ describe('real captures', () => {
     if (!dir) return;
     let linkPayloads = 0;
     let registrations = 0;
-    for (const { file, line } of captures(dir)) {
+    for (const { file, line } of readAllCaptures(dir)) {
       const text = line.payloadText;
       if (text === undefined || text === '') continue;
       const where = `${file}#${line.seq}`;
@@ -344,7 +322,7 @@ describe('real captures', () => {
   it("client B's Register: root link with rt and ct=110, /1 at version 1.1", (t) => {
     const dir = requireShared(t);
     if (!dir) return;
-    const reg = captures(dir).find(
+    const reg = readAllCaptures(dir).find(
       (c) => c.file === 'lwm2m-1.1-client-udp.jsonl' && c.line.note === 'Register',
     );
     const text = reg?.line.payloadText ?? '';
@@ -376,7 +354,7 @@ describe('real captures', () => {
   it("client A's Register: no root link, objects without instances", (t) => {
     const dir = requireShared(t);
     if (!dir) return;
-    const reg = captures(dir).find(
+    const reg = readAllCaptures(dir).find(
       (c) => c.file === 'lwm2m-1.2-client-udp.jsonl' && c.line.note === 'Register',
     );
     const payload = parseRegistrationPayload(reg?.line.payloadText ?? '');
@@ -399,7 +377,7 @@ describe('real captures', () => {
   it('Discover answers: depth 3, dim and attributes after Write-Attributes', (t) => {
     const dir = requireShared(t);
     if (!dir) return;
-    const all = captures(dir);
+    const all = readAllCaptures(dir);
     const find = (file: string, note: string) => {
       const hit = all.find((c) => c.file === file && c.line.note === note && c.line.contentFormat === 40);
       assert.ok(hit?.line.payloadText, `${file}: ${note}`);
@@ -436,7 +414,7 @@ describe('real captures', () => {
       ['bootstrap-1.1-client.jsonl', '1.1'],
       ['bootstrap-1.2-client.jsonl', '1.2'],
     ] as const) {
-      const hit = captures(dir).find((c) => c.file === file && c.line.contentFormat === 40);
+      const hit = readAllCaptures(dir).find((c) => c.file === file && c.line.contentFormat === 40);
       const entries = parseDiscoverPayload(hit?.line.payloadText ?? '');
       assert.equal(entries[0]?.lwm2m, version);
       const server = entries.find((e) => e.path.equals(LwM2mPath.of(0, 1)));

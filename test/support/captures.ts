@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LwM2mPath } from '../../src/model/path.js';
 
 /** One datagram of a capture file (see ../shared/captures/README.md for the fields). */
 export interface CaptureLine {
@@ -16,7 +17,7 @@ export interface CaptureLine {
   options?: { number: number; name: string; value: unknown; hex: string }[];
   payloadLength?: number;
   payloadText?: string;
-  note?: string;
+  note?: string | null;
 }
 
 /** A payload with what it belongs to: the request's method and Uri-Path (for responses, their request's). */
@@ -39,6 +40,15 @@ export function readCapture(dir: string, file: string): CaptureLine[] {
     .map((l) => JSON.parse(l) as CaptureLine);
 }
 
+/** Every capture file in the shared folder (by name), with its lines. */
+export function readAllCaptures(dir: string): { file: string; line: CaptureLine }[] {
+  return readdirSync(join(dir, 'captures'))
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .flatMap((file) => readCapture(dir, file).map((line) => ({ file, line })));
+}
+
+/** The capture files with LwM2M traffic: two clients and two bootstrap runs. */
 export const CAPTURE_FILES = [
   'lwm2m-1.2-client-udp.jsonl',
   'lwm2m-1.1-client-udp.jsonl',
@@ -80,4 +90,21 @@ export function capturedPayloads(dir: string, file: string): CapturedPayload[] {
     });
   }
   return out;
+}
+
+/** The payloads of one Content-Format in some capture files (default: all of CAPTURE_FILES). */
+export function capturedPayloadsOf(
+  dir: string,
+  contentFormat: number,
+  files: readonly string[] = CAPTURE_FILES,
+): CapturedPayload[] {
+  return files.flatMap((file) =>
+    capturedPayloads(dir, file).filter((c) => c.contentFormat === contentFormat),
+  );
+}
+
+/** The path a payload is decoded at: composites (FETCH, iPATCH) and Send (/dp) address the root. */
+export function targetPath(c: CapturedPayload): LwM2mPath {
+  if (c.requestCode === '0.05' || c.requestCode === '0.07' || c.requestPath === '/dp') return LwM2mPath.ROOT;
+  return LwM2mPath.parse(c.requestPath);
 }

@@ -50,7 +50,7 @@ export interface CborReadOptions {
 }
 
 const BREAK = Symbol('break');
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const TWO_32 = 4294967296;
 
 /** Decodes exactly one CBOR item filling all of `bytes`. */

@@ -1,0 +1,657 @@
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { cryptoRandom, type RandomSource } from '../random.js';
+import { peerKey, type Channel, type Peer } from '../transport/channel.js';
+import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from './errors.js';
+import {
+  CoapCode,
+  isRequest,
+  isResponse,
+  type CoapMessage,
+  type CoapOption,
+  type CoapType,
+} from './message.js';
+import { firstUnrecognizedCritical } from './options.js';
+import { CoapFormatError, decodeCoapUdp, encodeCoapUdp } from './udp-codec.js';
+import {
+  DEFAULT_TRANSMISSION,
+  exchangeLifetime,
+  initialTimeout,
+  nonLifetime,
+  type TransmissionParameters,
+} from './transmission.js';
+
+/** What a request handler (server role) answers. */
+export interface CoapResponse {
+  readonly code: number;
+  readonly options?: readonly CoapOption[];
+  readonly payload?: Uint8Array;
+}
+
+export interface IncomingRequest {
+  readonly peer: Peer;
+  readonly message: CoapMessage;
+}
+
+export type RequestHandler = (request: IncomingRequest) => CoapResponse | Promise<CoapResponse>;
+
+/** A request to send (client role). */
+export interface OutgoingRequest {
+  readonly code: number;
+  readonly options?: readonly CoapOption[];
+  readonly payload?: Uint8Array;
+  /** CON (default) or NON. */
+  readonly confirmable?: boolean;
+  /** Normally chosen by the endpoint; give one to continue a conversation (observe, block-wise). */
+  readonly token?: Uint8Array;
+}
+
+export interface RequestOptions {
+  /** Overall deadline in ms for the response (default: EXCHANGE_LIFETIME). */
+  readonly timeout?: number;
+}
+
+export interface EndpointLimits {
+  /** Client-role requests open at once (sent or queued). */
+  readonly maxOpenRequests: number;
+  /** Requests waiting for NSTART, per peer. */
+  readonly maxQueuedPerPeer: number;
+  /** Message ids remembered for deduplication (oldest evicted first). */
+  readonly maxDedupEntries: number;
+}
+
+export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
+  maxOpenRequests: 10_000,
+  maxQueuedPerPeer: 1_000,
+  maxDedupEntries: 100_000,
+});
+
+export interface EndpointOptions {
+  readonly channel: Channel;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly transmission?: Partial<TransmissionParameters>;
+  readonly limits?: Partial<EndpointLimits>;
+  /**
+   * How long a handler may take before a CON request gets an empty ACK and the response is sent
+   * separately (RFC 7252 §5.2.2). Well under ACK_TIMEOUT, so the peer does not retransmit.
+   */
+  readonly piggybackTimeout?: number;
+  /** Token length for requests we originate (1..8; default 8). */
+  readonly tokenLength?: number;
+  /** Called with faults that have no caller to reject: handler exceptions, send errors. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Counters for tests, diagnostics and benchmarks. */
+export interface EndpointStats {
+  received: number;
+  sent: number;
+  retransmissions: number;
+  duplicates: number;
+  malformed: number;
+  handled: number;
+}
+
+/** A confirmable message of ours awaiting its ACK or RST (requests, separate responses). */
+interface PendingCon {
+  readonly key: string;
+  readonly peer: Peer;
+  readonly bytes: Uint8Array;
+  attempts: number;
+  timeout: number;
+  timer: TimerHandle | undefined;
+  onAck(ack: CoapMessage): void;
+  onReset(): void;
+  onGiveUp(): void;
+}
+
+/** A request of ours awaiting its response (matched by peer and token). */
+interface ClientExchange {
+  readonly tokenKey: string;
+  readonly peerKey: string;
+  readonly peer: Peer;
+  readonly confirmable: boolean;
+  readonly message: CoapMessage;
+  readonly resolve: (m: CoapMessage) => void;
+  readonly reject: (e: unknown) => void;
+  deadline: TimerHandle | undefined;
+  con: PendingCon | undefined;
+  /** Counted against NSTART until the CON is acknowledged or the exchange ends. */
+  holdsSlot: boolean;
+  done: boolean;
+}
+
+/** What we remember of a request we received, for deduplication (RFC 7252 §4.5). */
+interface DedupEntry {
+  readonly token: string;
+  readonly code: number;
+  readonly expiresAt: number;
+  /** The ACK we sent (piggybacked response or empty ACK), resent for a duplicate CON. */
+  ack: Uint8Array | undefined;
+  /** A NON response we sent, resent for a duplicate NON. */
+  response: Uint8Array | undefined;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A CoAP endpoint over one Channel (RFC 7252 message layer): client and server roles at once, as
+ * LwM2M needs. It matches exchanges, deduplicates, retransmits CONs with exponential back-off,
+ * limits NSTART per peer with a queue, piggybacks responses or sends them separately, and answers
+ * CoAP pings. Every table is bounded.
+ */
+export class CoapEndpoint {
+  readonly stats: EndpointStats = {
+    received: 0,
+    sent: 0,
+    retransmissions: 0,
+    duplicates: 0,
+    malformed: 0,
+    handled: 0,
+  };
+  readonly #channel: Channel;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #params: TransmissionParameters;
+  readonly #limits: EndpointLimits;
+  readonly #piggybackTimeout: number;
+  readonly #tokenLength: number;
+  readonly #onError: (error: unknown) => void;
+  #handler: RequestHandler | undefined;
+  #nextMid: number;
+  #closed = false;
+
+  /** Our CONs awaiting ACK/RST, by `peer|mid`. */
+  readonly #pendingCon = new Map<string, PendingCon>();
+  /** Our requests awaiting a response, by `peer|token`. */
+  readonly #exchanges = new Map<string, ClientExchange>();
+  /** CON requests in flight per peer (NSTART) and the queue behind them. */
+  readonly #inFlight = new Map<string, number>();
+  readonly #queues = new Map<string, ClientExchange[]>();
+  /** Requests received, by `peer|mid`, in arrival order (so the oldest is evicted first). */
+  readonly #dedup = new Map<string, DedupEntry>();
+  /** CON responses received (separate responses), by `peer|mid`, to re-ACK duplicates. */
+  readonly #seenResponses = new Map<string, number>();
+
+  constructor(options: EndpointOptions) {
+    this.#channel = options.channel;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? cryptoRandom;
+    this.#params = { ...DEFAULT_TRANSMISSION, ...options.transmission };
+    this.#limits = { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits };
+    this.#piggybackTimeout = options.piggybackTimeout ?? Math.min(500, this.#params.ackTimeout / 4);
+    this.#tokenLength = options.tokenLength ?? 8;
+    if (!(this.#tokenLength >= 1 && this.#tokenLength <= 8)) throw new RangeError('tokenLength is 1..8');
+    this.#onError = options.onError ?? (() => {});
+    this.#nextMid = this.#random.int(0x10000);
+    this.#channel.onReceive((peer, bytes) => this.#receive(peer, bytes));
+  }
+
+  get transmission(): TransmissionParameters {
+    return this.#params;
+  }
+
+  /** Sets the server-role handler. Without one, requests get 4.04. */
+  onRequest(handler: RequestHandler): this {
+    this.#handler = handler;
+    return this;
+  }
+
+  /** Sends a request and resolves with the response (piggybacked or separate). */
+  request(peer: Peer, request: OutgoingRequest, options: RequestOptions = {}): Promise<CoapMessage> {
+    if (this.#closed) return Promise.reject(new EndpointClosedError());
+    if (!isRequest(request.code))
+      return Promise.reject(new RangeError(`0x${request.code.toString(16)} is not a request code`));
+    if (this.#exchanges.size >= this.#limits.maxOpenRequests)
+      return Promise.reject(new CoapLimitError('maxOpenRequests', this.#limits.maxOpenRequests));
+    const pk = peerKey(peer);
+    const token = request.token ?? this.#newToken(pk);
+    const tokenKey = `${pk}|${hex(token)}`;
+    if (this.#exchanges.has(tokenKey))
+      return Promise.reject(new RangeError('token already in use with this peer'));
+    const confirmable = request.confirmable ?? true;
+    return new Promise<CoapMessage>((resolve, reject) => {
+      const message: CoapMessage = {
+        type: confirmable ? 'CON' : 'NON',
+        code: request.code,
+        messageId: 0, // assigned when sent
+        token,
+        options: request.options ?? [],
+        payload: request.payload ?? EMPTY,
+      };
+      const exchange: ClientExchange = {
+        tokenKey,
+        peerKey: pk,
+        peer,
+        confirmable,
+        message,
+        resolve,
+        reject,
+        deadline: undefined,
+        con: undefined,
+        holdsSlot: false,
+        done: false,
+      };
+      this.#exchanges.set(tokenKey, exchange);
+      // The deadline timer is armed up front only when the caller set one or the request is NON;
+      // a CON is bounded by its retransmissions until an empty ACK says a separate response
+      // follows (one timer per request instead of two on the common, piggybacked path).
+      if (options.timeout !== undefined || !confirmable)
+        this.#armDeadline(exchange, options.timeout ?? exchangeLifetime(this.#params));
+      if (confirmable && (this.#inFlight.get(pk) ?? 0) >= this.#params.nstart) {
+        const queue = this.#queues.get(pk) ?? [];
+        if (queue.length >= this.#limits.maxQueuedPerPeer) {
+          this.#finish(exchange, new CoapLimitError('maxQueuedPerPeer', this.#limits.maxQueuedPerPeer));
+          return;
+        }
+        queue.push(exchange);
+        this.#queues.set(pk, queue);
+        return;
+      }
+      this.#start(exchange);
+    });
+  }
+
+  /** CoAP ping (RFC 7252 §4.3): an empty CON answered by RST. Resolves when the peer answers. */
+  ping(peer: Peer): Promise<void> {
+    if (this.#closed) return Promise.reject(new EndpointClosedError());
+    const pk = peerKey(peer);
+    const mid = this.#newMid(pk);
+    const bytes = encodeCoapUdp({
+      type: 'CON',
+      code: CoapCode.EMPTY,
+      messageId: mid,
+      token: EMPTY,
+      options: [],
+      payload: EMPTY,
+    });
+    return new Promise<void>((resolve, reject) => {
+      this.#sendConfirmable(peer, `${pk}|${mid}`, bytes, {
+        onAck: () => resolve(), // an empty ACK is also an answer
+        onReset: () => resolve(),
+        onGiveUp: () => reject(new CoapTimeoutError('no-ack', pk, 'no answer to ping')),
+      });
+    });
+  }
+
+  /** Sizes of the internal tables, to check that they stay bounded. */
+  tableSizes(): {
+    exchanges: number;
+    pendingCon: number;
+    queued: number;
+    dedup: number;
+    seenResponses: number;
+  } {
+    let queued = 0;
+    for (const q of this.#queues.values()) queued += q.length;
+    return {
+      exchanges: this.#exchanges.size,
+      pendingCon: this.#pendingCon.size,
+      queued,
+      dedup: this.#dedup.size,
+      seenResponses: this.#seenResponses.size,
+    };
+  }
+
+  /** Rejects everything open, stops every timer and closes the channel. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ex of [...this.#exchanges.values()]) this.#finish(ex, new EndpointClosedError());
+    for (const con of this.#pendingCon.values()) if (con.timer) this.#clock.clearTimeout(con.timer);
+    this.#pendingCon.clear();
+    this.#dedup.clear();
+    this.#seenResponses.clear();
+    await this.#channel.close();
+  }
+
+  // ---- client role ----
+
+  #start(exchange: ClientExchange): void {
+    const mid = this.#newMid(exchange.peerKey);
+    const bytes = encodeCoapUdp({ ...exchange.message, messageId: mid });
+    if (!exchange.confirmable) {
+      this.#transmit(exchange.peer, bytes);
+      return;
+    }
+    exchange.holdsSlot = true;
+    this.#inFlight.set(exchange.peerKey, (this.#inFlight.get(exchange.peerKey) ?? 0) + 1);
+    exchange.con = this.#sendConfirmable(exchange.peer, `${exchange.peerKey}|${mid}`, bytes, {
+      onAck: (ack) => {
+        exchange.con = undefined;
+        this.#releaseSlot(exchange);
+        // A piggybacked response completes the exchange; an empty ACK means a separate one follows.
+        if (ack.code !== CoapCode.EMPTY) this.#finish(exchange, undefined, ack);
+        else if (!exchange.deadline) this.#armDeadline(exchange, exchangeLifetime(this.#params));
+      },
+      onReset: () => {
+        exchange.con = undefined;
+        this.#finish(exchange, new CoapResetError(exchange.peerKey));
+      },
+      onGiveUp: () => {
+        exchange.con = undefined;
+        this.#finish(
+          exchange,
+          new CoapTimeoutError(
+            'no-ack',
+            exchange.peerKey,
+            `${this.#params.maxRetransmit} retransmissions unacknowledged`,
+          ),
+        );
+      },
+    });
+  }
+
+  #armDeadline(exchange: ClientExchange, timeout: number): void {
+    exchange.deadline = this.#clock.setTimeout(
+      () =>
+        this.#finish(
+          exchange,
+          new CoapTimeoutError('no-response', exchange.peerKey, `no response within ${timeout} ms`),
+        ),
+      timeout,
+    );
+  }
+
+  #releaseSlot(exchange: ClientExchange): void {
+    if (!exchange.holdsSlot) return;
+    exchange.holdsSlot = false;
+    const n = (this.#inFlight.get(exchange.peerKey) ?? 1) - 1;
+    if (n > 0) this.#inFlight.set(exchange.peerKey, n);
+    else this.#inFlight.delete(exchange.peerKey);
+    const queue = this.#queues.get(exchange.peerKey);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.#queues.delete(exchange.peerKey);
+    if (next && !this.#closed) this.#start(next);
+  }
+
+  #finish(exchange: ClientExchange, error: unknown, response?: CoapMessage): void {
+    if (exchange.done) return;
+    exchange.done = true;
+    this.#exchanges.delete(exchange.tokenKey);
+    if (exchange.deadline) this.#clock.clearTimeout(exchange.deadline);
+    if (exchange.con) {
+      if (exchange.con.timer) this.#clock.clearTimeout(exchange.con.timer);
+      this.#pendingCon.delete(exchange.con.key);
+      exchange.con = undefined;
+    }
+    const queue = this.#queues.get(exchange.peerKey);
+    if (queue) {
+      const i = queue.indexOf(exchange);
+      if (i >= 0) queue.splice(i, 1);
+      if (queue.length === 0) this.#queues.delete(exchange.peerKey);
+    }
+    this.#releaseSlot(exchange);
+    if (error !== undefined) exchange.reject(error);
+    else exchange.resolve(response!);
+  }
+
+  #newToken(pk: string): Uint8Array {
+    for (;;) {
+      const token = this.#random.bytes(this.#tokenLength);
+      if (!this.#exchanges.has(`${pk}|${hex(token)}`)) return token;
+    }
+  }
+
+  #newMid(pk: string): number {
+    for (let i = 0; i < 0x10000; i++) {
+      const mid = this.#nextMid;
+      this.#nextMid = (this.#nextMid + 1) & 0xffff;
+      if (!this.#pendingCon.has(`${pk}|${mid}`)) return mid;
+    }
+    throw new CoapLimitError('message ids in use with one peer', 0x10000);
+  }
+
+  // ---- reliability (RFC 7252 §4.2) ----
+
+  #sendConfirmable(
+    peer: Peer,
+    key: string,
+    bytes: Uint8Array,
+    handlers: Pick<PendingCon, 'onAck' | 'onReset' | 'onGiveUp'>,
+  ): PendingCon {
+    const con: PendingCon = {
+      key,
+      peer,
+      bytes,
+      attempts: 0,
+      timeout: initialTimeout(this.#params, this.#random.next()),
+      timer: undefined,
+      ...handlers,
+    };
+    this.#pendingCon.set(key, con);
+    const fire = (): void => {
+      if (this.#pendingCon.get(key) !== con) return;
+      if (con.attempts >= this.#params.maxRetransmit) {
+        this.#pendingCon.delete(key);
+        con.onGiveUp();
+        return;
+      }
+      con.attempts++;
+      con.timeout *= 2;
+      this.stats.retransmissions++;
+      this.#transmit(peer, bytes);
+      con.timer = this.#clock.setTimeout(fire, con.timeout);
+    };
+    this.#transmit(peer, bytes);
+    con.timer = this.#clock.setTimeout(fire, con.timeout);
+    return con;
+  }
+
+  #transmit(peer: Peer, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.stats.sent++;
+    try {
+      this.#channel.send(peer, bytes);
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+
+  // ---- receiving ----
+
+  #receive(peer: Peer, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.stats.received++;
+    let msg: CoapMessage;
+    try {
+      msg = decodeCoapUdp(bytes);
+    } catch (e) {
+      this.stats.malformed++;
+      // RFC 7252 §4.2: a CON with a format error is rejected with RST; anything else is ignored.
+      if (e instanceof CoapFormatError && e.type === 'CON' && e.messageId !== undefined)
+        this.#sendReset(peer, e.messageId);
+      return;
+    }
+    const pk = peerKey(peer);
+    if (msg.type === 'ACK' || msg.type === 'RST') {
+      const con = this.#pendingCon.get(`${pk}|${msg.messageId}`);
+      if (!con) return; // late or duplicate ACK: nothing waits for it
+      this.#pendingCon.delete(con.key);
+      if (con.timer) this.#clock.clearTimeout(con.timer);
+      if (msg.type === 'RST') con.onReset();
+      else con.onAck(msg);
+      return;
+    }
+    if (msg.code === CoapCode.EMPTY) {
+      // An empty CON is a ping: answer RST (§4.3). An empty NON is meaningless: ignore it.
+      if (msg.type === 'CON') this.#sendReset(peer, msg.messageId);
+      return;
+    }
+    if (isRequest(msg.code)) {
+      this.#receiveRequest(peer, pk, msg);
+      return;
+    }
+    if (isResponse(msg.code)) {
+      this.#receiveResponse(peer, pk, msg);
+      return;
+    }
+    // Reserved classes (1.xx, 6.xx, 7.xx on UDP): reject.
+    if (msg.type === 'CON') this.#sendReset(peer, msg.messageId);
+  }
+
+  #receiveResponse(peer: Peer, pk: string, msg: CoapMessage): void {
+    const midKey = `${pk}|${msg.messageId}`;
+    if (this.#seenResponses.has(midKey)) {
+      // A retransmission of a separate response we already took: acknowledge it again (§4.5).
+      this.stats.duplicates++;
+      if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
+      return;
+    }
+    const exchange = this.#exchanges.get(`${pk}|${hex(msg.token)}`);
+    if (!exchange) {
+      // Nobody asked for this (a late answer, a stale notification): a Reset tells the peer (§5.3.2,
+      // RFC 7641 §3.6).
+      this.#sendReset(peer, msg.messageId);
+      return;
+    }
+    const lifetime = msg.type === 'CON' ? exchangeLifetime(this.#params) : nonLifetime(this.#params);
+    this.#remember(this.#seenResponses, midKey, this.#clock.now() + lifetime);
+    if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
+    this.#finish(exchange, undefined, msg);
+  }
+
+  #receiveRequest(peer: Peer, pk: string, msg: CoapMessage): void {
+    const key = `${pk}|${msg.messageId}`;
+    const token = hex(msg.token);
+    const seen = this.#dedup.get(key);
+    // A repeated message id with the same token and code is a duplicate; a different token means
+    // the peer reused the id (it wrapped around): treat it as new rather than answer it wrongly.
+    if (seen && seen.token === token && seen.code === msg.code && seen.expiresAt > this.#clock.now()) {
+      this.stats.duplicates++;
+      if (msg.type === 'CON' && seen.ack) this.#transmit(peer, seen.ack);
+      if (msg.type === 'NON' && seen.response) this.#transmit(peer, seen.response);
+      return;
+    }
+    const entry: DedupEntry = {
+      token,
+      code: msg.code,
+      expiresAt:
+        this.#clock.now() + (msg.type === 'CON' ? exchangeLifetime(this.#params) : nonLifetime(this.#params)),
+      ack: undefined,
+      response: undefined,
+    };
+    this.#dedup.delete(key);
+    this.#dedup.set(key, entry);
+    this.#evictDedup();
+    this.stats.handled++;
+
+    const unrecognized = firstUnrecognizedCritical(msg);
+    if (unrecognized !== undefined) {
+      // RFC 7252 §5.4.1: an unrecognised critical option in a request gets 4.02 Bad Option.
+      this.#respond(peer, pk, msg, entry, {
+        code: CoapCode.BAD_OPTION,
+        payload: new TextEncoder().encode(`unrecognized critical option ${unrecognized}`),
+      });
+      return;
+    }
+    const handler = this.#handler;
+    if (!handler) {
+      this.#respond(peer, pk, msg, entry, { code: CoapCode.NOT_FOUND });
+      return;
+    }
+    let result: CoapResponse | Promise<CoapResponse>;
+    try {
+      result = handler({ peer, message: msg });
+    } catch (e) {
+      this.#onError(e);
+      result = { code: CoapCode.INTERNAL_SERVER_ERROR };
+    }
+    if (!(result instanceof Promise)) {
+      this.#respond(peer, pk, msg, entry, result);
+      return;
+    }
+    let ackTimer: TimerHandle | undefined;
+    if (msg.type === 'CON')
+      ackTimer = this.#clock.setTimeout(() => {
+        ackTimer = undefined;
+        entry.ack = this.#sendEmptyAck(peer, msg.messageId);
+      }, this.#piggybackTimeout);
+    result.then(
+      (response) => {
+        if (ackTimer) this.#clock.clearTimeout(ackTimer);
+        this.#respond(peer, pk, msg, entry, response);
+      },
+      (e: unknown) => {
+        if (ackTimer) this.#clock.clearTimeout(ackTimer);
+        this.#onError(e);
+        this.#respond(peer, pk, msg, entry, { code: CoapCode.INTERNAL_SERVER_ERROR });
+      },
+    );
+  }
+
+  /** Piggybacks the response on the ACK when none was sent yet; otherwise sends it separately. */
+  #respond(peer: Peer, pk: string, request: CoapMessage, entry: DedupEntry, response: CoapResponse): void {
+    if (this.#closed) return;
+    const base = {
+      code: response.code,
+      token: request.token,
+      options: response.options ?? [],
+      payload: response.payload ?? EMPTY,
+    };
+    if (request.type === 'CON' && !entry.ack) {
+      entry.ack = encodeCoapUdp({ ...base, type: 'ACK', messageId: request.messageId });
+      this.#transmit(peer, entry.ack);
+      return;
+    }
+    const mid = this.#newMid(pk);
+    const type: CoapType = request.type === 'CON' ? 'CON' : 'NON';
+    const bytes = encodeCoapUdp({ ...base, type, messageId: mid });
+    if (type === 'NON') {
+      entry.response = bytes;
+      this.#transmit(peer, bytes);
+      return;
+    }
+    // A separate response to a CON is itself a CON, retransmitted until acknowledged (§5.2.2).
+    this.#sendConfirmable(peer, `${pk}|${mid}`, bytes, {
+      onAck: () => {},
+      onReset: () => {},
+      onGiveUp: () => this.#onError(new CoapTimeoutError('no-ack', pk, 'separate response unacknowledged')),
+    });
+  }
+
+  #sendEmptyAck(peer: Peer, messageId: number): Uint8Array {
+    const bytes = encodeCoapUdp({
+      type: 'ACK',
+      code: CoapCode.EMPTY,
+      messageId,
+      token: EMPTY,
+      options: [],
+      payload: EMPTY,
+    });
+    this.#transmit(peer, bytes);
+    return bytes;
+  }
+
+  #sendReset(peer: Peer, messageId: number): void {
+    this.#transmit(
+      peer,
+      encodeCoapUdp({
+        type: 'RST',
+        code: CoapCode.EMPTY,
+        messageId,
+        token: EMPTY,
+        options: [],
+        payload: EMPTY,
+      }),
+    );
+  }
+
+  #evictDedup(): void {
+    const now = this.#clock.now();
+    for (const [key, entry] of this.#dedup) {
+      if (this.#dedup.size <= this.#limits.maxDedupEntries && entry.expiresAt > now) break;
+      this.#dedup.delete(key);
+    }
+  }
+
+  #remember(map: Map<string, number>, key: string, expiresAt: number): void {
+    map.set(key, expiresAt);
+    const now = this.#clock.now();
+    for (const [k, at] of map) {
+      if (map.size <= this.#limits.maxDedupEntries && at > now) break;
+      map.delete(k);
+    }
+  }
+}

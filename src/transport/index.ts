@@ -1,0 +1,5 @@
+// Transports: the Channel seam and its implementations (UDP, in-memory, fault injection).
+export * from './channel.js';
+export * from './udp-channel.js';
+export * from './memory-channel.js';
+export * from './lossy-channel.js';

@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock } from '../../src/clock.js';
+import { CoapEndpoint, type CoapResponse, type EndpointOptions } from '../../src/coap/endpoint.js';
+import {
+  CoapLimitError,
+  CoapResetError,
+  CoapTimeoutError,
+  EndpointClosedError,
+} from '../../src/coap/errors.js';
+import { CoapCode, type CoapMessage } from '../../src/coap/message.js';
+import { OptionNumber, uriPath } from '../../src/coap/options.js';
+import { decodeCoapUdp, encodeCoapUdp } from '../../src/coap/udp-codec.js';
+import { seededRandom } from '../../src/random.js';
+import type { Channel, Peer } from '../../src/transport/channel.js';
+import { LossyChannel } from '../../src/transport/lossy-channel.js';
+import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+const SERVER: Peer = { address: '10.0.0.1', port: 5683 };
+const CLIENT: Peer = { address: '10.0.0.2', port: 5683 };
+const get = (path: string) => ({
+  code: CoapCode.GET,
+  options: path
+    .split('/')
+    .filter(Boolean)
+    .map((seg) => ({ number: OptionNumber.URI_PATH, value: text(seg) })),
+});
+
+/** Lets scheduled deliveries (setImmediate) run. */
+async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Advances the fake clock in steps, letting deliveries run, until `done` says so (bounded). */
+async function drive(clock: FakeClock, done: () => boolean, stepMs = 50, maxMs = 600_000): Promise<void> {
+  for (let t = 0; t <= maxMs && !done(); t += stepMs) {
+    await settle();
+    if (done()) return;
+    clock.advance(stepMs);
+  }
+  await settle();
+}
+
+interface Setup {
+  clock: FakeClock;
+  network: MemoryNetwork;
+  client: CoapEndpoint;
+  server: CoapEndpoint;
+  serverChannel: Channel;
+  clientChannel: Channel;
+}
+
+function setup(opts: Partial<EndpointOptions> = {}, wrap?: (c: Channel, clock: FakeClock) => Channel): Setup {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork();
+  const serverChannel = network.channel(SERVER.address, SERVER.port);
+  const clientRaw = network.channel(CLIENT.address, CLIENT.port);
+  const clientChannel = wrap ? wrap(clientRaw, clock) : clientRaw;
+  const common = { clock, ...opts };
+  const server = new CoapEndpoint({ channel: serverChannel, random: seededRandom(1), ...common });
+  const client = new CoapEndpoint({ channel: clientChannel, random: seededRandom(2), ...common });
+  return { clock, network, client, server, serverChannel, clientChannel };
+}
+
+function track<T>(p: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+  p.then(
+    (v) => Object.assign(state, { settled: true, value: v }),
+    (e: unknown) => Object.assign(state, { settled: true, error: e }),
+  );
+  return state;
+}
+
+describe('CoapEndpoint: exchanges', () => {
+  it('piggybacks a quick response on the ACK', async () => {
+    const { clock, client, server, network } = setup();
+    server.onRequest(({ message }) => ({
+      code: CoapCode.CONTENT,
+      payload: text(`hello ${uriPath(message).join('/')}`),
+    }));
+    const r = track(client.request(SERVER, get('/a/b')));
+    await drive(clock, () => r.settled);
+    assert.equal(r.error, undefined);
+    assert.equal(r.value!.code, CoapCode.CONTENT);
+    assert.equal(r.value!.type, 'ACK');
+    assert.equal(str(r.value!.payload), 'hello a/b');
+    assert.equal(network.stats.sent, 2, 'one CON, one piggybacked ACK');
+    await client.close();
+    await server.close();
+  });
+
+  it('sends an empty ACK for a slow handler, then a CON response that the client acknowledges', async () => {
+    const { clock, client, server, network } = setup({ piggybackTimeout: 100 });
+    let release!: (r: CoapResponse) => void;
+    server.onRequest(() => new Promise<CoapResponse>((resolve) => (release = resolve)));
+    const r = track(client.request(SERVER, get('/slow')));
+    await drive(clock, () => network.stats.sent >= 2, 10);
+    assert.equal(r.settled, false, 'an empty ACK does not complete the request');
+    release({ code: CoapCode.CHANGED });
+    await drive(clock, () => r.settled);
+    assert.equal(r.value!.code, CoapCode.CHANGED);
+    assert.equal(r.value!.type, 'CON');
+    await drive(clock, () => server.tableSizes().pendingCon === 0);
+    assert.equal(server.tableSizes().pendingCon, 0, 'the separate response was acknowledged');
+    assert.equal(network.stats.sent, 4, 'CON, empty ACK, CON response, empty ACK');
+    await client.close();
+    await server.close();
+  });
+
+  it('answers a NON request with a NON response', async () => {
+    const { clock, client, server } = setup();
+    server.onRequest(() => ({ code: CoapCode.CONTENT, payload: text('x') }));
+    const r = track(client.request(SERVER, { ...get('/n'), confirmable: false }));
+    await drive(clock, () => r.settled);
+    assert.equal(r.value!.type, 'NON');
+    await client.close();
+    await server.close();
+  });
+
+  it('retransmits with exponential back-off and gives up with a typed timeout after MAX_RETRANSMIT', async () => {
+    const { clock, client, network } = setup(); // nobody serves 10.0.0.9
+    const sendTimes: number[] = [];
+    const sink = network.channel('10.0.0.9', 5683);
+    sink.onReceive(() => sendTimes.push(clock.now()));
+    const r = track(client.request({ address: '10.0.0.9', port: 5683 }, get('/x')));
+    await drive(clock, () => r.settled, 100);
+    assert.ok(r.error instanceof CoapTimeoutError && r.error.phase === 'no-ack', String(r.error));
+    assert.equal(sendTimes.length, 5, 'first transmission plus 4 retransmissions');
+    const gaps = sendTimes.slice(1).map((t, i) => t - sendTimes[i]!);
+    // The fake clock moves in 100 ms steps, so each gap is known to within 100 ms.
+    for (let i = 1; i < gaps.length; i++)
+      assert.ok(Math.abs(gaps[i]! - 2 * gaps[i - 1]!) <= 300, `gaps ${gaps.join(',')} double`);
+    assert.ok(
+      gaps[0]! >= 2000 - 100 && gaps[0]! <= 3000 + 100,
+      `first timeout ${gaps[0]} in [ACK_TIMEOUT, 1.5 ACK_TIMEOUT]`,
+    );
+    assert.equal(client.stats.retransmissions, 4);
+    await client.close();
+  });
+
+  it('answers a ping with RST and resolves its own pings', async () => {
+    const { clock, client, server } = setup();
+    const r = track(client.ping(SERVER));
+    await drive(clock, () => r.settled);
+    assert.equal(r.error, undefined);
+    await client.close();
+    await server.close();
+  });
+
+  it('rejects with CoapResetError when the peer resets the request', async () => {
+    const { clock, client, network } = setup();
+    const raw = network.channel('10.0.0.7', 5683);
+    raw.onReceive((peer, bytes) => {
+      const m = decodeCoapUdp(bytes);
+      raw.send(
+        peer,
+        encodeCoapUdp({
+          type: 'RST',
+          code: 0,
+          messageId: m.messageId,
+          token: new Uint8Array(),
+          options: [],
+          payload: new Uint8Array(),
+        }),
+      );
+    });
+    const r = track(client.request({ address: '10.0.0.7', port: 5683 }, get('/x')));
+    await drive(clock, () => r.settled);
+    assert.ok(r.error instanceof CoapResetError);
+    await client.close();
+  });
+
+  it('answers 4.02 to an unrecognised critical option and 4.04 without a handler', async () => {
+    const { clock, client, server } = setup();
+    const r1 = track(
+      client.request(SERVER, { code: CoapCode.GET, options: [{ number: 65001, value: text('?') }] }),
+    );
+    await drive(clock, () => r1.settled);
+    assert.equal(r1.value!.code, CoapCode.BAD_OPTION);
+    const r2 = track(client.request(SERVER, get('/x')));
+    await drive(clock, () => r2.settled);
+    assert.equal(r2.value!.code, CoapCode.NOT_FOUND);
+    await client.close();
+    await server.close();
+  });
+
+  it('resets a malformed CON and ignores a malformed NON', async () => {
+    const { clock, server, network } = setup();
+    const raw = network.channel('10.0.0.8', 5683);
+    const got: CoapMessage[] = [];
+    raw.onReceive((_p, bytes) => got.push(decodeCoapUdp(bytes)));
+    // Version 1, CON, TKL 0, GET, mid 0x1234, then option nibble 15 (reserved): a format error.
+    raw.send(SERVER, Uint8Array.of(0x40, 0x01, 0x12, 0x34, 0xf0));
+    raw.send(SERVER, Uint8Array.of(0x50, 0x01, 0x12, 0x35, 0xf0));
+    await drive(clock, () => got.length >= 1);
+    await settle();
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.type, 'RST');
+    assert.equal(got[0]!.messageId, 0x1234);
+    assert.equal(server.stats.malformed, 2);
+    await server.close();
+  });
+
+  it('keeps NSTART=1 per peer: requests queue and run one at a time, in order', async () => {
+    const { clock, client, server } = setup({ piggybackTimeout: 10 });
+    let running = 0;
+    let maxRunning = 0;
+    const order: string[] = [];
+    server.onRequest(async ({ message }) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      order.push(uriPath(message)[0]!);
+      await new Promise<void>((r) => setImmediate(r));
+      running--;
+      return { code: CoapCode.CONTENT };
+    });
+    const all = ['a', 'b', 'c', 'd', 'e'].map((p) => track(client.request(SERVER, get(`/${p}`))));
+    await drive(clock, () => all.every((r) => r.settled), 10);
+    assert.ok(all.every((r) => r.value?.code === CoapCode.CONTENT));
+    assert.equal(maxRunning, 1);
+    assert.deepEqual(order, ['a', 'b', 'c', 'd', 'e']);
+    await client.close();
+    await server.close();
+  });
+
+  it('bounds open requests and queues, and close() rejects what is open', async () => {
+    const { clock, client, server } = setup({ limits: { maxOpenRequests: 3, maxQueuedPerPeer: 1 } });
+    server.onRequest(() => new Promise<CoapResponse>(() => {})); // never answers
+    const a = track(client.request(SERVER, get('/1')));
+    const b = track(client.request(SERVER, get('/2'))); // queued behind NSTART
+    const c = track(client.request(SERVER, get('/3'))); // queue full
+    await settle();
+    assert.ok(c.error instanceof CoapLimitError, String(c.error));
+    const d = track(client.request(SERVER, get('/4'), { timeout: 1000 }));
+    await settle();
+    assert.ok(d.error instanceof CoapLimitError);
+    await drive(clock, () => false, 50, 500);
+    await client.close();
+    await settle();
+    assert.ok(a.error instanceof EndpointClosedError);
+    assert.ok(b.error instanceof EndpointClosedError);
+    await assert.rejects(client.request(SERVER, get('/5')), EndpointClosedError);
+    await server.close();
+  });
+
+  it('remembers at most maxDedupEntries message ids, evicting the oldest', async () => {
+    const { clock, server, network } = setup({ limits: { maxDedupEntries: 100 } });
+    server.onRequest(() => ({ code: CoapCode.CONTENT }));
+    const raw = network.channel('10.0.0.5', 5683);
+    for (let mid = 0; mid < 1000; mid++)
+      raw.send(
+        SERVER,
+        encodeCoapUdp({
+          type: 'NON',
+          code: CoapCode.GET,
+          messageId: mid,
+          token: Uint8Array.of(mid & 0xff),
+          options: [],
+          payload: new Uint8Array(),
+        }),
+      );
+    await drive(clock, () => server.stats.handled >= 1000);
+    assert.equal(server.stats.handled, 1000);
+    assert.ok(server.tableSizes().dedup <= 100, `dedup table ${server.tableSizes().dedup}`);
+    await server.close();
+  });
+});
+
+describe('CoapEndpoint over a lossy channel', () => {
+  for (const [label, transmission, expectAll] of [
+    ['raised retransmit limit, short ACK_TIMEOUT', { ackTimeout: 200, maxRetransmit: 12 }, true],
+    ['RFC defaults', {}, false],
+  ] as const) {
+    it(`no handler runs twice and no response is delivered twice (${label})`, async () => {
+      const handled = new Map<string, number>();
+      const { clock, client, server } = setup(
+        { transmission, piggybackTimeout: 20 },
+        (c, clk) =>
+          new LossyChannel(c, {
+            seed: 7,
+            clock: clk,
+            send: { drop: 0.3, duplicate: 0.1, delay: { min: 0, max: 300, probability: 0.3 } },
+            receive: { drop: 0.3, duplicate: 0.1, delay: { min: 0, max: 300, probability: 0.3 } },
+          }),
+      );
+      server.onRequest(({ message }) => {
+        const id = uriPath(message)[0]!;
+        handled.set(id, (handled.get(id) ?? 0) + 1);
+        return { code: CoapCode.CONTENT, payload: text(id) };
+      });
+      const results = Array.from({ length: 40 }, (_, i) => track(client.request(SERVER, get(`/r${i}`))));
+      await drive(clock, () => results.every((r) => r.settled), 100, 2_000_000);
+      for (const [id, n] of handled) assert.equal(n, 1, `handler ran ${n} times for ${id}`);
+      let ok = 0;
+      for (const [i, r] of results.entries()) {
+        if (r.value) {
+          assert.equal(str(r.value.payload), `r${i}`, 'each response matches its request');
+          ok++;
+        } else assert.ok(r.error instanceof CoapTimeoutError, `request ${i}: ${String(r.error)}`);
+      }
+      if (expectAll) assert.equal(ok, 40, 'every request completes with enough retransmissions');
+      else assert.ok(ok > 0, 'some requests complete with RFC defaults');
+      await client.close();
+      await server.close();
+    });
+  }
+});
