@@ -6,11 +6,12 @@ import {
   CoapCode,
   isRequest,
   isResponse,
+  isSuccess,
   type CoapMessage,
   type CoapOption,
   type CoapType,
 } from './message.js';
-import { firstUnrecognizedCritical } from './options.js';
+import { OptionNumber, encodeUint, firstUnrecognizedCritical, observe as observeOption } from './options.js';
 import { CoapFormatError, decodeCoapUdp, encodeCoapUdp } from './udp-codec.js';
 import {
   DEFAULT_TRANSMISSION,
@@ -25,6 +26,45 @@ export interface CoapResponse {
   readonly code: number;
   readonly options?: readonly CoapOption[];
   readonly payload?: Uint8Array;
+  /**
+   * Accepts an Observe registration (RFC 7641): on a 2.xx answer to a request with Observe=0, the
+   * endpoint adds the Observe option, keeps a relation and hands it here to send notifications.
+   */
+  readonly observe?: (relation: ObserveRelation) => void;
+}
+
+/** Why an observe relation ended. */
+export type ObserveEndReason = 'cancelled' | 'deregistered' | 'reset' | 'timeout' | 'replaced' | 'closed';
+
+/** The server side of one observation: the application calls notify() when the state changes. */
+export interface ObserveRelation {
+  readonly peer: Peer;
+  readonly token: Uint8Array;
+  readonly active: boolean;
+  /** Sends a notification: NON by default, CON when asked or when none was CON for 24 hours. */
+  notify(response: Omit<CoapResponse, 'observe'>, options?: { confirmable?: boolean }): void;
+  /** Ends the relation from our side. */
+  cancel(): void;
+  onEnd(listener: (reason: ObserveEndReason) => void): void;
+}
+
+/** The client side of one observation. */
+export interface ClientObservation {
+  /** The first response (the registration's answer). */
+  readonly response: CoapMessage;
+  /** False when the server answered without Observe: no notifications will follow. */
+  readonly established: boolean;
+  /** Proactive cancel (GET/FETCH with Observe=1 and the same token); resolves with its response. */
+  cancel(options?: RequestOptions): Promise<CoapMessage>;
+  /** Reactive cancel: forget the token, so the next notification is answered with RST. */
+  forget(): void;
+}
+
+export interface ObserveHandlers {
+  /** A fresh notification (stale, reordered ones are dropped per RFC 7641 §3.4). */
+  onNotification(message: CoapMessage): void;
+  /** The observation ended: a final (non-2.xx or Observe-less) response, or the endpoint closed. */
+  onEnd?(reason: 'final-response' | 'closed' | 'cancelled', message?: CoapMessage): void;
 }
 
 export interface IncomingRequest {
@@ -57,12 +97,15 @@ export interface EndpointLimits {
   readonly maxQueuedPerPeer: number;
   /** Message ids remembered for deduplication (oldest evicted first). */
   readonly maxDedupEntries: number;
+  /** Server-role observe relations at once; registrations beyond it are answered without Observe. */
+  readonly maxObserveRelations: number;
 }
 
 export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
   maxOpenRequests: 10_000,
   maxQueuedPerPeer: 1_000,
   maxDedupEntries: 100_000,
+  maxObserveRelations: 100_000,
 });
 
 export interface EndpointOptions {
@@ -119,7 +162,30 @@ interface ClientExchange {
   /** Counted against NSTART until the CON is acknowledged or the exchange ends. */
   holdsSlot: boolean;
   done: boolean;
+  /** Set for an observation: the exchange outlives its first response. */
+  observer?: ObserverState;
 }
+
+interface ObserverState {
+  readonly handlers: ObserveHandlers;
+  established: boolean;
+  lastSeq: number;
+  lastTime: number;
+}
+
+interface RelationState extends ObserveRelation {
+  readonly key: string;
+  seq: number;
+  lastConAt: number;
+  pendingConKey: string | undefined;
+  listeners: ((reason: ObserveEndReason) => void)[];
+  ended: boolean;
+}
+
+/** RFC 7641 §4.5: a CON notification at least this often (24 h). */
+const CON_NOTIFICATION_INTERVAL = 24 * 3600 * 1000;
+/** RFC 7641 §3.4: a notification more than 128 s after the last one is fresh whatever its number. */
+const OBSERVE_FRESHNESS = 128_000;
 
 /** What we remember of a request we received, for deduplication (RFC 7252 §4.5). */
 interface DedupEntry {
@@ -173,6 +239,11 @@ export class CoapEndpoint {
   readonly #dedup = new Map<string, DedupEntry>();
   /** CON responses received (separate responses), by `peer|mid`, to re-ACK duplicates. */
   readonly #seenResponses = new Map<string, number>();
+  /** Server-role observe relations, by `peer|token`. */
+  readonly #relations = new Map<string, RelationState>();
+  /** NON notifications we sent, by `peer|mid` → relation key, so a RST can end the relation. */
+  readonly #nonNotifications = new Map<string, string>();
+  readonly #nonNotificationExpiry = new Map<string, number>();
 
   constructor(options: EndpointOptions) {
     this.#channel = options.channel;
@@ -200,6 +271,53 @@ export class CoapEndpoint {
 
   /** Sends a request and resolves with the response (piggybacked or separate). */
   request(peer: Peer, request: OutgoingRequest, options: RequestOptions = {}): Promise<CoapMessage> {
+    return this.#startRequest(peer, request, options, undefined);
+  }
+
+  /**
+   * Registers an observation (RFC 7641 §3.1): the request (GET or FETCH) goes with Observe=0; the
+   * first response resolves the promise, later notifications go to `handlers`.
+   */
+  async observe(
+    peer: Peer,
+    request: OutgoingRequest,
+    handlers: ObserveHandlers,
+    options: RequestOptions = {},
+  ): Promise<ClientObservation> {
+    const token = request.token ?? this.#newToken(peerKey(peer));
+    const observer: ObserverState = { handlers, established: false, lastSeq: 0, lastTime: 0 };
+    const registration = { ...request, token, options: withObserve(request.options ?? [], 0) };
+    const response = await this.#startRequest(peer, registration, options, observer);
+    const tokenKey = `${peerKey(peer)}|${hex(token)}`;
+    const forget = (): void => {
+      const ex = this.#exchanges.get(tokenKey);
+      if (ex && ex.observer === observer) {
+        ex.done = true;
+        this.#exchanges.delete(tokenKey);
+      }
+    };
+    return {
+      response,
+      established: observer.established,
+      forget,
+      cancel: (cancelOptions?: RequestOptions) => {
+        forget();
+        handlers.onEnd?.('cancelled');
+        return this.request(
+          peer,
+          { ...request, token, options: withObserve(request.options ?? [], 1) },
+          cancelOptions,
+        );
+      },
+    };
+  }
+
+  #startRequest(
+    peer: Peer,
+    request: OutgoingRequest,
+    options: RequestOptions,
+    observer: ObserverState | undefined,
+  ): Promise<CoapMessage> {
     if (this.#closed) return Promise.reject(new EndpointClosedError());
     if (!isRequest(request.code))
       return Promise.reject(new RangeError(`0x${request.code.toString(16)} is not a request code`));
@@ -232,6 +350,7 @@ export class CoapEndpoint {
         con: undefined,
         holdsSlot: false,
         done: false,
+        observer,
       };
       this.#exchanges.set(tokenKey, exchange);
       // The deadline timer is armed up front only when the caller set one or the request is NON;
@@ -282,6 +401,8 @@ export class CoapEndpoint {
     queued: number;
     dedup: number;
     seenResponses: number;
+    relations: number;
+    nonNotifications: number;
   } {
     let queued = 0;
     for (const q of this.#queues.values()) queued += q.length;
@@ -291,6 +412,8 @@ export class CoapEndpoint {
       queued,
       dedup: this.#dedup.size,
       seenResponses: this.#seenResponses.size,
+      relations: this.#relations.size,
+      nonNotifications: this.#nonNotifications.size,
     };
   }
 
@@ -299,6 +422,7 @@ export class CoapEndpoint {
     if (this.#closed) return;
     this.#closed = true;
     for (const ex of [...this.#exchanges.values()]) this.#finish(ex, new EndpointClosedError());
+    for (const relation of [...this.#relations.values()]) this.#endRelation(relation, 'closed');
     for (const con of this.#pendingCon.values()) if (con.timer) this.#clock.clearTimeout(con.timer);
     this.#pendingCon.clear();
     this.#dedup.clear();
@@ -368,8 +492,35 @@ export class CoapEndpoint {
 
   #finish(exchange: ClientExchange, error: unknown, response?: CoapMessage): void {
     if (exchange.done) return;
+    const observer = exchange.observer;
+    if (
+      observer &&
+      response &&
+      !observer.established &&
+      isSuccess(response.code) &&
+      observeOption(response) !== undefined
+    ) {
+      // The observation is established: the exchange stays, matched by token, for notifications.
+      observer.established = true;
+      observer.lastSeq = observeOption(response)!;
+      observer.lastTime = this.#clock.now();
+      if (exchange.deadline) this.#clock.clearTimeout(exchange.deadline);
+      exchange.deadline = undefined;
+      if (exchange.con) {
+        if (exchange.con.timer) this.#clock.clearTimeout(exchange.con.timer);
+        this.#pendingCon.delete(exchange.con.key);
+        exchange.con = undefined;
+      }
+      this.#releaseSlot(exchange);
+      exchange.resolve(response);
+      return;
+    }
     exchange.done = true;
     this.#exchanges.delete(exchange.tokenKey);
+    if (observer?.established) {
+      observer.handlers.onEnd?.(error instanceof EndpointClosedError ? 'closed' : 'final-response', response);
+      return;
+    }
     if (exchange.deadline) this.#clock.clearTimeout(exchange.deadline);
     if (exchange.con) {
       if (exchange.con.timer) this.#clock.clearTimeout(exchange.con.timer);
@@ -467,7 +618,14 @@ export class CoapEndpoint {
     const pk = peerKey(peer);
     if (msg.type === 'ACK' || msg.type === 'RST') {
       const con = this.#pendingCon.get(`${pk}|${msg.messageId}`);
-      if (!con) return; // late or duplicate ACK: nothing waits for it
+      if (!con) {
+        // A RST to a NON notification ends its observation (RFC 7641 §3.6).
+        const relationKey =
+          msg.type === 'RST' ? this.#nonNotifications.get(`${pk}|${msg.messageId}`) : undefined;
+        const relation = relationKey === undefined ? undefined : this.#relations.get(relationKey);
+        if (relation) this.#endRelation(relation, 'reset');
+        return; // otherwise a late or duplicate ACK: nothing waits for it
+      }
       this.#pendingCon.delete(con.key);
       if (con.timer) this.#clock.clearTimeout(con.timer);
       if (msg.type === 'RST') con.onReset();
@@ -509,6 +667,25 @@ export class CoapEndpoint {
     const lifetime = msg.type === 'CON' ? exchangeLifetime(this.#params) : nonLifetime(this.#params);
     this.#remember(this.#seenResponses, midKey, this.#clock.now() + lifetime);
     if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
+    const observer = exchange.observer;
+    if (observer?.established) {
+      const seq = observeOption(msg);
+      if (seq === undefined || !isSuccess(msg.code)) {
+        // A final response ends the observation (RFC 7641 §3.2).
+        this.#finish(exchange, undefined, msg);
+        return;
+      }
+      const now = this.#clock.now();
+      if (!isFresher(observer.lastSeq, seq, now - observer.lastTime)) return; // stale or reordered
+      observer.lastSeq = seq;
+      observer.lastTime = now;
+      try {
+        observer.handlers.onNotification(msg);
+      } catch (e) {
+        this.#onError(e);
+      }
+      return;
+    }
     this.#finish(exchange, undefined, msg);
   }
 
@@ -537,6 +714,11 @@ export class CoapEndpoint {
     this.#evictDedup();
     this.stats.handled++;
 
+    // GET/FETCH with Observe=1 deregisters (RFC 7641 §3.6); the request is then served as usual.
+    if (observeOption(msg) === 1) {
+      const relation = this.#relations.get(`${pk}|${token}`);
+      if (relation) this.#endRelation(relation, 'deregistered');
+    }
     const unrecognized = firstUnrecognizedCritical(msg);
     if (unrecognized !== undefined) {
       // RFC 7252 §5.4.1: an unrecognised critical option in a request gets 4.02 Bad Option.
@@ -584,12 +766,20 @@ export class CoapEndpoint {
   /** Piggybacks the response on the ACK when none was sent yet; otherwise sends it separately. */
   #respond(peer: Peer, pk: string, request: CoapMessage, entry: DedupEntry, response: CoapResponse): void {
     if (this.#closed) return;
-    const base = {
-      code: response.code,
-      token: request.token,
-      options: response.options ?? [],
-      payload: response.payload ?? EMPTY,
-    };
+    let options = response.options ?? [];
+    let relation: RelationState | undefined;
+    if (response.observe && isSuccess(response.code) && observeOption(request) === 0) {
+      relation = this.#newRelation(peer, pk, request.token);
+      if (relation) options = withObserve(options, relation.seq);
+    }
+    const base = { code: response.code, token: request.token, options, payload: response.payload ?? EMPTY };
+    if (relation) {
+      const accept = response.observe!;
+      const r = relation;
+      queueMicrotask(() => {
+        if (!r.ended) accept(r);
+      });
+    }
     if (request.type === 'CON' && !entry.ack) {
       entry.ack = encodeCoapUdp({ ...base, type: 'ACK', messageId: request.messageId });
       this.#transmit(peer, entry.ack);
@@ -609,6 +799,110 @@ export class CoapEndpoint {
       onReset: () => {},
       onGiveUp: () => this.#onError(new CoapTimeoutError('no-ack', pk, 'separate response unacknowledged')),
     });
+  }
+
+  /** Server-role observe relations now held. */
+  get observeRelations(): number {
+    return this.#relations.size;
+  }
+
+  #newRelation(peer: Peer, pk: string, token: Uint8Array): RelationState | undefined {
+    const key = `${pk}|${hex(token)}`;
+    const existing = this.#relations.get(key);
+    if (existing) this.#endRelation(existing, 'replaced');
+    if (this.#relations.size >= this.#limits.maxObserveRelations) return undefined;
+    const notify = (r: RelationState, response: Omit<CoapResponse, 'observe'>, confirmable: boolean): void =>
+      this.#notify(r, response, confirmable);
+    const end = (r: RelationState): void => this.#endRelation(r, 'cancelled');
+    const relation: RelationState = {
+      key,
+      peer,
+      token: token.slice(),
+      seq: this.#random.int(0x1000), // any start; then rising by one per notification
+      lastConAt: this.#clock.now(),
+      pendingConKey: undefined,
+      listeners: [],
+      ended: false,
+      get active() {
+        return !relation.ended;
+      },
+      notify(response, options = {}) {
+        notify(relation, response, options.confirmable ?? false);
+      },
+      cancel() {
+        end(relation);
+      },
+      onEnd(listener) {
+        relation.listeners.push(listener);
+      },
+    };
+    this.#relations.set(key, relation);
+    return relation;
+  }
+
+  #notify(relation: RelationState, response: Omit<CoapResponse, 'observe'>, confirmable: boolean): void {
+    if (relation.ended || this.#closed) return;
+    relation.seq = (relation.seq + 1) & 0xffffff;
+    const now = this.#clock.now();
+    // At least one CON every 24 hours tells us the client is still there (RFC 7641 §4.5).
+    const con = confirmable || now - relation.lastConAt >= CON_NOTIFICATION_INTERVAL;
+    const pk = peerKey(relation.peer);
+    const mid = this.#newMid(pk);
+    // A non-2.xx notification is final: it carries no Observe and ends the relation (§3.2).
+    const final = !isSuccess(response.code);
+    const options = final ? (response.options ?? []) : withObserve(response.options ?? [], relation.seq);
+    const bytes = encodeCoapUdp({
+      type: con ? 'CON' : 'NON',
+      code: response.code,
+      messageId: mid,
+      token: relation.token,
+      options,
+      payload: response.payload ?? EMPTY,
+    });
+    // A newer notification replaces one still being retransmitted (§4.5.2).
+    if (relation.pendingConKey) {
+      const old = this.#pendingCon.get(relation.pendingConKey);
+      if (old?.timer) this.#clock.clearTimeout(old.timer);
+      this.#pendingCon.delete(relation.pendingConKey);
+      relation.pendingConKey = undefined;
+    }
+    const key = `${pk}|${mid}`;
+    if (con) {
+      relation.lastConAt = now;
+      relation.pendingConKey = key;
+      this.#sendConfirmable(relation.peer, key, bytes, {
+        onAck: () => {
+          if (relation.pendingConKey === key) relation.pendingConKey = undefined;
+        },
+        onReset: () => this.#endRelation(relation, 'reset'),
+        onGiveUp: () => this.#endRelation(relation, 'timeout'),
+      });
+    } else {
+      this.#nonNotifications.set(key, relation.key);
+      this.#remember(this.#nonNotificationExpiry, key, now + nonLifetime(this.#params), (k) =>
+        this.#nonNotifications.delete(k),
+      );
+      this.#transmit(relation.peer, bytes);
+    }
+    if (final) this.#endRelation(relation, 'cancelled', true);
+  }
+
+  #endRelation(relation: RelationState, reason: ObserveEndReason, keepPending = false): void {
+    if (relation.ended) return;
+    relation.ended = true;
+    if (this.#relations.get(relation.key) === relation) this.#relations.delete(relation.key);
+    if (relation.pendingConKey && !keepPending) {
+      const pending = this.#pendingCon.get(relation.pendingConKey);
+      if (pending?.timer) this.#clock.clearTimeout(pending.timer);
+      this.#pendingCon.delete(relation.pendingConKey);
+    }
+    for (const listener of relation.listeners) {
+      try {
+        listener(reason);
+      } catch (e) {
+        this.#onError(e);
+      }
+    }
   }
 
   #sendEmptyAck(peer: Peer, messageId: number): Uint8Array {
@@ -646,12 +940,31 @@ export class CoapEndpoint {
     }
   }
 
-  #remember(map: Map<string, number>, key: string, expiresAt: number): void {
+  #remember(map: Map<string, number>, key: string, expiresAt: number, onEvict?: (key: string) => void): void {
     map.set(key, expiresAt);
     const now = this.#clock.now();
     for (const [k, at] of map) {
       if (map.size <= this.#limits.maxDedupEntries && at > now) break;
       map.delete(k);
+      onEvict?.(k);
     }
   }
+}
+
+/** The options with Observe set to `value` (replacing any), kept in option-number order. */
+function withObserve(options: readonly CoapOption[], value: number): CoapOption[] {
+  const out = options.filter((o) => o.number !== OptionNumber.OBSERVE);
+  const at = out.findIndex((o) => o.number > OptionNumber.OBSERVE);
+  const option = { number: OptionNumber.OBSERVE, value: encodeUint(value) };
+  if (at < 0) out.push(option);
+  else out.splice(at, 0, option);
+  return out;
+}
+
+/**
+ * RFC 7641 §3.4: notification V2 is newer than V1 if V1 < V2 and V2 - V1 < 2^23, or V1 > V2 and
+ * V1 - V2 > 2^23 (24-bit wrap-around), or more than 128 s passed since V1 arrived.
+ */
+export function isFresher(v1: number, v2: number, elapsedMs: number): boolean {
+  return (v1 < v2 && v2 - v1 < 2 ** 23) || (v1 > v2 && v1 - v2 > 2 ** 23) || elapsedMs > OBSERVE_FRESHNESS;
 }

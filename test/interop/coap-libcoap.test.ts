@@ -125,3 +125,82 @@ describe('our client against libcoap coap-server-notls', () => {
     }
   });
 });
+
+describe('observe with libcoap', () => {
+  it('coap-client-notls observes our server and sees 5+ notifications', async (t) => {
+    const client = requirePeer(t, 'coap-client-notls', 'libcoap3-bin');
+    if (!client) return;
+    const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+    const endpoint = new CoapEndpoint({ channel });
+    let counter = 0;
+    const timers: ReturnType<typeof setInterval>[] = [];
+    endpoint.onRequest(() => ({
+      code: CoapCode.CONTENT,
+      payload: text(`n${counter}`),
+      observe: (relation) => {
+        const timer = setInterval(() => {
+          counter++;
+          relation.notify({ code: CoapCode.CONTENT, payload: text(`n${counter}`) });
+        }, 150);
+        timers.push(timer);
+        relation.onEnd(() => clearInterval(timer));
+      },
+    }));
+    try {
+      // -s 2: subscribe for 2 seconds; libcoap prints each payload as it arrives (no separator).
+      const r = await run(client, ['-s', '2', '-B', '3', `coap://127.0.0.1:${channel.local!.port}/obs`]);
+      const lines = r.stdout.match(/n\d+/g) ?? [];
+      assert.ok(
+        lines.length >= 6,
+        `expected the first response and 5+ notifications, got ${JSON.stringify(r.stdout)}`,
+      );
+      const values = lines.map((l) => Number(l.slice(1)));
+      for (let i = 1; i < values.length; i++) assert.ok(values[i]! > values[i - 1]!, 'in order');
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+      await endpoint.close();
+    }
+  });
+
+  it('our client observes coap-server-notls /time and cancels', async (t) => {
+    const serverBin = requirePeer(t, 'coap-server-notls', 'libcoap3-bin');
+    if (!serverBin) return;
+    const port = await freeUdpPort();
+    const daemon = startDaemon(serverBin, ['-A', '127.0.0.1', '-p', String(port)]);
+    const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+    const endpoint = new CoapEndpoint({ channel });
+    const server = { address: '127.0.0.1', port };
+    try {
+      for (let i = 0; i < 50; i++) {
+        try {
+          await endpoint.ping(server);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const seen: string[] = [];
+      let enough!: () => void;
+      const got = new Promise<void>((r) => (enough = r));
+      const obs = await endpoint.observe(
+        server,
+        { code: CoapCode.GET, options: [{ number: OptionNumber.URI_PATH, value: text('time') }] },
+        {
+          onNotification: (m) => {
+            seen.push(str(m.payload));
+            if (seen.length >= 5) enough();
+          },
+        },
+      );
+      assert.equal(obs.established, true, daemon.output());
+      // libcoap's /time resource notifies once a second.
+      await Promise.race([got, new Promise((r) => setTimeout(r, 8000))]);
+      assert.ok(seen.length >= 5, `notifications: ${JSON.stringify(seen)}`);
+      const final = await obs.cancel();
+      assert.equal(final.code, CoapCode.CONTENT);
+    } finally {
+      await endpoint.close();
+      await daemon.stop();
+    }
+  });
+});
