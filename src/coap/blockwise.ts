@@ -37,7 +37,7 @@ import {
   sortOptions,
   type BlockOption,
 } from './options.js';
-import { DEFAULT_TRANSMISSION, exchangeLifetime } from './transmission.js';
+import { exchangeLifetime } from './transmission.js';
 
 export interface BlockwiseOptions {
   /** Block size we send and serve (16 .. 1024, a power of two; default 1024). */
@@ -48,7 +48,7 @@ export interface BlockwiseOptions {
   readonly maxTransfers?: number;
   /** Bytes held by each of those two tables (default 16 MiB). */
   readonly maxBufferedBytes?: number;
-  /** How long an idle transfer is kept, in ms (default EXCHANGE_LIFETIME, 247 s). */
+  /** How long an idle transfer is kept, in ms (default the endpoint's EXCHANGE_LIFETIME, 247 s). */
   readonly transferLifetime?: number;
   readonly clock?: Clock;
   /** Source of Request-Tag values. */
@@ -111,7 +111,6 @@ const TARGET_OPTIONS: ReadonlySet<number> = new Set([
   OptionNumber.URI_QUERY,
   OptionNumber.PROXY_URI,
   OptionNumber.PROXY_SCHEME,
-  OptionNumber.REQUEST_TAG,
 ]);
 /** Options of a request that a block-wise layer owns and the wrapped handler never sees. */
 const BLOCK_OPTIONS: ReadonlySet<number> = new Set([
@@ -148,13 +147,18 @@ const blockOption = (number: number, block: BlockOption): CoapOption => ({
 });
 
 /**
- * The key of a block-wise operation: peer, method and request target (+ Request-Tag). For a Block2
- * cache, Accept and a FETCH body select the representation too.
+ * The key of a block-wise operation: peer, method and request target, and for Block1 the
+ * Request-Tag (RFC 9175 §3.3). For a Block2 response, Accept and a FETCH body select the
+ * representation; the Request-Tag does not (a client need not repeat its upload's tag when it
+ * fetches the later blocks of the response, RFC 7959 §3.3).
  */
 function operationKey(pk: string, msg: CoapMessage, forResponse: boolean): string {
   let key = `${pk} ${msg.code}`;
   for (const o of msg.options)
-    if (TARGET_OPTIONS.has(o.number) || (forResponse && o.number === OptionNumber.ACCEPT))
+    if (
+      TARGET_OPTIONS.has(o.number) ||
+      (forResponse ? o.number === OptionNumber.ACCEPT : o.number === OptionNumber.REQUEST_TAG)
+    )
       key += ` ${o.number}=${hex(o.value)}`;
   if (forResponse && msg.code === CoapCode.FETCH && msg.payload.length > 0)
     key += ` body=${createHash('sha256').update(msg.payload).digest('hex')}`;
@@ -193,7 +197,7 @@ export class BlockwiseLayer {
     this.#maxBodySize = options.maxBodySize ?? 1 << 20;
     this.#maxTransfers = options.maxTransfers ?? 100;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 16 << 20;
-    this.#lifetime = options.transferLifetime ?? exchangeLifetime(DEFAULT_TRANSMISSION);
+    this.#lifetime = options.transferLifetime ?? exchangeLifetime(endpoint.transmission);
     for (const [name, v] of [
       ['maxBodySize', this.#maxBodySize],
       ['maxTransfers', this.#maxTransfers],
@@ -303,6 +307,21 @@ export class BlockwiseLayer {
     }
   }
 
+  /**
+   * Completes a response that arrived outside `request`, such as an observe notification carrying
+   * Block2 M=1 (RFC 7959 §2.6): fetches the later blocks with `request` (Observe is left out) and
+   * returns the whole representation. A response without Block2 M=1 is returned as it is.
+   */
+  fetchRemaining(
+    peer: Peer,
+    request: OutgoingRequest,
+    first: CoapMessage,
+    options: RequestOptions = {},
+  ): Promise<CoapMessage> {
+    const base: OutgoingRequest = { ...request, options: without(request.options ?? [], BLOCK_OPTIONS) };
+    return this.#download(peer, base, first, false, options);
+  }
+
   async #download(
     peer: Peer,
     request: OutgoingRequest,
@@ -386,6 +405,16 @@ export class BlockwiseLayer {
     this.#handler = handler;
     this.#endpoint.onRequest((req) => this.#handle(req));
     return this;
+  }
+
+  /**
+   * The first block of a response we send outside a request handler, such as an observe
+   * notification (RFC 7959 §2.6): a response larger than a block is cached under `request`
+   * (its peer, method and target) so the client's GETs for the later blocks are served from it.
+   */
+  firstBlock(peer: Peer, request: CoapMessage, response: CoapResponse): CoapResponse {
+    const plain = { ...request, options: without(request.options, BLOCK_OPTIONS) };
+    return this.#serveFirst(peerKey(peer), plain, response, block2(request)?.szx);
   }
 
   #handle({ peer, message }: IncomingRequest): CoapResponse | Promise<CoapResponse> {

@@ -11,7 +11,14 @@ import {
   type CoapOption,
   type CoapType,
 } from './message.js';
-import { OptionNumber, encodeUint, firstUnrecognizedCritical, observe as observeOption } from './options.js';
+import {
+  OptionNumber,
+  encodeUint,
+  firstUnrecognizedCritical,
+  getOption,
+  observe as observeOption,
+  sortOptions,
+} from './options.js';
 import { CoapFormatError, decodeCoapUdp, encodeCoapUdp } from './udp-codec.js';
 import {
   DEFAULT_TRANSMISSION,
@@ -34,7 +41,8 @@ export interface CoapResponse {
 }
 
 /** Why an observe relation ended. */
-export type ObserveEndReason = 'cancelled' | 'deregistered' | 'reset' | 'timeout' | 'replaced' | 'closed';
+export type ObserveEndReason =
+  'cancelled' | 'deregistered' | 'reset' | 'timeout' | 'replaced' | 'closed' | 'evicted';
 
 /** The server side of one observation: the application calls notify() when the state changes. */
 export interface ObserveRelation {
@@ -99,6 +107,8 @@ export interface EndpointLimits {
   readonly maxDedupEntries: number;
   /** Server-role observe relations at once; registrations beyond it are answered without Observe. */
   readonly maxObserveRelations: number;
+  /** Observe relations per peer; a new one beyond it evicts that peer's oldest. */
+  readonly maxObserveRelationsPerPeer: number;
 }
 
 export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
@@ -106,6 +116,7 @@ export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
   maxQueuedPerPeer: 1_000,
   maxDedupEntries: 100_000,
   maxObserveRelations: 100_000,
+  maxObserveRelationsPerPeer: 1_000,
 });
 
 export interface EndpointOptions {
@@ -121,6 +132,8 @@ export interface EndpointOptions {
   readonly piggybackTimeout?: number;
   /** Token length for requests we originate (1..8; default 8). */
   readonly tokenLength?: number;
+  /** Repeat a request answered 4.01 with an Echo option, carrying the Echo (RFC 9175 §2.4); default true. */
+  readonly echoRetry?: boolean;
   /** Called with faults that have no caller to reject: handler exceptions, send errors. */
   readonly onError?: (error: unknown) => void;
 }
@@ -224,6 +237,7 @@ export class CoapEndpoint {
   readonly #piggybackTimeout: number;
   readonly #tokenLength: number;
   readonly #onError: (error: unknown) => void;
+  readonly #echoRetry: boolean;
   #handler: RequestHandler | undefined;
   #nextMid: number;
   #closed = false;
@@ -241,6 +255,8 @@ export class CoapEndpoint {
   readonly #seenResponses = new Map<string, number>();
   /** Server-role observe relations, by `peer|token`. */
   readonly #relations = new Map<string, RelationState>();
+  /** The same relations per peer, oldest first, for the per-peer bound. */
+  readonly #relationsByPeer = new Map<string, Set<RelationState>>();
   /** NON notifications we sent, by `peer|mid` → relation key, so a RST can end the relation. */
   readonly #nonNotifications = new Map<string, string>();
   readonly #nonNotificationExpiry = new Map<string, number>();
@@ -255,6 +271,7 @@ export class CoapEndpoint {
     this.#tokenLength = options.tokenLength ?? 8;
     if (!(this.#tokenLength >= 1 && this.#tokenLength <= 8)) throw new RangeError('tokenLength is 1..8');
     this.#onError = options.onError ?? (() => {});
+    this.#echoRetry = options.echoRetry ?? true;
     this.#nextMid = this.#random.int(0x10000);
     this.#channel.onReceive((peer, bytes) => this.#receive(peer, bytes));
   }
@@ -270,8 +287,24 @@ export class CoapEndpoint {
   }
 
   /** Sends a request and resolves with the response (piggybacked or separate). */
-  request(peer: Peer, request: OutgoingRequest, options: RequestOptions = {}): Promise<CoapMessage> {
-    return this.#startRequest(peer, request, options, undefined);
+  async request(peer: Peer, request: OutgoingRequest, options: RequestOptions = {}): Promise<CoapMessage> {
+    const response = await this.#startRequest(peer, request, options, undefined);
+    // RFC 9175 §2.4: a 4.01 with an Echo option asks us to prove freshness: repeat the request
+    // once, carrying that Echo value.
+    const echo = getOption(response, OptionNumber.ECHO);
+    if (
+      this.#echoRetry &&
+      response.code === CoapCode.UNAUTHORIZED &&
+      echo !== undefined &&
+      !hasOption(request, OptionNumber.ECHO)
+    ) {
+      const options2 = sortOptions([
+        ...(request.options ?? []),
+        { number: OptionNumber.ECHO, value: echo.slice() },
+      ]);
+      return this.#startRequest(peer, { ...request, options: options2 }, options, undefined);
+    }
+    return response;
   }
 
   /**
@@ -811,6 +844,12 @@ export class CoapEndpoint {
     const existing = this.#relations.get(key);
     if (existing) this.#endRelation(existing, 'replaced');
     if (this.#relations.size >= this.#limits.maxObserveRelations) return undefined;
+    let mine = this.#relationsByPeer.get(pk);
+    if (!mine) this.#relationsByPeer.set(pk, (mine = new Set()));
+    if (mine.size >= this.#limits.maxObserveRelationsPerPeer) {
+      const oldest = mine.values().next().value;
+      if (oldest) this.#endRelation(oldest, 'evicted');
+    }
     const notify = (r: RelationState, response: Omit<CoapResponse, 'observe'>, confirmable: boolean): void =>
       this.#notify(r, response, confirmable);
     const end = (r: RelationState): void => this.#endRelation(r, 'cancelled');
@@ -837,6 +876,7 @@ export class CoapEndpoint {
       },
     };
     this.#relations.set(key, relation);
+    mine.add(relation);
     return relation;
   }
 
@@ -891,6 +931,10 @@ export class CoapEndpoint {
     if (relation.ended) return;
     relation.ended = true;
     if (this.#relations.get(relation.key) === relation) this.#relations.delete(relation.key);
+    const pk = peerKey(relation.peer);
+    const mine = this.#relationsByPeer.get(pk);
+    mine?.delete(relation);
+    if (mine?.size === 0) this.#relationsByPeer.delete(pk);
     if (relation.pendingConKey && !keepPending) {
       const pending = this.#pendingCon.get(relation.pendingConKey);
       if (pending?.timer) this.#clock.clearTimeout(pending.timer);
@@ -967,4 +1011,8 @@ function withObserve(options: readonly CoapOption[], value: number): CoapOption[
  */
 export function isFresher(v1: number, v2: number, elapsedMs: number): boolean {
   return (v1 < v2 && v2 - v1 < 2 ** 23) || (v1 > v2 && v1 - v2 > 2 ** 23) || elapsedMs > OBSERVE_FRESHNESS;
+}
+
+function hasOption(request: OutgoingRequest, number: number): boolean {
+  return (request.options ?? []).some((o) => o.number === number);
 }

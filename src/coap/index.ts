@@ -6,3 +6,5 @@ export * from './tcp-codec.js';
 export * from './endpoint.js';
 export * from './errors.js';
 export * from './transmission.js';
+export * from './echo.js';
+export * from './blockwise.js';

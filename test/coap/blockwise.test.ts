@@ -342,10 +342,10 @@ describe('BlockwiseLayer: errors', () => {
         : { code: CoapCode.CHANGED, options: [b1(b.num, false, 256)] };
     });
     const r = await w.run(
-      w.clientLayer.request(SERVER, { code: CoapCode.PUT, options: path('r'), payload: body(1024) }),
+      w.clientLayer.request(SERVER, { code: CoapCode.PUT, options: path('r'), payload: body(2048) }),
     );
     assert.equal(r.code, CoapCode.CHANGED);
-    assert.equal(seen, 1 + 4);
+    assert.equal(seen, 1 + 2048 / 256);
     await w.close();
   });
 
@@ -627,11 +627,14 @@ describe('BlockwiseLayer: lossy channel', () => {
 describe('BlockwiseLayer: handler results', () => {
   it('serves an async handler and passes its own options through, adding Size2 to block 0', async () => {
     const w = world({ server: { blockSize: 256 } });
-    w.serverLayer.onRequest(async (): Promise<CoapResponse> => ({
-      code: CoapCode.CONTENT,
-      options: [{ number: OptionNumber.CONTENT_FORMAT, value: encodeUint(42) }],
-      payload: body(600),
-    }));
+    w.serverLayer.onRequest(async (): Promise<CoapResponse> => {
+      await new Promise((r) => setImmediate(r)); // answers on a later turn
+      return {
+        code: CoapCode.CONTENT,
+        options: [{ number: OptionNumber.CONTENT_FORMAT, value: encodeUint(42) }],
+        payload: body(600),
+      };
+    });
     const first = await w.run(w.client.request(SERVER, { code: CoapCode.GET, options: path('a') }));
     assert.equal(getUint(first, OptionNumber.CONTENT_FORMAT), 42);
     assert.equal(getUint(first, OptionNumber.SIZE2), 600);
@@ -639,6 +642,38 @@ describe('BlockwiseLayer: handler results', () => {
     const whole = await w.run(w.clientLayer.request(SERVER, { code: CoapCode.GET, options: path('a') }));
     assert.deepEqual(whole.payload, body(600));
     assert.equal(getUint(whole, OptionNumber.CONTENT_FORMAT), 42);
+    await w.close();
+  });
+
+  it('lets a notification-like response be served in blocks and completed by the client', async () => {
+    const w = world({ server: { blockSize: 64 } });
+    const { calls } = store(w);
+    const rep = body(300, 40);
+    const request = {
+      code: CoapCode.GET,
+      options: [...path('obs'), { number: OptionNumber.OBSERVE, value: new Uint8Array(0) }],
+    };
+    const sent = w.serverLayer.firstBlock(
+      CLIENT,
+      { ...request, messageId: 0, token: Uint8Array.of(1), payload: new Uint8Array(0) },
+      { code: CoapCode.CONTENT, payload: rep },
+    );
+    assert.deepEqual(sent.payload, rep.subarray(0, 64));
+    const first: CoapMessage = {
+      type: 'CON',
+      code: sent.code,
+      messageId: 1,
+      token: Uint8Array.of(1),
+      options: sent.options ?? [],
+      payload: sent.payload ?? new Uint8Array(0),
+    };
+    const whole = await w.run(w.clientLayer.fetchRemaining(SERVER, request, first));
+    assert.deepEqual(whole.payload, rep);
+    assert.equal(calls.length, 0, 'the later blocks came from the cache');
+    assert.ok(
+      w.received.every((m) => getOption(m, OptionNumber.OBSERVE) === undefined),
+      'without Observe',
+    );
     await w.close();
   });
 });

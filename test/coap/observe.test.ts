@@ -247,6 +247,16 @@ describe('observe (RFC 7641)', () => {
     await server.close();
   });
 
+  it("a flood of registrations from one peer evicts that peer's oldest relations", async () => {
+    const { server, client, ended } = setup({ limits: { maxObserveRelationsPerPeer: 3 } });
+    for (let i = 0; i < 10; i++) await client.observe(SERVER, GET_TEMP, { onNotification: () => {} });
+    await settle();
+    assert.equal(server.observeRelations, 3);
+    assert.deepEqual(ended, Array(7).fill('evicted'));
+    await client.close();
+    await server.close();
+  });
+
   it('close() ends every relation and observation', async () => {
     const { server, client, ended } = setup();
     const ends: string[] = [];

@@ -148,7 +148,7 @@ describe('observe with libcoap', () => {
     }));
     try {
       // -s 2: subscribe for 2 seconds; libcoap prints each payload as it arrives (no separator).
-      const r = await run(client, ['-s', '2', '-B', '3', `coap://127.0.0.1:${channel.local!.port}/obs`]);
+      const r = await run(client, ['-s', '2', '-B', '3', `coap://127.0.0.1:${channel.local.port}/obs`]);
       const lines = r.stdout.match(/n\d+/g) ?? [];
       assert.ok(
         lines.length >= 6,
