@@ -1,4 +1,5 @@
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
+import { TimerQueue, type QueuedTimer } from '../timer-queue.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { peerKey, type Channel, type Peer } from '../transport/channel.js';
 import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from './errors.js';
@@ -155,7 +156,7 @@ interface PendingCon {
   readonly bytes: Uint8Array;
   attempts: number;
   timeout: number;
-  timer: TimerHandle | undefined;
+  timer: QueuedTimer | undefined;
   onAck(ack: CoapMessage): void;
   onReset(): void;
   onGiveUp(): void;
@@ -170,7 +171,7 @@ interface ClientExchange {
   readonly message: CoapMessage;
   readonly resolve: (m: CoapMessage) => void;
   readonly reject: (e: unknown) => void;
-  deadline: TimerHandle | undefined;
+  deadline: QueuedTimer | undefined;
   con: PendingCon | undefined;
   /** Counted against NSTART until the CON is acknowledged or the exchange ends. */
   holdsSlot: boolean;
@@ -211,7 +212,12 @@ interface DedupEntry {
   response: Uint8Array | undefined;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** A token as a map key: one char per byte (tokens are at most 8 bytes; cheaper than hex). */
+function tokenText(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i++) out += String.fromCharCode(b[i]!);
+  return out;
+}
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -231,6 +237,8 @@ export class CoapEndpoint {
   };
   readonly #channel: Channel;
   readonly #clock: Clock;
+  /** Every timer of the endpoint, on one host timer. */
+  readonly #timers: TimerQueue;
   readonly #random: RandomSource;
   readonly #params: TransmissionParameters;
   readonly #limits: EndpointLimits;
@@ -264,6 +272,7 @@ export class CoapEndpoint {
   constructor(options: EndpointOptions) {
     this.#channel = options.channel;
     this.#clock = options.clock ?? systemClock;
+    this.#timers = new TimerQueue(this.#clock);
     this.#random = options.random ?? cryptoRandom;
     this.#params = { ...DEFAULT_TRANSMISSION, ...options.transmission };
     this.#limits = { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits };
@@ -321,7 +330,7 @@ export class CoapEndpoint {
     const observer: ObserverState = { handlers, established: false, lastSeq: 0, lastTime: 0 };
     const registration = { ...request, token, options: withObserve(request.options ?? [], 0) };
     const response = await this.#startRequest(peer, registration, options, observer);
-    const tokenKey = `${peerKey(peer)}|${hex(token)}`;
+    const tokenKey = `${peerKey(peer)}|${tokenText(token)}`;
     const forget = (): void => {
       const ex = this.#exchanges.get(tokenKey);
       if (ex && ex.observer === observer) {
@@ -358,7 +367,7 @@ export class CoapEndpoint {
       return Promise.reject(new CoapLimitError('maxOpenRequests', this.#limits.maxOpenRequests));
     const pk = peerKey(peer);
     const token = request.token ?? this.#newToken(pk);
-    const tokenKey = `${pk}|${hex(token)}`;
+    const tokenKey = `${pk}|${tokenText(token)}`;
     if (this.#exchanges.has(tokenKey))
       return Promise.reject(new RangeError('token already in use with this peer'));
     const confirmable = request.confirmable ?? true;
@@ -456,7 +465,7 @@ export class CoapEndpoint {
     this.#closed = true;
     for (const ex of [...this.#exchanges.values()]) this.#finish(ex, new EndpointClosedError());
     for (const relation of [...this.#relations.values()]) this.#endRelation(relation, 'closed');
-    for (const con of this.#pendingCon.values()) if (con.timer) this.#clock.clearTimeout(con.timer);
+    this.#timers.clear();
     this.#pendingCon.clear();
     this.#dedup.clear();
     this.#seenResponses.clear();
@@ -501,7 +510,7 @@ export class CoapEndpoint {
   }
 
   #armDeadline(exchange: ClientExchange, timeout: number): void {
-    exchange.deadline = this.#clock.setTimeout(
+    exchange.deadline = this.#timers.schedule(
       () =>
         this.#finish(
           exchange,
@@ -537,10 +546,10 @@ export class CoapEndpoint {
       observer.established = true;
       observer.lastSeq = observeOption(response)!;
       observer.lastTime = this.#clock.now();
-      if (exchange.deadline) this.#clock.clearTimeout(exchange.deadline);
+      if (exchange.deadline) this.#timers.cancel(exchange.deadline);
       exchange.deadline = undefined;
       if (exchange.con) {
-        if (exchange.con.timer) this.#clock.clearTimeout(exchange.con.timer);
+        if (exchange.con.timer) this.#timers.cancel(exchange.con.timer);
         this.#pendingCon.delete(exchange.con.key);
         exchange.con = undefined;
       }
@@ -554,9 +563,9 @@ export class CoapEndpoint {
       observer.handlers.onEnd?.(error instanceof EndpointClosedError ? 'closed' : 'final-response', response);
       return;
     }
-    if (exchange.deadline) this.#clock.clearTimeout(exchange.deadline);
+    if (exchange.deadline) this.#timers.cancel(exchange.deadline);
     if (exchange.con) {
-      if (exchange.con.timer) this.#clock.clearTimeout(exchange.con.timer);
+      if (exchange.con.timer) this.#timers.cancel(exchange.con.timer);
       this.#pendingCon.delete(exchange.con.key);
       exchange.con = undefined;
     }
@@ -574,7 +583,7 @@ export class CoapEndpoint {
   #newToken(pk: string): Uint8Array {
     for (;;) {
       const token = this.#random.bytes(this.#tokenLength);
-      if (!this.#exchanges.has(`${pk}|${hex(token)}`)) return token;
+      if (!this.#exchanges.has(`${pk}|${tokenText(token)}`)) return token;
     }
   }
 
@@ -616,10 +625,10 @@ export class CoapEndpoint {
       con.timeout *= 2;
       this.stats.retransmissions++;
       this.#transmit(peer, bytes);
-      con.timer = this.#clock.setTimeout(fire, con.timeout);
+      con.timer = this.#timers.schedule(fire, con.timeout);
     };
     this.#transmit(peer, bytes);
-    con.timer = this.#clock.setTimeout(fire, con.timeout);
+    con.timer = this.#timers.schedule(fire, con.timeout);
     return con;
   }
 
@@ -660,7 +669,7 @@ export class CoapEndpoint {
         return; // otherwise a late or duplicate ACK: nothing waits for it
       }
       this.#pendingCon.delete(con.key);
-      if (con.timer) this.#clock.clearTimeout(con.timer);
+      if (con.timer) this.#timers.cancel(con.timer);
       if (msg.type === 'RST') con.onReset();
       else con.onAck(msg);
       return;
@@ -690,7 +699,7 @@ export class CoapEndpoint {
       if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
       return;
     }
-    const exchange = this.#exchanges.get(`${pk}|${hex(msg.token)}`);
+    const exchange = this.#exchanges.get(`${pk}|${tokenText(msg.token)}`);
     if (!exchange) {
       // Nobody asked for this (a late answer, a stale notification): a Reset tells the peer (§5.3.2,
       // RFC 7641 §3.6).
@@ -724,7 +733,7 @@ export class CoapEndpoint {
 
   #receiveRequest(peer: Peer, pk: string, msg: CoapMessage): void {
     const key = `${pk}|${msg.messageId}`;
-    const token = hex(msg.token);
+    const token = tokenText(msg.token);
     const seen = this.#dedup.get(key);
     // A repeated message id with the same token and code is a duplicate; a different token means
     // the peer reused the id (it wrapped around): treat it as new rather than answer it wrongly.
@@ -777,19 +786,19 @@ export class CoapEndpoint {
       this.#respond(peer, pk, msg, entry, result);
       return;
     }
-    let ackTimer: TimerHandle | undefined;
+    let ackTimer: QueuedTimer | undefined;
     if (msg.type === 'CON')
-      ackTimer = this.#clock.setTimeout(() => {
+      ackTimer = this.#timers.schedule(() => {
         ackTimer = undefined;
         entry.ack = this.#sendEmptyAck(peer, msg.messageId);
       }, this.#piggybackTimeout);
     result.then(
       (response) => {
-        if (ackTimer) this.#clock.clearTimeout(ackTimer);
+        if (ackTimer) this.#timers.cancel(ackTimer);
         this.#respond(peer, pk, msg, entry, response);
       },
       (e: unknown) => {
-        if (ackTimer) this.#clock.clearTimeout(ackTimer);
+        if (ackTimer) this.#timers.cancel(ackTimer);
         this.#onError(e);
         this.#respond(peer, pk, msg, entry, { code: CoapCode.INTERNAL_SERVER_ERROR });
       },
@@ -840,7 +849,7 @@ export class CoapEndpoint {
   }
 
   #newRelation(peer: Peer, pk: string, token: Uint8Array): RelationState | undefined {
-    const key = `${pk}|${hex(token)}`;
+    const key = `${pk}|${tokenText(token)}`;
     const existing = this.#relations.get(key);
     if (existing) this.#endRelation(existing, 'replaced');
     if (this.#relations.size >= this.#limits.maxObserveRelations) return undefined;
@@ -902,7 +911,7 @@ export class CoapEndpoint {
     // A newer notification replaces one still being retransmitted (§4.5.2).
     if (relation.pendingConKey) {
       const old = this.#pendingCon.get(relation.pendingConKey);
-      if (old?.timer) this.#clock.clearTimeout(old.timer);
+      if (old?.timer) this.#timers.cancel(old.timer);
       this.#pendingCon.delete(relation.pendingConKey);
       relation.pendingConKey = undefined;
     }
@@ -937,7 +946,7 @@ export class CoapEndpoint {
     if (mine?.size === 0) this.#relationsByPeer.delete(pk);
     if (relation.pendingConKey && !keepPending) {
       const pending = this.#pendingCon.get(relation.pendingConKey);
-      if (pending?.timer) this.#clock.clearTimeout(pending.timer);
+      if (pending?.timer) this.#timers.cancel(pending.timer);
       this.#pendingCon.delete(relation.pendingConKey);
     }
     for (const listener of relation.listeners) {
