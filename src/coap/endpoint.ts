@@ -79,7 +79,25 @@ export interface ObserveHandlers {
 export interface IncomingRequest {
   readonly peer: Peer;
   readonly message: CoapMessage;
+  /** True when the request came to a group address (a channel added with addGroupChannel). */
+  readonly multicast?: boolean;
 }
+
+/** One member's answer to a group request. */
+export interface GroupResponse {
+  readonly peer: Peer;
+  readonly message: CoapMessage;
+}
+
+export interface GroupRequestOptions {
+  /** How long to collect responses, in ms (members answer within their leisure; RFC 7252 §8.2). */
+  readonly timeout: number;
+  /** Called for each response as it arrives. */
+  readonly onResponse?: (response: GroupResponse) => void;
+}
+
+/** RFC 7252 §8.2: DEFAULT_LEISURE, the window a member spreads its response over. */
+export const DEFAULT_LEISURE = 5000;
 
 export type RequestHandler = (request: IncomingRequest) => CoapResponse | Promise<CoapResponse>;
 
@@ -261,6 +279,10 @@ export class CoapEndpoint {
   readonly #dedup = new Map<string, DedupEntry>();
   /** CON responses received (separate responses), by `peer|mid`, to re-ACK duplicates. */
   readonly #seenResponses = new Map<string, number>();
+  /** Group requests of ours collecting responses, by token. */
+  readonly #groupRequests = new Map<string, { onResponse: (r: GroupResponse) => void }>();
+  /** Channels bound to group addresses (server role). */
+  readonly #groupChannels: Channel[] = [];
   /** Server-role observe relations, by `peer|token`. */
   readonly #relations = new Map<string, RelationState>();
   /** The same relations per peer, oldest first, for the per-peer bound. */
@@ -460,6 +482,117 @@ export class CoapEndpoint {
   }
 
   /** Rejects everything open, stops every timer and closes the channel. */
+  /**
+   * Sends a request to a multicast group (RFC 7252 §8.1: always NON) and collects the members'
+   * responses, matched by token from whatever unicast address each member answers from.
+   */
+  groupRequest(
+    group: Peer,
+    request: OutgoingRequest,
+    options: GroupRequestOptions,
+  ): Promise<GroupResponse[]> {
+    if (this.#closed) return Promise.reject(new EndpointClosedError());
+    if (!isRequest(request.code)) return Promise.reject(new RangeError('not a request code'));
+    const gk = peerKey(group);
+    let token = request.token;
+    if (!token)
+      do token = this.#random.bytes(this.#tokenLength);
+      while (this.#groupRequests.has(tokenText(token)));
+    const key = tokenText(token);
+    const responses: GroupResponse[] = [];
+    this.#groupRequests.set(key, {
+      onResponse: (r) => {
+        responses.push(r);
+        try {
+          options.onResponse?.(r);
+        } catch (e) {
+          this.#onError(e);
+        }
+      },
+    });
+    const bytes = encodeCoapUdp({
+      type: 'NON',
+      code: request.code,
+      messageId: this.#newMid(gk),
+      token,
+      options: request.options ?? [],
+      payload: request.payload ?? EMPTY,
+    });
+    this.#transmit(group, bytes);
+    return new Promise((resolve) => {
+      this.#timers.schedule(() => {
+        this.#groupRequests.delete(key);
+        resolve(responses);
+      }, options.timeout);
+    });
+  }
+
+  /**
+   * Serves requests sent to a group (server role, RFC 7252 §8.2): `channel` is bound to the group
+   * address. Its requests reach the same handler with `multicast: true`; only NON requests are
+   * served; a response goes out from this endpoint's own channel after a random delay within
+   * `leisure`, and error responses are not sent at all.
+   */
+  addGroupChannel(channel: Channel, options: { leisure?: number } = {}): this {
+    const leisure = options.leisure ?? DEFAULT_LEISURE;
+    this.#groupChannels.push(channel);
+    channel.onReceive((peer, bytes) => this.#receiveGroup(peer, bytes, leisure));
+    return this;
+  }
+
+  #receiveGroup(peer: Peer, bytes: Uint8Array, leisure: number): void {
+    if (this.#closed) return;
+    let msg: CoapMessage;
+    try {
+      msg = decodeCoapUdp(bytes);
+    } catch {
+      this.stats.malformed++; // never answered: a group request gets no RST (§8.1)
+      return;
+    }
+    if (msg.type !== 'NON' || !isRequest(msg.code)) return;
+    const pk = peerKey(peer);
+    const key = `group|${pk}|${msg.messageId}`;
+    const seen = this.#dedup.get(key);
+    if (seen && seen.token === tokenText(msg.token) && seen.expiresAt > this.#clock.now()) {
+      this.stats.duplicates++;
+      return;
+    }
+    this.#dedup.set(key, {
+      token: tokenText(msg.token),
+      code: msg.code,
+      expiresAt: this.#clock.now() + nonLifetime(this.#params),
+      ack: undefined,
+      response: undefined,
+    });
+    this.#evictDedup();
+    this.stats.handled++;
+    const handler = this.#handler;
+    if (!handler || firstUnrecognizedCritical(msg) !== undefined) return;
+    const send = (response: CoapResponse): void => {
+      // §8.2: a member should not answer a group request with an error.
+      if (!isSuccess(response.code) || this.#closed) return;
+      const delay = this.#random.next() * leisure;
+      this.#timers.schedule(() => {
+        const out = encodeCoapUdp({
+          type: 'NON',
+          code: response.code,
+          messageId: this.#newMid(pk),
+          token: msg.token,
+          options: response.options ?? [],
+          payload: response.payload ?? EMPTY,
+        });
+        this.#transmit(peer, out);
+      }, delay);
+    };
+    try {
+      const result = handler({ peer, message: msg, multicast: true });
+      if (result instanceof Promise) result.then(send, (e: unknown) => this.#onError(e));
+      else send(result);
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -469,7 +602,8 @@ export class CoapEndpoint {
     this.#pendingCon.clear();
     this.#dedup.clear();
     this.#seenResponses.clear();
-    await this.#channel.close();
+    this.#groupRequests.clear();
+    await Promise.all([this.#channel.close(), ...this.#groupChannels.map((c) => c.close())]);
   }
 
   // ---- client role ----
@@ -701,6 +835,14 @@ export class CoapEndpoint {
     }
     const exchange = this.#exchanges.get(`${pk}|${tokenText(msg.token)}`);
     if (!exchange) {
+      const group = this.#groupRequests.get(tokenText(msg.token));
+      if (group) {
+        // A member's answer to our group request, from its own unicast address (§8.1).
+        this.#remember(this.#seenResponses, midKey, this.#clock.now() + nonLifetime(this.#params));
+        if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
+        group.onResponse({ peer, message: msg });
+        return;
+      }
       // Nobody asked for this (a late answer, a stale notification): a Reset tells the peer (§5.3.2,
       // RFC 7641 §3.6).
       this.#sendReset(peer, msg.messageId);
