@@ -1,10 +1,11 @@
 import type { LwM2mValue, ResourceType } from '../model/data-types.js';
-import { INT64_MIN, formatObjLink, normalizeInteger } from '../model/data-types.js';
+import { INT64_MIN, normalizeInteger } from '../model/data-types.js';
 import type { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord, NodeSet } from '../model/records.js';
 import type { CborValue } from './cbor/cbor-reader.js';
 import { CborFloat, CborMap, CborTagged, decodeCbor } from './cbor/cbor-reader.js';
 import { CborWriter } from './cbor/cbor-writer.js';
+import { writeLwM2mValue } from './cbor/write-value.js';
 import type { CodecContext, ContentCodec } from './content-codec.js';
 import { resolveLimits } from './content-codec.js';
 import { ContentFormatError } from './content-format-error.js';
@@ -155,35 +156,6 @@ function inferredValue(item: CborValue, path: LwM2mPath): LwM2mValue {
   return fail('type-mismatch', `${path.toString()}: ${describe(item)} is not a LwM2M value`);
 }
 
-function writeValue(w: CborWriter, v: LwM2mValue): void {
-  switch (v.type) {
-    case 'string':
-    case 'corelnk':
-      w.text(v.value);
-      return;
-    case 'integer':
-    case 'unsigned':
-    case 'time':
-      w.int(v.value);
-      return;
-    case 'float':
-      w.float(v.value);
-      return;
-    case 'boolean':
-      w.bool(v.value);
-      return;
-    case 'opaque':
-      w.bytes(v.value);
-      return;
-    case 'objlnk':
-      w.text(formatObjLink(v.value));
-      return;
-    case 'none':
-      w.null();
-      return;
-  }
-}
-
 /**
  * CBOR (CF 60, Core §7.4.x): one value at the request path (a resource or resource instance) as one
  * CBOR item: text for String/Corelnk/Objlnk (`"oid:iid"`), an integer for Integer/Unsigned/Time, a
@@ -217,7 +189,7 @@ export const cborCodec: ContentCodec = {
     if ((value.type === 'string' || value.type === 'corelnk') && hasLoneSurrogate(value.value))
       return fail('not-encodable', `${ctx.path.toString()}: string is not valid Unicode (lone surrogate)`);
     const w = new CborWriter(16);
-    writeValue(w, value);
+    writeLwM2mValue(w, value);
     return w.finish();
   },
 };

@@ -6,7 +6,6 @@ import {
   UINT64_MAX,
   Value,
   convertValue,
-  formatObjLink,
   isInt64,
   isUint64,
   normalizeInteger,
@@ -18,6 +17,7 @@ import { InvalidPathError, LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord, NodeSet } from '../model/records.js';
 import { CborFloat, CborMap, CborTagged, decodeCbor, type CborValue } from './cbor/cbor-reader.js';
 import { CborWriter } from './cbor/cbor-writer.js';
+import { writeLwM2mValue } from './cbor/write-value.js';
 import type { CodecContext, ContentCodec } from './content-codec.js';
 import { resolveLimits } from './content-codec.js';
 import { ContentFormatError, type ContentFormatReason } from './content-format-error.js';
@@ -662,38 +662,6 @@ function chain(ids: number[], node: TrieNode): [number[], TrieNode] {
   return [ids, n];
 }
 
-function writeValue(w: CborWriter, v: LwM2mValue, tagTime: boolean): void {
-  switch (v.type) {
-    case 'string':
-    case 'corelnk':
-      w.text(v.value);
-      return;
-    case 'integer':
-    case 'unsigned':
-      w.int(v.value);
-      return;
-    case 'time':
-      if (tagTime) w.tag(1);
-      w.int(v.value);
-      return;
-    case 'float':
-      w.float(v.value);
-      return;
-    case 'boolean':
-      w.bool(v.value);
-      return;
-    case 'opaque':
-      w.bytes(v.value);
-      return;
-    case 'objlnk':
-      w.text(formatObjLink(v.value));
-      return;
-    case 'none':
-      w.null();
-      return;
-  }
-}
-
 function writeKey(w: CborWriter, prefix: string | undefined, ids: readonly number[]): void {
   if (prefix === undefined && ids.length === 1) {
     w.int(ids[0]!);
@@ -707,7 +675,7 @@ function writeKey(w: CborWriter, prefix: string | undefined, ids: readonly numbe
 /** Writes a node's content: its value, or a map of its children (empty map for an empty container). */
 function writeNode(w: CborWriter, node: TrieNode): void {
   if (node.value !== undefined) {
-    writeValue(w, node.value, node.tagTime === true);
+    writeLwM2mValue(w, node.value, node.tagTime === true);
     return;
   }
   w.mapHeader(node.children.size);
