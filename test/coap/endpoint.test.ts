@@ -268,6 +268,125 @@ describe('CoapEndpoint: exchanges', () => {
   });
 });
 
+describe('CoapEndpoint: duplicates and separate responses, from a raw peer', () => {
+  it('a duplicate CON of a slow request gets the empty ACK again; the handler runs once; the CON response is retransmitted until acknowledged', async () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork();
+    const server = new CoapEndpoint({
+      channel: network.channel(SERVER.address, SERVER.port),
+      clock,
+      random: seededRandom(1),
+      piggybackTimeout: 100,
+    });
+    let calls = 0;
+    let release!: (r: CoapResponse) => void;
+    server.onRequest(() => {
+      calls++;
+      return new Promise<CoapResponse>((r) => (release = r));
+    });
+    const raw = network.channel('10.0.0.3', 5683);
+    const got: CoapMessage[] = [];
+    raw.onReceive((_p, bytes) => got.push(decodeCoapUdp(bytes)));
+    const request = encodeCoapUdp({
+      type: 'CON',
+      code: CoapCode.GET,
+      messageId: 0x4242,
+      token: Uint8Array.of(9, 9),
+      options: [],
+      payload: new Uint8Array(),
+    });
+    raw.send(SERVER, request);
+    await drive(clock, () => got.length >= 1, 20);
+    assert.deepEqual(
+      [got[0]!.type, got[0]!.code, got[0]!.messageId],
+      ['ACK', 0, 0x4242],
+      'empty ACK for the slow handler',
+    );
+    raw.send(SERVER, request); // the client did not see the ACK and retransmits
+    await settle();
+    assert.equal(got.length, 2);
+    assert.deepEqual(
+      [got[1]!.type, got[1]!.code, got[1]!.messageId],
+      ['ACK', 0, 0x4242],
+      'the same empty ACK again',
+    );
+    assert.equal(calls, 1, 'the handler ran once');
+    release({ code: CoapCode.CONTENT, payload: text('late') });
+    await settle();
+    const response = got[2]!;
+    assert.equal(response.type, 'CON');
+    assert.equal(str(response.payload), 'late');
+    assert.deepEqual([...response.token], [9, 9]);
+    // We do not acknowledge: the server retransmits the same CON response with back-off.
+    await drive(clock, () => got.length >= 4, 100, 10_000);
+    assert.equal(got[3]!.messageId, response.messageId);
+    assert.equal(server.stats.retransmissions, 1);
+    raw.send(
+      SERVER,
+      encodeCoapUdp({
+        type: 'ACK',
+        code: 0,
+        messageId: response.messageId,
+        token: new Uint8Array(),
+        options: [],
+        payload: new Uint8Array(),
+      }),
+    );
+    await settle();
+    assert.equal(server.tableSizes().pendingCon, 0, 'acknowledged: no more retransmissions');
+    await server.close();
+  });
+
+  it('a client delivers a retransmitted separate response once and acknowledges every copy', async () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork();
+    const client = new CoapEndpoint({
+      channel: network.channel(CLIENT.address, CLIENT.port),
+      clock,
+      random: seededRandom(2),
+    });
+    const raw = network.channel(SERVER.address, SERVER.port);
+    const acks: CoapMessage[] = [];
+    let token = new Uint8Array();
+    raw.onReceive((_p, bytes) => {
+      const m = decodeCoapUdp(bytes);
+      if (m.code === CoapCode.GET) {
+        token = m.token.slice();
+        raw.send(
+          CLIENT,
+          encodeCoapUdp({
+            type: 'ACK',
+            code: 0,
+            messageId: m.messageId,
+            token: new Uint8Array(),
+            options: [],
+            payload: new Uint8Array(),
+          }),
+        );
+      } else acks.push(m);
+    });
+    const r = track(client.request(SERVER, get('/x')));
+    await settle();
+    const separate = () =>
+      encodeCoapUdp({
+        type: 'CON',
+        code: CoapCode.CONTENT,
+        messageId: 777,
+        token,
+        options: [],
+        payload: text('once'),
+      });
+    raw.send(CLIENT, separate());
+    raw.send(CLIENT, separate());
+    await drive(clock, () => r.settled && acks.length >= 2);
+    assert.equal(str(r.value!.payload), 'once');
+    assert.equal(acks.length, 2, 'both copies acknowledged');
+    assert.ok(acks.every((a) => a.type === 'ACK' && a.messageId === 777));
+    assert.equal(client.stats.duplicates, 1);
+    await client.close();
+  });
+});
+
 describe('CoapEndpoint over a lossy channel', () => {
   for (const [label, transmission, expectAll] of [
     ['raised retransmit limit, short ACK_TIMEOUT', { ackTimeout: 200, maxRetransmit: 12 }, true],
