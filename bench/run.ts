@@ -1,10 +1,12 @@
 // npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
+import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   content: runContentBench,
   coap: runCoapBench,
+  'coap-endpoint': runCoapEndpointBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
