@@ -15,6 +15,7 @@ import { seededRandom } from '../../src/random.js';
 import type { Channel, Peer } from '../../src/transport/channel.js';
 import { LossyChannel } from '../../src/transport/lossy-channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { drive, settle, track } from '../support/coap-driver.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -27,21 +28,6 @@ const get = (path: string) => ({
     .filter(Boolean)
     .map((seg) => ({ number: OptionNumber.URI_PATH, value: text(seg) })),
 });
-
-/** Lets scheduled deliveries (setImmediate) run. */
-async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-/** Advances the fake clock in steps, letting deliveries run, until `done` says so (bounded). */
-async function drive(clock: FakeClock, done: () => boolean, stepMs = 50, maxMs = 600_000): Promise<void> {
-  for (let t = 0; t <= maxMs && !done(); t += stepMs) {
-    await settle();
-    if (done()) return;
-    clock.advance(stepMs);
-  }
-  await settle();
-}
 
 interface Setup {
   clock: FakeClock;
@@ -62,15 +48,6 @@ function setup(opts: Partial<EndpointOptions> = {}, wrap?: (c: Channel, clock: F
   const server = new CoapEndpoint({ channel: serverChannel, random: seededRandom(1), ...common });
   const client = new CoapEndpoint({ channel: clientChannel, random: seededRandom(2), ...common });
   return { clock, network, client, server, serverChannel, clientChannel };
-}
-
-function track<T>(p: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  p.then(
-    (v) => Object.assign(state, { settled: true, value: v }),
-    (e: unknown) => Object.assign(state, { settled: true, error: e }),
-  );
-  return state;
 }
 
 describe('CoapEndpoint: exchanges', () => {
@@ -96,7 +73,7 @@ describe('CoapEndpoint: exchanges', () => {
     let release!: (r: CoapResponse) => void;
     server.onRequest(() => new Promise<CoapResponse>((resolve) => (release = resolve)));
     const r = track(client.request(SERVER, get('/slow')));
-    await drive(clock, () => network.stats.sent >= 2, 10);
+    await drive(clock, () => network.stats.sent >= 2, { stepMs: 10 });
     assert.equal(r.settled, false, 'an empty ACK does not complete the request');
     release({ code: CoapCode.CHANGED });
     await drive(clock, () => r.settled);
@@ -125,7 +102,7 @@ describe('CoapEndpoint: exchanges', () => {
     const sink = network.channel('10.0.0.9', 5683);
     sink.onReceive(() => sendTimes.push(clock.now()));
     const r = track(client.request({ address: '10.0.0.9', port: 5683 }, get('/x')));
-    await drive(clock, () => r.settled, 100);
+    await drive(clock, () => r.settled, { stepMs: 100 });
     assert.ok(r.error instanceof CoapTimeoutError && r.error.phase === 'no-ack', String(r.error));
     assert.equal(sendTimes.length, 5, 'first transmission plus 4 retransmissions');
     const gaps = sendTimes.slice(1).map((t, i) => t - sendTimes[i]!);
@@ -217,7 +194,7 @@ describe('CoapEndpoint: exchanges', () => {
       return { code: CoapCode.CONTENT };
     });
     const all = ['a', 'b', 'c', 'd', 'e'].map((p) => track(client.request(SERVER, get(`/${p}`))));
-    await drive(clock, () => all.every((r) => r.settled), 10);
+    await drive(clock, () => all.every((r) => r.settled), { stepMs: 10 });
     assert.ok(all.every((r) => r.value?.code === CoapCode.CONTENT));
     assert.equal(maxRunning, 1);
     assert.deepEqual(order, ['a', 'b', 'c', 'd', 'e']);
@@ -236,7 +213,7 @@ describe('CoapEndpoint: exchanges', () => {
     const d = track(client.request(SERVER, get('/4'), { timeout: 1000 }));
     await settle();
     assert.ok(d.error instanceof CoapLimitError);
-    await drive(clock, () => false, 50, 500);
+    await drive(clock, () => false, { stepMs: 50, maxMs: 500 });
     await client.close();
     await settle();
     assert.ok(a.error instanceof EndpointClosedError);
@@ -296,7 +273,7 @@ describe('CoapEndpoint: duplicates and separate responses, from a raw peer', () 
       payload: new Uint8Array(),
     });
     raw.send(SERVER, request);
-    await drive(clock, () => got.length >= 1, 20);
+    await drive(clock, () => got.length >= 1, { stepMs: 20 });
     assert.deepEqual(
       [got[0]!.type, got[0]!.code, got[0]!.messageId],
       ['ACK', 0, 0x4242],
@@ -318,7 +295,7 @@ describe('CoapEndpoint: duplicates and separate responses, from a raw peer', () 
     assert.equal(str(response.payload), 'late');
     assert.deepEqual([...response.token], [9, 9]);
     // We do not acknowledge: the server retransmits the same CON response with back-off.
-    await drive(clock, () => got.length >= 4, 100, 10_000);
+    await drive(clock, () => got.length >= 4, { stepMs: 100, maxMs: 10_000 });
     assert.equal(got[3]!.messageId, response.messageId);
     assert.equal(server.stats.retransmissions, 1);
     raw.send(
@@ -410,7 +387,7 @@ describe('CoapEndpoint over a lossy channel', () => {
         return { code: CoapCode.CONTENT, payload: text(id) };
       });
       const results = Array.from({ length: 40 }, (_, i) => track(client.request(SERVER, get(`/r${i}`))));
-      await drive(clock, () => results.every((r) => r.settled), 100, 2_000_000);
+      await drive(clock, () => results.every((r) => r.settled), { stepMs: 100, maxMs: 2_000_000 });
       for (const [id, n] of handled) assert.equal(n, 1, `handler ran ${n} times for ${id}`);
       let ok = 0;
       for (const [i, r] of results.entries()) {

@@ -14,25 +14,13 @@ import { decodeCoapUdp, encodeCoapUdp } from '../../src/coap/udp-codec.js';
 import { seededRandom } from '../../src/random.js';
 import type { Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { drive, settle } from '../support/coap-driver.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 const SERVER: Peer = { address: '10.0.0.1', port: 5683 };
 const CLIENT: Peer = { address: '10.0.0.2', port: 5683 };
 const GET_TEMP = { code: CoapCode.GET, options: [{ number: OptionNumber.URI_PATH, value: text('temp') }] };
-
-async function settle(rounds = 6): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-async function drive(clock: FakeClock, done: () => boolean, stepMs = 50, maxMs = 600_000): Promise<void> {
-  for (let t = 0; t <= maxMs && !done(); t += stepMs) {
-    await settle();
-    if (done()) return;
-    clock.advance(stepMs);
-  }
-  await settle();
-}
 
 function setup(opts: Partial<EndpointOptions> = {}) {
   const clock = new FakeClock();
@@ -129,7 +117,7 @@ describe('observe (RFC 7641)', () => {
     assert.deepEqual(seen, ['CON:21']);
     await client.close(); // the client goes away without a word
     notifyAll(true);
-    await drive(clock, () => ended.length > 0, 1000);
+    await drive(clock, () => ended.length > 0, { stepMs: 1000 });
     assert.deepEqual(ended, ['timeout']);
     await server.close();
   });
