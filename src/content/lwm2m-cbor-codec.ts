@@ -18,6 +18,7 @@ import type { LwM2mRecord, NodeSet } from '../model/records.js';
 import { CborFloat, CborMap, CborTagged, decodeCbor, type CborValue } from './cbor/cbor-reader.js';
 import { CborWriter } from './cbor/cbor-writer.js';
 import { writeLwM2mValue } from './cbor/write-value.js';
+import { parseRfc3339 } from './rfc3339.js';
 import type { CodecContext, ContentCodec } from './content-codec.js';
 import { resolveLimits } from './content-codec.js';
 import { ContentFormatError, type ContentFormatReason } from './content-format-error.js';
@@ -494,43 +495,6 @@ function timeFromTag(tagged: CborTagged, where: Where): LwM2mValue {
   if (secs === undefined)
     fail('malformed', `${whereText(where)}: "${clip(inner)}" is not an RFC 3339 date-time`);
   return Value.time(secs);
-}
-
-const RFC3339_RE =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
-
-/** Whole Unix seconds of an RFC 3339 date-time (fraction dropped), or undefined if it is not one. */
-export function parseRfc3339(text: string): number | undefined {
-  const m = RFC3339_RE.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 60) return undefined;
-  let offset = 0;
-  if (m[7] === undefined) {
-    const oh = Number(m[9]);
-    const om = Number(m[10]);
-    if (oh > 23 || om > 59) return undefined;
-    offset = (m[8] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
-  }
-  return daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
-}
-
-function isLeapYear(y: number): boolean {
-  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-}
-
-function daysInMonth(y: number, m: number): number {
-  return m === 2 ? (isLeapYear(y) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }
 
 function clip(s: string): string {

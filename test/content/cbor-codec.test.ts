@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CborFloat, CborMap, CborTagged, type CborValue } from '../../src/content/cbor/cbor-reader.js';
 import { encodeCbor } from '../../src/content/cbor/cbor-writer.js';
-import { cborCodec, parseRfc3339 } from '../../src/content/cbor-codec.js';
+import { cborCodec } from '../../src/content/cbor-codec.js';
+import { parseRfc3339 } from '../../src/content/rfc3339.js';
 import type { ContentFormatReason } from '../../src/content/content-format-error.js';
 import {
   INT64_MAX,

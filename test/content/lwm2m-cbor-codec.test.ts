@@ -4,13 +4,13 @@ import fc from 'fast-check';
 import { CborFloat, CborMap, CborTagged, type CborValue } from '../../src/content/cbor/cbor-reader.js';
 import { encodeCbor } from '../../src/content/cbor/cbor-writer.js';
 import type { CodecContext } from '../../src/content/content-codec.js';
+import { parseRfc3339 } from '../../src/content/rfc3339.js';
 import { ContentFormatError, type ContentFormatReason } from '../../src/content/content-format-error.js';
 import {
   decodeLwm2mCbor,
   decodeLwm2mCborCreate,
   encodeLwm2mCborCreate,
   lwm2mCborCodec,
-  parseRfc3339,
   type Lwm2mCborTopLevel,
 } from '../../src/content/lwm2m-cbor-codec.js';
 import {
