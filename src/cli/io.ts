@@ -3,6 +3,8 @@ export interface CliIo {
   readStdin(): Promise<Uint8Array>;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Resolves when a long-running command (`petrel server`) should stop; default SIGINT/SIGTERM. */
+  shutdown?(): Promise<void>;
 }
 
 export const processIo: CliIo = {

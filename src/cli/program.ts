@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { PetrelError } from '../errors.js';
 import { codecCommand } from './codec-command.js';
+import { serverCommand } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -13,6 +14,7 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   program.addCommand(codecCommand(io));
+  program.addCommand(serverCommand(io));
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     for (const sub of cmd.commands)

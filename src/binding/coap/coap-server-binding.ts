@@ -1,0 +1,301 @@
+import type { Clock } from '../../clock.js';
+import { BlockwiseError, BlockwiseLayer } from '../../coap/blockwise.js';
+import type { BlockwiseOptions } from '../../coap/blockwise.js';
+import { CoapEndpoint } from '../../coap/endpoint.js';
+import type { CoapResponse, EndpointLimits, RequestOptions } from '../../coap/endpoint.js';
+import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
+import type { CoapMessage } from '../../coap/message.js';
+import { parseCode } from '../../coap/message.js';
+import type { TransmissionParameters } from '../../coap/transmission.js';
+import type { CodecRegistry } from '../../content/codec-registry.js';
+import type { ObjectModel } from '../../model/object-definition.js';
+import { BindingError } from '../../operations/binding.js';
+import type {
+  BindingObservation,
+  DownlinkOptions,
+  DownlinkTarget,
+  NotificationHandlers,
+  ServerBinding,
+  UplinkHandler,
+  UplinkRefusal,
+  WireIdentity,
+} from '../../operations/binding.js';
+import type {
+  DownlinkRequest,
+  DownlinkResponse,
+  ObserveCompositeRequest,
+  ObserveRequest,
+  UplinkRequest,
+} from '../../operations/requests.js';
+import { OperationError } from '../../operations/result-code.js';
+import type { ResultCode, UplinkOperationName } from '../../operations/result-code.js';
+import { uriPath } from '../../coap/options.js';
+import { CoapCode } from '../../coap/message.js';
+import type { RandomSource } from '../../random.js';
+import type { Channel, Peer } from '../../transport/channel.js';
+import { decodeDownlinkResponse, decodeNotification, encodeDownlinkRequest } from './downlink-codec.js';
+import type { DownlinkContext } from './downlink-codec.js';
+import { decodeUplinkRequest, encodeUplinkResponse } from './uplink-codec.js';
+
+export interface CoapServerBindingOptions {
+  readonly channel: Channel;
+  readonly codecs: CodecRegistry;
+  readonly model: ObjectModel;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly transmission?: Partial<TransmissionParameters>;
+  readonly limits?: Partial<EndpointLimits>;
+  readonly blockwise?: BlockwiseOptions;
+  /** Keep Register parameters the spec does not define instead of answering 4.00. */
+  readonly allowUnknownParameters?: boolean;
+  /** Errors that reach no caller (an undecodable notification, a failing handler). */
+  readonly onError?: (error: unknown) => void;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+const identityOf = (m: CoapMessage): WireIdentity => ({ token: hex(m.token), messageId: m.messageId });
+
+/** Turns the CoAP layer's failures into the binding-neutral BindingError. */
+function bindingError(e: unknown): unknown {
+  if (e instanceof CoapTimeoutError) return new BindingError('timeout', e.message, { cause: e });
+  if (e instanceof CoapResetError) return new BindingError('rejected', e.message, { cause: e });
+  if (e instanceof EndpointClosedError) return new BindingError('closed', e.message, { cause: e });
+  if (e instanceof CoapLimitError) return new BindingError('rejected', e.message, { cause: e });
+  if (e instanceof BlockwiseError)
+    return new BindingError(e.reason === 'too-large' ? 'too-large' : 'decode', e.message, { cause: e });
+  return e;
+}
+
+/** Calls `fn` once with the first message sent (block-wise calls onSent per block). */
+function firstSent(options: DownlinkOptions | undefined): RequestOptions['onSent'] {
+  const onSent = options?.onSent;
+  if (!onSent) return undefined;
+  let done = false;
+  return (m: CoapMessage) => {
+    if (done) return;
+    done = true;
+    onSent(identityOf(m));
+  };
+}
+
+function requestOptions(options: DownlinkOptions | undefined): RequestOptions {
+  const onSent = firstSent(options);
+  return {
+    ...(options?.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(onSent ? { onSent } : {}),
+  };
+}
+
+/**
+ * The LwM2M server's CoAP binding (Transport TS §CoAP): one CoAP endpoint with block-wise on a
+ * channel (UDP now; DTLS, TCP, TLS later), mapping uplink requests to operations and operations
+ * to downlink requests. Stateless about LwM2M: registrations and observations live in server/.
+ */
+export class CoapServerBinding implements ServerBinding {
+  readonly endpoint: CoapEndpoint;
+  readonly blockwise: BlockwiseLayer;
+  readonly #options: CoapServerBindingOptions;
+  #uplink: UplinkHandler | undefined;
+  readonly #activity: ((peer: Peer) => void)[] = [];
+  readonly #refused: ((refusal: UplinkRefusal) => void)[] = [];
+  readonly #transport: string;
+
+  constructor(options: CoapServerBindingOptions) {
+    this.#options = options;
+    this.#transport = options.channel.kind;
+    // Registered before the endpoint's own handler: a queue-mode client is marked awake before
+    // its Update is handled (channels call handlers in registration order).
+    options.channel.onReceive((peer) => {
+      for (const listener of this.#activity) listener(peer);
+    });
+    this.endpoint = new CoapEndpoint({
+      channel: options.channel,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.transmission ? { transmission: options.transmission } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    this.blockwise = new BlockwiseLayer(this.endpoint, {
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      ...options.blockwise,
+    });
+    this.blockwise.onRequest(({ peer, message }) => this.#onRequest(peer, message));
+  }
+
+  onUplink(handler: UplinkHandler): void {
+    this.#uplink = handler;
+  }
+
+  onRefused(listener: (refusal: UplinkRefusal) => void): void {
+    this.#refused.push(listener);
+  }
+
+  onActivity(listener: (peer: Peer) => void): void {
+    this.#activity.push(listener);
+  }
+
+  async send(
+    target: DownlinkTarget,
+    request: DownlinkRequest,
+    options?: DownlinkOptions,
+  ): Promise<DownlinkResponse> {
+    const ctx = this.#context(target);
+    const outgoing = encodeDownlinkRequest(request, ctx);
+    let message: CoapMessage;
+    try {
+      message = await this.blockwise.request(target.peer, outgoing, requestOptions(options));
+    } catch (e) {
+      throw bindingError(e);
+    }
+    return this.#decode(message, request, ctx);
+  }
+
+  async observe(
+    target: DownlinkTarget,
+    request: ObserveRequest | ObserveCompositeRequest,
+    handlers: NotificationHandlers,
+    options?: DownlinkOptions,
+  ): Promise<BindingObservation> {
+    const ctx = this.#context(target);
+    const outgoing = encodeDownlinkRequest(request, ctx);
+    let observation;
+    try {
+      observation = await this.endpoint.observe(
+        target.peer,
+        outgoing,
+        {
+          onNotification: (message) => {
+            let notification;
+            try {
+              notification = decodeNotification(message, request, ctx);
+            } catch (e) {
+              this.#options.onError?.(e);
+              return;
+            }
+            handlers.onNotification(notification, identityOf(message));
+          },
+          onEnd: (reason) => handlers.onEnd?.(reason),
+        },
+        requestOptions(options),
+      );
+    } catch (e) {
+      throw bindingError(e);
+    }
+    const response = this.#decode(observation.response, request, ctx);
+    const cancelRequest: DownlinkRequest =
+      request.kind === 'observe'
+        ? {
+            kind: 'cancel-observation',
+            path: request.path,
+            ...(request.accept === undefined ? {} : { accept: request.accept }),
+          }
+        : {
+            kind: 'cancel-observation-composite',
+            paths: request.paths,
+            ...(request.format === undefined ? {} : { format: request.format }),
+            ...(request.accept === undefined ? {} : { accept: request.accept }),
+          };
+    return {
+      response,
+      established: observation.established,
+      identity: identityOf(observation.response),
+      forget: () => observation.forget(),
+      cancel: async (cancelOptions) => {
+        let message: CoapMessage;
+        try {
+          message = await observation.cancel(requestOptions(cancelOptions));
+        } catch (e) {
+          throw bindingError(e);
+        }
+        return this.#decode(message, cancelRequest, ctx);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.endpoint.close();
+  }
+
+  #context(target: DownlinkTarget): DownlinkContext {
+    return {
+      codecs: this.#options.codecs,
+      model: this.#options.model,
+      peer: { lwm2mVersion: target.lwm2mVersion, contentFormats: target.contentFormats },
+      ...(target.alternatePath === undefined ? {} : { alternatePath: target.alternatePath }),
+      versions: target.objectVersions,
+    };
+  }
+
+  #decode(message: CoapMessage, request: DownlinkRequest, ctx: DownlinkContext): DownlinkResponse {
+    try {
+      return decodeDownlinkResponse(message, request, ctx);
+    } catch (e) {
+      throw new BindingError(
+        'decode',
+        `the answer to ${request.kind} could not be decoded: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  async #onRequest(peer: Peer, message: CoapMessage): Promise<CoapResponse> {
+    let request: UplinkRequest;
+    try {
+      request = decodeUplinkRequest(message, {
+        codecs: this.#options.codecs,
+        model: this.#options.model,
+        allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
+      });
+    } catch (e) {
+      const known = e instanceof OperationError;
+      if (!known) this.#options.onError?.(e);
+      const code: ResultCode = known ? e.resultCode : '5.00';
+      const diagnostic = known ? e.message : 'internal error';
+      const refusal: UplinkRefusal = {
+        context: { peer, transport: this.#transport, identity: identityOf(message) },
+        operation: guessOperation(message),
+        code,
+        diagnostic,
+      };
+      for (const listener of this.#refused) listener(refusal);
+      return errorResponse(code, diagnostic);
+    }
+    const handler = this.#uplink;
+    if (!handler) return errorResponse('5.03', 'server not ready');
+    const response = await handler(request, {
+      peer,
+      transport: this.#transport,
+      identity: identityOf(message),
+    });
+    const onSent = response.onSent;
+    // The endpoint sends the answer as soon as this promise settles; onSent runs after that.
+    if (onSent) setImmediate(onSent);
+    return encodeUplinkResponse(response, request);
+  }
+}
+
+/** What an uplink was meant as, from its method and path alone (for traces of refused ones). */
+function guessOperation(message: CoapMessage): UplinkOperationName | undefined {
+  const [first, second, ...rest] = uriPath(message);
+  if (rest.length > 0) return undefined;
+  if (first === 'rd' && message.code === CoapCode.POST) return second === undefined ? 'register' : 'update';
+  if (first === 'rd' && message.code === CoapCode.DELETE && second !== undefined) return 'deregister';
+  if (first === 'dp' && second === undefined && message.code === CoapCode.POST) return 'send';
+  if (first === 'bs' && second === undefined && message.code === CoapCode.POST) return 'bootstrap-request';
+  if (first === 'bspack' && second === undefined && message.code === CoapCode.GET)
+    return 'bootstrap-pack-request';
+  return undefined;
+}
+
+function errorResponse(code: string, diagnostic: string): CoapResponse {
+  return { code: parseCode(code) ?? 0xa0, payload: new TextEncoder().encode(diagnostic) };
+}
+
+export function createCoapServerBinding(options: CoapServerBindingOptions): CoapServerBinding {
+  return new CoapServerBinding(options);
+}

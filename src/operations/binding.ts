@@ -1,0 +1,116 @@
+import { PetrelError } from '../errors.js';
+import type { Peer } from '../transport/channel.js';
+import type {
+  DownlinkRequest,
+  DownlinkResponse,
+  Notification,
+  ObserveCompositeRequest,
+  ObserveRequest,
+  UplinkRequest,
+  UplinkResponse,
+} from './requests.js';
+import type { ResultCode, UplinkOperationName } from './result-code.js';
+
+/**
+ * The seam between a role and a binding (DESIGN.md "binding/"): the role hands typed operations
+ * to the binding and receives typed uplinks from it. CoAP (UDP, DTLS, TCP, TLS), MQTT and HTTP
+ * each implement it, so the server's logic never sees a CoAP message.
+ */
+
+/** What a binding needs to know about the client a downlink goes to. */
+export interface DownlinkTarget {
+  readonly peer: Peer;
+  readonly lwm2mVersion: string;
+  /** Formats announced in the Register's root link (`ct=`); undefined when none were. */
+  readonly contentFormats: readonly number[] | undefined;
+  /** The registration's alternate path (`/lwm2m`); undefined for `/`. */
+  readonly alternatePath: string | undefined;
+  /** Object versions from `ver=`. */
+  readonly objectVersions: ReadonlyMap<number, string>;
+}
+
+/** The wire identity of a command once sent (Msg-Iden-001: ties a command to its messages). */
+export interface WireIdentity {
+  /** Hex of the CoAP token (or the MQTT correlation data). */
+  readonly token: string;
+  /** CoAP message id of the first transmission, when the transport has one. */
+  readonly messageId?: number;
+}
+
+export interface DownlinkOptions {
+  /** Overall deadline in ms. */
+  readonly timeout?: number;
+  /** Called when the request leaves (after any queueing in the binding). */
+  readonly onSent?: (identity: WireIdentity) => void;
+}
+
+export interface NotificationHandlers {
+  onNotification(notification: Notification, identity: WireIdentity): void;
+  /** The observation ended on the binding side (final response, reset by the peer, binding closed). */
+  onEnd?(reason: 'final-response' | 'closed' | 'cancelled'): void;
+}
+
+/** An observation the binding holds open. */
+export interface BindingObservation {
+  /** The first response: the current value (and whether the client accepted the observation). */
+  readonly response: DownlinkResponse;
+  /** False when the client answered without registering the observation. */
+  readonly established: boolean;
+  readonly identity: WireIdentity;
+  /** Proactive cancel (CoAP: GET/FETCH with Observe=1); resolves with the client's answer. */
+  cancel(options?: DownlinkOptions): Promise<DownlinkResponse>;
+  /** Reactive cancel: forget it, so the next notification is refused (CoAP: RST). */
+  forget(): void;
+}
+
+/** Where an uplink came from, as the binding authenticated it. */
+export interface UplinkContext {
+  readonly peer: Peer;
+  /** The binding's transport kind, for the registration's record ('udp', 'dtls', ...). */
+  readonly transport: string;
+  /** The wire identity of the uplink, for traces. */
+  readonly identity: WireIdentity;
+}
+
+/** An uplink the binding answered with an error itself, before any handler saw it (a bad Register). */
+export interface UplinkRefusal {
+  readonly context: UplinkContext;
+  /** The operation the message was meant as, when its method and path say so. */
+  readonly operation: UplinkOperationName | undefined;
+  readonly code: ResultCode;
+  readonly diagnostic: string;
+}
+
+export type UplinkHandler = (request: UplinkRequest, context: UplinkContext) => Promise<UplinkResponse>;
+
+export interface ServerBinding {
+  /** Sets the handler for Register, Update, De-register, Send (and bootstrap uplinks). */
+  onUplink(handler: UplinkHandler): void;
+  /** Called for each uplink the binding refused on its own (undecodable, bad parameters). */
+  onRefused(listener: (refusal: UplinkRefusal) => void): void;
+  /** Called for every message from a peer, before any handling: queue mode's "the client is awake". */
+  onActivity(listener: (peer: Peer) => void): void;
+  send(
+    target: DownlinkTarget,
+    request: DownlinkRequest,
+    options?: DownlinkOptions,
+  ): Promise<DownlinkResponse>;
+  observe(
+    target: DownlinkTarget,
+    request: ObserveRequest | ObserveCompositeRequest,
+    handlers: NotificationHandlers,
+    options?: DownlinkOptions,
+  ): Promise<BindingObservation>;
+  close(): Promise<void>;
+}
+
+export type BindingErrorReason = 'timeout' | 'rejected' | 'closed' | 'decode' | 'too-large';
+
+/** A downlink that failed on the wire: the binding's own errors, named the same for every binding. */
+export class BindingError extends PetrelError {
+  readonly reason: BindingErrorReason;
+  constructor(reason: BindingErrorReason, message: string, options?: { cause?: unknown }) {
+    super(`PETREL_ERR_BINDING_${reason.toUpperCase().replace('-', '_')}`, message, options);
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,1072 @@
+import { EventEmitter } from 'node:events';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
+import { createCodecRegistry } from '../content/codec-registry.js';
+import type { CodecRegistry } from '../content/codec-registry.js';
+import { lookupContentFormat } from '../content/content-format.js';
+import type { ContentFormatId } from '../content/content-format.js';
+import type { CreateInstance } from '../content/create-payload.js';
+import type { NotificationAttributeChanges, NotificationAttributes } from '../model/attributes.js';
+import type { LwM2mValue } from '../model/data-types.js';
+import type { ObjectModel } from '../model/object-definition.js';
+import { createDefaultRegistry } from '../model/object-registry.js';
+import { LwM2mPath } from '../model/path.js';
+import type { LwM2mRecord } from '../model/records.js';
+import { recordsFromJson } from '../model/records-json.js';
+import { inferJsonType, valueFromJson } from '../model/value-json.js';
+import { BindingError } from '../operations/binding.js';
+import type {
+  BindingObservation,
+  DownlinkOptions,
+  ServerBinding,
+  UplinkContext,
+  WireIdentity,
+} from '../operations/binding.js';
+import { parseExecuteArguments } from '../operations/execute-arguments.js';
+import type {
+  DownlinkRequest,
+  ExecuteArgument,
+  ObserveCompositeRequest,
+  ObserveRequest,
+  SendRequest,
+  UplinkRequest,
+  UplinkResponse,
+} from '../operations/requests.js';
+import { OperationError } from '../operations/result-code.js';
+import type { DownlinkOperationName, ResultCode, UplinkOperationName } from '../operations/result-code.js';
+import { validateDownlinkRequest } from '../operations/validation.js';
+import { cryptoRandom } from '../random.js';
+import type { RandomSource } from '../random.js';
+import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
+import type { RegistrationStore } from '../store/registration-store.js';
+import { TimerQueue } from '../timer-queue.js';
+import type { Channel, LocalAddress } from '../transport/channel.js';
+import { ServerRequestError } from './errors.js';
+import { Observation } from './observation.js';
+import type { ObservationEndReason, ObservationNotification } from './observation.js';
+import { OperationResult } from './operation-result.js';
+import { ProfileRegistry } from './profile-registry.js';
+import { downlinkTarget, hasRegisteredObject } from './registration.js';
+import type { Registration } from './registration.js';
+import { RegistrationService } from './registration-service.js';
+import { RequestQueue } from './request-queue.js';
+
+// ---- options and events ----
+
+export interface LwM2mServerOptions {
+  /** Listen on UDP (CoAP). Default `{ address: '0.0.0.0', port: 5683 }` when no channel/binding is given. */
+  readonly udp?: { readonly address?: string; readonly port?: number };
+  /** Run CoAP over this channel instead (in-memory tests, DTLS later). */
+  readonly channel?: Channel;
+  /** A binding built elsewhere (MQTT, or a CoAP binding with custom settings). */
+  readonly binding?: ServerBinding;
+  /** Object definitions for typing values; default: the built-in core objects. */
+  readonly model?: ObjectModel;
+  readonly store?: RegistrationStore;
+  readonly clock?: Clock;
+  /** Wall-clock ms for timestamps (default Date.now). */
+  readonly now?: () => number;
+  readonly random?: RandomSource;
+  /** Enabler versions served (default 1.0, 1.1, 1.2); a Register with another gets 4.12. */
+  readonly versions?: readonly string[];
+  /** Seconds a registration lives past its lifetime before it expires (default 0). */
+  readonly lifetimeGrace?: number;
+  /** Default deadline of a request to a client, ms (default 60 000). */
+  readonly requestTimeout?: number;
+  readonly queueMode?: {
+    /** How long a queue-mode client stays reachable after its last message, ms (default 93 000). */
+    readonly awakeTime?: number;
+    /** Most requests waiting per client (default 100). */
+    readonly maxQueued?: number;
+    /** How long a queued request waits for the client to wake, ms (default 3 600 000). */
+    readonly deadline?: number;
+  };
+  /** Pre-configured Profile IDs (`oma:…`/`v:…`) → object list in link format. */
+  readonly profiles?: Readonly<Record<string, string>>;
+  /** Keep Register parameters the spec does not define instead of answering 4.00. */
+  readonly allowUnknownParameters?: boolean;
+  /** Refuse a Register: return '4.03' (or '4.00'/'4.01') to reject it. */
+  readonly authorize?: (
+    request: Extract<UplinkRequest, { kind: 'register' }>,
+    context: UplinkContext,
+  ) => '4.00' | '4.01' | '4.03' | undefined;
+  /**
+   * Send (`/dp`) policy: 'mute-send' (default) refuses a Send when the server last saw the
+   * client's Mute Send (/1/x/23) true; 'accept' takes every Send from a registered client.
+   */
+  readonly sendPolicy?: 'mute-send' | 'accept';
+  /** Settings of the built-in CoAP binding. */
+  readonly coap?: Record<string, unknown>;
+}
+
+/** A command to a client, for traces (Msg-Iden-001). */
+export interface CommandEvent {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly operation: DownlinkOperationName;
+  readonly paths: readonly string[];
+  readonly token?: string;
+  readonly messageId?: number;
+  readonly code?: ResultCode;
+  readonly error?: Error;
+  readonly durationMs?: number;
+}
+
+/** An uplink from a client, for traces. */
+export interface UplinkEvent {
+  readonly id: string;
+  /** Undefined for a message that was not any uplink operation (a wrong path or method). */
+  readonly operation: UplinkOperationName | undefined;
+  readonly endpoint: string | undefined;
+  readonly peer: string;
+  readonly token: string;
+  readonly messageId?: number;
+  readonly code: ResultCode;
+  readonly diagnostic?: string;
+}
+
+export interface SendEvent {
+  readonly id: string;
+  readonly registration: Registration;
+  readonly result: OperationResult;
+}
+
+export interface LwM2mServerEvents {
+  registered: [registration: Registration, previous: Registration | undefined];
+  updated: [registration: Registration, previous: Registration];
+  deregistered: [registration: Registration];
+  expired: [registration: Registration];
+  awake: [registration: Registration];
+  sleeping: [registration: Registration];
+  notification: [notification: ObservationNotification];
+  send: [event: SendEvent];
+  /** A command leaves for a client (after queueing, with its wire identity). */
+  request: [event: CommandEvent];
+  /** A command's answer, or why it got none (`error`). */
+  response: [event: CommandEvent];
+  uplink: [event: UplinkEvent];
+  error: [error: Error];
+}
+
+// ---- request options ----
+
+export interface RequestOptions {
+  /** Deadline in ms (default: the server's requestTimeout). */
+  readonly timeout?: number;
+}
+
+export interface FormatOption {
+  /** Canonical format name (`'lwm2m-cbor'`) or number. */
+  readonly format?: string | number;
+}
+
+export type WriteInput =
+  | LwM2mValue
+  | readonly LwM2mRecord[]
+  | Readonly<Record<string, unknown>>
+  | string
+  | number
+  | boolean
+  | bigint
+  | null
+  | { readonly hex: string };
+
+export interface ObserveOptions extends RequestOptions, FormatOption {
+  /** 1.2 observation attributes, valid for this observation only. */
+  readonly attributes?: NotificationAttributes;
+  /** Re-establish automatically after the client registers again. */
+  readonly resume?: boolean;
+}
+
+const DEFAULT_AWAKE_TIME = 93_000;
+const DEFAULT_REQUEST_TIMEOUT = 60_000;
+
+function formatId(format: string | number | undefined): ContentFormatId | undefined {
+  if (format === undefined) return undefined;
+  const f = lookupContentFormat(format);
+  if (!f) throw new OperationError('unsupported-format', '4.15', `unknown content format "${format}"`);
+  return f.id;
+}
+
+function toPath(path: string | LwM2mPath): LwM2mPath {
+  return typeof path === 'string' ? LwM2mPath.parse(path) : path;
+}
+
+function pathsOf(request: DownlinkRequest): string[] {
+  if ('paths' in request) return request.paths.map(String);
+  if ('path' in request) return [request.path.toString()];
+  return [];
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+const RESOURCE_TYPES = new Set([
+  'string',
+  'integer',
+  'unsigned',
+  'float',
+  'boolean',
+  'opaque',
+  'time',
+  'objlnk',
+  'corelnk',
+  'none',
+]);
+
+function isLwM2mValue(v: unknown): v is LwM2mValue {
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    'type' in v &&
+    'value' in v &&
+    RESOURCE_TYPES.has((v as { type: unknown }).type as string) &&
+    Object.keys(v).length === 2
+  );
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * The LwM2M server (Core §6.2-6.4): accepts registrations, sends every DM/IR operation to
+ * registered clients, holds observations, takes Sends, and runs queue mode. It speaks only in
+ * operations/ types; the binding (CoAP by default) owns the wire.
+ */
+export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
+  readonly model: ObjectModel;
+  readonly codecs: CodecRegistry;
+  readonly store: RegistrationStore;
+  readonly #options: LwM2mServerOptions;
+  readonly #clock: Clock;
+  readonly #now: () => number;
+  readonly #random: RandomSource;
+  readonly #timers: TimerQueue;
+  readonly #registrations: RegistrationService;
+  readonly #profiles: ProfileRegistry;
+  readonly #queues = new Map<string, RequestQueue>();
+  readonly #observations = new Map<string, Set<Observation>>();
+  /** Last Mute Send (/1/x/23) value the server saw per endpoint. */
+  readonly #muteSend = new Map<string, boolean>();
+  #binding: ServerBinding | undefined;
+  #ownedChannel: Channel | undefined;
+  #started = false;
+  #stopped = false;
+
+  constructor(options: LwM2mServerOptions = {}) {
+    super();
+    this.#options = options;
+    this.model = options.model ?? createDefaultRegistry();
+    this.codecs = createCodecRegistry();
+    this.store = options.store ?? new MemoryRegistrationStore();
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? cryptoRandom;
+    this.#timers = new TimerQueue(this.#clock);
+    this.#profiles = new ProfileRegistry(
+      options.profiles === undefined ? {} : { profiles: options.profiles },
+    );
+    this.#registrations = new RegistrationService({
+      store: this.store,
+      profiles: this.#profiles,
+      clock: this.#clock,
+      now: this.#now,
+      random: this.#random,
+      versions: options.versions ?? ['1.0', '1.1', '1.2'],
+      lifetimeGrace: (options.lifetimeGrace ?? 0) * 1000,
+      ...(options.authorize ? { authorize: options.authorize } : {}),
+      onExpired: (reg) => this.#ended(reg, 'expired'),
+    });
+  }
+
+  /** Where the built-in UDP channel listens (after start). */
+  get address(): LocalAddress | undefined {
+    return this.#ownedChannel?.local ?? this.#options.channel?.local;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    let binding = this.#options.binding;
+    if (!binding) {
+      const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
+      let channel = this.#options.channel;
+      if (!channel) {
+        const { UdpChannel } = await import('../transport/udp-channel.js');
+        channel = await UdpChannel.open({
+          address: this.#options.udp?.address ?? '0.0.0.0',
+          port: this.#options.udp?.port ?? 5683,
+        });
+        this.#ownedChannel = channel;
+      }
+      binding = createCoapServerBinding({
+        channel,
+        codecs: this.codecs,
+        model: this.model,
+        clock: this.#clock,
+        random: this.#random,
+        allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
+        ...(this.#options.coap ?? {}),
+      });
+    }
+    this.#binding = binding;
+    binding.onActivity((peer) => {
+      const endpoint = this.#registrations.endpointAt(peer);
+      if (endpoint !== undefined) this.#queues.get(endpoint)?.wake();
+    });
+    binding.onUplink((request, context) => this.#onUplink(request, context));
+    binding.onRefused(({ context, operation, code, diagnostic }) =>
+      this.emit('uplink', {
+        id: this.#commandId(),
+        operation,
+        endpoint: undefined,
+        peer: `${context.peer.address}:${context.peer.port}`,
+        token: context.identity.token,
+        ...(context.identity.messageId === undefined ? {} : { messageId: context.identity.messageId }),
+        code,
+        diagnostic,
+      }),
+    );
+    await this.#registrations.restore();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const set of this.#observations.values()) for (const o of set) o.end('stopped');
+    this.#observations.clear();
+    for (const [endpoint, q] of this.#queues)
+      q.close(new ServerRequestError('stopped', endpoint, 'the server stopped'));
+    this.#queues.clear();
+    this.#registrations.stop();
+    this.#timers.clear();
+    await this.#binding?.close();
+    await this.#ownedChannel?.close();
+  }
+
+  // ---- registrations ----
+
+  getRegistration(endpoint: string): Promise<Registration | undefined> {
+    return this.store.get(endpoint);
+  }
+
+  async registrations(): Promise<Registration[]> {
+    const out: Registration[] = [];
+    for await (const reg of this.store.all()) out.push(reg);
+    return out;
+  }
+
+  /** Whether a queue-mode client is reachable now (always true for other clients). */
+  isAwake(endpoint: string): boolean {
+    return this.#queues.get(endpoint)?.awake ?? true;
+  }
+
+  /** The observations held with a client. */
+  observations(endpoint: string): Observation[] {
+    const out: Observation[] = [];
+    for (const set of this.#observations.values())
+      for (const o of set) if (o.endpoint === endpoint) out.push(o);
+    return out;
+  }
+
+  // ---- Device Management and Service Enablement ----
+
+  /**
+   * Sends any typed DM operation (operations/requests.ts), for callers that build requests
+   * themselves (the REST API, replays). Observe and the cancels go through observe()/cancel().
+   */
+  request(
+    endpoint: string,
+    request: DownlinkRequest,
+    options: RequestOptions = {},
+  ): Promise<OperationResult> {
+    if (request.kind === 'observe' || request.kind === 'observe-composite')
+      return Promise.reject(new TypeError(`use observe()/observeComposite() for ${request.kind}`));
+    if (request.kind === 'cancel-observation' || request.kind === 'cancel-observation-composite')
+      return Promise.reject(new TypeError('cancel an observation with observation.cancel()'));
+    if (request.kind.startsWith('bootstrap-'))
+      return Promise.reject(
+        new TypeError(`${request.kind} belongs to the Bootstrap-Server, not to a registration`),
+      );
+    return this.#request(endpoint, request, options);
+  }
+
+  read(
+    endpoint: string,
+    path: string | LwM2mPath,
+    options: RequestOptions & FormatOption = {},
+  ): Promise<OperationResult> {
+    const accept = formatId(options.format);
+    return this.#request(
+      endpoint,
+      { kind: 'read', path: toPath(path), ...(accept === undefined ? {} : { accept }) },
+      options,
+    );
+  }
+
+  discover(
+    endpoint: string,
+    path: string | LwM2mPath,
+    options: RequestOptions & { depth?: 0 | 1 | 2 | 3 } = {},
+  ): Promise<OperationResult> {
+    const { depth } = options;
+    return this.#request(
+      endpoint,
+      { kind: 'discover', path: toPath(path), ...(depth === undefined ? {} : { depth }) },
+      options,
+    );
+  }
+
+  async write(
+    endpoint: string,
+    path: string | LwM2mPath,
+    value: WriteInput,
+    options: RequestOptions & FormatOption & { mode?: 'replace' | 'update' } = {},
+  ): Promise<OperationResult> {
+    const target = toPath(path);
+    const reg = await this.#registration(endpoint);
+    const records = this.#records(target, value, reg);
+    const format = formatId(options.format);
+    return this.#request(
+      endpoint,
+      {
+        kind: 'write',
+        path: target,
+        mode: options.mode ?? 'replace',
+        records,
+        ...(format === undefined ? {} : { format }),
+      },
+      options,
+    );
+  }
+
+  execute(
+    endpoint: string,
+    path: string | LwM2mPath,
+    args?: string | readonly ExecuteArgument[],
+    options: RequestOptions = {},
+  ): Promise<OperationResult> {
+    const parsed = typeof args === 'string' ? parseExecuteArguments(args) : args;
+    return this.#request(
+      endpoint,
+      { kind: 'execute', path: toPath(path), ...(parsed && parsed.length > 0 ? { arguments: parsed } : {}) },
+      options,
+    );
+  }
+
+  /**
+   * Create (POST /o). `path` is the object (`/3303`, the client picks the id) or the new instance
+   * (`/3303/4`). `values`: resources of the new instance, keyed by resource path below it
+   * (`{"/5700": 21.5}` or `{"/3303/4/5700": 21.5}`), or records; may be empty (1.2).
+   */
+  async create(
+    endpoint: string,
+    path: string | LwM2mPath,
+    values: Readonly<Record<string, unknown>> | readonly LwM2mRecord[] = {},
+    options: RequestOptions & FormatOption = {},
+  ): Promise<OperationResult> {
+    const target = toPath(path);
+    const reg = await this.#registration(endpoint);
+    const objectPath = new LwM2mPath(target.ids.slice(0, 1), target.prefix);
+    const instanceId = target.instanceId;
+    const instance = this.#createInstance(objectPath, instanceId, values, reg);
+    const format = formatId(options.format);
+    return this.#request(
+      endpoint,
+      { kind: 'create', path: objectPath, instance, ...(format === undefined ? {} : { format }) },
+      options,
+    );
+  }
+
+  delete(endpoint: string, path: string | LwM2mPath, options: RequestOptions = {}): Promise<OperationResult> {
+    return this.#request(endpoint, { kind: 'delete', path: toPath(path) }, options);
+  }
+
+  writeAttributes(
+    endpoint: string,
+    path: string | LwM2mPath,
+    attributes: NotificationAttributeChanges,
+    options: RequestOptions = {},
+  ): Promise<OperationResult> {
+    return this.#request(endpoint, { kind: 'write-attributes', path: toPath(path), attributes }, options);
+  }
+
+  readComposite(
+    endpoint: string,
+    paths: readonly (string | LwM2mPath)[],
+    options: RequestOptions & FormatOption & { requestFormat?: string | number } = {},
+  ): Promise<OperationResult> {
+    const accept = formatId(options.format);
+    const format = formatId(options.requestFormat);
+    return this.#request(
+      endpoint,
+      {
+        kind: 'read-composite',
+        paths: paths.map(toPath),
+        ...(accept === undefined ? {} : { accept }),
+        ...(format === undefined ? {} : { format }),
+      },
+      options,
+    );
+  }
+
+  /** Write-Composite (iPATCH /): `values` keyed by path, or records; null deletes (SenML-ETCH). */
+  async writeComposite(
+    endpoint: string,
+    values: Readonly<Record<string, unknown>> | readonly LwM2mRecord[],
+    options: RequestOptions & FormatOption = {},
+  ): Promise<OperationResult> {
+    const reg = await this.#registration(endpoint);
+    const records = Array.isArray(values)
+      ? (values as readonly LwM2mRecord[])
+      : this.#jsonRecords(values as Record<string, unknown>, reg);
+    const format = formatId(options.format);
+    return this.#request(
+      endpoint,
+      { kind: 'write-composite', records, ...(format === undefined ? {} : { format }) },
+      options,
+    );
+  }
+
+  // ---- Information Reporting ----
+
+  observe(endpoint: string, path: string | LwM2mPath, options: ObserveOptions = {}): Promise<Observation> {
+    const accept = formatId(options.format);
+    const request: ObserveRequest = {
+      kind: 'observe',
+      path: toPath(path),
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(accept === undefined ? {} : { accept }),
+    };
+    return this.#observe(endpoint, request, options);
+  }
+
+  observeComposite(
+    endpoint: string,
+    paths: readonly (string | LwM2mPath)[],
+    options: ObserveOptions & { requestFormat?: string | number } = {},
+  ): Promise<Observation> {
+    const accept = formatId(options.format);
+    const format = formatId(options.requestFormat);
+    const request: ObserveCompositeRequest = {
+      kind: 'observe-composite',
+      paths: paths.map(toPath),
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(accept === undefined ? {} : { accept }),
+      ...(format === undefined ? {} : { format }),
+    };
+    return this.#observe(endpoint, request, options);
+  }
+
+  // ---- internals: downlink ----
+
+  async #registration(endpoint: string): Promise<Registration> {
+    const reg = await this.store.get(endpoint);
+    if (!reg) throw new ServerRequestError('not-registered', endpoint, `"${endpoint}" is not registered`);
+    return reg;
+  }
+
+  #commandId(): string {
+    return hex(this.#random.bytes(8));
+  }
+
+  /** Sends one command, through the client's queue when it is in queue mode. */
+  async #request(
+    endpoint: string,
+    request: DownlinkRequest,
+    options: RequestOptions,
+  ): Promise<OperationResult> {
+    const reg = await this.#registration(endpoint);
+    validateDownlinkRequest(request, { lwm2mVersion: reg.lwm2mVersion });
+    const id = this.#commandId();
+    return this.#schedule(reg, options, async () => {
+      const { response, wire } = await this.#send(id, endpoint, request, options);
+      const result = new OperationResult(id, endpoint, response, wire);
+      this.#learn(endpoint, result);
+      return result;
+    });
+  }
+
+  /** Runs a command now, or when the queue-mode client wakes. */
+  async #schedule<T>(reg: Registration, options: RequestOptions, run: () => Promise<T>): Promise<T> {
+    if (!reg.queueMode) return run();
+    const queue = this.#queue(reg);
+    return queue.enqueue(run, this.#options.queueMode?.deadline ?? 3_600_000);
+  }
+
+  #queue(reg: Registration): RequestQueue {
+    let q = this.#queues.get(reg.endpoint);
+    if (!q) {
+      q = new RequestQueue({
+        endpoint: reg.endpoint,
+        timers: this.#timers,
+        maxQueued: this.#options.queueMode?.maxQueued ?? 100,
+        awakeTime: this.#options.queueMode?.awakeTime ?? DEFAULT_AWAKE_TIME,
+        onAwake: () => void this.#emitForEndpoint(reg.endpoint, 'awake'),
+        onSleeping: () => void this.#emitForEndpoint(reg.endpoint, 'sleeping'),
+      });
+      this.#queues.set(reg.endpoint, q);
+    }
+    return q;
+  }
+
+  async #emitForEndpoint(endpoint: string, event: 'awake' | 'sleeping'): Promise<void> {
+    const reg = await this.store.get(endpoint);
+    if (reg) this.emit(event, reg);
+  }
+
+  /** The binding round trip of one command, with its trace events. */
+  async #send(
+    id: string,
+    endpoint: string,
+    request: DownlinkRequest,
+    options: RequestOptions,
+  ): Promise<{ response: Awaited<ReturnType<ServerBinding['send']>>; wire: Partial<WireIdentity> }> {
+    const reg = await this.#registration(endpoint);
+    const binding = this.#requireBinding(endpoint);
+    const started = this.#clock.now();
+    let wire: Partial<WireIdentity> = {};
+    const base = { id, endpoint, operation: request.kind, paths: pathsOf(request) };
+    const downlink: DownlinkOptions = {
+      timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+      onSent: (identity) => {
+        wire = identity;
+        this.emit('request', { ...base, ...identity });
+      },
+    };
+    try {
+      const response = await binding.send(downlinkTarget(reg), request, downlink);
+      this.emit('response', {
+        ...base,
+        ...wire,
+        code: response.code,
+        durationMs: this.#clock.now() - started,
+      });
+      return { response, wire };
+    } catch (e) {
+      const error = this.#wrap(endpoint, e);
+      this.emit('response', { ...base, ...wire, error, durationMs: this.#clock.now() - started });
+      throw error;
+    }
+  }
+
+  #requireBinding(endpoint: string): ServerBinding {
+    if (!this.#binding || this.#stopped)
+      throw new ServerRequestError('stopped', endpoint, 'the server is not running (call start())');
+    return this.#binding;
+  }
+
+  #wrap(endpoint: string, e: unknown): Error {
+    if (e instanceof BindingError) {
+      const reason = e.reason === 'closed' ? 'stopped' : e.reason === 'too-large' ? 'decode' : e.reason;
+      return new ServerRequestError(reason, endpoint, `${endpoint}: ${e.message}`, { cause: e });
+    }
+    return asError(e);
+  }
+
+  async #observe(
+    endpoint: string,
+    request: ObserveRequest | ObserveCompositeRequest,
+    options: ObserveOptions,
+  ): Promise<Observation> {
+    const reg = await this.#registration(endpoint);
+    validateDownlinkRequest(request, { lwm2mVersion: reg.lwm2mVersion });
+    const id = this.#commandId();
+    return this.#schedule(reg, options, async () => {
+      // Notifications may race the construction below; they find the observation through this.
+      const holder: { observation?: Observation } = {};
+      const { binding, result } = await this.#establish(id, reg, request, options, () => holder.observation);
+      const observation = new Observation({
+        id,
+        endpoint,
+        registrationId: reg.id,
+        paths: request.kind === 'observe' ? [request.path] : request.paths,
+        composite: request.kind === 'observe-composite',
+        attributes: request.attributes,
+        resume: options.resume ?? false,
+        response: result,
+        binding,
+        cancel: (o) => this.#cancelObservation(o, request, options),
+      });
+      holder.observation = observation;
+      if (!binding.established || !result.success) {
+        observation.end('rejected', false);
+        return observation;
+      }
+      this.#track(observation);
+      return observation;
+    });
+  }
+
+  /** Sends the Observe and wires its notifications to the Observation `current()` returns. */
+  async #establish(
+    id: string,
+    reg: Registration,
+    request: ObserveRequest | ObserveCompositeRequest,
+    options: RequestOptions,
+    current: () => Observation | undefined,
+  ): Promise<{ binding: BindingObservation; result: OperationResult }> {
+    const binding = this.#requireBinding(reg.endpoint);
+    const base = { id, endpoint: reg.endpoint, operation: request.kind, paths: pathsOf(request) };
+    const started = this.#clock.now();
+    let wire: Partial<WireIdentity> = {};
+    try {
+      const observation = await binding.observe(
+        downlinkTarget(reg),
+        request,
+        {
+          onNotification: (notification, identity) => {
+            const o = current();
+            if (!o?.active) return;
+            const result = new OperationResult(o.id, o.endpoint, notification, identity);
+            this.#learn(o.endpoint, result);
+            const event: ObservationNotification = {
+              observation: o,
+              sequence: notification.sequence,
+              confirmable: notification.confirmable,
+              result,
+            };
+            o.emit('notification', event);
+            this.emit('notification', event);
+            if (!result.success) this.#endObservation(o, 'rejected');
+          },
+          onEnd: (reason) => {
+            const o = current();
+            if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
+          },
+        },
+        {
+          timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+          onSent: (identity) => {
+            wire = identity;
+            this.emit('request', { ...base, ...identity });
+          },
+        },
+      );
+      const result = new OperationResult(id, reg.endpoint, observation.response, wire);
+      this.#learn(reg.endpoint, result);
+      this.emit('response', { ...base, ...wire, code: result.code, durationMs: this.#clock.now() - started });
+      return { binding: observation, result };
+    } catch (e) {
+      const error = this.#wrap(reg.endpoint, e);
+      this.emit('response', { ...base, ...wire, error, durationMs: this.#clock.now() - started });
+      throw error;
+    }
+  }
+
+  #track(o: Observation): void {
+    let set = this.#observations.get(o.registrationId);
+    if (!set) {
+      set = new Set();
+      this.#observations.set(o.registrationId, set);
+    }
+    set.add(o);
+  }
+
+  #endObservation(o: Observation, reason: ObservationEndReason): void {
+    this.#observations.get(o.registrationId)?.delete(o);
+    o.end(reason);
+  }
+
+  async #cancelObservation(
+    o: Observation,
+    request: ObserveRequest | ObserveCompositeRequest,
+    options: RequestOptions,
+  ): Promise<OperationResult | undefined> {
+    if (!o.active) return undefined;
+    const binding = o.bindingObservation;
+    this.#observations.get(o.registrationId)?.delete(o);
+    o.end('cancelled', false);
+    const reg = await this.store.get(o.endpoint);
+    if (!binding || !reg || reg.id !== o.registrationId) {
+      binding?.forget();
+      return undefined;
+    }
+    const id = this.#commandId();
+    const base = {
+      id,
+      endpoint: o.endpoint,
+      operation:
+        request.kind === 'observe'
+          ? ('cancel-observation' as const)
+          : ('cancel-observation-composite' as const),
+      paths: pathsOf(request),
+    };
+    return this.#schedule(reg, options, async () => {
+      const started = this.#clock.now();
+      let wire: Partial<WireIdentity> = {};
+      try {
+        const response = await binding.cancel({
+          timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+          onSent: (identity) => {
+            wire = identity;
+            this.emit('request', { ...base, ...identity });
+          },
+        });
+        this.emit('response', {
+          ...base,
+          ...wire,
+          code: response.code,
+          durationMs: this.#clock.now() - started,
+        });
+        return new OperationResult(id, o.endpoint, response, wire);
+      } catch (e) {
+        binding.forget();
+        const error = this.#wrap(o.endpoint, e);
+        this.emit('response', { ...base, ...wire, error, durationMs: this.#clock.now() - started });
+        throw error;
+      }
+    });
+  }
+
+  /** Re-observes the resumable observations of a replaced registration on the new one. */
+  #resume(observations: readonly Observation[], reg: Registration): void {
+    for (const o of observations) {
+      const request: ObserveRequest | ObserveCompositeRequest = o.composite
+        ? { kind: 'observe-composite', paths: o.paths, ...(o.attributes ? { attributes: o.attributes } : {}) }
+        : { kind: 'observe', path: o.path, ...(o.attributes ? { attributes: o.attributes } : {}) };
+      void this.#schedule(reg, {}, async () => {
+        const { binding, result } = await this.#establish(o.id, reg, request, {}, () => o);
+        if (!binding.established || !result.success) {
+          binding.forget();
+          o.end('rejected', false);
+          return;
+        }
+        o.rebind(binding, reg.id, result);
+        this.#track(o);
+      }).catch((e: unknown) => {
+        o.end('replaced', false);
+        this.#emitError(e);
+      });
+    }
+  }
+
+  // ---- internals: values ----
+
+  #records(path: LwM2mPath, value: WriteInput, reg: Registration): LwM2mRecord[] {
+    if (Array.isArray(value)) return [...(value as readonly LwM2mRecord[])];
+    if (isLwM2mValue(value)) return [{ path, value }];
+    if (value !== null && typeof value === 'object' && !('hex' in value)) {
+      const json = value as Record<string, unknown>;
+      const absolute: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(json))
+        absolute[
+          k.startsWith(path.toString() + '/') || k === path.toString()
+            ? k
+            : `${path.toString()}${k.startsWith('/') ? '' : '/'}${k}`
+        ] = v;
+      return this.#jsonRecords(absolute, reg);
+    }
+    if (path.resourceId === undefined)
+      throw new OperationError(
+        'bad-payload',
+        '4.00',
+        `a single value needs a resource path, not ${path.toString()}`,
+      );
+    const versions = downlinkTarget(reg).objectVersions;
+    const def = this.model.resource(path.objectId!, path.resourceId, versions.get(path.objectId!));
+    const type = def?.type ?? inferJsonType(value);
+    return [
+      { path, value: valueFromJson(type === 'none' ? inferJsonType(value) : type, value, path.toString()) },
+    ];
+  }
+
+  #jsonRecords(json: Record<string, unknown>, reg: Registration): LwM2mRecord[] {
+    return recordsFromJson(json, this.model, downlinkTarget(reg).objectVersions).records;
+  }
+
+  #createInstance(
+    objectPath: LwM2mPath,
+    instanceId: number | undefined,
+    values: Readonly<Record<string, unknown>> | readonly LwM2mRecord[],
+    reg: Registration,
+  ): CreateInstance {
+    const oid = objectPath.objectId!;
+    const placeholder = instanceId ?? 0;
+    let records: readonly LwM2mRecord[];
+    if (Array.isArray(values)) records = values as readonly LwM2mRecord[];
+    else {
+      const absolute: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(values)) {
+        const p = LwM2mPath.parse(k);
+        absolute[p.depth <= 2 ? `/${oid}/${placeholder}${k}` : k] = v;
+      }
+      records = this.#jsonRecords(absolute, reg);
+    }
+    const resources = records
+      .filter((r) => r.path.depth >= 3)
+      .map((r) => ({ ...r, path: new LwM2mPath(r.path.ids.slice(2)) }));
+    return { instanceId, resources };
+  }
+
+  /** Tracks what the server learns from answers: the client's Mute Send. */
+  #learn(endpoint: string, result: OperationResult): void {
+    for (const r of result.records)
+      if (r.path.objectId === 1 && r.path.resourceId === 23 && r.value?.type === 'boolean')
+        this.#muteSend.set(endpoint, r.value.value);
+  }
+
+  // ---- internals: uplink ----
+
+  async #onUplink(request: UplinkRequest, context: UplinkContext): Promise<UplinkResponse> {
+    const id = this.#commandId();
+    let endpoint: string | undefined;
+    let response: UplinkResponse;
+    try {
+      const handled = await this.#handleUplink(request, context);
+      endpoint = handled.endpoint;
+      response = handled.response;
+    } catch (e) {
+      if (!(e instanceof OperationError)) {
+        this.#emitError(e);
+        response = { code: '5.00', diagnostic: 'internal error' };
+      } else response = { code: e.resultCode, diagnostic: e.message };
+      endpoint ??= request.kind === 'register' ? (request.endpoint ?? undefined) : undefined;
+    }
+    this.emit('uplink', {
+      id,
+      operation: request.kind,
+      endpoint,
+      peer: `${context.peer.address}:${context.peer.port}`,
+      token: context.identity.token,
+      ...(context.identity.messageId === undefined ? {} : { messageId: context.identity.messageId }),
+      code: response.code,
+      ...(response.diagnostic === undefined ? {} : { diagnostic: response.diagnostic }),
+    });
+    return response;
+  }
+
+  async #handleUplink(
+    request: UplinkRequest,
+    context: UplinkContext,
+  ): Promise<{ endpoint: string | undefined; response: UplinkResponse }> {
+    switch (request.kind) {
+      case 'register': {
+        const { registration, previous } = await this.#registrations.register(request, context);
+        if (previous) this.#ended(previous, 'replaced');
+        this.#afterRegistration(registration);
+        return {
+          endpoint: registration.endpoint,
+          response: {
+            code: '2.01',
+            registrationId: registration.id,
+            onSent: () => this.emit('registered', registration, previous),
+          },
+        };
+      }
+      case 'update': {
+        const { registration, previous } = await this.#registrations.update(request, context);
+        this.#afterRegistration(registration);
+        return {
+          endpoint: registration.endpoint,
+          response: { code: '2.04', onSent: () => this.emit('updated', registration, previous) },
+        };
+      }
+      case 'deregister': {
+        const reg = await this.#registrations.deregister(request, context);
+        this.#ended(reg, 'deregistered');
+        return { endpoint: reg.endpoint, response: { code: '2.02' } };
+      }
+      case 'send':
+        return this.#onSend(request, context);
+      case 'bootstrap-request':
+      case 'bootstrap-pack-request':
+        // This is a DM server; the Bootstrap-Server is its own role.
+        throw new OperationError('not-allowed', '4.00', 'this is not a Bootstrap-Server');
+    }
+  }
+
+  /** Starts or refreshes queue mode for a registration. */
+  #afterRegistration(reg: Registration): void {
+    const q = this.#queues.get(reg.endpoint);
+    if (!reg.queueMode) {
+      if (q) {
+        // No longer in queue mode: whatever waits goes now, then the queue is dropped.
+        q.wake();
+        this.#queues.delete(reg.endpoint);
+      }
+      return;
+    }
+    this.#queue(reg).wake();
+  }
+
+  /** A registration ended: its observations are void (Core §6.4), its queue rejects what waits. */
+  #ended(reg: Registration, reason: 'deregistered' | 'expired' | 'replaced'): void {
+    const set = this.#observations.get(reg.id);
+    this.#observations.delete(reg.id);
+    const resumable: Observation[] = [];
+    for (const o of set ?? []) {
+      if (reason === 'replaced' && o.resume) {
+        o.suspend();
+        resumable.push(o);
+      } else o.end(reason);
+    }
+    if (reason !== 'replaced') {
+      this.#muteSend.delete(reg.endpoint);
+      const q = this.#queues.get(reg.endpoint);
+      this.#queues.delete(reg.endpoint);
+      q?.close(new ServerRequestError('registration-ended', reg.endpoint, `${reg.endpoint} ${reason}`));
+      this.emit(reason, reg);
+    } else if (resumable.length > 0) {
+      // Re-observe once the new registration is stored and answered.
+      queueMicrotask(
+        () =>
+          void this.store.get(reg.endpoint).then((current) => {
+            if (current) this.#resume(resumable, current);
+            else for (const o of resumable) o.end('replaced', false);
+          }),
+      );
+    }
+  }
+
+  async #onSend(
+    request: SendRequest,
+    context: UplinkContext,
+  ): Promise<{ endpoint: string | undefined; response: UplinkResponse }> {
+    const endpoint = this.#registrations.endpointAt(context.peer);
+    const reg = endpoint === undefined ? undefined : await this.store.get(endpoint);
+    if (!reg) throw new OperationError('not-registered', '4.04', 'Send from a client that is not registered');
+    if (
+      (this.#options.sendPolicy ?? 'mute-send') === 'mute-send' &&
+      this.#muteSend.get(reg.endpoint) === true
+    )
+      throw new OperationError(
+        'not-allowed',
+        '4.00',
+        'Send is muted for this client (Mute Send /1/x/23 is true)',
+      );
+    for (const r of request.records) {
+      const { objectId, instanceId } = r.path;
+      if (objectId === undefined || !hasRegisteredObject(reg, objectId, instanceId))
+        throw new OperationError(
+          'not-registered',
+          '4.04',
+          `Send reports ${r.path.toString()}, which is not registered`,
+        );
+    }
+    const result = new OperationResult(
+      this.#commandId(),
+      reg.endpoint,
+      {
+        code: '2.04',
+        format: request.format,
+        records: request.records,
+      },
+      context.identity,
+    );
+    this.#learn(reg.endpoint, result);
+    return {
+      endpoint: reg.endpoint,
+      response: {
+        code: '2.04',
+        onSent: () => this.emit('send', { id: result.id, registration: reg, result }),
+      },
+    };
+  }
+
+  #emitError(e: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', asError(e));
+  }
+}

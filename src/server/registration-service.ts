@@ -1,0 +1,243 @@
+import type { Clock } from '../clock.js';
+import type { RegistrationPayload } from '../model/registration-payload.js';
+import type { UplinkContext } from '../operations/binding.js';
+import type { DeregisterRequest, RegisterRequest, UpdateRequest } from '../operations/requests.js';
+import { OperationError } from '../operations/result-code.js';
+import type { RandomSource } from '../random.js';
+import type { RegistrationStore } from '../store/registration-store.js';
+import { TimerQueue } from '../timer-queue.js';
+import type { QueuedTimer } from '../timer-queue.js';
+import { peerKey } from '../transport/channel.js';
+import type { Peer, PeerIdentity } from '../transport/channel.js';
+import type { ProfileRegistry } from './profile-registry.js';
+import type { Registration } from './registration.js';
+
+export interface RegistrationServiceOptions {
+  readonly store: RegistrationStore;
+  readonly profiles: ProfileRegistry;
+  readonly clock: Clock;
+  /** Wall-clock ms for the registration's timestamps. */
+  readonly now: () => number;
+  readonly random: RandomSource;
+  /** Enabler versions served; others get 4.12. */
+  readonly versions: readonly string[];
+  /** Extra ms a registration lives past its lifetime, for an Update delayed in the network. */
+  readonly lifetimeGrace: number;
+  /** Application check on a Register: return a code to refuse it (e.g. '4.03' for an unknown ep). */
+  readonly authorize?: (
+    request: RegisterRequest,
+    context: UplinkContext,
+  ) => '4.00' | '4.01' | '4.03' | undefined;
+  readonly onExpired: (registration: Registration) => void;
+}
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function identityName(identity: PeerIdentity | undefined): string | undefined {
+  if (identity === undefined) return undefined;
+  if ('psk' in identity) return identity.psk;
+  if ('x509' in identity) return /(?:^|,)\s*CN=([^,]+)/.exec(identity.x509.subject)?.[1]?.trim();
+  return undefined;
+}
+
+function sameIdentity(a: PeerIdentity | undefined, b: PeerIdentity | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if ('psk' in a) return 'psk' in b && a.psk === b.psk;
+  if ('x509' in a) return 'x509' in b && Buffer.compare(a.x509.der, b.x509.der) === 0;
+  return 'rpk' in b && Buffer.compare(a.rpk, b.rpk) === 0;
+}
+
+function objectLinksOf(payload: RegistrationPayload | undefined): RegistrationPayload['links'] {
+  if (payload === undefined) return [];
+  const alt = payload.alternatePath;
+  return payload.links.filter((l) => l.target !== '/' && l.target !== alt);
+}
+
+/**
+ * The Client Registration interface, server side (Core §6.2): Register, Update, De-register, and
+ * lifetime expiry. Keeps the store, an index of registrations by peer (for Send and queue mode),
+ * and one expiry timer per registration on a shared timer queue.
+ */
+export class RegistrationService {
+  readonly #o: RegistrationServiceOptions;
+  readonly #timers: TimerQueue;
+  readonly #expiry = new Map<string, QueuedTimer>();
+  readonly #byPeer = new Map<string, string>();
+
+  constructor(options: RegistrationServiceOptions) {
+    this.#o = options;
+    this.#timers = new TimerQueue(options.clock);
+  }
+
+  /** The endpoint registered from that peer (its last Register/Update came from there). */
+  endpointAt(peer: Peer): string | undefined {
+    return this.#byPeer.get(peerKey(peer));
+  }
+
+  async register(
+    request: RegisterRequest,
+    context: UplinkContext,
+  ): Promise<{ registration: Registration; previous: Registration | undefined }> {
+    const endpoint = request.endpoint ?? identityName(context.peer.identity);
+    if (endpoint === undefined || endpoint === '')
+      throw new OperationError(
+        'missing-parameter',
+        '4.00',
+        'Register without "ep" from a peer with no security identity',
+      );
+    if (!this.#o.versions.includes(request.lwm2mVersion))
+      throw new OperationError(
+        'unsupported-version',
+        '4.12',
+        `LwM2M ${request.lwm2mVersion} is not served here (served: ${this.#o.versions.join(', ')})`,
+      );
+    const identity = context.peer.identity;
+    if (identity && 'x509' in identity) {
+      const cn = identityName(identity);
+      if (cn !== undefined && cn !== endpoint)
+        throw new OperationError(
+          'not-allowed',
+          '4.00',
+          `ep "${endpoint}" differs from the certificate's CN "${cn}"`,
+        );
+    }
+    const refused = this.#o.authorize?.(request, context);
+    if (refused !== undefined)
+      throw new OperationError('not-allowed', refused, `Register of "${endpoint}" refused`);
+    const payload = this.#o.profiles.resolve(request.profileIds, request.objects);
+    const now = this.#o.now();
+    const registration: Registration = {
+      id: this.#newId(),
+      endpoint,
+      lwm2mVersion: request.lwm2mVersion,
+      binding: request.binding,
+      queueMode: request.queueMode,
+      lifetime: request.lifetime,
+      sms: request.sms,
+      profileIds: request.profileIds,
+      objectLinks: objectLinksOf(payload),
+      objects: payload?.objects ?? [],
+      alternatePath: payload?.alternatePath,
+      contentFormats: payload?.contentFormats,
+      peer: context.peer,
+      transport: context.transport,
+      registeredAt: now,
+      lastUpdateAt: now,
+      expiresAt: request.lifetime === 0 ? Infinity : now + request.lifetime * 1000,
+      extraParameters: Object.fromEntries(request.extraParameters),
+    };
+    const { previous } = await this.#o.store.put(registration);
+    if (previous) this.#forget(previous);
+    this.#track(registration);
+    return { registration, previous };
+  }
+
+  async update(
+    request: UpdateRequest,
+    context: UplinkContext,
+  ): Promise<{ registration: Registration; previous: Registration }> {
+    const previous = await this.#owned(request.registrationId, context);
+    let payload: RegistrationPayload | undefined;
+    if (request.objects !== undefined || request.profileIds !== undefined)
+      payload = this.#o.profiles.resolve(request.profileIds ?? [], request.objects);
+    const now = this.#o.now();
+    const lifetime = request.lifetime ?? previous.lifetime;
+    const registration: Registration = {
+      ...previous,
+      lifetime,
+      binding: request.binding ?? previous.binding,
+      queueMode: request.queueMode ?? previous.queueMode,
+      sms: request.sms ?? previous.sms,
+      profileIds: request.profileIds ?? previous.profileIds,
+      ...(payload === undefined
+        ? {}
+        : {
+            objectLinks: objectLinksOf(payload),
+            objects: payload.objects,
+            alternatePath: payload.alternatePath,
+            contentFormats: payload.contentFormats ?? previous.contentFormats,
+          }),
+      peer: context.peer,
+      transport: context.transport,
+      lastUpdateAt: now,
+      expiresAt: lifetime === 0 ? Infinity : now + lifetime * 1000,
+    };
+    await this.#o.store.put(registration);
+    this.#forget(previous);
+    this.#track(registration);
+    return { registration, previous };
+  }
+
+  async deregister(request: DeregisterRequest, context: UplinkContext): Promise<Registration> {
+    const reg = await this.#owned(request.registrationId, context);
+    await this.#o.store.remove(reg.endpoint, reg.id);
+    this.#forget(reg);
+    return reg;
+  }
+
+  /** Removes a registration on the server's own initiative (e.g. the application evicts a client). */
+  async remove(endpoint: string): Promise<Registration | undefined> {
+    const reg = await this.#o.store.remove(endpoint);
+    if (reg) this.#forget(reg);
+    return reg;
+  }
+
+  /** Re-arms expiry for registrations already in a store (a server restarted on a persistent store). */
+  async restore(): Promise<number> {
+    let n = 0;
+    for await (const reg of this.#o.store.all()) {
+      this.#track(reg);
+      n++;
+    }
+    return n;
+  }
+
+  stop(): void {
+    this.#timers.clear();
+    this.#expiry.clear();
+    this.#byPeer.clear();
+  }
+
+  /** The registration an Update/De-register names, if the sender may act on it (else 4.04). */
+  async #owned(id: string, context: UplinkContext): Promise<Registration> {
+    const reg = await this.#o.store.getById(id);
+    // A registration made over a secure channel answers only to the same identity; an unknown id
+    // and a foreign one look alike, so nothing leaks about other clients.
+    if (!reg || !sameIdentity(reg.peer.identity, context.peer.identity))
+      throw new OperationError('not-registered', '4.04', `no registration /rd/${id}: Register again`);
+    return reg;
+  }
+
+  #track(reg: Registration): void {
+    this.#byPeer.set(peerKey(reg.peer), reg.endpoint);
+    if (reg.expiresAt === Infinity) return;
+    const delay = Math.max(0, reg.expiresAt - this.#o.now()) + this.#o.lifetimeGrace;
+    this.#expiry.set(
+      reg.id,
+      this.#timers.schedule(() => void this.#expire(reg), delay),
+    );
+  }
+
+  #forget(reg: Registration): void {
+    this.#timers.cancel(this.#expiry.get(reg.id));
+    this.#expiry.delete(reg.id);
+    const key = peerKey(reg.peer);
+    if (this.#byPeer.get(key) === reg.endpoint) this.#byPeer.delete(key);
+  }
+
+  async #expire(reg: Registration): Promise<void> {
+    this.#expiry.delete(reg.id);
+    const removed = await this.#o.store.remove(reg.endpoint, reg.id);
+    if (!removed) return;
+    this.#forget(removed);
+    this.#o.onExpired(removed);
+  }
+
+  #newId(): string {
+    // 10 characters of base32: 50 random bits, short enough for a constrained device's Location.
+    const bytes = this.#o.random.bytes(10);
+    let id = '';
+    for (const b of bytes) id += ID_ALPHABET[b & 31];
+    return id;
+  }
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../../src/cli/program.js';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { CoapCode, formatCode } from '../../src/coap/message.js';
+import { OptionNumber, OptionsBuilder } from '../../src/coap/options.js';
+import { UdpChannel } from '../../src/transport/udp-channel.js';
+
+async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Registers over real UDP with a CoAP client of our own, then de-registers. */
+async function registerAndLeave(port: number, query: string[]): Promise<string[]> {
+  const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+  const ep = new CoapEndpoint({ channel });
+  try {
+    const reg = await ep.request(
+      { address: '127.0.0.1', port },
+      {
+        code: CoapCode.POST,
+        options: new OptionsBuilder()
+          .uriPath(['rd'])
+          .uint(OptionNumber.CONTENT_FORMAT, 40)
+          .uriQuery(query)
+          .build(),
+        payload: new TextEncoder().encode('</1/0>,</3/0>'),
+      },
+    );
+    const codes = [formatCode(reg.code)];
+    const location = reg.options
+      .filter((o) => o.number === OptionNumber.LOCATION_PATH)
+      .map((o) => new TextDecoder().decode(o.value));
+    if (reg.code === CoapCode.CREATED) {
+      const del = await ep.request(
+        { address: '127.0.0.1', port },
+        { code: CoapCode.DELETE, options: new OptionsBuilder().uriPath(location).build() },
+      );
+      codes.push(formatCode(del.code));
+    }
+    return codes;
+  } finally {
+    await ep.close();
+  }
+}
+
+describe('petrel server', () => {
+  it('listens, logs registrations, refusals and de-registrations, and stops on shutdown', async () => {
+    let out = '';
+    let err = '';
+    let stop!: () => void;
+    const io: CliIo = {
+      readStdin: () => Promise.resolve(new Uint8Array()),
+      stdout: (s) => void (out += s),
+      stderr: (s) => void (err += s),
+      shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
+    };
+    const exit = runCli(['server', '--address', '127.0.0.1', '--coap-port', '0'], io);
+    await waitFor(() => /listening coap:\/\/127\.0\.0\.1:\d+/.test(out), 'the listening line');
+    const port = Number(/listening coap:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    assert.ok(port > 0);
+
+    assert.deepEqual(await registerAndLeave(port, ['ep=cli-dev', 'lt=60', 'lwm2m=1.2']), ['2.01', '2.02']);
+    await waitFor(() => out.includes('deregistered ep=cli-dev'), 'the deregistered line');
+    assert.match(out, /registered ep=cli-dev id=\w+ lwm2m=1\.2 lt=60 b=U from 127\.0\.0\.1:\d+ objects=1,3/);
+    assert.deepEqual(await registerAndLeave(port, ['ep=cli-dev', 'lwm2m=1.2']), ['4.00']);
+    await waitFor(() => out.includes('refused register'), 'the refused line');
+    assert.match(out, /refused register from 127\.0\.0\.1:\d+: 4\.00 .*lt/);
+
+    stop();
+    assert.equal(await exit, 0, err);
+    assert.match(out, /stopped/);
+  });
+
+  it('logs JSON lines with --json', async () => {
+    let out = '';
+    let stop!: () => void;
+    const io: CliIo = {
+      readStdin: () => Promise.resolve(new Uint8Array()),
+      stdout: (s) => void (out += s),
+      stderr: () => undefined,
+      shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
+    };
+    const exit = runCli(['server', '--address', '127.0.0.1', '--coap-port', '0', '--json'], io);
+    await waitFor(() => out.includes('"listening"'), 'the listening event');
+    const listening = JSON.parse(out.split('\n')[0]!) as { event: string; port: number };
+    assert.equal(listening.event, 'listening');
+    await registerAndLeave(listening.port, ['ep=json-dev', 'lt=60', 'lwm2m=1.1']);
+    await waitFor(() => out.includes('"deregistered"'), 'the deregistered event');
+    const events = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; endpoint?: string; lwm2m?: string });
+    const reg = events.find((e) => e.event === 'registered');
+    assert.equal(reg?.endpoint, 'json-dev');
+    assert.equal(reg?.lwm2m, '1.1');
+    stop();
+    assert.equal(await exit, 0);
+  });
+
+  it('exits 1 with a clear message when the port is taken or a models folder is missing', async () => {
+    const blocker = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+    try {
+      let err = '';
+      const io: CliIo = {
+        readStdin: () => Promise.resolve(new Uint8Array()),
+        stdout: () => undefined,
+        stderr: (s) => void (err += s),
+        shutdown: () => Promise.resolve(),
+      };
+      const taken = await runCli(
+        ['server', '--address', '127.0.0.1', '--coap-port', String(blocker.local.port)],
+        io,
+      );
+      assert.equal(taken, 1);
+      assert.match(err, /cannot start the server/);
+      err = '';
+      assert.equal(await runCli(['server', '--models', '/nonexistent/models'], io), 1);
+      assert.match(err, /cannot load models from \/nonexistent\/models/);
+      assert.equal(await runCli(['server', '--coap-port', '70000'], io), 2);
+    } finally {
+      await blocker.close();
+    }
+  });
+
+  it('runs as a process and stops on SIGTERM', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', main, 'server', '--address', '127.0.0.1', '--coap-port', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await waitFor(() => out.includes('listening'), 'the child to listen', 15_000);
+      const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await closed, 0);
+      assert.match(out, /stopped/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
