@@ -583,7 +583,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     const id = this.#commandId();
     return this.#schedule(reg, options, async () => {
       const { response, wire } = await this.#send(id, endpoint, request, options);
-      const result = new OperationResult(id, endpoint, response, wire);
+      const result = new OperationResult(id, endpoint, request.kind, response, wire);
       this.#learn(endpoint, result);
       return result;
     });
@@ -720,7 +720,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           onNotification: (notification, identity) => {
             const o = current();
             if (!o?.active) return;
-            const result = new OperationResult(o.id, o.endpoint, notification, identity);
+            const result = new OperationResult(o.id, o.endpoint, request.kind, notification, identity);
             this.#learn(o.endpoint, result);
             const event: ObservationNotification = {
               observation: o,
@@ -745,7 +745,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           },
         },
       );
-      const result = new OperationResult(id, reg.endpoint, observation.response, wire);
+      const result = new OperationResult(id, reg.endpoint, request.kind, observation.response, wire);
       this.#learn(reg.endpoint, result);
       this.emit('response', { ...base, ...wire, code: result.code, durationMs: this.#clock.now() - started });
       return { binding: observation, result };
@@ -811,7 +811,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           code: response.code,
           durationMs: this.#clock.now() - started,
         });
-        return new OperationResult(id, o.endpoint, response, wire);
+        return new OperationResult(id, o.endpoint, base.operation, response, wire);
       } catch (e) {
         binding.forget();
         const error = this.#wrap(o.endpoint, e);
@@ -1049,6 +1049,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     const result = new OperationResult(
       this.#commandId(),
       reg.endpoint,
+      'send',
       {
         code: '2.04',
         format: request.format,

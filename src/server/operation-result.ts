@@ -6,8 +6,8 @@ import type { LwM2mRecord } from '../model/records.js';
 import { recordsToJson } from '../model/records-json.js';
 import type { RecordsJson } from '../model/records-json.js';
 import type { DownlinkResponse, Notification } from '../operations/requests.js';
-import { isSuccessCode } from '../operations/result-code.js';
-import type { ResultCode } from '../operations/result-code.js';
+import { isAllowedResultCode, isSuccessCode } from '../operations/result-code.js';
+import type { OperationName, ResultCode } from '../operations/result-code.js';
 
 /**
  * What every server request resolves with: the client's result code and what came with it, in
@@ -17,6 +17,8 @@ import type { ResultCode } from '../operations/result-code.js';
 export class OperationResult {
   readonly id: string;
   readonly endpoint: string;
+  /** The operation this answers (`'read'`, `'observe'` for notifications, `'send'` for a Send). */
+  readonly operation: OperationName;
   readonly code: ResultCode;
   /** The canonical name of the payload's format (`'lwm2m-cbor'`), or its number when unknown. */
   readonly format: string | number | undefined;
@@ -34,11 +36,13 @@ export class OperationResult {
   constructor(
     id: string,
     endpoint: string,
+    operation: OperationName,
     response: DownlinkResponse | Notification,
     wire: { token?: string; messageId?: number } = {},
   ) {
     this.id = id;
     this.endpoint = endpoint;
+    this.operation = operation;
     this.code = response.code;
     this.format =
       response.format === undefined
@@ -56,6 +60,15 @@ export class OperationResult {
     return isSuccessCode(this.code);
   }
 
+  /**
+   * Whether the client answered with a code the spec allows for the operation (Transport TS: "the
+   * only valid response codes"). Real clients stray: client B in the captures answers 5.00 where
+   * 4.06 is due, and 4.06 where 4.15 is; the result keeps their code, this flags it.
+   */
+  get conforms(): boolean {
+    return isAllowedResultCode(this.operation, this.code);
+  }
+
   /** The node tree of the timeless records (historical ones belong to `records`/`values`). */
   get tree(): NodeTree {
     this.#tree ??= buildTree(this.records.filter((r) => r.time === undefined));
@@ -71,6 +84,7 @@ export class OperationResult {
     return {
       id: this.id,
       endpoint: this.endpoint,
+      operation: this.operation,
       code: this.code,
       ...(this.format === undefined ? {} : { format: this.format }),
       ...(this.records.length > 0 ? { values: this.values } : {}),

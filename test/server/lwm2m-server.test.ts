@@ -292,6 +292,23 @@ describe('LwM2mServer requests', () => {
     }
   });
 
+  it('keeps a code the spec does not allow for the operation, and flags it', async () => {
+    const h = await startHarness();
+    try {
+      await h.device.register(REGISTER_12);
+      h.device.handler = () => ({ code: CoapCode.UNSUPPORTED_CONTENT_FORMAT });
+      const odd = await h.server.read('dev-1', '/3/0');
+      assert.equal(odd.code, '4.15');
+      assert.equal(odd.conforms, false, 'Read has no 4.15');
+      h.device.handler = () => ({ code: CoapCode.NOT_FOUND });
+      const missing = await h.server.read('dev-1', '/3/0');
+      assert.equal(missing.conforms, true);
+      assert.equal(missing.success, false);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('writes a single value typed by the model, as text/plain', async () => {
     const h = await startHarness();
     try {
