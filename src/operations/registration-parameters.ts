@@ -200,43 +200,19 @@ export function parseRegisterParameters(
   const features = versionFeatures(lwm2mVersion);
 
   let endpoint: string | undefined;
-  let lifetime: number | undefined;
-  let binding = DEFAULT_BINDING;
-  let queueMode = false;
-  let sms: string | undefined;
-  let profileIds: readonly string[] = [];
+  const common: CommonParameters = {};
   const extraParameters = new Map<string, string | true>();
   for (const [name, value] of params) {
-    switch (name) {
-      case 'lwm2m':
-        break;
-      case 'ep':
-        endpoint = checkEndpointName(valueOf(name, value));
-        break;
-      case 'lt':
-        lifetime = parseLifetime(valueOf(name, value));
-        break;
-      case 'b': {
-        const parsed = parseBinding(valueOf(name, value));
-        binding = parsed.binding;
-        if (parsed.queueMode) queueMode = true;
-        break;
-      }
-      case 'Q':
-        queueMode = flag(name, value);
-        break;
-      case 'sms':
-        sms = checkSmsNumber(valueOf(name, value));
-        break;
-      case 'pid':
-        profileIds = parseProfileIdParameter(valueOf(name, value));
-        break;
-      default:
-        if (!options.allowUnknownParameters)
-          throw new OperationError('unknown-parameter', '4.00', `unknown Register parameter "${clip(name)}"`);
-        extraParameters.set(name, value);
+    if (name === 'lwm2m' || readCommonParameter(name, value, common, false)) continue;
+    if (name === 'ep') {
+      endpoint = checkEndpointName(valueOf(name, value));
+      continue;
     }
+    if (!options.allowUnknownParameters)
+      throw new OperationError('unknown-parameter', '4.00', `unknown Register parameter "${clip(name)}"`);
+    extraParameters.set(name, value);
   }
+  let lifetime = common.lifetime;
   if (lifetime === undefined) {
     if (features.mandatoryRegisterParameters)
       throw new OperationError('missing-parameter', '4.00', `lt is mandatory for LwM2M ${lwm2mVersion}`);
@@ -247,13 +223,57 @@ export function parseRegisterParameters(
     endpoint,
     lifetime,
     lwm2mVersion,
-    binding,
-    queueMode,
-    sms,
-    profileIds,
+    binding: common.binding ?? DEFAULT_BINDING,
+    queueMode: common.queueMode ?? false,
+    sms: common.sms,
+    profileIds: common.profileIds ?? [],
     objects: payload,
     extraParameters,
   };
+}
+
+/** What Register and Update share: `lt`, `b`, `Q`, `sms`, `pid` (Core §6.2.1, §6.2.2). */
+interface CommonParameters {
+  lifetime?: number;
+  binding?: string;
+  queueMode?: boolean;
+  sms?: string;
+  profileIds?: readonly string[];
+}
+
+/**
+ * Reads one of the shared parameters into `into`; false for any other name. `legacyB`: a 1.0
+ * registration, whose `b` without `Q` turns queue mode off (the mode lives in `b` there).
+ */
+function readCommonParameter(
+  name: string,
+  value: QueryValue,
+  into: CommonParameters,
+  legacyB: boolean,
+): boolean {
+  switch (name) {
+    case 'lt':
+      into.lifetime = parseLifetime(valueOf(name, value));
+      return true;
+    case 'b': {
+      const parsed = parseBinding(valueOf(name, value));
+      into.binding = parsed.binding;
+      if (parsed.queueMode) into.queueMode = true;
+      else if (legacyB && into.queueMode === undefined) into.queueMode = false;
+      return true;
+    }
+    case 'Q':
+      into.queueMode = flag(name, value);
+      return true;
+    case 'sms':
+      into.sms = checkSmsNumber(valueOf(name, value));
+      return true;
+    case 'pid':
+      into.profileIds = parseProfileIdParameter(valueOf(name, value));
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**
@@ -268,43 +288,19 @@ export function parseUpdateParameters(
 ): UpdateRequest {
   const params = splitQuery(query);
   const legacy = options.lwm2mVersion !== undefined && !versionFeatures(options.lwm2mVersion).queueModeFlag;
-  let lifetime: number | undefined;
-  let binding: string | undefined;
-  let queueMode: boolean | undefined;
-  let sms: string | undefined;
-  let profileIds: readonly string[] | undefined;
+  const common: CommonParameters = {};
   for (const [name, value] of params) {
-    switch (name) {
-      case 'lt':
-        lifetime = parseLifetime(valueOf(name, value));
-        break;
-      case 'b': {
-        const parsed = parseBinding(valueOf(name, value));
-        binding = parsed.binding;
-        if (parsed.queueMode) queueMode = true;
-        else if (legacy && queueMode === undefined) queueMode = false;
-        break;
-      }
-      case 'Q':
-        queueMode = flag(name, value);
-        break;
-      case 'sms':
-        sms = checkSmsNumber(valueOf(name, value));
-        break;
-      case 'pid':
-        profileIds = parseProfileIdParameter(valueOf(name, value));
-        break;
-      default:
-        if (!options.allowUnknownParameters)
-          throw new OperationError(
-            'unknown-parameter',
-            '4.00',
-            name === 'ep' || name === 'lwm2m'
-              ? `${name} cannot change in an Update (send a new Register)`
-              : `unknown Update parameter "${clip(name)}"`,
-          );
-    }
+    if (readCommonParameter(name, value, common, legacy)) continue;
+    if (!options.allowUnknownParameters)
+      throw new OperationError(
+        'unknown-parameter',
+        '4.00',
+        name === 'ep' || name === 'lwm2m'
+          ? `${name} cannot change in an Update (send a new Register)`
+          : `unknown Update parameter "${clip(name)}"`,
+      );
   }
+  const { lifetime, binding, queueMode, sms, profileIds } = common;
   return {
     kind: 'update',
     registrationId,

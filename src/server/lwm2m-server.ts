@@ -7,6 +7,7 @@ import { lookupContentFormat } from '../content/content-format.js';
 import type { ContentFormatId } from '../content/content-format.js';
 import type { CreateInstance } from '../content/create-payload.js';
 import type { NotificationAttributeChanges, NotificationAttributes } from '../model/attributes.js';
+import { RESOURCE_TYPES } from '../model/data-types.js';
 import type { LwM2mValue } from '../model/data-types.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
@@ -202,18 +203,7 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-const RESOURCE_TYPES = new Set([
-  'string',
-  'integer',
-  'unsigned',
-  'float',
-  'boolean',
-  'opaque',
-  'time',
-  'objlnk',
-  'corelnk',
-  'none',
-]);
+const RESOURCE_TYPE_SET: ReadonlySet<string> = new Set(RESOURCE_TYPES);
 
 function isLwM2mValue(v: unknown): v is LwM2mValue {
   return (
@@ -221,7 +211,7 @@ function isLwM2mValue(v: unknown): v is LwM2mValue {
     typeof v === 'object' &&
     'type' in v &&
     'value' in v &&
-    RESOURCE_TYPES.has((v as { type: unknown }).type as string) &&
+    RESOURCE_TYPE_SET.has((v as { type: unknown }).type as string) &&
     Object.keys(v).length === 2
   );
 }

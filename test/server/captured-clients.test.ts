@@ -17,6 +17,7 @@ import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import type { Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { UdpChannel } from '../../src/transport/udp-channel.js';
 import { settle } from '../support/coap-driver.js';
 import { ScriptedClient, loadScript, type ClientScript } from '../support/scripted-client.js';
 import { requireShared } from '../support/shared.js';
@@ -30,15 +31,31 @@ function load(t: TestContext, file: string): ClientScript | undefined {
   return dir ? loadScript(join(dir, 'captures', file)) : undefined;
 }
 
-async function setup(script: ClientScript) {
-  const network = new MemoryNetwork();
-  const server = new LwM2mServer({
-    channel: network.channel(SERVER.address, SERVER.port),
-    random: seededRandom(3),
-    requestTimeout: 400,
-  });
-  await server.start();
-  const client = new ScriptedClient({ script, channel: network.channel('10.0.0.2', 56830), server: SERVER });
+type Wire = 'memory' | 'udp';
+
+/** The server and a scripted client on an in-memory network, or on real UDP sockets on 127.0.0.1. */
+async function setup(script: ClientScript, wire: Wire = 'memory') {
+  let server: LwM2mServer;
+  let client: ScriptedClient;
+  if (wire === 'memory') {
+    const network = new MemoryNetwork();
+    server = new LwM2mServer({
+      channel: network.channel(SERVER.address, SERVER.port),
+      random: seededRandom(3),
+      requestTimeout: 400,
+    });
+    await server.start();
+    client = new ScriptedClient({ script, channel: network.channel('10.0.0.2', 56830), server: SERVER });
+  } else {
+    server = new LwM2mServer({ udp: { address: '127.0.0.1', port: 0 }, requestTimeout: 400 });
+    await server.start();
+    const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+    client = new ScriptedClient({
+      script,
+      channel,
+      server: { address: '127.0.0.1', port: server.address!.port },
+    });
+  }
   const keepAlive = setInterval(() => undefined, 1000);
   return {
     server,
@@ -108,81 +125,82 @@ async function replayRequests(server: LwM2mServer, script: ClientScript, endpoin
 }
 
 describe('captured client A (LwM2M 1.2) against the server', () => {
-  it('registers, answers every request in every format, notifies, sends and de-registers', async (t) => {
-    const script = load(t, 'lwm2m-1.2-client-udp.jsonl');
-    if (!script) return;
-    const { server, client, close } = await setup(script);
-    try {
-      const registered = once(server, 'registered') as Promise<[Registration]>;
-      await client.register();
-      const [reg] = await registered;
-      assert.equal(reg.endpoint, 'urn:dev:client-a-001');
-      assert.equal(reg.lwm2mVersion, '1.2');
-      assert.equal(reg.binding, 'U', 'no b= means U');
-      assert.ok(
-        reg.objects.some((o) => o.id === 1 && o.instances.includes(1)),
-        'Server instance /1/1',
-      );
+  for (const wire of ['memory', 'udp'] as const)
+    it(`registers, answers every request in every format, notifies, sends and de-registers (${wire})`, async (t) => {
+      const script = load(t, 'lwm2m-1.2-client-udp.jsonl');
+      if (!script) return;
+      const { server, client, close } = await setup(script, wire);
+      try {
+        const registered = once(server, 'registered') as Promise<[Registration]>;
+        await client.register();
+        const [reg] = await registered;
+        assert.equal(reg.endpoint, 'urn:dev:client-a-001');
+        assert.equal(reg.lwm2mVersion, '1.2');
+        assert.equal(reg.binding, 'U', 'no b= means U');
+        assert.ok(
+          reg.objects.some((o) => o.id === 1 && o.instances.includes(1)),
+          'Server instance /1/1',
+        );
 
-      const updates: Registration[] = [];
-      server.on('updated', (r) => updates.push(r));
-      const { sent, silent, refused } = await replayRequests(server, script, reg.endpoint);
-      assert.ok(sent > 60, `${sent} requests replayed`);
-      assert.equal(silent, 0);
-      assert.equal(refused, 0);
-      assert.deepEqual(
-        client.received.filter((r) => r.matched === 'none').map((r) => formatCode(r.request.code)),
-        [],
-        'every request the server made is one the client knows',
-      );
-      await client.idle();
-      await settle(5);
-      assert.ok(updates.length >= 8, `the writes to /1/1 triggered Updates (${updates.length})`);
+        const updates: Registration[] = [];
+        server.on('updated', (r) => updates.push(r));
+        const { sent, silent, refused } = await replayRequests(server, script, reg.endpoint);
+        assert.ok(sent > 60, `${sent} requests replayed`);
+        assert.equal(silent, 0);
+        assert.equal(refused, 0);
+        assert.deepEqual(
+          client.received.filter((r) => r.matched === 'none').map((r) => formatCode(r.request.code)),
+          [],
+          'every request the server made is one the client knows',
+        );
+        await client.idle();
+        await settle(5);
+        assert.ok(updates.length >= 8, `the writes to /1/1 triggered Updates (${updates.length})`);
 
-      // Observe /3/0/13 (single resource) and /3/0 in SenML CBOR, then the composite.
-      const single = await server.observe(reg.endpoint, '/3/0/13');
-      assert.equal(single.response.code, '2.05');
-      const seen: unknown[] = [];
-      single.on('notification', (n) => seen.push(n.result.values));
-      const played = await client.playNotifications('/3/0/13');
-      await settle(5);
-      assert.equal(seen.length, played);
-      assert.ok(played >= 3);
-      assert.equal((await single.cancel())?.code, '2.05');
+        // Observe /3/0/13 (single resource) and /3/0 in SenML CBOR, then the composite.
+        const single = await server.observe(reg.endpoint, '/3/0/13');
+        assert.equal(single.response.code, '2.05');
+        const seen: unknown[] = [];
+        single.on('notification', (n) => seen.push(n.result.values));
+        const played = await client.playNotifications('/3/0/13');
+        await settle(5);
+        assert.equal(seen.length, played);
+        assert.ok(played >= 3);
+        assert.equal((await single.cancel())?.code, '2.05');
 
-      const instance = await server.observe(reg.endpoint, '/3/0', { format: 'senml-cbor' });
-      const inst: number[] = [];
-      instance.on('notification', (n) => inst.push(n.result.records.length));
-      await client.playNotifications('/3/0');
-      await settle(5);
-      assert.ok(inst.length >= 3 && inst.every((n) => n > 5), 'whole-instance notifications decode');
+        const instance = await server.observe(reg.endpoint, '/3/0', { format: 'senml-cbor' });
+        const inst: number[] = [];
+        instance.on('notification', (n) => inst.push(n.result.records.length));
+        await client.playNotifications('/3/0');
+        await settle(5);
+        assert.ok(inst.length >= 3 && inst.every((n) => n > 5), 'whole-instance notifications decode');
 
-      const composite = await server.observeComposite(reg.endpoint, ['/3/0/0', '/1/1/1'], {
-        format: 'senml-cbor',
-        requestFormat: 'senml-etch-json',
-      });
-      assert.equal(composite.response.code, '2.05');
-      const comp: unknown[] = [];
-      composite.on('notification', (n) => comp.push(n.result.values));
-      await client.playNotifications('/');
-      await settle(5);
-      assert.ok(comp.length >= 2);
+        const composite = await server.observeComposite(reg.endpoint, ['/3/0/0', '/1/1/1'], {
+          format: 'senml-cbor',
+          requestFormat: 'senml-etch-json',
+        });
+        assert.equal(composite.response.code, '2.05');
+        const comp: unknown[] = [];
+        composite.on('notification', (n) => comp.push(n.result.values));
+        await client.playNotifications('/');
+        await settle(5);
+        assert.ok(comp.length >= 2);
 
-      // Send (SenML CBOR), then De-register.
-      const sendEvent = once(server, 'send') as Promise<[{ result: { values: Record<string, unknown> } }]>;
-      const sendRes = await client.send();
-      assert.equal(formatCode(sendRes.code), '2.04');
-      const [event] = await sendEvent;
-      assert.ok('/3/0/0' in event.result.values && '/3/0/9' in event.result.values);
-      const gone = once(server, 'deregistered');
-      assert.equal(formatCode((await client.deregister()).code), '2.02');
-      await gone;
-      assert.equal(instance.active, false);
-      assert.equal(composite.active, false);
-    } finally {
-      await close();
-    }
-  });
+        // Send (SenML CBOR), then De-register.
+        const sendEvent = once(server, 'send') as Promise<[{ result: { values: Record<string, unknown> } }]>;
+        const sendRes = await client.send();
+        assert.equal(formatCode(sendRes.code), '2.04');
+        const [event] = await sendEvent;
+        assert.ok('/3/0/0' in event.result.values && '/3/0/9' in event.result.values);
+        const gone = once(server, 'deregistered');
+        assert.equal(formatCode((await client.deregister()).code), '2.02');
+        await gone;
+        assert.equal(instance.active, false);
+        assert.equal(composite.active, false);
+      } finally {
+        await close();
+      }
+    });
 });
 
 describe('captured client B (LwM2M 1.1) against the server', () => {
