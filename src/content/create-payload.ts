@@ -116,5 +116,18 @@ export function encodeCreatePayload(
   }
   if (instance.instanceId >= MAX_ID)
     throw new ContentFormatError('invalid-path', `instance id ${instance.instanceId} is reserved`);
-  return codecs.encode(format, placeCreateInstance(ctx.path, instance.instanceId, instance.resources), ctx);
+  // An instance with no resources (1.2 Create without values) is written as the empty instance
+  // itself (TLV `00 iid`, SenML `{"n":"/o/i"}`), or the payload would carry no id at all. LwM2M
+  // JSON has no record without a value, so it cannot say it.
+  if (instance.resources.length === 0 && f?.name === 'lwm2m-json')
+    throw new ContentFormatError(
+      'not-encodable',
+      'lwm2m-json cannot carry an instance without resources; use tlv, senml or lwm2m-cbor',
+      { format: f.name },
+    );
+  const records =
+    instance.resources.length === 0
+      ? [{ path: ctx.path.append(instance.instanceId) }]
+      : placeCreateInstance(ctx.path, instance.instanceId, instance.resources);
+  return codecs.encode(format, records, ctx);
 }

@@ -36,6 +36,21 @@ describe('Create payloads', () => {
     }
   });
 
+  it('keeps the id of an instance created without values (1.2); LwM2M JSON cannot say it', () => {
+    assert.throws(
+      () => encodeCreatePayload(codecs, 'lwm2m-json', { instanceId: 9, resources: [] }, ctx),
+      (e: unknown) => e instanceof ContentFormatError && e.reason === 'not-encodable',
+    );
+    for (const format of ['tlv', 'senml-json', 'senml-cbor', 'lwm2m-cbor']) {
+      const bytes = encodeCreatePayload(codecs, format, { instanceId: 9, resources: [] }, ctx);
+      assert.ok(bytes.length > 0, format);
+      const [inst, ...rest] = decodeCreatePayload(codecs, format, bytes, ctx);
+      assert.equal(rest.length, 0, format);
+      assert.equal(inst!.instanceId, 9, format);
+      assert.deepEqual(inst!.resources, [], format);
+    }
+  });
+
   it('leaves the id to the client: TLV without wrapper, LwM2M CBOR key 65535', () => {
     const tlv = encodeCreatePayload(codecs, 'tlv', { instanceId: undefined, resources }, ctx);
     assert.notEqual(tlv[0]! >> 6, 0, 'no Object Instance TLV wrapper');

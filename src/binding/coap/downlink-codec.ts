@@ -112,7 +112,6 @@ export class DownlinkDecodeError extends PetrelError {
 
 const LINK_FORMAT = 40;
 const TEXT = 0;
-const LWM2M_CBOR = 11544;
 /** Path-list formats of Read-/Observe-Composite (Core §6.3.2, §6.4.1). */
 const COMPOSITE_PATH_FORMATS: ReadonlySet<number> = new Set([110, 112, 320, 322]);
 /** Formats of Write-Composite (Core §6.3.4). */
@@ -238,18 +237,8 @@ export function encodeDownlinkRequest(request: DownlinkRequest, ctx: DownlinkCon
       code = CoapCode.POST;
       const format = chooseWriteFormat(request, ctx.peer, ctx.model, ctx.versions);
       opts.uriPath(uriSegments(request.path, alt)).uint(OptionNumber.CONTENT_FORMAT, format);
-      const { instanceId, resources } = request.instance;
       try {
-        // An instance with an id and no resources: encodeCreatePayload would write no records at
-        // all and lose the id, so write the empty instance itself (TLV `00 iid`, SenML `{"n":"/o/i"}`).
-        payload =
-          instanceId !== undefined && resources.length === 0 && format !== LWM2M_CBOR
-            ? ctx.codecs.encode(
-                format,
-                [{ path: lwm2mPath(request.path).append(instanceId) }],
-                codecCtx(request.path),
-              )
-            : encodeCreatePayload(ctx.codecs, format, request.instance, codecCtx(request.path));
+        payload = encodeCreatePayload(ctx.codecs, format, request.instance, codecCtx(request.path));
       } catch (e) {
         encodeError(e);
       }
