@@ -40,11 +40,21 @@ export function valueToJson(v: LwM2mValue): JsonValue {
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
-/** Reads the JSON form back as a value of `type` (from the model). */
+/** A value for an error message; JSON.stringify cannot show a bigint (it throws). */
+function describeJson(json: unknown): string {
+  if (typeof json === 'bigint') return `${json}n`;
+  try {
+    return JSON.stringify(json) ?? String(json);
+  } catch {
+    return String(json);
+  }
+}
+
+/** Reads the JSON form back as a value of `type` (from the model); a bigint is accepted for integers. */
 export function valueFromJson(type: ResourceType, json: unknown, where = 'value'): LwM2mValue {
   const fail = (expected: string): never => {
     throw new JsonValueError(
-      `${where}: expected ${expected} for a ${type} resource, got ${JSON.stringify(json)}`,
+      `${where}: expected ${expected} for a ${type} resource, got ${describeJson(json)}`,
     );
   };
   switch (type) {
@@ -60,6 +70,8 @@ export function valueFromJson(type: ResourceType, json: unknown, where = 'value'
     case 'time':
     case 'float':
     case 'boolean':
+      // A bigint is how a caller in JavaScript holds a 64-bit integer past 2^53.
+      if (typeof json === 'bigint' && type !== 'boolean') json = json.toString();
       if (typeof json === 'number' || typeof json === 'string') {
         if (type === 'boolean' && typeof json === 'number')
           return json === 0 || json === 1 ? Value.boolean(json === 1) : fail('true/false');

@@ -1,4 +1,5 @@
 import { PetrelError } from '../errors.js';
+import type { LwM2mRecord } from '../model/records.js';
 import type { Peer } from '../transport/channel.js';
 import type {
   DownlinkRequest,
@@ -113,4 +114,53 @@ export class BindingError extends PetrelError {
     super(`PETREL_ERR_BINDING_${reason.toUpperCase().replace('-', '_')}`, message, options);
     this.reason = reason;
   }
+}
+
+// ---- the client side ----
+
+/** A server the client sends uplinks to. */
+export interface UplinkTarget {
+  readonly peer: Peer;
+  /** The enabler version in use with that server (decides the Register parameters' forms). */
+  readonly lwm2mVersion: string;
+}
+
+/** Where a downlink came from. */
+export interface DownlinkSource {
+  readonly peer: Peer;
+  readonly transport: string;
+  readonly identity: WireIdentity;
+}
+
+/** Why the server side of an observation ended. */
+export type ObservationEndReason = 'cancelled' | 'reset' | 'timeout' | 'replaced' | 'closed' | 'ended';
+
+/** The client's handle on an observation it accepted: it pushes notifications through it. */
+export interface NotificationSink {
+  readonly active: boolean;
+  notify(
+    notification: { readonly records: readonly LwM2mRecord[]; readonly format?: number },
+    confirmable: boolean,
+  ): void;
+  /** Ends the observation from the client's side. */
+  end(): void;
+  onEnd(listener: (reason: ObservationEndReason) => void): void;
+}
+
+/** A client's answer to a downlink; `observe` accepts an Observe request (2.05 only). */
+export interface DownlinkAnswer {
+  readonly response: DownlinkResponse;
+  readonly observe?: (sink: NotificationSink) => void;
+}
+
+export type DownlinkHandler = (request: DownlinkRequest, source: DownlinkSource) => Promise<DownlinkAnswer>;
+
+export interface ClientBinding {
+  sendUplink(
+    target: UplinkTarget,
+    request: UplinkRequest,
+    options?: DownlinkOptions,
+  ): Promise<UplinkResponse>;
+  onDownlink(handler: DownlinkHandler): void;
+  close(): Promise<void>;
 }

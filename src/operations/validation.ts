@@ -36,6 +36,9 @@ import type { VersionFeatures } from './version.js';
  */
 
 /** Objects only the Bootstrap-Server may touch: Security, OSCORE, COSE, MQTT Server (§4.9). */
+/** Formats of a Write Partial Update: TLV, LwM2M CBOR, SenML JSON/CBOR (and 1.0/1.1's LwM2M JSON). */
+const UPDATE_FORMATS: readonly number[] = [110, 112, 11542, 11543, 11544];
+
 export const BOOTSTRAP_ONLY_OBJECTS: readonly number[] = Object.freeze([0, 21, 23, 24]);
 
 export function isBootstrapOnlyObject(objectId: number | undefined): boolean {
@@ -235,7 +238,15 @@ export function validateDownlinkRequest(request: DownlinkRequest, peer: { lwm2mV
       return;
     case 'write':
       checkTarget(request.kind, request.path, request.mode === 'replace' ? [2, 3, 4] : [2, 3], f);
-      checkFormat(request.kind, request.format, VALUE_FORMATS, f, 'payload');
+      // A Partial Update is a POST: in text/plain on a resource it would read as an Execute, and
+      // the spec allows it only in the multi-value formats (Core §6.3.3 Write table).
+      checkFormat(
+        request.kind,
+        request.format,
+        request.mode === 'replace' ? VALUE_FORMATS : UPDATE_FORMATS,
+        f,
+        'payload',
+      );
       checkRecordsUnder('Write', request.path, request.records);
       return;
     case 'write-attributes':

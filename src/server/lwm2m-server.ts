@@ -47,7 +47,7 @@ import { Observation } from './observation.js';
 import type { ObservationEndReason, ObservationNotification } from './observation.js';
 import { OperationResult } from './operation-result.js';
 import { ProfileRegistry } from './profile-registry.js';
-import { downlinkTarget, hasRegisteredObject } from './registration.js';
+import { downlinkTarget, hasRegisteredObject, sameIdentity } from './registration.js';
 import type { Registration } from './registration.js';
 import { RegistrationService } from './registration-service.js';
 import { RequestQueue } from './request-queue.js';
@@ -240,6 +240,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #observations = new Map<string, Set<Observation>>();
   /** Last Mute Send (/1/x/23) value the server saw per endpoint. */
   readonly #muteSend = new Map<string, boolean>();
+  /** Resumable observations of a replaced registration, until the new one's 2.01 has left. */
+  readonly #pendingResume = new Map<string, Observation[]>();
   #binding: ServerBinding | undefined;
   #ownedChannel: Channel | undefined;
   #started = false;
@@ -268,6 +270,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       lifetimeGrace: (options.lifetimeGrace ?? 0) * 1000,
       ...(options.authorize ? { authorize: options.authorize } : {}),
       onExpired: (reg) => this.#ended(reg, 'expired'),
+      onError: (e) => this.#emitError(e),
     });
   }
 
@@ -278,7 +281,6 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   async start(): Promise<void> {
     if (this.#started) return;
-    this.#started = true;
     let binding = this.#options.binding;
     if (!binding) {
       const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
@@ -301,10 +303,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         ...(this.#options.coap ?? {}),
       });
     }
+    this.#started = true;
     this.#binding = binding;
+    // Any message keeps an awake queue-mode client awake; only a completed Register/Update (or a
+    // notification) wakes a sleeping one, so a queued request never overtakes the 2.01/2.04.
     binding.onActivity((peer) => {
       const endpoint = this.#registrations.endpointAt(peer);
-      if (endpoint !== undefined) this.#queues.get(endpoint)?.wake();
+      if (endpoint !== undefined) this.#queues.get(endpoint)?.touch();
     });
     binding.onUplink((request, context) => this.#onUplink(request, context));
     binding.onRefused(({ context, operation, code, diagnostic }) =>
@@ -417,6 +422,18 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   ): Promise<OperationResult> {
     const target = toPath(path);
     const reg = await this.#registration(endpoint);
+    const mode = options.mode ?? 'replace';
+    if (mode === 'update' && target.isResource()) {
+      // Partial Update targets a resource only when it is multiple (Core §6.3.3).
+      const versions = downlinkTarget(reg).objectVersions;
+      const def = this.model.resource(target.objectId!, target.resourceId!, versions.get(target.objectId!));
+      if (def && !def.multiple)
+        throw new OperationError(
+          'bad-path',
+          '4.05',
+          `Partial Update of the single resource ${target.toString()}: write it with mode 'replace'`,
+        );
+    }
     const records = this.#records(target, value, reg);
     const format = formatId(options.format);
     return this.#request(
@@ -424,7 +441,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       {
         kind: 'write',
         path: target,
-        mode: options.mode ?? 'replace',
+        mode,
         records,
         ...(format === undefined ? {} : { format }),
       },
@@ -581,8 +598,10 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   /** Runs a command now, or when the queue-mode client wakes. */
   async #schedule<T>(reg: Registration, options: RequestOptions, run: () => Promise<T>): Promise<T> {
-    if (!reg.queueMode) return run();
-    const queue = this.#queue(reg);
+    // A queue that is draining (the client left queue mode) still orders what follows it.
+    const existing = this.#queues.get(reg.endpoint);
+    if (!reg.queueMode && !existing) return run();
+    const queue = existing ?? this.#queue(reg);
     return queue.enqueue(run, this.#options.queueMode?.deadline ?? 3_600_000);
   }
 
@@ -603,8 +622,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   }
 
   async #emitForEndpoint(endpoint: string, event: 'awake' | 'sleeping'): Promise<void> {
-    const reg = await this.store.get(endpoint);
-    if (reg) this.emit(event, reg);
+    try {
+      const reg = await this.store.get(endpoint);
+      if (reg) this.emit(event, reg);
+    } catch (e) {
+      this.#emitError(e);
+    }
   }
 
   /** The binding round trip of one command, with its trace events. */
@@ -661,10 +684,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     request: ObserveRequest | ObserveCompositeRequest,
     options: ObserveOptions,
   ): Promise<Observation> {
-    const reg = await this.#registration(endpoint);
-    validateDownlinkRequest(request, { lwm2mVersion: reg.lwm2mVersion });
+    this.#requireBinding(endpoint);
+    const queued = await this.#registration(endpoint);
+    validateDownlinkRequest(request, { lwm2mVersion: queued.lwm2mVersion });
     const id = this.#commandId();
-    return this.#schedule(reg, options, async () => {
+    return this.#schedule(queued, options, async () => {
+      // The registration may have changed while the request waited (queue mode).
+      const reg = await this.#registration(endpoint);
       // Notifications may race the construction below; they find the observation through this.
       const holder: { observation?: Observation } = {};
       const { binding, result } = await this.#establish(id, reg, request, options, () => holder.observation);
@@ -683,6 +709,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       holder.observation = observation;
       if (!binding.established || !result.success) {
         observation.end('rejected', false);
+        return observation;
+      }
+      // The client may have de-registered or registered again while the Observe was in flight:
+      // the observation is then void (Core §6.4) and must not stay attached to a dead registration.
+      const current = await this.store.get(endpoint);
+      if (current?.id !== reg.id) {
+        observation.end(current ? 'replaced' : 'deregistered');
         return observation;
       }
       this.#track(observation);
@@ -814,11 +847,20 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   /** Re-observes the resumable observations of a replaced registration on the new one. */
   #resume(observations: readonly Observation[], reg: Registration): void {
     for (const o of observations) {
+      if (!o.active) continue;
       const request: ObserveRequest | ObserveCompositeRequest = o.composite
         ? { kind: 'observe-composite', paths: o.paths, ...(o.attributes ? { attributes: o.attributes } : {}) }
         : { kind: 'observe', path: o.path, ...(o.attributes ? { attributes: o.attributes } : {}) };
       void this.#schedule(reg, {}, async () => {
+        if (!o.active) return;
         const { binding, result } = await this.#establish(o.id, reg, request, {}, () => o);
+        const current = await this.store.get(reg.endpoint);
+        if (!o.active || current?.id !== reg.id) {
+          // Cancelled, or the registration changed again, while the Observe was in flight.
+          binding.forget();
+          o.end(current ? 'replaced' : 'deregistered', false);
+          return;
+        }
         if (!binding.established || !result.success) {
           binding.forget();
           o.end('rejected', false);
@@ -936,22 +978,32 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       case 'register': {
         const { registration, previous } = await this.#registrations.register(request, context);
         if (previous) this.#ended(previous, 'replaced');
-        this.#afterRegistration(registration);
         return {
           endpoint: registration.endpoint,
           response: {
             code: '2.01',
             registrationId: registration.id,
-            onSent: () => this.emit('registered', registration, previous),
+            onSent: () => {
+              this.#afterRegistration(registration);
+              const resumable = this.#pendingResume.get(registration.endpoint);
+              this.#pendingResume.delete(registration.endpoint);
+              if (resumable) this.#resume(resumable, registration);
+              this.#safeEmit('registered', registration, previous);
+            },
           },
         };
       }
       case 'update': {
         const { registration, previous } = await this.#registrations.update(request, context);
-        this.#afterRegistration(registration);
         return {
           endpoint: registration.endpoint,
-          response: { code: '2.04', onSent: () => this.emit('updated', registration, previous) },
+          response: {
+            code: '2.04',
+            onSent: () => {
+              this.#afterRegistration(registration);
+              this.#safeEmit('updated', registration, previous);
+            },
+          },
         };
       }
       case 'deregister': {
@@ -968,14 +1020,19 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     }
   }
 
-  /** Starts or refreshes queue mode for a registration. */
+  /**
+   * Starts or refreshes queue mode once the 2.01/2.04 has left: the client is awake now. A client
+   * that left queue mode has its queue drained in order (then requests go straight out again).
+   */
   #afterRegistration(reg: Registration): void {
     const q = this.#queues.get(reg.endpoint);
     if (!reg.queueMode) {
       if (q) {
-        // No longer in queue mode: whatever waits goes now, then the queue is dropped.
-        q.wake();
-        this.#queues.delete(reg.endpoint);
+        q.drain();
+        void q.idle().then(() => {
+          if (this.#queues.get(reg.endpoint) === q && q.size === 0 && !q.busy)
+            this.#queues.delete(reg.endpoint);
+        });
       }
       return;
     }
@@ -1000,14 +1057,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       q?.close(new ServerRequestError('registration-ended', reg.endpoint, `${reg.endpoint} ${reason}`));
       this.emit(reason, reg);
     } else if (resumable.length > 0) {
-      // Re-observe once the new registration is stored and answered.
-      queueMicrotask(
-        () =>
-          void this.store.get(reg.endpoint).then((current) => {
-            if (current) this.#resume(resumable, current);
-            else for (const o of resumable) o.end('replaced', false);
-          }),
-      );
+      // Re-observed once the new registration's 2.01 has left (see the register case).
+      this.#pendingResume.set(reg.endpoint, resumable);
     }
   }
 
@@ -1017,7 +1068,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   ): Promise<{ endpoint: string | undefined; response: UplinkResponse }> {
     const endpoint = this.#registrations.endpointAt(context.peer);
     const reg = endpoint === undefined ? undefined : await this.store.get(endpoint);
-    if (!reg) throw new OperationError('not-registered', '4.04', 'Send from a client that is not registered');
+    if (!reg || !sameIdentity(reg.peer.identity, context.peer.identity))
+      throw new OperationError('not-registered', '4.04', 'Send from a client that is not registered');
     if (
       (this.#options.sendPolicy ?? 'mute-send') === 'mute-send' &&
       this.#muteSend.get(reg.endpoint) === true
@@ -1055,6 +1107,15 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         onSent: () => this.emit('send', { id: result.id, registration: reg, result }),
       },
     };
+  }
+
+  /** Emits an event whose listeners are application code: a throwing listener must not crash the binding. */
+  #safeEmit<K extends keyof LwM2mServerEvents>(event: K, ...args: LwM2mServerEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: LwM2mServerEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.#emitError(e);
+    }
   }
 
   #emitError(e: unknown): void {

@@ -1,4 +1,4 @@
-import { parseRegistrationPayload } from '../model/registration-payload.js';
+import { LinkPayloadError, parseRegistrationPayload } from '../model/registration-payload.js';
 import type { RegistrationPayload } from '../model/registration-payload.js';
 import type { Link } from '../model/link-format.js';
 import { OperationError } from '../operations/result-code.js';
@@ -31,9 +31,17 @@ export class ProfileRegistry {
     this.#maxLearnt = options.maxLearnt ?? 10_000;
   }
 
-  /** The links a profile id stands for, or undefined when unknown. */
+  /** The links a profile id stands for, or undefined when unknown. A learnt id in use stays fresh. */
   lookup(pid: string): readonly Link[] | undefined {
-    return this.#preconfigured.get(pid) ?? this.#learnt.get(pid);
+    const pre = this.#preconfigured.get(pid);
+    if (pre) return pre;
+    const learnt = this.#learnt.get(pid);
+    if (learnt) {
+      // Least recently used goes first when the table is full: move this one to the end.
+      this.#learnt.delete(pid);
+      this.#learnt.set(pid, learnt);
+    }
+    return learnt;
   }
 
   get learntCount(): number {
@@ -42,7 +50,8 @@ export class ProfileRegistry {
 
   /**
    * The object list of a Register or Update: the payload's links plus those of every pid, in that
-   * order (duplicates dropped). A single dynamic pid sent with a payload is learnt from it. Any
+   * order (duplicates dropped). A single unknown dynamic pid sent with a payload is learnt from it
+   * (a known one is never relearnt: the payload may then be partial, e.g. only `</>;ct=…`). Any
    * other pid the server does not know → 4.09 (the client must re-Register with the full list).
    */
   resolve(
@@ -56,7 +65,7 @@ export class ProfileRegistry {
       only !== undefined &&
       payload !== undefined &&
       isDynamic(only) &&
-      !this.#preconfigured.has(only)
+      this.lookup(only) === undefined
     ) {
       this.#learn(only, objectLinks(payload));
       return payload;
@@ -79,7 +88,20 @@ export class ProfileRegistry {
         links.push(target === link.target ? link : { ...link, target });
       }
     }
-    return parseRegistrationPayload(links);
+    try {
+      return parseRegistrationPayload(links);
+    } catch (e) {
+      if (!(e instanceof LinkPayloadError)) throw e;
+      // e.g. a profile and the payload declare different versions of one object.
+      throw new OperationError(
+        'bad-payload',
+        '4.00',
+        `the object list and its Profile IDs disagree: ${e.message}`,
+        {
+          cause: e,
+        },
+      );
+    }
   }
 
   #learn(pid: string, links: readonly Link[]): void {

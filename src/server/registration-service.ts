@@ -10,6 +10,7 @@ import type { QueuedTimer } from '../timer-queue.js';
 import { peerKey } from '../transport/channel.js';
 import type { Peer, PeerIdentity } from '../transport/channel.js';
 import type { ProfileRegistry } from './profile-registry.js';
+import { sameIdentity } from './registration.js';
 import type { Registration } from './registration.js';
 
 export interface RegistrationServiceOptions {
@@ -29,6 +30,8 @@ export interface RegistrationServiceOptions {
     context: UplinkContext,
   ) => '4.00' | '4.01' | '4.03' | undefined;
   readonly onExpired: (registration: Registration) => void;
+  /** Failures no caller can receive (a store that fails while a registration expires). */
+  readonly onError?: (error: unknown) => void;
 }
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -38,13 +41,6 @@ function identityName(identity: PeerIdentity | undefined): string | undefined {
   if ('psk' in identity) return identity.psk;
   if ('x509' in identity) return /(?:^|,)\s*CN=([^,]+)/.exec(identity.x509.subject)?.[1]?.trim();
   return undefined;
-}
-
-function sameIdentity(a: PeerIdentity | undefined, b: PeerIdentity | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if ('psk' in a) return 'psk' in b && a.psk === b.psk;
-  if ('x509' in a) return 'x509' in b && Buffer.compare(a.x509.der, b.x509.der) === 0;
-  return 'rpk' in b && Buffer.compare(a.rpk, b.rpk) === 0;
 }
 
 function objectLinksOf(payload: RegistrationPayload | undefined): RegistrationPayload['links'] {
@@ -63,6 +59,8 @@ export class RegistrationService {
   readonly #timers: TimerQueue;
   readonly #expiry = new Map<string, QueuedTimer>();
   readonly #byPeer = new Map<string, string>();
+  /** Per endpoint, the tail of its chain of Register/Update/De-register/expiry steps. */
+  readonly #chains = new Map<string, Promise<unknown>>();
 
   constructor(options: RegistrationServiceOptions) {
     this.#o = options;
@@ -105,81 +103,95 @@ export class RegistrationService {
     if (refused !== undefined)
       throw new OperationError('not-allowed', refused, `Register of "${endpoint}" refused`);
     const payload = this.#o.profiles.resolve(request.profileIds, request.objects);
-    const now = this.#o.now();
-    const registration: Registration = {
-      id: this.#newId(),
-      endpoint,
-      lwm2mVersion: request.lwm2mVersion,
-      binding: request.binding,
-      queueMode: request.queueMode,
-      lifetime: request.lifetime,
-      sms: request.sms,
-      profileIds: request.profileIds,
-      objectLinks: objectLinksOf(payload),
-      objects: payload?.objects ?? [],
-      alternatePath: payload?.alternatePath,
-      contentFormats: payload?.contentFormats,
-      peer: context.peer,
-      transport: context.transport,
-      registeredAt: now,
-      lastUpdateAt: now,
-      expiresAt: request.lifetime === 0 ? Infinity : now + request.lifetime * 1000,
-      extraParameters: Object.fromEntries(request.extraParameters),
-    };
-    const { previous } = await this.#o.store.put(registration);
-    if (previous) this.#forget(previous);
-    this.#track(registration);
-    return { registration, previous };
+    return this.#serial(endpoint, async () => {
+      const now = this.#o.now();
+      const registration: Registration = {
+        id: await this.#newId(),
+        endpoint,
+        lwm2mVersion: request.lwm2mVersion,
+        binding: request.binding,
+        queueMode: request.queueMode,
+        lifetime: request.lifetime,
+        sms: request.sms,
+        profileIds: request.profileIds,
+        objectLinks: objectLinksOf(payload),
+        objects: payload?.objects ?? [],
+        alternatePath: payload?.alternatePath,
+        contentFormats: payload?.contentFormats,
+        peer: context.peer,
+        transport: context.transport,
+        registeredAt: now,
+        lastUpdateAt: now,
+        expiresAt: request.lifetime === 0 ? Infinity : now + request.lifetime * 1000,
+        extraParameters: Object.fromEntries(request.extraParameters),
+      };
+      const { previous } = await this.#o.store.put(registration);
+      if (previous) this.#forget(previous);
+      this.#track(registration);
+      return { registration, previous };
+    });
   }
 
   async update(
     request: UpdateRequest,
     context: UplinkContext,
   ): Promise<{ registration: Registration; previous: Registration }> {
-    const previous = await this.#owned(request.registrationId, context);
-    let payload: RegistrationPayload | undefined;
-    if (request.objects !== undefined || request.profileIds !== undefined)
-      payload = this.#o.profiles.resolve(request.profileIds ?? [], request.objects);
-    const now = this.#o.now();
-    const lifetime = request.lifetime ?? previous.lifetime;
-    const registration: Registration = {
-      ...previous,
-      lifetime,
-      binding: request.binding ?? previous.binding,
-      queueMode: request.queueMode ?? previous.queueMode,
-      sms: request.sms ?? previous.sms,
-      profileIds: request.profileIds ?? previous.profileIds,
-      ...(payload === undefined
-        ? {}
-        : {
-            objectLinks: objectLinksOf(payload),
-            objects: payload.objects,
-            alternatePath: payload.alternatePath,
-            contentFormats: payload.contentFormats ?? previous.contentFormats,
-          }),
-      peer: context.peer,
-      transport: context.transport,
-      lastUpdateAt: now,
-      expiresAt: lifetime === 0 ? Infinity : now + lifetime * 1000,
-    };
-    await this.#o.store.put(registration);
-    this.#forget(previous);
-    this.#track(registration);
-    return { registration, previous };
+    const found = await this.#owned(request.registrationId, context);
+    return this.#serial(found.endpoint, async () => {
+      // Read again inside the endpoint's chain: a Register or De-register may have come first.
+      const previous = await this.#owned(request.registrationId, context);
+      let payload: RegistrationPayload | undefined;
+      if (request.objects !== undefined || request.profileIds !== undefined)
+        payload = this.#o.profiles.resolve(request.profileIds ?? [], request.objects);
+      const now = this.#o.now();
+      const lifetime = request.lifetime ?? previous.lifetime;
+      const registration: Registration = {
+        ...previous,
+        lifetime,
+        binding: request.binding ?? previous.binding,
+        // LwM2M 1.0 carries queue mode in `b` (UQ): a `b` without Q there turns it off.
+        queueMode:
+          request.queueMode ??
+          (request.binding !== undefined && previous.lwm2mVersion === '1.0' ? false : previous.queueMode),
+        sms: request.sms ?? previous.sms,
+        profileIds: request.profileIds ?? previous.profileIds,
+        ...(payload === undefined
+          ? {}
+          : {
+              objectLinks: objectLinksOf(payload),
+              objects: payload.objects,
+              alternatePath: payload.alternatePath,
+              contentFormats: payload.contentFormats ?? previous.contentFormats,
+            }),
+        peer: context.peer,
+        transport: context.transport,
+        lastUpdateAt: now,
+        expiresAt: lifetime === 0 ? Infinity : now + lifetime * 1000,
+      };
+      await this.#o.store.put(registration);
+      this.#forget(previous);
+      this.#track(registration);
+      return { registration, previous };
+    });
   }
 
   async deregister(request: DeregisterRequest, context: UplinkContext): Promise<Registration> {
-    const reg = await this.#owned(request.registrationId, context);
-    await this.#o.store.remove(reg.endpoint, reg.id);
-    this.#forget(reg);
-    return reg;
+    const found = await this.#owned(request.registrationId, context);
+    return this.#serial(found.endpoint, async () => {
+      const reg = await this.#owned(request.registrationId, context);
+      await this.#o.store.remove(reg.endpoint, reg.id);
+      this.#forget(reg);
+      return reg;
+    });
   }
 
   /** Removes a registration on the server's own initiative (e.g. the application evicts a client). */
-  async remove(endpoint: string): Promise<Registration | undefined> {
-    const reg = await this.#o.store.remove(endpoint);
-    if (reg) this.#forget(reg);
-    return reg;
+  remove(endpoint: string): Promise<Registration | undefined> {
+    return this.#serial(endpoint, async () => {
+      const reg = await this.#o.store.remove(endpoint);
+      if (reg) this.#forget(reg);
+      return reg;
+    });
   }
 
   /** Re-arms expiry for registrations already in a store (a server restarted on a persistent store). */
@@ -214,7 +226,9 @@ export class RegistrationService {
     const delay = Math.max(0, reg.expiresAt - this.#o.now()) + this.#o.lifetimeGrace;
     this.#expiry.set(
       reg.id,
-      this.#timers.schedule(() => void this.#expire(reg), delay),
+      this.#timers.schedule(() => {
+        this.#serial(reg.endpoint, () => this.#expire(reg)).catch((e: unknown) => this.#o.onError?.(e));
+      }, delay),
     );
   }
 
@@ -233,11 +247,33 @@ export class RegistrationService {
     this.#o.onExpired(removed);
   }
 
-  #newId(): string {
-    // 10 characters of base32: 50 random bits, short enough for a constrained device's Location.
-    const bytes = this.#o.random.bytes(10);
-    let id = '';
-    for (const b of bytes) id += ID_ALPHABET[b & 31];
-    return id;
+  /**
+   * Runs the steps of one endpoint one after another: a Register, an Update, a De-register and an
+   * expiry of the same endpoint never interleave across the store's awaits (an Update must not
+   * write back a registration a newer Register replaced).
+   */
+  #serial<T>(endpoint: string, step: () => Promise<T>): Promise<T> {
+    const tail = this.#chains.get(endpoint) ?? Promise.resolve();
+    const run = tail.then(step, step);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#chains.set(endpoint, settled);
+    void settled.then(() => {
+      if (this.#chains.get(endpoint) === settled) this.#chains.delete(endpoint);
+    });
+    return run;
+  }
+
+  /** 10 characters of base32 (50 random bits, short for a constrained device), never one in use. */
+  async #newId(): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 100) throw new Error('the random source keeps repeating registration ids');
+      const bytes = this.#o.random.bytes(10);
+      let id = '';
+      for (const b of bytes) id += ID_ALPHABET[b & 31];
+      if (!(await this.#o.store.getById(id))) return id;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import type { DownlinkTarget } from '../operations/binding.js';
 import type { Link } from '../model/link-format.js';
 import type { RegisteredObject } from '../model/registration-payload.js';
-import type { Peer } from '../transport/channel.js';
+import type { Peer, PeerIdentity } from '../transport/channel.js';
 
 /**
  * One client's registration on the server (Core §6.2.1): what its Register and later Updates said,
@@ -64,4 +64,12 @@ export function hasRegisteredObject(reg: Registration, objectId: number, instanc
       o.id === objectId &&
       (instanceId === undefined || o.instances.includes(instanceId)),
   );
+}
+
+/** Whether two peers authenticated as the same identity (both unauthenticated counts as the same). */
+export function sameIdentity(a: PeerIdentity | undefined, b: PeerIdentity | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if ('psk' in a) return 'psk' in b && a.psk === b.psk;
+  if ('x509' in a) return 'x509' in b && Buffer.compare(a.x509.der, b.x509.der) === 0;
+  return 'rpk' in b && Buffer.compare(a.rpk, b.rpk) === 0;
 }

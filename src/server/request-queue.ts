@@ -33,6 +33,9 @@ export class RequestQueue {
   #awakeTimer: QueuedTimer | undefined;
   #running = false;
   #closed = false;
+  /** Queue mode off (the client left it): always awake until what waits has gone. */
+  #draining = false;
+  readonly #idle: (() => void)[] = [];
 
   constructor(options: RequestQueueOptions) {
     this.#options = options;
@@ -46,9 +49,42 @@ export class RequestQueue {
     return this.#jobs.length;
   }
 
+  /** A request of this queue is in flight. */
+  get busy(): boolean {
+    return this.#running;
+  }
+
+  /** Resolves once nothing waits and nothing is in flight (at once if so already). */
+  idle(): Promise<void> {
+    if (!this.#running && this.#jobs.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * The client sent something while awake: it stays awake for another awakeTime. Does not wake a
+   * sleeping client: only a completed Register/Update (or a notification) does, so a queued
+   * request never overtakes the answer to the uplink that woke the client.
+   */
+  touch(): void {
+    if (this.#awake && !this.#draining) this.wake();
+  }
+
+  /**
+   * The client left queue mode: it is reachable from now on. What waits goes out in order, one at
+   * a time; new requests queue behind it, so none overtakes an older one.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#options.timers.cancel(this.#awakeTimer);
+    this.#awakeTimer = undefined;
+    this.#awake = true;
+    this.#pump();
+  }
+
   /** The client sent something: it is awake for another awakeTime. */
   wake(): void {
     if (this.#closed) return;
+    if (this.#draining) return this.#pump();
     const { timers, awakeTime } = this.#options;
     timers.cancel(this.#awakeTimer);
     this.#awakeTimer = timers.schedule(() => this.sleep(), awakeTime);
@@ -61,6 +97,7 @@ export class RequestQueue {
 
   /** The client is no longer reachable (awake time over, or a request timed out). */
   sleep(): void {
+    if (this.#draining) return;
     this.#options.timers.cancel(this.#awakeTimer);
     this.#awakeTimer = undefined;
     if (!this.#awake) return;
@@ -110,21 +147,34 @@ export class RequestQueue {
   /** Rejects everything waiting (the registration ended) and stops the timers. */
   close(error: ServerRequestError): void {
     this.#closed = true;
+    this.#draining = false;
     this.sleep();
     for (const job of this.#jobs.splice(0)) {
       this.#options.timers.cancel(job.expiry);
       job.reject(error);
     }
+    if (!this.#running) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   #pump(): void {
-    if (this.#running || !this.#awake || this.#closed) return;
+    if (this.#running) return;
+    if (this.#jobs.length === 0 || this.#closed) {
+      for (const resolve of this.#idle.splice(0)) resolve();
+      return;
+    }
+    if (!this.#awake) return;
     const job = this.#jobs.shift();
     if (!job) return;
     this.#options.timers.cancel(job.expiry);
     this.#running = true;
-    job
-      .run()
+    // A job that throws synchronously is a rejection, not a jammed queue.
+    let run: Promise<unknown>;
+    try {
+      run = job.run();
+    } catch (e) {
+      run = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    run
       .then(job.resolve, (e: unknown) => {
         if (e instanceof ServerRequestError && e.reason === 'timeout') this.sleep();
         job.reject(e);

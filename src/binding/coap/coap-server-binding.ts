@@ -5,7 +5,6 @@ import { CoapEndpoint } from '../../coap/endpoint.js';
 import type { CoapResponse, EndpointLimits, RequestOptions } from '../../coap/endpoint.js';
 import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
-import { parseCode } from '../../coap/message.js';
 import type { TransmissionParameters } from '../../coap/transmission.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
@@ -35,6 +34,7 @@ import type { RandomSource } from '../../random.js';
 import type { Channel, Peer } from '../../transport/channel.js';
 import { decodeDownlinkResponse, decodeNotification, encodeDownlinkRequest } from './downlink-codec.js';
 import type { DownlinkContext } from './downlink-codec.js';
+import { errorResponse } from './error-response.js';
 import { decodeUplinkRequest, encodeUplinkResponse } from './uplink-codec.js';
 
 export interface CoapServerBindingOptions {
@@ -290,10 +290,6 @@ function guessOperation(message: CoapMessage): UplinkOperationName | undefined {
   if (first === 'bspack' && second === undefined && message.code === CoapCode.GET)
     return 'bootstrap-pack-request';
   return undefined;
-}
-
-function errorResponse(code: string, diagnostic: string): CoapResponse {
-  return { code: parseCode(code) ?? 0xa0, payload: new TextEncoder().encode(diagnostic) };
 }
 
 export function createCoapServerBinding(options: CoapServerBindingOptions): CoapServerBinding {
