@@ -16,6 +16,7 @@ const ENTRY_POINTS: Record<string, string[]> = {
   'petrel-lwm2m/operations': ['OperationError', 'validateDownlinkRequest', 'parseExecuteArguments'],
   'petrel-lwm2m/binding/coap': ['encodeDownlinkRequest', 'decodeUplinkRequest', 'CoapServerBinding'],
   'petrel-lwm2m/server': ['LwM2mServer', 'MemoryRegistrationStore', 'ServerRequestError'],
+  'petrel-lwm2m/client': ['LwM2mClient', 'ObjectTree', 'MemoryInstance', 'RegistrationEngine'],
 };
 
 describe('package entry points', () => {

@@ -1,0 +1,555 @@
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { CoapClientBinding } from '../binding/coap/coap-client-binding.js';
+import { systemClock } from '../clock.js';
+import type { TransmissionParameters } from '../coap/transmission.js';
+import type { Clock } from '../clock.js';
+import { createCodecRegistry } from '../content/codec-registry.js';
+import type { CodecRegistry } from '../content/codec-registry.js';
+import { lookupContentFormat } from '../content/content-format.js';
+import { PetrelError } from '../errors.js';
+import type { ObjectModel } from '../model/object-definition.js';
+import { createDefaultRegistry } from '../model/object-registry.js';
+import { LwM2mPath } from '../model/path.js';
+import type { LwM2mRecord } from '../model/records.js';
+import type { RegistrationPayloadInput } from '../model/registration-payload.js';
+import { BindingError } from '../operations/binding.js';
+import type { DownlinkAnswer, DownlinkSource } from '../operations/binding.js';
+import type { DownlinkRequest, UplinkRequest, UplinkResponse } from '../operations/requests.js';
+import type { LwM2mVersion } from '../operations/version.js';
+import { versionFeatures } from '../operations/version.js';
+import { cryptoRandom } from '../random.js';
+import type { RandomSource } from '../random.js';
+import type { Channel, Peer } from '../transport/channel.js';
+import { peerKey } from '../transport/channel.js';
+import { AccessControl } from './access-control.js';
+import { createDeviceInstance, createSecurityInstance, createServerInstance } from './core-instances.js';
+import type { DeviceInstanceOptions } from './core-instances.js';
+import type { InstanceEnabler } from './instance.js';
+import { MemoryInstance } from './instance.js';
+import { NotificationEngine } from './notification-engine.js';
+import { ObjectTree } from './object-tree.js';
+import { RegistrationEngine } from './registration-engine.js';
+import type { RegistrationEngineEvents, ServerStatus } from './registration-engine.js';
+import { RequestHandler } from './request-handler.js';
+import type { RequestingServer } from './request-handler.js';
+import { accountsFromRecords } from './server-account.js';
+import type { ServerAccount } from './server-account.js';
+
+/** A LwM2M server the client registers with (it becomes a /0 + /1 instance pair). */
+export interface ServerConfig {
+  /** `coap://host:port` (DTLS, TCP and MQTT URIs come with their issues). */
+  readonly uri: string;
+  /** Short Server ID (/1/x/0); default 1, 2, ... in order. */
+  readonly shortServerId?: number;
+  /** Seconds (/1/x/1); default 86400. */
+  readonly lifetime?: number;
+  /** /1/x/7; default `U`. */
+  readonly binding?: string;
+  /** Register with `Q`. */
+  readonly queueMode?: boolean;
+  /** /1/x/23 Mute Send; default false here (absent would mean muted, Core §6.4.6). */
+  readonly muteSend?: boolean;
+  /** /1/x/2, /1/x/3: default pmin/pmax of observations. */
+  readonly defaultMinPeriod?: number;
+  readonly defaultMaxPeriod?: number;
+  /** /1/x/13 Registration Priority Order and the other /1/x/14..20 resources, by resource id. */
+  readonly values?: Readonly<Record<number, string | number | boolean>>;
+}
+
+export interface LwM2mClientOptions {
+  /** `ep`. */
+  readonly endpoint: string;
+  readonly servers: readonly ServerConfig[];
+  /** Object definitions; default: the built-in core objects. */
+  readonly model?: ObjectModel;
+  /** Device object values (/3/0). */
+  readonly device?: DeviceInstanceOptions;
+  /** More instances (application objects); their objects are announced in Register. */
+  readonly instances?: readonly InstanceEnabler[];
+  /** Run CoAP over this channel (tests); default a UDP socket on an ephemeral port. */
+  readonly channel?: Channel;
+  readonly udp?: { readonly address?: string; readonly port?: number };
+  readonly clock?: Clock;
+  /** Wall-clock ms (historical notification times). */
+  readonly now?: () => number;
+  readonly random?: RandomSource;
+  /** The enabler version to register with first (falls back on 4.12). Default 1.2. */
+  readonly version?: LwM2mVersion;
+  /** Profile ID: 'none' (default), 'dynamic' or a pre-configured `oma:…`/`v:…`. */
+  readonly profileId?: string;
+  /** Root-link content formats to announce (`ct=`). */
+  readonly contentFormats?: readonly number[];
+  /** Queue mode: ms of silence after which the client sleeps (Transport TS: 93 s). */
+  readonly awakeTime?: number;
+  /** CoAP transmission settings (tests shorten ACK_TIMEOUT). */
+  readonly coap?: {
+    readonly transmission?: Partial<TransmissionParameters>;
+  };
+}
+
+export interface LwM2mClientEvents {
+  registered: [info: { shortServerId: number; registrationId: string; version: LwM2mVersion }];
+  updated: [info: { shortServerId: number }];
+  deregistered: [info: { shortServerId: number }];
+  'registration-failed': [info: { shortServerId: number; reason: string }];
+  /** Every request a server made and the code it got. */
+  request: [
+    info: { shortServerId: number | undefined; kind: DownlinkRequest['kind']; path: string; code: string },
+  ];
+  'bootstrap-requested': [info: { shortServerId: number }];
+  sleeping: [];
+  awake: [];
+  error: [error: Error];
+}
+
+export type LwM2mClientErrorReason =
+  'bad-uri' | 'not-registered' | 'send-muted' | 'send-failed' | 'not-started';
+
+export class LwM2mClientError extends PetrelError {
+  readonly reason: LwM2mClientErrorReason;
+  constructor(reason: LwM2mClientErrorReason, message: string, options?: { cause?: unknown }) {
+    super(`PETREL_ERR_CLIENT_${reason.toUpperCase().replaceAll('-', '_')}`, message, options);
+    this.reason = reason;
+  }
+}
+
+/** `coap://host:port` → host and port (5683 by default). */
+function parseServerUri(uri: string): { host: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (e) {
+    throw new LwM2mClientError('bad-uri', `"${uri}" is not a URI`, { cause: e });
+  }
+  if (url.protocol !== 'coap:')
+    throw new LwM2mClientError(
+      'bad-uri',
+      `${url.protocol}// is not supported yet (coap:// only); DTLS, TCP and MQTT come later`,
+    );
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? 5683 : Number(url.port) };
+}
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/**
+ * The LwM2M client (Core §6): an object tree answering the server's operations, a registration
+ * engine that decides where and when to register, a notification engine, and Send. It speaks only
+ * in operations; the CoAP binding owns the wire.
+ */
+export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
+  readonly tree: ObjectTree;
+  readonly model: ObjectModel;
+  readonly codecs: CodecRegistry;
+  readonly access: AccessControl;
+  readonly notifications: NotificationEngine;
+  readonly registration: RegistrationEngine;
+  readonly #options: LwM2mClientOptions;
+  readonly #clock: Clock;
+  readonly #handler: RequestHandler;
+  #binding: CoapClientBinding | undefined;
+  #ownedChannel: Channel | undefined;
+  /** Server peers resolved from their URIs, by Short Server ID, and back. */
+  readonly #peers = new Map<number, Peer>();
+  readonly #byPeer = new Map<string, number>();
+  #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #started = false;
+
+  constructor(options: LwM2mClientOptions) {
+    super();
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.model = options.model ?? createDefaultRegistry();
+    this.codecs = createCodecRegistry();
+    this.tree = new ObjectTree({ model: this.model, onListenerError: (e) => this.#error(e) });
+    for (const [i, server] of options.servers.entries()) this.#addServer(server, i);
+    this.tree.addInstance(createDeviceInstance(options.device));
+    for (const instance of options.instances ?? []) {
+      if (!this.tree.hasObject(instance.objectId)) this.tree.addObject(instance.objectId);
+      this.tree.addInstance(instance);
+    }
+    this.access = new AccessControl(this.tree);
+    this.notifications = new NotificationEngine({
+      clock: this.#clock,
+      wallClock: options.now ?? Date.now,
+    });
+    this.#handler = new RequestHandler({
+      tree: this.tree,
+      model: this.model,
+      access: this.access,
+      attributes: this.notifications.attributes,
+      notifications: this.notifications,
+    });
+    this.registration = new RegistrationEngine({
+      clock: this.#clock,
+      endpoint: options.endpoint,
+      accounts: () => this.accounts(),
+      objects: () => this.#objects(),
+      send: (account, request) => this.#sendRegistration(account, request),
+      ...(options.version ? { preferredVersion: options.version } : {}),
+      ...(options.profileId ? { profileId: options.profileId } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+    this.#forward('registered', (info) => this.emit('registered', info));
+    this.#forward('updated', (info) => this.emit('updated', { shortServerId: info.shortServerId }));
+    this.#forward('deregistered', (info) => {
+      this.notifications.cancelServer(info.shortServerId);
+      this.emit('deregistered', { shortServerId: info.shortServerId });
+    });
+    this.#forward('failed', (info) =>
+      this.emit('registration-failed', {
+        shortServerId: info.shortServerId,
+        reason: `${info.failure.code}: ${info.failure.message}`,
+      }),
+    );
+    this.#forward('error', (e) => this.#error(e));
+    this.tree.onChange((paths, kind) => {
+      if (kind === 'values') this.notifications.changed(paths);
+      if (!this.#started) return;
+      if (kind === 'structure') void this.registration.objectsChanged().catch((e: unknown) => this.#error(e));
+      // A write to /1 (lifetime, binding) is a registration parameter change: Update (Core §6.2.2).
+      else if (paths.some((p) => p.objectId === 1))
+        void this.registration.accountsChanged().catch((e: unknown) => this.#error(e));
+    });
+  }
+
+  /** The server accounts the tree holds now (/0 + /1). */
+  accounts(): ServerAccount[] {
+    const records: LwM2mRecord[] = [];
+    for (const oid of [0, 1]) {
+      const read = this.tree.read(LwM2mPath.of(oid));
+      if (read.ok) records.push(...read.value);
+    }
+    return accountsFromRecords(records);
+  }
+
+  /** Where the client's socket is bound (after start). */
+  get address(): { address: string; port: number } | undefined {
+    return (this.#ownedChannel ?? this.#options.channel)?.local;
+  }
+
+  status(shortServerId: number): ServerStatus | undefined {
+    return this.registration.status(shortServerId);
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    let channel = this.#options.channel;
+    if (!channel) {
+      const { UdpChannel } = await import('../transport/udp-channel.js');
+      channel = await UdpChannel.open({
+        address: this.#options.udp?.address ?? '0.0.0.0',
+        port: this.#options.udp?.port ?? 0,
+      });
+      this.#ownedChannel = channel;
+    }
+    for (const account of this.accounts()) await this.#resolve(account);
+    const binding = new CoapClientBinding({
+      channel,
+      codecs: this.codecs,
+      model: this.model,
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
+      onError: (e) => this.#error(e),
+    });
+    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    this.#binding = binding;
+    this.#started = true;
+    this.registration.start();
+  }
+
+  /** De-registers from every server and closes the socket. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    if (this.#awakeTimer) this.#clock.clearTimeout(this.#awakeTimer);
+    // De-register while the binding is still up; only then refuse further work.
+    await this.registration.stop();
+    this.#started = false;
+    this.notifications.close();
+    await this.#binding?.close();
+    await this.#ownedChannel?.close();
+  }
+
+  /** Sets a resource value from the application side (notifications follow). */
+  set(path: string | LwM2mPath, value: string | number | boolean | bigint | Uint8Array): void {
+    const p = typeof path === 'string' ? LwM2mPath.parse(path) : path;
+    const instance = this.tree.instance(p.objectId!, p.instanceId!);
+    if (!(instance instanceof MemoryInstance))
+      throw new LwM2mClientError('not-started', `${p.toString()} is not a value this client holds in memory`);
+    instance.set(new LwM2mPath(p.ids.slice(2)), value);
+  }
+
+  /** Reads values from the tree, as the application sees them. */
+  read(path: string | LwM2mPath): LwM2mRecord[] {
+    const result = this.tree.read(typeof path === 'string' ? LwM2mPath.parse(path) : path);
+    return result.ok ? result.value : [];
+  }
+
+  /**
+   * Send (Core §6.4.6): reports `paths` to a server (the first registered one by default) with
+   * POST /dp. Refused locally when that server's Mute Send (/1/x/23) is true or absent.
+   */
+  async send(
+    paths: readonly (string | LwM2mPath)[],
+    options: { shortServerId?: number; format?: string | number } = {},
+  ): Promise<UplinkResponse> {
+    this.#requireBinding();
+    const account = this.#account(options.shortServerId);
+    const version = this.registration.versionFor(account.shortServerId) ?? '1.2';
+    if (!versionFeatures(version).send)
+      throw new LwM2mClientError(
+        'send-failed',
+        `Send is a LwM2M 1.1 feature; this registration is ${version}`,
+      );
+    if (account.muteSend !== false)
+      throw new LwM2mClientError(
+        'send-muted',
+        `Mute Send of server ${account.shortServerId} is on (/1/x/23)`,
+      );
+    const records = this.tree.readComposite(
+      paths.map((p) => (typeof p === 'string' ? LwM2mPath.parse(p) : p)),
+      {
+        filter: (oid, iid) => this.access.allows(account.shortServerId, 'read', oid, iid),
+      },
+    );
+    const format = lookupContentFormat(
+      options.format ?? (versionFeatures(version).cbor ? 'senml-cbor' : 'senml-json'),
+    );
+    if (!format)
+      throw new LwM2mClientError('send-failed', `unknown content format ${String(options.format)}`);
+    return this.#uplink(account, { kind: 'send', format: format.id, records }, version);
+  }
+
+  /** Sends a registration Update to one server (or all). */
+  update(shortServerId?: number): Promise<void> {
+    return this.registration.update(shortServerId);
+  }
+
+  /** De-registers from one server (or all) without stopping. */
+  deregister(shortServerId?: number): Promise<void> {
+    return this.registration.deregister(shortServerId);
+  }
+
+  /** Queue mode by hand: go quiet now / wake with an Update. */
+  sleep(): void {
+    this.registration.sleep();
+    for (const account of this.accounts()) this.notifications.setOnline(account.shortServerId, false);
+    this.emit('sleeping');
+  }
+
+  async wake(): Promise<void> {
+    for (const account of this.accounts()) this.notifications.setOnline(account.shortServerId, true);
+    this.emit('awake');
+    await this.registration.wake();
+  }
+
+  // ---- internals ----
+
+  #forward<K extends keyof RegistrationEngineEvents>(
+    event: K,
+    listener: (...args: RegistrationEngineEvents[K]) => void,
+  ): void {
+    (this.registration.on as (e: K, l: (...args: RegistrationEngineEvents[K]) => void) => unknown)(
+      event,
+      listener,
+    );
+  }
+
+  #addServer(server: ServerConfig, index: number): void {
+    const ssid = server.shortServerId ?? index + 1;
+    parseServerUri(server.uri);
+    if (!this.tree.hasObject(0)) this.tree.addObject(0);
+    if (!this.tree.hasObject(1)) this.tree.addObject(1);
+    this.tree.addInstance(
+      createSecurityInstance({ instanceId: index, serverUri: server.uri, shortServerId: ssid }),
+    );
+    const instance = createServerInstance({
+      instanceId: index,
+      shortServerId: ssid,
+      ...(server.lifetime === undefined ? {} : { lifetime: server.lifetime }),
+      binding: (server.binding ?? 'U') + (server.queueMode ? 'Q' : ''),
+      ...(server.defaultMinPeriod === undefined ? {} : { defaultMinPeriod: server.defaultMinPeriod }),
+      ...(server.defaultMaxPeriod === undefined ? {} : { defaultMaxPeriod: server.defaultMaxPeriod }),
+      values: { 23: server.muteSend ?? false, ...(server.values ?? {}) },
+      onDisable: () => {
+        // After the Execute's answer has left: De-register, then stay silent (Core §6.2.1 Disable).
+        setImmediate(() => void this.registration.disable(ssid).catch((e: unknown) => this.#error(e)));
+        return { ok: true, value: undefined };
+      },
+      onRegistrationUpdateTrigger: (args) => {
+        const binding = args.find((a) => a.digit === 0)?.value;
+        setImmediate(
+          () =>
+            void this.registration
+              .registrationUpdateTrigger(ssid, binding)
+              .catch((e: unknown) => this.#error(e)),
+        );
+        return { ok: true, value: undefined };
+      },
+      onBootstrapRequestTrigger: () => {
+        setImmediate(() => this.emit('bootstrap-requested', { shortServerId: ssid }));
+        return { ok: true, value: undefined };
+      },
+    });
+    this.tree.addInstance(instance);
+  }
+
+  #objects(): RegistrationPayloadInput {
+    return {
+      objects: this.tree.registrationObjects(),
+      ...(this.#options.contentFormats ? { contentFormats: this.#options.contentFormats } : {}),
+    };
+  }
+
+  #account(shortServerId: number | undefined): ServerAccount {
+    const accounts = this.accounts();
+    const account =
+      shortServerId === undefined
+        ? accounts.find((a) => this.registration.state(a.shortServerId) === 'registered')
+        : accounts.find((a) => a.shortServerId === shortServerId);
+    if (!account || this.registration.state(account.shortServerId) !== 'registered')
+      throw new LwM2mClientError(
+        'not-registered',
+        shortServerId === undefined
+          ? 'not registered with any server'
+          : `not registered with server ${shortServerId}`,
+      );
+    return account;
+  }
+
+  #requireBinding(): CoapClientBinding {
+    if (!this.#binding || !this.#started)
+      throw new LwM2mClientError('not-started', 'the client is not started');
+    return this.#binding;
+  }
+
+  async #resolve(account: ServerAccount): Promise<Peer> {
+    const known = this.#peers.get(account.shortServerId);
+    const { host, port } = parseServerUri(account.uri);
+    if (known && known.port === port) return known;
+    const address = isIP(host) ? host : (await lookup(host)).address;
+    const peer: Peer = { address, port };
+    this.#peers.set(account.shortServerId, peer);
+    this.#byPeer.set(peerKey(peer), account.shortServerId);
+    return peer;
+  }
+
+  async #uplink(account: ServerAccount, request: UplinkRequest, version: string): Promise<UplinkResponse> {
+    const binding = this.#requireBinding();
+    const peer = await this.#resolve(account);
+    this.#touched();
+    return binding.sendUplink({ peer, lwm2mVersion: version }, request);
+  }
+
+  async #sendRegistration(
+    account: ServerAccount,
+    request: Extract<UplinkRequest, { kind: 'register' | 'update' | 'deregister' }>,
+  ): Promise<UplinkResponse | 'timeout'> {
+    const version =
+      request.kind === 'register'
+        ? request.lwm2mVersion
+        : (this.registration.versionFor(account.shortServerId) ?? '1.2');
+    try {
+      return await this.#uplink(account, request, version);
+    } catch (e) {
+      if (e instanceof BindingError && e.reason === 'timeout') return 'timeout';
+      throw e;
+    }
+  }
+
+  async #onDownlink(request: DownlinkRequest, source: DownlinkSource): Promise<DownlinkAnswer> {
+    const ssid = this.#byPeer.get(peerKey(source.peer));
+    this.#touched();
+    // A request can overtake the 2.01 in the network (or in our own event loop): give a
+    // registration in flight a moment to complete before refusing.
+    if (ssid !== undefined && this.registration.state(ssid) === 'registering') await this.#settled(ssid);
+    // Core §6.3: requests from a server the client has not completed registration with are ignored.
+    if (ssid === undefined || this.registration.state(ssid) !== 'registered') {
+      const response = { code: '4.01' as const, diagnostic: 'not registered with this server' };
+      this.emit('request', {
+        shortServerId: ssid,
+        kind: request.kind,
+        path: describe(request),
+        code: response.code,
+      });
+      return { response };
+    }
+    const server: RequestingServer = {
+      shortServerId: ssid,
+      lwm2mVersion: this.registration.versionFor(ssid) ?? '1.2',
+      notificationDefaults: () => this.#notificationDefaults(ssid),
+    };
+    const answer = await this.#handler.handle(server, request);
+    this.emit('request', {
+      shortServerId: ssid,
+      kind: request.kind,
+      path: describe(request),
+      code: answer.response.code,
+    });
+    return answer;
+  }
+
+  /** Resolves when server `ssid` leaves the registering state, or after 2 s. */
+  #settled(ssid: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.registration.off('state', onState);
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+      const onState = (change: { shortServerId: number; to: string }): void => {
+        if (change.shortServerId === ssid && change.to !== 'registering') done();
+      };
+      const timer = this.#clock.setTimeout(done, 2000);
+      this.registration.on('state', onState);
+    });
+  }
+
+  #notificationDefaults(ssid: number): { pmin?: number; pmax?: number; notificationMode?: 0 | 1 } {
+    const account = this.accounts().find((a) => a.shortServerId === ssid);
+    const instance = this.tree
+      .instanceIds(1)
+      .map((iid) => this.tree.instance(1, iid))
+      .find((inst) => {
+        const read = inst?.read().find((r) => r.path.resourceId === 0);
+        return read?.value?.value === ssid;
+      });
+    const value = (rid: number): number | undefined => {
+      const r = instance?.read().find((rec) => rec.path.resourceId === rid && rec.path.depth === 3);
+      return typeof r?.value?.value === 'number' ? r.value.value : undefined;
+    };
+    const pmin = value(2);
+    const pmax = value(3);
+    return {
+      ...(pmin === undefined ? {} : { pmin }),
+      ...(pmax === undefined ? {} : { pmax }),
+      ...(account?.defaultNotificationMode === undefined
+        ? {}
+        : { notificationMode: account.defaultNotificationMode }),
+    };
+  }
+
+  /** Queue mode: any traffic keeps the client awake for awakeTime; then it sleeps. */
+  #touched(): void {
+    if (!this.accounts().some((a) => a.queueMode)) return;
+    if (this.#awakeTimer) this.#clock.clearTimeout(this.#awakeTimer);
+    this.#awakeTimer = this.#clock.setTimeout(() => {
+      this.#awakeTimer = undefined;
+      if (this.#started) this.sleep();
+    }, this.#options.awakeTime ?? 93_000);
+  }
+
+  #error(e: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', asError(e));
+  }
+}
+
+function describe(request: DownlinkRequest): string {
+  if ('paths' in request) return request.paths.map(String).join(',');
+  if ('path' in request) return request.path.toString();
+  if ('records' in request) return request.records.map((r) => r.path.toString()).join(',');
+  return '/';
+}
