@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
-import { TimerQueue, type QueuedTimer } from '../timer-queue.js';
+import { TimerQueue, type QueuedTimer, type TimerTask } from '../timer-queue.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { peerKey, type Channel, type Peer } from '../transport/channel.js';
 import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from './errors.js';
@@ -115,6 +115,13 @@ export interface OutgoingRequest {
 export interface RequestOptions {
   /** Overall deadline in ms for the response (default: EXCHANGE_LIFETIME). */
   readonly timeout?: number;
+  /**
+   * Called once, when the request is first transmitted (at once, or later when NSTART let it out
+   * of the per-peer queue), with the message as sent: its message id and token assigned. Not
+   * called for a request that never leaves the queue, nor again for retransmissions or for the
+   * repeat an Echo challenge asks for (RFC 9175 §2.4), which is a new message.
+   */
+  readonly onSent?: (message: CoapMessage) => void;
 }
 
 export interface EndpointLimits {
@@ -167,17 +174,187 @@ export interface EndpointStats {
   handled: number;
 }
 
-/** A confirmable message of ours awaiting its ACK or RST (requests, separate responses). */
-interface PendingCon {
+/**
+ * A hash table with open addressing (linear probing, deletion by backward shift) over plain
+ * arrays, for the tables that see a set and a delete per message. It allocates only to grow. A
+ * JS Map under that churn rehashes into a fresh backing table every few dozen operations, and the
+ * obsolete table keeps its entries and a link to its successor; once one such table reaches the
+ * old generation, the chain keeps every later table, and the exchanges they held, alive until a
+ * full GC (coap benchmark: scavenges copying ~2 MB each instead of ~40 KB).
+ */
+class ProbeTable<K extends number | string, V> {
+  readonly #hash: (key: K) => number;
+  #keys: (K | undefined)[] = [];
+  #values: (V | undefined)[] = [];
+  #hashes = new Int32Array(0);
+  #mask = -1;
+  #size = 0;
+
+  /** Allocates nothing until the first set (a peer often uses only one of its tables). */
+  constructor(hash: (key: K) => number) {
+    this.#hash = hash;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: K): V | undefined {
+    if (this.#size === 0) return undefined;
+    const keys = this.#keys;
+    for (let i = this.#hash(key) & this.#mask; ; i = (i + 1) & this.#mask) {
+      const k = keys[i];
+      if (k === undefined) return undefined;
+      if (k === key) return this.#values[i];
+    }
+  }
+
+  has(key: K): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: K, value: V): void {
+    if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
+    const h = this.#hash(key);
+    const keys = this.#keys;
+    let i = h & this.#mask;
+    for (; ; i = (i + 1) & this.#mask) {
+      const k = keys[i];
+      if (k === undefined) break;
+      if (k === key) {
+        this.#values[i] = value;
+        return;
+      }
+    }
+    keys[i] = key;
+    this.#values[i] = value;
+    this.#hashes[i] = h;
+    this.#size++;
+  }
+
+  delete(key: K): boolean {
+    if (this.#size === 0) return false;
+    const keys = this.#keys;
+    const mask = this.#mask;
+    let i = this.#hash(key) & mask;
+    for (; ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === undefined) return false;
+      if (k === key) break;
+    }
+    // Backward shift: pull later entries of the probe run into the hole, so no tombstones.
+    for (let j = (i + 1) & mask; keys[j] !== undefined; j = (j + 1) & mask) {
+      const home = this.#hashes[j]! & mask;
+      // The entry at j may move to i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (stays) continue;
+      keys[i] = keys[j];
+      this.#values[i] = this.#values[j];
+      this.#hashes[i] = this.#hashes[j]!;
+      i = j;
+    }
+    keys[i] = undefined;
+    this.#values[i] = undefined;
+    this.#size--;
+    return true;
+  }
+
+  *values(): IterableIterator<V> {
+    for (let i = 0; i < this.#keys.length; i++) if (this.#keys[i] !== undefined) yield this.#values[i]!;
+  }
+
+  #grow(): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    this.#allocate(Math.max(8, keys.length * 2));
+    this.#size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.set(keys[i]!, values[i]!);
+  }
+
+  #allocate(capacity: number): void {
+    this.#keys = filledArray(capacity);
+    this.#values = filledArray(capacity);
+    this.#hashes = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+  }
+}
+
+/**
+ * Message ids are counters: used as their own hash they would fill one contiguous run of slots,
+ * and a linear-probing delete walks to the end of its run. Mixed, runs stay short.
+ */
+function hashMid(mid: number): number {
+  const h = Math.imul(mid ^ (mid >>> 16), 0x45d9f3b);
+  return h ^ (h >>> 16);
+}
+
+/** FNV-1a over the token's chars (one per byte). */
+function hashTokenText(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * What the endpoint keeps per peer. The hot tables are keyed by message id or token alone, so no
+ * `peer|id` string is built and hashed per message (coap-endpoint benchmark).
+ */
+interface PeerState {
   readonly key: string;
+  /** Our requests awaiting a response, by token text. */
+  readonly exchanges: ProbeTable<string, ClientExchange>;
+  /** Our CONs awaiting ACK/RST, by message id. */
+  readonly pendingCon: ProbeTable<number, PendingCon>;
+  /** Requests received: message id -> slot in the DedupTable (RFC 7252 §4.5). */
+  readonly dedup: ProbeTable<number, number>;
+  /** CON requests in flight (NSTART) and the queue behind them. */
+  inFlight: number;
+  queue: ClientExchange[] | undefined;
+}
+
+/**
+ * A confirmable message of ours awaiting its ACK or RST (requests, separate responses,
+ * notifications, pings). It is its own retransmission timer: no closure per message.
+ */
+class PendingCon implements TimerTask {
+  due = 0;
+  seq = 0;
+  heapIndex = -1;
+  cancelled = true;
+  attempts = 0;
+  timeout: number;
+  readonly ps: PeerState;
+  readonly mid: number;
   readonly peer: Peer;
   readonly bytes: Uint8Array;
-  attempts: number;
-  timeout: number;
-  timer: QueuedTimer | undefined;
   /** What to do on ACK, RST or giving up; `context` is passed back (one shared handler object for all requests). */
   readonly handlers: ConHandlers<never>;
   readonly context: unknown;
+  readonly #onTimer: (con: PendingCon) => void;
+
+  constructor(
+    ps: PeerState,
+    mid: number,
+    peer: Peer,
+    bytes: Uint8Array,
+    timeout: number,
+    handlers: ConHandlers<never>,
+    context: unknown,
+    onTimer: (con: PendingCon) => void,
+  ) {
+    this.ps = ps;
+    this.mid = mid;
+    this.peer = peer;
+    this.bytes = bytes;
+    this.timeout = timeout;
+    this.handlers = handlers;
+    this.context = context;
+    this.#onTimer = onTimer;
+  }
+
+  run(): void {
+    this.#onTimer(this);
+  }
 }
 
 interface ConHandlers<T> {
@@ -201,8 +378,9 @@ function conHandlers(h: {
 
 /** A request of ours awaiting its response (matched by peer and token). */
 interface ClientExchange {
+  /** The token as a map key in `ps.exchanges`. */
   readonly tokenKey: string;
-  readonly peerKey: string;
+  readonly ps: PeerState;
   readonly peer: Peer;
   readonly confirmable: boolean;
   readonly message: CoapMessage;
@@ -214,9 +392,13 @@ interface ClientExchange {
   holdsSlot: boolean;
   done: boolean;
   /** Set for an observation: the exchange outlives its first response. */
-  observer?: ObserverState;
+  observer: ObserverState | undefined;
   /** Set when a 4.01 with Echo may be answered by repeating the request once (RFC 9175 §2.4). */
-  echoRetry?: { readonly request: OutgoingRequest; readonly options: RequestOptions };
+  readonly echoRetry: boolean;
+  readonly request: OutgoingRequest;
+  readonly options: RequestOptions;
+  /** RequestOptions.onSent, cleared once called. */
+  onSent: ((message: CoapMessage) => void) | undefined;
 }
 
 interface ObserverState {
@@ -230,7 +412,7 @@ interface RelationState extends ObserveRelation {
   readonly key: string;
   seq: number;
   lastConAt: number;
-  pendingConKey: string | undefined;
+  pendingCon: PendingCon | undefined;
   listeners: ((reason: ObserveEndReason) => void)[];
   ended: boolean;
 }
@@ -240,24 +422,287 @@ const CON_NOTIFICATION_INTERVAL = 24 * 3600 * 1000;
 /** RFC 7641 §3.4: a notification more than 128 s after the last one is fresh whatever its number. */
 const OBSERVE_FRESHNESS = 128_000;
 
-/** What we remember of a request we received, for deduplication (RFC 7252 §4.5). */
-interface DedupEntry {
+/** A group request we received (RFC 7252 §8.2), for deduplication. */
+interface GroupSeen {
   readonly token: string;
-  readonly code: number;
   readonly expiresAt: number;
-  /** The ACK we sent (piggybacked response or empty ACK), resent for a duplicate CON. */
-  ack: CoapMessage | undefined;
-  /** A NON response we sent, resent for a duplicate NON. */
-  response: CoapMessage | undefined;
 }
 
-/** A token as a map key: one char per byte (tokens are at most 8 bytes; cheaper than hex). */
-function tokenText(b: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < b.length; i++) out += String.fromCharCode(b[i]!);
+/** What a dedup entry answered a CON with: nothing yet, an empty ACK, a piggybacked response. */
+const ACK_NONE = 0;
+const ACK_EMPTY = 1;
+const ACK_PIGGYBACKED = 2;
+
+/**
+ * The requests we received, remembered for deduplication (RFC 7252 §4.5), with what we answered
+ * so a duplicate gets the same answer. Kept in typed arrays rather than one object per request:
+ * an entry lives for EXCHANGE_LIFETIME (247 s), and objects kept that long are each copied by a
+ * scavenge, promoted, and then marked by every full GC (about 40 bytes a slot here instead of
+ * some 200 for an object, its token string and a Map entry). Slots form a ring in arrival order,
+ * so the oldest is evicted first; each peer maps message id -> slot (small integers, no heap
+ * objects). Only the references to response options and payload are objects.
+ */
+class DedupTable {
+  readonly #max: number;
+  #capacity = 0;
+  #head = 0;
+  /** Slots in the ring (live or replaced), and live ones. */
+  #used = 0;
+  #live = 0;
+  #expiresAt = new Float64Array(0);
+  #mid = new Int32Array(0);
+  /** A number per entry (a running count), so a late (async) answer finds its own entry or none. */
+  #gen = new Int32Array(0);
+  #nextGen = 0;
+  /** code | token length << 8 | ack kind << 12 | live << 15 */
+  #meta = new Int32Array(0);
+  #tokenLo = new Int32Array(0);
+  #tokenHi = new Int32Array(0);
+  #nonMid = new Int32Array(0);
+  #replyCode = new Int32Array(0);
+  #owner: (PeerState | undefined)[] = [];
+  #replyOptions: (readonly CoapOption[] | undefined)[] = [];
+  #replyPayload: (Uint8Array | undefined)[] = [];
+
+  constructor(max: number) {
+    this.#max = Math.max(1, max);
+  }
+
+  get size(): number {
+    return this.#live;
+  }
+
+  /** The slot of a request that repeats an earlier one (same id, token and code, not expired), or -1. */
+  findDuplicate(ps: PeerState, mid: number, token: Uint8Array, code: number, now: number): number {
+    const slot = ps.dedup.get(mid);
+    if (slot === undefined) return -1;
+    const meta = this.#meta[slot]!;
+    if ((meta & 0xff) !== code || ((meta >> 8) & 0xf) !== token.length) return -1;
+    if (this.#tokenLo[slot] !== tokenWord(token, 0) || this.#tokenHi[slot] !== tokenWord(token, 4)) return -1;
+    return this.#expiresAt[slot]! > now ? slot : -1;
+  }
+
+  /** Remembers a request (replacing an entry for the same id); returns its slot. */
+  add(ps: PeerState, mid: number, token: Uint8Array, code: number, expiresAt: number, now: number): number {
+    const old = ps.dedup.get(mid);
+    if (old !== undefined) {
+      this.#meta[old] = this.#meta[old]! & ~LIVE;
+      this.#live--;
+      ps.dedup.delete(mid);
+    }
+    this.#evict(now);
+    if (this.#used === this.#capacity) this.#grow();
+    const slot = (this.#head + this.#used) % this.#capacity;
+    this.#used++;
+    this.#live++;
+    this.#nextGen = (this.#nextGen + 1) | 0;
+    this.#gen[slot] = this.#nextGen;
+    this.#expiresAt[slot] = expiresAt;
+    this.#mid[slot] = mid;
+    this.#meta[slot] = code | (token.length << 8) | LIVE;
+    this.#tokenLo[slot] = tokenWord(token, 0);
+    this.#tokenHi[slot] = tokenWord(token, 4);
+    this.#nonMid[slot] = -1;
+    this.#owner[slot] = ps;
+    ps.dedup.set(mid, slot);
+    return slot;
+  }
+
+  generation(slot: number): number {
+    return this.#gen[slot]!;
+  }
+
+  /** The slot of the entry `gen` (from generation()) for this peer and id now, or -1 once gone. */
+  locate(ps: PeerState, mid: number, gen: number): number {
+    const slot = ps.dedup.get(mid);
+    return slot !== undefined && this.#gen[slot] === gen ? slot : -1;
+  }
+
+  ackKind(slot: number): number {
+    return (this.#meta[slot]! >> 12) & 3;
+  }
+
+  nonMid(slot: number): number {
+    return this.#nonMid[slot]!;
+  }
+
+  setEmptyAck(slot: number): void {
+    this.#meta[slot] = (this.#meta[slot]! & ~(3 << 12)) | (ACK_EMPTY << 12);
+  }
+
+  /** Records the response sent: piggybacked on the ACK (nonMid -1) or as a NON with that id. */
+  setReply(
+    slot: number,
+    nonMid: number,
+    code: number,
+    options: readonly CoapOption[],
+    payload: Uint8Array,
+  ): void {
+    if (nonMid < 0) this.#meta[slot] = (this.#meta[slot]! & ~(3 << 12)) | (ACK_PIGGYBACKED << 12);
+    else this.#nonMid[slot] = nonMid;
+    this.#replyCode[slot] = code;
+    this.#replyOptions[slot] = options;
+    this.#replyPayload[slot] = payload;
+  }
+
+  /** The answer to resend for a duplicate: the ACK of a CON, or the NON response. */
+  replay(slot: number, type: 'ACK' | 'NON'): CoapMessage | undefined {
+    const mid = this.#mid[slot]!;
+    if (type === 'ACK') {
+      const kind = this.ackKind(slot);
+      if (kind === ACK_NONE) return undefined;
+      if (kind === ACK_EMPTY) return emptyMessage('ACK', mid);
+    } else if (this.#nonMid[slot]! < 0) return undefined;
+    const length = (this.#meta[slot]! >> 8) & 0xf;
+    const token = new Uint8Array(length);
+    for (let i = 0; i < length; i++)
+      token[i] = ((i < 4 ? this.#tokenLo[slot]! : this.#tokenHi[slot]!) >>> (8 * (i & 3))) & 0xff;
+    return {
+      type,
+      code: this.#replyCode[slot]!,
+      messageId: type === 'ACK' ? mid : this.#nonMid[slot]!,
+      token,
+      options: this.#replyOptions[slot] ?? NO_OPTIONS,
+      payload: this.#replyPayload[slot] ?? EMPTY,
+    };
+  }
+
+  clear(): void {
+    this.#capacity = this.#head = this.#used = this.#live = 0;
+    this.#allocate(0);
+  }
+
+  /**
+   * Drops entries from the oldest end: replaced ones, expired ones, and live ones beyond the
+   * bound (one slot is made free for the entry being added). Arrival order is expiry order for
+   * each lifetime, so this stops at the first live, unexpired entry: O(1) amortised.
+   */
+  #evict(now: number): void {
+    const limit = this.#max + 1024; // replaced entries may sit between live ones
+    while (this.#used > 0) {
+      const slot = this.#head;
+      const live = (this.#meta[slot]! & LIVE) !== 0;
+      if (live && this.#live < this.#max && this.#expiresAt[slot]! > now && this.#used < limit) return;
+      this.#head = (slot + 1) % this.#capacity;
+      this.#used--;
+      const owner = this.#owner[slot];
+      this.#owner[slot] = undefined;
+      this.#replyOptions[slot] = undefined;
+      this.#replyPayload[slot] = undefined;
+      if (live && owner) {
+        this.#meta[slot] = this.#meta[slot]! & ~LIVE;
+        this.#live--;
+        owner.dedup.delete(this.#mid[slot]!);
+      }
+    }
+  }
+
+  /** Doubles the ring, moving entries to slots 0..used-1 and telling each peer its new slots. */
+  #grow(): void {
+    const old = {
+      capacity: this.#capacity,
+      head: this.#head,
+      expiresAt: this.#expiresAt,
+      mid: this.#mid,
+      gen: this.#gen,
+      meta: this.#meta,
+      tokenLo: this.#tokenLo,
+      tokenHi: this.#tokenHi,
+      nonMid: this.#nonMid,
+      replyCode: this.#replyCode,
+      owner: this.#owner,
+      replyOptions: this.#replyOptions,
+      replyPayload: this.#replyPayload,
+    };
+    this.#allocate(Math.max(256, old.capacity * 2));
+    for (let k = 0; k < this.#used; k++) {
+      const from = (old.head + k) % old.capacity;
+      this.#expiresAt[k] = old.expiresAt[from]!;
+      this.#mid[k] = old.mid[from]!;
+      this.#gen[k] = old.gen[from]!;
+      this.#meta[k] = old.meta[from]!;
+      this.#tokenLo[k] = old.tokenLo[from]!;
+      this.#tokenHi[k] = old.tokenHi[from]!;
+      this.#nonMid[k] = old.nonMid[from]!;
+      this.#replyCode[k] = old.replyCode[from]!;
+      this.#owner[k] = old.owner[from];
+      this.#replyOptions[k] = old.replyOptions[from];
+      this.#replyPayload[k] = old.replyPayload[from];
+      const owner = old.owner[from];
+      if (owner && (old.meta[from]! & LIVE) !== 0) owner.dedup.set(old.mid[from]!, k);
+    }
+    this.#head = 0;
+  }
+
+  #allocate(capacity: number): void {
+    this.#capacity = capacity;
+    this.#expiresAt = new Float64Array(capacity);
+    this.#mid = new Int32Array(capacity);
+    this.#gen = new Int32Array(capacity);
+    this.#meta = new Int32Array(capacity);
+    this.#tokenLo = new Int32Array(capacity);
+    this.#tokenHi = new Int32Array(capacity);
+    this.#nonMid = new Int32Array(capacity);
+    this.#replyCode = new Int32Array(capacity);
+    this.#owner = filledArray(capacity);
+    this.#replyOptions = filledArray(capacity);
+    this.#replyPayload = filledArray(capacity);
+  }
+}
+const LIVE = 1 << 15;
+
+/**
+ * An array of `n` undefined, built by pushing: `new Array(n)` past 100 000 elements is a
+ * dictionary (a hash table per write), which made every dedup entry an allocation.
+ */
+function filledArray<T>(n: number): (T | undefined)[] {
+  if (n <= 65_536) return new Array<T | undefined>(n).fill(undefined);
+  const out: (T | undefined)[] = [];
+  for (let i = 0; i < n; i++) out.push(undefined);
   return out;
 }
+
+/** Four bytes of a token from `at` (missing bytes 0) as one 32-bit integer. */
+function tokenWord(token: Uint8Array, at: number): number {
+  let word = 0;
+  const end = Math.min(token.length, at + 4);
+  for (let i = at; i < end; i++) word |= token[i]! << (8 * (i - at));
+  return word;
+}
+
+/** Idle peer states are kept until the peer table holds this many (then swept; see #prunePeers). */
+const PEER_SWEEP_MIN = 1024;
+
+function isIdle(ps: PeerState): boolean {
+  return (
+    ps.exchanges.size === 0 &&
+    ps.pendingCon.size === 0 &&
+    ps.dedup.size === 0 &&
+    ps.inFlight === 0 &&
+    ps.queue === undefined
+  );
+}
+
+/** A token as a map key: one char per byte, built in one call (tokens are at most 8 bytes). */
+function tokenText(b: Uint8Array): string {
+  switch (b.length) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(b[0]!);
+    case 2:
+      return String.fromCharCode(b[0]!, b[1]!);
+    case 4:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!);
+    case 8:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!, b[7]!);
+    default:
+      return String.fromCharCode(...b);
+  }
+}
 const EMPTY = new Uint8Array(0);
+const NO_OPTIONS: readonly CoapOption[] = Object.freeze([]);
+const NO_REQUEST_OPTIONS: RequestOptions = Object.freeze({});
 
 /**
  * A CoAP endpoint over one Channel (RFC 7252 message layer): client and server roles at once, as
@@ -285,19 +730,25 @@ export class CoapEndpoint {
   readonly #tokenLength: number;
   readonly #onError: (error: unknown) => void;
   readonly #echoRetry: boolean;
+  readonly #exchangeLifetime: number;
+  readonly #nonLifetime: number;
   #handler: RequestHandler | undefined;
   #nextMid: number;
+  #lastPeer: Peer | undefined;
+  #lastPeerKey = '';
   #closed = false;
 
-  /** Our CONs awaiting ACK/RST, by `peer|mid`. */
-  readonly #pendingCon = new Map<string, PendingCon>();
-  /** Our requests awaiting a response, by `peer|token`. */
-  readonly #exchanges = new Map<string, ClientExchange>();
-  /** CON requests in flight per peer (NSTART) and the queue behind them. */
-  readonly #inFlight = new Map<string, number>();
-  readonly #queues = new Map<string, ClientExchange[]>();
-  /** Requests received, by `peer|mid`, in arrival order (so the oldest is evicted first). */
-  readonly #dedup = new Map<string, DedupEntry>();
+  /** Per-peer tables (exchanges, our CONs, dedup, NSTART), by peer key. */
+  readonly #peers = new Map<string, PeerState>();
+  /** The peer-table size at which idle peer states are swept (see #prunePeers). */
+  #peerSweepAt = PEER_SWEEP_MIN;
+  /** Exchanges and pending CONs across all peers (the tables are per peer). */
+  #openRequests = 0;
+  #pendingCons = 0;
+  /** Requests received from every peer, with our answers, for deduplication. */
+  readonly #dedup: DedupTable;
+  /** Group requests received, by `peer|mid` (rare: kept apart from the per-peer tables). */
+  readonly #groupDedup = new Map<string, GroupSeen>();
   /** CON responses received (separate responses), by `peer|mid`, to re-ACK duplicates. */
   readonly #seenResponses = new Map<string, number>();
   /** Group requests of ours collecting responses, by token. */
@@ -319,11 +770,14 @@ export class CoapEndpoint {
     this.#random = options.random ?? cryptoRandom;
     this.#params = { ...DEFAULT_TRANSMISSION, ...options.transmission };
     this.#limits = { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits };
+    this.#dedup = new DedupTable(this.#limits.maxDedupEntries);
     this.#piggybackTimeout = options.piggybackTimeout ?? Math.min(500, this.#params.ackTimeout / 4);
     this.#tokenLength = options.tokenLength ?? 8;
     if (!(this.#tokenLength >= 1 && this.#tokenLength <= 8)) throw new RangeError('tokenLength is 1..8');
     this.#onError = options.onError ?? (() => {});
     this.#echoRetry = options.echoRetry ?? true;
+    this.#exchangeLifetime = exchangeLifetime(this.#params);
+    this.#nonLifetime = nonLifetime(this.#params);
     this.#nextMid = this.#random.int(0x10000);
     this.#channel.onReceive((peer, bytes) => this.#receive(peer, bytes));
   }
@@ -339,14 +793,12 @@ export class CoapEndpoint {
   }
 
   /** Sends a request and resolves with the response (piggybacked or separate). */
-  request(peer: Peer, request: OutgoingRequest, options: RequestOptions = {}): Promise<CoapMessage> {
-    return this.#startRequest(
-      peer,
-      request,
-      options,
-      undefined,
-      this.#echoRetry ? { request, options } : undefined,
-    );
+  request(
+    peer: Peer,
+    request: OutgoingRequest,
+    options: RequestOptions = NO_REQUEST_OPTIONS,
+  ): Promise<CoapMessage> {
+    return this.#startRequest(peer, request, options, undefined, this.#echoRetry);
   }
 
   /**
@@ -359,16 +811,17 @@ export class CoapEndpoint {
     handlers: ObserveHandlers,
     options: RequestOptions = {},
   ): Promise<ClientObservation> {
-    const token = request.token ?? this.#newToken(peerKey(peer));
+    const token = request.token ?? this.#newToken(this.#peerState(peerKey(peer)));
     const observer: ObserverState = { handlers, established: false, lastSeq: 0, lastTime: 0 };
     const registration = { ...request, token, options: withObserve(request.options ?? [], 0) };
     const response = await this.#startRequest(peer, registration, options, observer);
-    const tokenKey = `${peerKey(peer)}|${tokenText(token)}`;
+    const pk = peerKey(peer);
+    const tokenKey = tokenText(token);
     const forget = (): void => {
-      const ex = this.#exchanges.get(tokenKey);
+      const ex = this.#peers.get(pk)?.exchanges.get(tokenKey);
       if (ex && ex.observer === observer) {
         ex.done = true;
-        this.#exchanges.delete(tokenKey);
+        this.#removeExchange(ex);
       }
     };
     return {
@@ -392,18 +845,19 @@ export class CoapEndpoint {
     request: OutgoingRequest,
     options: RequestOptions,
     observer: ObserverState | undefined,
-    echoRetry?: ClientExchange['echoRetry'],
+    echoRetry = false,
   ): Promise<CoapMessage> {
     if (this.#closed) return Promise.reject(new EndpointClosedError());
     if (!isRequest(request.code))
       return Promise.reject(new RangeError(`0x${request.code.toString(16)} is not a request code`));
-    if (this.#exchanges.size >= this.#limits.maxOpenRequests)
+    if (this.#openRequests >= this.#limits.maxOpenRequests)
       return Promise.reject(new CoapLimitError('maxOpenRequests', this.#limits.maxOpenRequests));
-    const pk = peerKey(peer);
-    const token = request.token ?? this.#newToken(pk);
-    const tokenKey = `${pk}|${tokenText(token)}`;
-    if (this.#exchanges.has(tokenKey))
+    const ps = this.#peerState(this.#keyOf(peer));
+    const token = request.token ?? this.#newToken(ps);
+    const tokenKey = tokenText(token);
+    if (ps.exchanges.has(tokenKey)) {
       return Promise.reject(new RangeError('token already in use with this peer'));
+    }
     const confirmable = request.confirmable ?? true;
     return new Promise<CoapMessage>((resolve, reject) => {
       const message: CoapMessage = {
@@ -411,12 +865,12 @@ export class CoapEndpoint {
         code: request.code,
         messageId: 0, // assigned when sent
         token,
-        options: request.options ?? [],
+        options: request.options ?? NO_OPTIONS,
         payload: request.payload ?? EMPTY,
       };
       const exchange: ClientExchange = {
         tokenKey,
-        peerKey: pk,
+        ps,
         peer,
         confirmable,
         message,
@@ -428,21 +882,24 @@ export class CoapEndpoint {
         done: false,
         observer,
         echoRetry,
+        request,
+        options,
+        onSent: options.onSent,
       };
-      this.#exchanges.set(tokenKey, exchange);
+      ps.exchanges.set(tokenKey, exchange);
+      this.#openRequests++;
       // The deadline timer is armed up front only when the caller set one or the request is NON;
       // a CON is bounded by its retransmissions until an empty ACK says a separate response
       // follows (one timer per request instead of two on the common, piggybacked path).
       if (options.timeout !== undefined || !confirmable)
-        this.#armDeadline(exchange, options.timeout ?? exchangeLifetime(this.#params));
-      if (confirmable && (this.#inFlight.get(pk) ?? 0) >= this.#params.nstart) {
-        const queue = this.#queues.get(pk) ?? [];
+        this.#armDeadline(exchange, options.timeout ?? this.#exchangeLifetime);
+      if (confirmable && ps.inFlight >= this.#params.nstart) {
+        const queue = (ps.queue ??= []);
         if (queue.length >= this.#limits.maxQueuedPerPeer) {
           this.#finish(exchange, new CoapLimitError('maxQueuedPerPeer', this.#limits.maxQueuedPerPeer));
           return;
         }
         queue.push(exchange);
-        this.#queues.set(pk, queue);
         return;
       }
       this.#start(exchange);
@@ -452,25 +909,19 @@ export class CoapEndpoint {
   /** CoAP ping (RFC 7252 §4.3): an empty CON answered by RST. Resolves when the peer answers. */
   ping(peer: Peer): Promise<void> {
     if (this.#closed) return Promise.reject(new EndpointClosedError());
-    const pk = peerKey(peer);
-    const mid = this.#newMid(pk);
-    const bytes = encodeCoapUdp({
-      type: 'CON',
-      code: CoapCode.EMPTY,
-      messageId: mid,
-      token: EMPTY,
-      options: [],
-      payload: EMPTY,
-    });
+    const ps = this.#peerState(peerKey(peer));
+    const mid = this.#newMid(ps);
+    const bytes = encodeCoapUdp(emptyMessage('CON', mid));
     return new Promise<void>((resolve, reject) => {
       this.#sendConfirmable(
+        ps,
         peer,
-        `${pk}|${mid}`,
+        mid,
         bytes,
         conHandlers({
           onAck: () => resolve(), // an empty ACK is also an answer
           onReset: () => resolve(),
-          onGiveUp: () => reject(new CoapTimeoutError('no-ack', pk, 'no answer to ping')),
+          onGiveUp: () => reject(new CoapTimeoutError('no-ack', ps.key, 'no answer to ping')),
         }),
         undefined,
       );
@@ -486,21 +937,23 @@ export class CoapEndpoint {
     seenResponses: number;
     relations: number;
     nonNotifications: number;
+    /** Peers with per-peer state held (idle ones are swept as the table grows). */
+    peers: number;
   } {
     let queued = 0;
-    for (const q of this.#queues.values()) queued += q.length;
+    for (const ps of this.#peers.values()) queued += ps.queue?.length ?? 0;
     return {
-      exchanges: this.#exchanges.size,
-      pendingCon: this.#pendingCon.size,
+      exchanges: this.#openRequests,
+      pendingCon: this.#pendingCons,
       queued,
-      dedup: this.#dedup.size,
+      dedup: this.#dedup.size + this.#groupDedup.size,
       seenResponses: this.#seenResponses.size,
       relations: this.#relations.size,
       nonNotifications: this.#nonNotifications.size,
+      peers: this.#peers.size,
     };
   }
 
-  /** Rejects everything open, stops every timer and closes the channel. */
   /**
    * Sends a request to a multicast group (RFC 7252 §8.1: always NON) and collects the members'
    * responses, matched by token from whatever unicast address each member answers from.
@@ -512,7 +965,7 @@ export class CoapEndpoint {
   ): Promise<GroupResponse[]> {
     if (this.#closed) return Promise.reject(new EndpointClosedError());
     if (!isRequest(request.code)) return Promise.reject(new RangeError('not a request code'));
-    const gk = peerKey(group);
+    const ps = this.#peerState(peerKey(group));
     let token = request.token;
     if (!token)
       do token = this.#random.bytes(this.#tokenLength);
@@ -532,9 +985,9 @@ export class CoapEndpoint {
     const bytes = encodeCoapUdp({
       type: 'NON',
       code: request.code,
-      messageId: this.#newMid(gk),
+      messageId: this.#newMid(ps),
       token,
-      options: request.options ?? [],
+      options: request.options ?? NO_OPTIONS,
       payload: request.payload ?? EMPTY,
     });
     this.#transmit(group, bytes);
@@ -570,20 +1023,20 @@ export class CoapEndpoint {
     }
     if (msg.type !== 'NON' || !isRequest(msg.code)) return;
     const pk = peerKey(peer);
-    const key = `group|${pk}|${msg.messageId}`;
-    const seen = this.#dedup.get(key);
-    if (seen && seen.token === tokenText(msg.token) && seen.expiresAt > this.#clock.now()) {
+    const key = `${pk}|${msg.messageId}`;
+    const token = tokenText(msg.token);
+    const seen = this.#groupDedup.get(key);
+    if (seen && seen.token === token && seen.expiresAt > this.#clock.now()) {
       this.stats.duplicates++;
       return;
     }
-    this.#dedup.set(key, {
-      token: tokenText(msg.token),
-      code: msg.code,
-      expiresAt: this.#clock.now() + nonLifetime(this.#params),
-      ack: undefined,
-      response: undefined,
-    });
-    this.#evictDedup();
+    this.#groupDedup.delete(key);
+    this.#groupDedup.set(key, { token, expiresAt: this.#clock.now() + this.#nonLifetime });
+    const now = this.#clock.now();
+    for (const [k, entry] of this.#groupDedup) {
+      if (this.#groupDedup.size <= this.#limits.maxDedupEntries && entry.expiresAt > now) break;
+      this.#groupDedup.delete(k);
+    }
     this.stats.handled++;
     const handler = this.#handler;
     if (!handler || firstUnrecognizedCritical(msg) !== undefined) return;
@@ -592,12 +1045,13 @@ export class CoapEndpoint {
       if (!isSuccess(response.code) || this.#closed) return;
       const delay = this.#random.next() * leisure;
       this.#timers.schedule(() => {
+        const ps = this.#peerState(pk);
         const out = encodeCoapUdp({
           type: 'NON',
           code: response.code,
-          messageId: this.#newMid(pk),
+          messageId: this.#newMid(ps),
           token: msg.token,
-          options: response.options ?? [],
+          options: response.options ?? NO_OPTIONS,
           payload: response.payload ?? EMPTY,
         });
         this.#transmit(peer, out);
@@ -612,37 +1066,107 @@ export class CoapEndpoint {
     }
   }
 
+  /** Rejects everything open, stops every timer and closes the channel. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const ex of [...this.#exchanges.values()]) this.#finish(ex, new EndpointClosedError());
+    const open: ClientExchange[] = [];
+    for (const ps of this.#peers.values()) {
+      for (const ex of ps.exchanges.values()) open.push(ex);
+      for (const ex of ps.queue ?? []) if (!ps.exchanges.has(ex.tokenKey)) open.push(ex);
+    }
+    for (const ex of open) this.#finish(ex, new EndpointClosedError());
     for (const relation of [...this.#relations.values()]) this.#endRelation(relation, 'closed');
     this.#timers.clear();
-    this.#pendingCon.clear();
+    this.#peers.clear();
+    this.#pendingCons = 0;
     this.#dedup.clear();
+    this.#groupDedup.clear();
     this.#seenResponses.clear();
     this.#groupRequests.clear();
     await Promise.all([this.#channel.close(), ...this.#groupChannels.map((c) => c.close())]);
   }
 
+  // ---- per-peer state ----
+
+  /**
+   * peerKey, remembered for the last Peer object seen: a client sends to one stored Peer, and
+   * UdpChannel hands out one object per sender, so runs of messages skip building the key.
+   */
+  #keyOf(peer: Peer): string {
+    if (peer !== this.#lastPeer) {
+      this.#lastPeer = peer;
+      this.#lastPeerKey = peerKey(peer);
+    }
+    return this.#lastPeerKey;
+  }
+
+  #peerState(pk: string): PeerState {
+    let ps = this.#peers.get(pk);
+    if (ps === undefined) {
+      if (this.#peers.size >= this.#peerSweepAt) this.#prunePeers();
+      ps = {
+        key: pk,
+        exchanges: new ProbeTable(hashTokenText),
+        pendingCon: new ProbeTable(hashMid),
+        dedup: new ProbeTable(hashMid),
+        inFlight: 0,
+        queue: undefined,
+      };
+      this.#peers.set(pk, ps);
+    }
+    return ps;
+  }
+
+  /**
+   * Keeps the peer table bounded: once it has doubled since the last sweep, the states with
+   * nothing left in them are dropped (amortised O(1) per new peer). Idle states are not dropped
+   * one by one as they empty: a client with one request at a time would then rebuild its peer's
+   * state for every request.
+   */
+  #prunePeers(): void {
+    for (const [key, ps] of this.#peers) if (isIdle(ps)) this.#peers.delete(key);
+    this.#peerSweepAt = Math.max(PEER_SWEEP_MIN, 2 * this.#peers.size);
+  }
+
+  #removeExchange(exchange: ClientExchange): void {
+    const ps = exchange.ps;
+    if (ps.exchanges.get(exchange.tokenKey) !== exchange) return;
+    ps.exchanges.delete(exchange.tokenKey);
+    this.#openRequests--;
+  }
+
   // ---- client role ----
 
   #start(exchange: ClientExchange): void {
-    const mid = this.#newMid(exchange.peerKey);
-    const bytes = encodeCoapUdp({ ...exchange.message, messageId: mid });
+    const ps = exchange.ps;
+    const mid = this.#newMid(ps);
+    const m = exchange.message;
+    const sent: CoapMessage = {
+      type: m.type,
+      code: m.code,
+      messageId: mid,
+      token: m.token,
+      options: m.options,
+      payload: m.payload,
+    };
+    const bytes = encodeCoapUdp(sent);
+    const onSent = exchange.onSent;
+    if (onSent) {
+      exchange.onSent = undefined;
+      try {
+        onSent(sent);
+      } catch (e) {
+        this.#onError(e);
+      }
+    }
     if (!exchange.confirmable) {
       this.#transmit(exchange.peer, bytes);
       return;
     }
     exchange.holdsSlot = true;
-    this.#inFlight.set(exchange.peerKey, (this.#inFlight.get(exchange.peerKey) ?? 0) + 1);
-    exchange.con = this.#sendConfirmable(
-      exchange.peer,
-      `${exchange.peerKey}|${mid}`,
-      bytes,
-      this.#requestCon,
-      exchange,
-    );
+    ps.inFlight++;
+    exchange.con = this.#sendConfirmable(ps, exchange.peer, mid, bytes, this.#requestCon, exchange);
   }
 
   /** One handler object for every request's CON (no closures per request). */
@@ -652,11 +1176,11 @@ export class CoapEndpoint {
       this.#releaseSlot(exchange);
       // A piggybacked response completes the exchange; an empty ACK means a separate one follows.
       if (ack.code !== CoapCode.EMPTY) this.#finish(exchange, undefined, ack);
-      else if (!exchange.deadline) this.#armDeadline(exchange, exchangeLifetime(this.#params));
+      else if (!exchange.deadline) this.#armDeadline(exchange, this.#exchangeLifetime);
     },
     onReset: (exchange) => {
       exchange.con = undefined;
-      this.#finish(exchange, new CoapResetError(exchange.peerKey));
+      this.#finish(exchange, new CoapResetError(exchange.ps.key));
     },
     onGiveUp: (exchange) => {
       exchange.con = undefined;
@@ -664,7 +1188,7 @@ export class CoapEndpoint {
         exchange,
         new CoapTimeoutError(
           'no-ack',
-          exchange.peerKey,
+          exchange.ps.key,
           `${this.#params.maxRetransmit} retransmissions unacknowledged`,
         ),
       );
@@ -676,7 +1200,7 @@ export class CoapEndpoint {
       () =>
         this.#finish(
           exchange,
-          new CoapTimeoutError('no-response', exchange.peerKey, `no response within ${timeout} ms`),
+          new CoapTimeoutError('no-response', exchange.ps.key, `no response within ${timeout} ms`),
         ),
       timeout,
     );
@@ -685,13 +1209,22 @@ export class CoapEndpoint {
   #releaseSlot(exchange: ClientExchange): void {
     if (!exchange.holdsSlot) return;
     exchange.holdsSlot = false;
-    const n = (this.#inFlight.get(exchange.peerKey) ?? 1) - 1;
-    if (n > 0) this.#inFlight.set(exchange.peerKey, n);
-    else this.#inFlight.delete(exchange.peerKey);
-    const queue = this.#queues.get(exchange.peerKey);
-    const next = queue?.shift();
-    if (queue && queue.length === 0) this.#queues.delete(exchange.peerKey);
+    const ps = exchange.ps;
+    ps.inFlight--;
+    const queue = ps.queue;
+    if (queue === undefined) return;
+    const next = queue.shift();
+    if (queue.length === 0) ps.queue = undefined;
     if (next && !this.#closed) this.#start(next);
+  }
+
+  #cancelCon(con: PendingCon | undefined): void {
+    if (con === undefined) return;
+    this.#timers.cancel(con);
+    if (con.ps.pendingCon.get(con.mid) === con) {
+      con.ps.pendingCon.delete(con.mid);
+      this.#pendingCons--;
+    }
   }
 
   #finish(exchange: ClientExchange, error: unknown, response?: CoapMessage): void {
@@ -710,32 +1243,29 @@ export class CoapEndpoint {
       observer.lastTime = this.#clock.now();
       if (exchange.deadline) this.#timers.cancel(exchange.deadline);
       exchange.deadline = undefined;
-      if (exchange.con) {
-        if (exchange.con.timer) this.#timers.cancel(exchange.con.timer);
-        this.#pendingCon.delete(exchange.con.key);
-        exchange.con = undefined;
-      }
+      this.#cancelCon(exchange.con);
+      exchange.con = undefined;
       this.#releaseSlot(exchange);
       exchange.resolve(response);
       return;
     }
     exchange.done = true;
-    this.#exchanges.delete(exchange.tokenKey);
+    const ps = exchange.ps;
+    this.#removeExchange(exchange);
     if (observer?.established) {
       observer.handlers.onEnd?.(error instanceof EndpointClosedError ? 'closed' : 'final-response', response);
       return;
     }
     if (exchange.deadline) this.#timers.cancel(exchange.deadline);
     if (exchange.con) {
-      if (exchange.con.timer) this.#timers.cancel(exchange.con.timer);
-      this.#pendingCon.delete(exchange.con.key);
+      this.#cancelCon(exchange.con);
       exchange.con = undefined;
     }
-    const queue = this.#queues.get(exchange.peerKey);
+    const queue = ps.queue;
     if (queue) {
       const i = queue.indexOf(exchange);
       if (i >= 0) queue.splice(i, 1);
-      if (queue.length === 0) this.#queues.delete(exchange.peerKey);
+      if (queue.length === 0) ps.queue = undefined;
     }
     this.#releaseSlot(exchange);
     if (error !== undefined) {
@@ -745,15 +1275,19 @@ export class CoapEndpoint {
     // RFC 9175 §2.4: a 4.01 with an Echo option asks us to prove freshness: repeat the request
     // once, carrying that Echo value. Done here, not in a wrapper, so plain requests pay no extra
     // promise (coap-endpoint benchmark).
-    const retry = exchange.echoRetry;
     const echo =
-      retry && response!.code === CoapCode.UNAUTHORIZED ? getOption(response!, OptionNumber.ECHO) : undefined;
-    if (retry && echo !== undefined && !hasOption(retry.request, OptionNumber.ECHO)) {
+      exchange.echoRetry && response!.code === CoapCode.UNAUTHORIZED
+        ? getOption(response!, OptionNumber.ECHO)
+        : undefined;
+    if (echo !== undefined && !hasOption(exchange.request, OptionNumber.ECHO)) {
       const options = sortOptions([
-        ...(retry.request.options ?? []),
+        ...(exchange.request.options ?? []),
         { number: OptionNumber.ECHO, value: echo.slice() },
       ]);
-      this.#startRequest(exchange.peer, { ...retry.request, options }, retry.options, undefined).then(
+      // The repeat is a new message: onSent reported the first one only.
+      const sent = exchange.options;
+      const repeatOptions = sent.onSent ? { ...sent, onSent: undefined } : sent;
+      this.#startRequest(exchange.peer, { ...exchange.request, options }, repeatOptions, undefined).then(
         exchange.resolve,
         exchange.reject,
       );
@@ -762,18 +1296,18 @@ export class CoapEndpoint {
     exchange.resolve(response!);
   }
 
-  #newToken(pk: string): Uint8Array {
+  #newToken(ps: PeerState): Uint8Array {
     for (;;) {
       const token = this.#random.bytes(this.#tokenLength);
-      if (!this.#exchanges.has(`${pk}|${tokenText(token)}`)) return token;
+      if (!ps.exchanges.has(tokenText(token))) return token;
     }
   }
 
-  #newMid(pk: string): number {
+  #newMid(ps: PeerState): number {
     for (let i = 0; i < 0x10000; i++) {
       const mid = this.#nextMid;
       this.#nextMid = (this.#nextMid + 1) & 0xffff;
-      if (!this.#pendingCon.has(`${pk}|${mid}`)) return mid;
+      if (!ps.pendingCon.has(mid)) return mid;
     }
     throw new CoapLimitError('message ids in use with one peer', 0x10000);
   }
@@ -781,40 +1315,47 @@ export class CoapEndpoint {
   // ---- reliability (RFC 7252 §4.2) ----
 
   #sendConfirmable<T>(
+    ps: PeerState,
     peer: Peer,
-    key: string,
+    mid: number,
     bytes: Uint8Array,
     handlers: ConHandlers<T>,
     context: T,
   ): PendingCon {
-    const con: PendingCon = {
-      key,
+    const con = new PendingCon(
+      ps,
+      mid,
       peer,
       bytes,
-      attempts: 0,
-      timeout: initialTimeout(this.#params, this.#random.next()),
-      timer: undefined,
-      handlers: handlers,
+      initialTimeout(this.#params, this.#random.next()),
+      handlers,
       context,
-    };
-    this.#pendingCon.set(key, con);
-    const fire = (): void => {
-      if (this.#pendingCon.get(key) !== con) return;
-      if (con.attempts >= this.#params.maxRetransmit) {
-        this.#pendingCon.delete(key);
-        con.handlers.onGiveUp(con.context as never);
-        return;
-      }
-      con.attempts++;
-      con.timeout *= 2;
-      this.stats.retransmissions++;
-      this.#transmit(peer, bytes);
-      con.timer = this.#timers.schedule(fire, con.timeout);
-    };
+      this.#onConTimer,
+    );
+    const previous = ps.pendingCon.get(mid);
+    if (previous) this.#cancelCon(previous);
+    ps.pendingCon.set(mid, con);
+    this.#pendingCons++;
     this.#transmit(peer, bytes);
-    con.timer = this.#timers.schedule(fire, con.timeout);
+    this.#timers.scheduleTask(con, con.timeout);
     return con;
   }
+
+  /** A CON's retransmission timer came due: send it again with a doubled timeout, or give up. */
+  readonly #onConTimer = (con: PendingCon): void => {
+    if (con.ps.pendingCon.get(con.mid) !== con) return;
+    if (con.attempts >= this.#params.maxRetransmit) {
+      con.ps.pendingCon.delete(con.mid);
+      this.#pendingCons--;
+      con.handlers.onGiveUp(con.context as never);
+      return;
+    }
+    con.attempts++;
+    con.timeout *= 2;
+    this.stats.retransmissions++;
+    this.#transmit(con.peer, con.bytes);
+    this.#timers.scheduleTask(con, con.timeout);
+  };
 
   #transmit(peer: Peer, bytes: Uint8Array): void {
     if (this.#closed) return;
@@ -841,26 +1382,26 @@ export class CoapEndpoint {
         this.#sendReset(peer, e.messageId);
       return;
     }
-    const pk = peerKey(peer);
-    if (msg.type === 'ACK' || msg.type === 'RST') {
-      const con = this.#pendingCon.get(`${pk}|${msg.messageId}`);
+    const pk = this.#keyOf(peer);
+    const type = msg.type;
+    if (type === 'ACK' || type === 'RST') {
+      const ps = this.#peers.get(pk);
+      const con = ps?.pendingCon.get(msg.messageId);
       if (!con) {
         // A RST to a NON notification ends its observation (RFC 7641 §3.6).
-        const relationKey =
-          msg.type === 'RST' ? this.#nonNotifications.get(`${pk}|${msg.messageId}`) : undefined;
+        const relationKey = type === 'RST' ? this.#nonNotifications.get(`${pk}|${msg.messageId}`) : undefined;
         const relation = relationKey === undefined ? undefined : this.#relations.get(relationKey);
         if (relation) this.#endRelation(relation, 'reset');
         return; // otherwise a late or duplicate ACK: nothing waits for it
       }
-      this.#pendingCon.delete(con.key);
-      if (con.timer) this.#timers.cancel(con.timer);
-      if (msg.type === 'RST') con.handlers.onReset(con.context as never);
+      this.#cancelCon(con);
+      if (type === 'RST') con.handlers.onReset(con.context as never);
       else con.handlers.onAck(con.context as never, msg);
       return;
     }
     if (msg.code === CoapCode.EMPTY) {
       // An empty CON is a ping: answer RST (§4.3). An empty NON is meaningless: ignore it.
-      if (msg.type === 'CON') this.#sendReset(peer, msg.messageId);
+      if (type === 'CON') this.#sendReset(peer, msg.messageId);
       return;
     }
     if (isRequest(msg.code)) {
@@ -872,7 +1413,7 @@ export class CoapEndpoint {
       return;
     }
     // Reserved classes (1.xx, 6.xx, 7.xx on UDP): reject.
-    if (msg.type === 'CON') this.#sendReset(peer, msg.messageId);
+    if (type === 'CON') this.#sendReset(peer, msg.messageId);
   }
 
   #receiveResponse(peer: Peer, pk: string, msg: CoapMessage): void {
@@ -883,12 +1424,12 @@ export class CoapEndpoint {
       if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
       return;
     }
-    const exchange = this.#exchanges.get(`${pk}|${tokenText(msg.token)}`);
+    const exchange = this.#peers.get(pk)?.exchanges.get(tokenText(msg.token));
     if (!exchange) {
       const group = this.#groupRequests.get(tokenText(msg.token));
       if (group) {
         // A member's answer to our group request, from its own unicast address (§8.1).
-        this.#remember(this.#seenResponses, midKey, this.#clock.now() + nonLifetime(this.#params));
+        this.#remember(this.#seenResponses, midKey, this.#clock.now() + this.#nonLifetime);
         if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
         group.onResponse({ peer, message: msg });
         return;
@@ -898,7 +1439,7 @@ export class CoapEndpoint {
       this.#sendReset(peer, msg.messageId);
       return;
     }
-    const lifetime = msg.type === 'CON' ? exchangeLifetime(this.#params) : nonLifetime(this.#params);
+    const lifetime = msg.type === 'CON' ? this.#exchangeLifetime : this.#nonLifetime;
     this.#remember(this.#seenResponses, midKey, this.#clock.now() + lifetime);
     if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
     const observer = exchange.observer;
@@ -924,41 +1465,33 @@ export class CoapEndpoint {
   }
 
   #receiveRequest(peer: Peer, pk: string, msg: CoapMessage): void {
-    const key = `${pk}|${msg.messageId}`;
-    const token = tokenText(msg.token);
-    const seen = this.#dedup.get(key);
+    const ps = this.#peerState(pk);
+    const mid = msg.messageId;
+    const now = this.#clock.now();
     // A repeated message id with the same token and code is a duplicate; a different token means
     // the peer reused the id (it wrapped around): treat it as new rather than answer it wrongly.
-    if (seen && seen.token === token && seen.code === msg.code && seen.expiresAt > this.#clock.now()) {
+    const seen = this.#dedup.findDuplicate(ps, mid, msg.token, msg.code, now);
+    if (seen >= 0) {
       this.stats.duplicates++;
-      // The message is kept, not its bytes: re-encoding a rare duplicate is cheaper than holding
-      // an ArrayBuffer per remembered request (GC, measured in the in-process benchmark).
-      if (msg.type === 'CON' && seen.ack) this.#transmit(peer, encodeCoapUdp(seen.ack));
-      if (msg.type === 'NON' && seen.response) this.#transmit(peer, encodeCoapUdp(seen.response));
+      // What we answered is kept, not its bytes: re-encoding a rare duplicate is cheaper than
+      // holding a buffer per remembered request.
+      const again = this.#dedup.replay(seen, msg.type === 'CON' ? 'ACK' : 'NON');
+      if (again && (msg.type === 'CON' || msg.type === 'NON')) this.#transmit(peer, encodeCoapUdp(again));
       return;
     }
-    const entry: DedupEntry = {
-      token,
-      code: msg.code,
-      expiresAt:
-        this.#clock.now() + (msg.type === 'CON' ? exchangeLifetime(this.#params) : nonLifetime(this.#params)),
-      ack: undefined,
-      response: undefined,
-    };
-    this.#dedup.delete(key);
-    this.#dedup.set(key, entry);
-    this.#evictDedup();
+    const lifetime = msg.type === 'CON' ? this.#exchangeLifetime : this.#nonLifetime;
+    const slot = this.#dedup.add(ps, mid, msg.token, msg.code, now + lifetime, now);
     this.stats.handled++;
 
     // GET/FETCH with Observe=1 deregisters (RFC 7641 §3.6); the request is then served as usual.
-    if (observeOption(msg) === 1) {
-      const relation = this.#relations.get(`${pk}|${token}`);
+    if (msg.options.length > 0 && observeOption(msg) === 1) {
+      const relation = this.#relations.get(`${pk}|${tokenText(msg.token)}`);
       if (relation) this.#endRelation(relation, 'deregistered');
     }
-    const unrecognized = firstUnrecognizedCritical(msg);
+    const unrecognized = msg.options.length === 0 ? undefined : firstUnrecognizedCritical(msg);
     if (unrecognized !== undefined) {
       // RFC 7252 §5.4.1: an unrecognised critical option in a request gets 4.02 Bad Option.
-      this.#respond(peer, pk, msg, entry, {
+      this.#respond(peer, ps, msg, slot, false, {
         code: CoapCode.BAD_OPTION,
         payload: new TextEncoder().encode(`unrecognized critical option ${unrecognized}`),
       });
@@ -966,7 +1499,7 @@ export class CoapEndpoint {
     }
     const handler = this.#handler;
     if (!handler) {
-      this.#respond(peer, pk, msg, entry, { code: CoapCode.NOT_FOUND });
+      this.#respond(peer, ps, msg, slot, false, { code: CoapCode.NOT_FOUND });
       return;
     }
     let result: CoapResponse | Promise<CoapResponse>;
@@ -977,64 +1510,106 @@ export class CoapEndpoint {
       result = { code: CoapCode.INTERNAL_SERVER_ERROR };
     }
     if (!(result instanceof Promise)) {
-      this.#respond(peer, pk, msg, entry, result);
+      this.#respond(peer, ps, msg, slot, false, result);
       return;
     }
+    this.#respondLater(peer, ps, msg, this.#dedup.generation(slot), result);
+  }
+
+  /**
+   * A handler's promised response: the ACK goes out empty if the handler takes longer than the
+   * piggyback timeout (RFC 7252 §5.2.2), and the response follows separately. The dedup entry is
+   * found again by its generation: it may have been evicted meanwhile.
+   */
+  #respondLater(
+    peer: Peer,
+    ps: PeerState,
+    msg: CoapMessage,
+    gen: number,
+    result: Promise<CoapResponse>,
+  ): void {
     let ackTimer: QueuedTimer | undefined;
+    let emptyAckSent = false;
     if (msg.type === 'CON')
       ackTimer = this.#timers.schedule(() => {
         ackTimer = undefined;
-        entry.ack = emptyMessage('ACK', msg.messageId);
-        this.#transmit(peer, encodeCoapUdp(entry.ack));
+        emptyAckSent = true;
+        const slot = this.#dedup.locate(ps, msg.messageId, gen);
+        if (slot >= 0) this.#dedup.setEmptyAck(slot);
+        this.#transmit(peer, encodeCoapUdp(emptyMessage('ACK', msg.messageId)));
       }, this.#piggybackTimeout);
-    result.then(
-      (response) => {
-        if (ackTimer) this.#timers.cancel(ackTimer);
-        this.#respond(peer, pk, msg, entry, response);
-      },
-      (e: unknown) => {
-        if (ackTimer) this.#timers.cancel(ackTimer);
-        this.#onError(e);
-        this.#respond(peer, pk, msg, entry, { code: CoapCode.INTERNAL_SERVER_ERROR });
-      },
-    );
+    const answer = (response: CoapResponse): void => {
+      if (ackTimer) this.#timers.cancel(ackTimer);
+      const slot = this.#dedup.locate(ps, msg.messageId, gen);
+      this.#respond(peer, ps, msg, slot, emptyAckSent, response);
+    };
+    result.then(answer, (e: unknown) => {
+      this.#onError(e);
+      answer({ code: CoapCode.INTERNAL_SERVER_ERROR });
+    });
   }
 
   /** Piggybacks the response on the ACK when none was sent yet; otherwise sends it separately. */
-  #respond(peer: Peer, pk: string, request: CoapMessage, entry: DedupEntry, response: CoapResponse): void {
+  #respond(
+    peer: Peer,
+    peerState: PeerState,
+    request: CoapMessage,
+    slot: number,
+    emptyAckSent: boolean,
+    response: CoapResponse,
+  ): void {
     if (this.#closed) return;
-    let options = response.options ?? [];
+    // A late answer's peer state may have been dropped (idle) and made anew since.
+    const ps = this.#peers.get(peerState.key) === peerState ? peerState : this.#peerState(peerState.key);
+    let options = response.options ?? NO_OPTIONS;
     let relation: RelationState | undefined;
     if (response.observe && isSuccess(response.code) && observeOption(request) === 0) {
-      relation = this.#newRelation(peer, pk, request.token);
-      if (relation) options = withObserve(options, relation.seq);
+      relation = this.#newRelation(peer, ps.key, request.token);
+      if (relation) {
+        options = withObserve(options, relation.seq);
+        const accept = response.observe;
+        const r = relation;
+        queueMicrotask(() => {
+          if (!r.ended) accept(r);
+        });
+      }
     }
-    const base = { code: response.code, token: request.token, options, payload: response.payload ?? EMPTY };
-    if (relation) {
-      const accept = response.observe!;
-      const r = relation;
-      queueMicrotask(() => {
-        if (!r.ended) accept(r);
-      });
-    }
-    if (request.type === 'CON' && !entry.ack) {
-      entry.ack = { ...base, type: 'ACK', messageId: request.messageId };
-      this.#transmit(peer, encodeCoapUdp(entry.ack));
+    const payload = response.payload ?? EMPTY;
+    if (request.type === 'CON' && !emptyAckSent) {
+      if (slot >= 0) this.#dedup.setReply(slot, -1, response.code, options, payload);
+      const ack: CoapMessage = {
+        type: 'ACK',
+        code: response.code,
+        messageId: request.messageId,
+        token: request.token,
+        options,
+        payload,
+      };
+      this.#transmit(peer, encodeCoapUdp(ack));
       return;
     }
-    const mid = this.#newMid(pk);
+    const mid = this.#newMid(ps);
     const type: CoapType = request.type === 'CON' ? 'CON' : 'NON';
-    const message: CoapMessage = { ...base, type, messageId: mid };
+    const message: CoapMessage = {
+      type,
+      code: response.code,
+      messageId: mid,
+      token: request.token,
+      options,
+      payload,
+    };
     const bytes = encodeCoapUdp(message);
     if (type === 'NON') {
-      entry.response = message;
+      if (slot >= 0) this.#dedup.setReply(slot, mid, response.code, options, payload);
       this.#transmit(peer, bytes);
       return;
     }
     // A separate response to a CON is itself a CON, retransmitted until acknowledged (§5.2.2).
+    const pk = ps.key;
     this.#sendConfirmable(
+      ps,
       peer,
-      `${pk}|${mid}`,
+      mid,
       bytes,
       conHandlers({
         onAck: () => {},
@@ -1070,7 +1645,7 @@ export class CoapEndpoint {
       token: token.slice(),
       seq: this.#random.int(0x1000), // any start; then rising by one per notification
       lastConAt: this.#clock.now(),
-      pendingConKey: undefined,
+      pendingCon: undefined,
       listeners: [],
       ended: false,
       get active() {
@@ -1098,10 +1673,18 @@ export class CoapEndpoint {
     // At least one CON every 24 hours tells us the client is still there (RFC 7641 §4.5).
     const con = confirmable || now - relation.lastConAt >= CON_NOTIFICATION_INTERVAL;
     const pk = peerKey(relation.peer);
-    const mid = this.#newMid(pk);
+    const ps = this.#peerState(pk);
+    // A newer notification replaces one still being retransmitted (§4.5.2).
+    if (relation.pendingCon) {
+      this.#cancelCon(relation.pendingCon);
+      relation.pendingCon = undefined;
+    }
+    const mid = this.#newMid(ps);
     // A non-2.xx notification is final: it carries no Observe and ends the relation (§3.2).
     const final = !isSuccess(response.code);
-    const options = final ? (response.options ?? []) : withObserve(response.options ?? [], relation.seq);
+    const options = final
+      ? (response.options ?? NO_OPTIONS)
+      : withObserve(response.options ?? [], relation.seq);
     const bytes = encodeCoapUdp({
       type: con ? 'CON' : 'NON',
       code: response.code,
@@ -1110,33 +1693,27 @@ export class CoapEndpoint {
       options,
       payload: response.payload ?? EMPTY,
     });
-    // A newer notification replaces one still being retransmitted (§4.5.2).
-    if (relation.pendingConKey) {
-      const old = this.#pendingCon.get(relation.pendingConKey);
-      if (old?.timer) this.#timers.cancel(old.timer);
-      this.#pendingCon.delete(relation.pendingConKey);
-      relation.pendingConKey = undefined;
-    }
-    const key = `${pk}|${mid}`;
     if (con) {
       relation.lastConAt = now;
-      relation.pendingConKey = key;
-      this.#sendConfirmable(
+      const pending = this.#sendConfirmable(
+        ps,
         relation.peer,
-        key,
+        mid,
         bytes,
         conHandlers({
           onAck: () => {
-            if (relation.pendingConKey === key) relation.pendingConKey = undefined;
+            if (relation.pendingCon === pending) relation.pendingCon = undefined;
           },
           onReset: () => this.#endRelation(relation, 'reset'),
           onGiveUp: () => this.#endRelation(relation, 'timeout'),
         }),
         undefined,
       );
+      relation.pendingCon = pending;
     } else {
+      const key = `${pk}|${mid}`;
       this.#nonNotifications.set(key, relation.key);
-      this.#remember(this.#nonNotificationExpiry, key, now + nonLifetime(this.#params), (k) =>
+      this.#remember(this.#nonNotificationExpiry, key, now + this.#nonLifetime, (k) =>
         this.#nonNotifications.delete(k),
       );
       this.#transmit(relation.peer, bytes);
@@ -1152,10 +1729,9 @@ export class CoapEndpoint {
     const mine = this.#relationsByPeer.get(pk);
     mine?.delete(relation);
     if (mine?.size === 0) this.#relationsByPeer.delete(pk);
-    if (relation.pendingConKey && !keepPending) {
-      const pending = this.#pendingCon.get(relation.pendingConKey);
-      if (pending?.timer) this.#timers.cancel(pending.timer);
-      this.#pendingCon.delete(relation.pendingConKey);
+    if (relation.pendingCon && !keepPending) {
+      const pending = relation.pendingCon;
+      this.#cancelCon(pending);
     }
     for (const listener of relation.listeners) {
       try {
@@ -1167,38 +1743,13 @@ export class CoapEndpoint {
   }
 
   #sendEmptyAck(peer: Peer, messageId: number): Uint8Array {
-    const bytes = encodeCoapUdp({
-      type: 'ACK',
-      code: CoapCode.EMPTY,
-      messageId,
-      token: EMPTY,
-      options: [],
-      payload: EMPTY,
-    });
+    const bytes = encodeCoapUdp(emptyMessage('ACK', messageId));
     this.#transmit(peer, bytes);
     return bytes;
   }
 
   #sendReset(peer: Peer, messageId: number): void {
-    this.#transmit(
-      peer,
-      encodeCoapUdp({
-        type: 'RST',
-        code: CoapCode.EMPTY,
-        messageId,
-        token: EMPTY,
-        options: [],
-        payload: EMPTY,
-      }),
-    );
-  }
-
-  #evictDedup(): void {
-    const now = this.#clock.now();
-    for (const [key, entry] of this.#dedup) {
-      if (this.#dedup.size <= this.#limits.maxDedupEntries && entry.expiresAt > now) break;
-      this.#dedup.delete(key);
-    }
+    this.#transmit(peer, encodeCoapUdp(emptyMessage('RST', messageId)));
   }
 
   #remember(map: Map<string, number>, key: string, expiresAt: number, onEvict?: (key: string) => void): void {
@@ -1235,5 +1786,5 @@ function hasOption(request: OutgoingRequest, number: number): boolean {
 }
 
 function emptyMessage(type: CoapType, messageId: number): CoapMessage {
-  return { type, code: CoapCode.EMPTY, messageId, token: EMPTY, options: [], payload: EMPTY };
+  return { type, code: CoapCode.EMPTY, messageId, token: EMPTY, options: NO_OPTIONS, payload: EMPTY };
 }

@@ -587,8 +587,38 @@ export function firstUnrecognizedCritical(
   msg: CoapMessage,
   config: CheckOptionsConfig = {},
 ): number | undefined {
+  // Every request runs this: a message with nothing to report (the usual case) is recognised by a
+  // loop that allocates nothing; only one with a possible problem gets the full check.
+  if (plainlyValid(msg, config)) return undefined;
   const check = checkOptions(msg, config);
   return check.ok ? undefined : check.problem.number;
+}
+
+/**
+ * True when checkOptions would report nothing at all: every option known, of a valid length, not
+ * repeated unless repeatable, string values plain ASCII, and no Block option on UDP. False means
+ * "maybe not": the caller runs the full check.
+ */
+function plainlyValid(msg: CoapMessage, config: CheckOptionsConfig): boolean {
+  if (isSignal(msg.code)) return false;
+  const options = msg.options;
+  let previous = -1;
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i]!;
+    const number = o.number;
+    const def = BY_NUMBER.get(number);
+    if (def === undefined) return false;
+    if (number === previous && (!def.repeatable || number === OptionNumber.ETAG)) return false;
+    previous = number;
+    const value = o.value;
+    const length = value.length;
+    if (length < def.minLength || length > def.maxLength) return false;
+    if (def.format === 'string') {
+      for (let k = 0; k < length; k++) if (value[k]! >= 0x80) return false;
+    } else if (!config.reliable && (number === OptionNumber.BLOCK1 || number === OptionNumber.BLOCK2))
+      return false;
+  }
+  return true;
 }
 
 /** The message without the elective options a check said to ignore. */

@@ -14,7 +14,8 @@ export type PeerIdentity =
 
 /**
  * A remote endpoint. `address` is an IP literal; IPv4 peers are always given in plain dotted
- * form, never as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), whatever the socket's family.
+ * form, never as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), whatever the socket's family. Peers are
+ * immutable: layers may cache what they derive from one (its key, its socket address) by object.
  */
 export interface Peer {
   readonly address: string;

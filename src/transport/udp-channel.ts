@@ -46,6 +46,9 @@ export interface UdpLocalAddress extends LocalAddress {
   readonly family: 'IPv4' | 'IPv6';
 }
 
+/** Sender Peer objects kept for reuse, at most. */
+const PEER_CACHE_LIMIT = 4096;
+
 /** The Node releases whose dgram has `reusePort` (nodejs/node#55403). */
 const REUSE_PORT_NODE = 'Node >= 22.12 (22.x) or >= 23.1';
 /** Where libuv implements UV_UDP_REUSEPORT; elsewhere binding fails with ENOTSUP. */
@@ -73,6 +76,11 @@ export class UdpChannel implements Channel {
   readonly #socket: dgram.Socket;
   readonly #ipv6Only: boolean;
   readonly #events = new ChannelEvents();
+  /** Sender Peer objects by raw address and port (see #peerFor). */
+  readonly #peers = new Map<string, Map<number, Peer>>();
+  #cachedPeers = 0;
+  /** The dgram address of each Peer object we sent to or received from. */
+  readonly #targets = new WeakMap<Peer, string>();
   #local: UdpLocalAddress;
   #closing: Promise<void> | undefined;
 
@@ -88,8 +96,7 @@ export class UdpChannel implements Channel {
     };
     socket.on('message', (msg, rinfo) => {
       if (this.#closing) return;
-      // A dual-stack socket sees IPv4 senders as ::ffff:a.b.c.d; peers are always plain IPv4.
-      const peer = { address: normalizeAddress(rinfo.address), port: rinfo.port };
+      const peer = this.#peerFor(rinfo.address, rinfo.port);
       // A plain Uint8Array view (no copy), as every channel delivers: Buffer's slice() aliases
       // where Uint8Array's copies, and layers above are written against Uint8Array.
       this.#events.deliver(peer, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
@@ -230,8 +237,42 @@ export class UdpChannel implements Channel {
 
   // ---- internals ----
 
-  /** The address to hand dgram for `peer`, or why it cannot be reached from this socket. */
+  /**
+   * The Peer object for a sender, one per address and port (bounded), so the layers above can
+   * cache what they derive from it (peerKey) instead of recomputing it per datagram. A dual-stack
+   * socket sees IPv4 senders as ::ffff:a.b.c.d; peers are always plain IPv4.
+   */
+  #peerFor(address: string, port: number): Peer {
+    let byPort = this.#peers.get(address);
+    let peer = byPort?.get(port);
+    if (peer !== undefined) return peer;
+    // Bounded in total: a flood of sources (spoofed or not) only empties the cache.
+    if (this.#cachedPeers >= PEER_CACHE_LIMIT) {
+      this.#peers.clear();
+      this.#cachedPeers = 0;
+      byPort = undefined;
+    }
+    if (byPort === undefined) {
+      byPort = new Map();
+      this.#peers.set(address, byPort);
+    }
+    peer = Object.freeze({ address: normalizeAddress(address), port });
+    byPort.set(port, peer);
+    this.#cachedPeers++;
+    this.#targets.set(peer, address);
+    return peer;
+  }
+
+  /** The address to hand dgram for `peer` (cached per Peer object), or why it cannot be reached. */
   #target(peer: Peer): string | ChannelSendError {
+    const cached = this.#targets.get(peer);
+    if (cached !== undefined) return cached;
+    const target = this.#checkTarget(peer);
+    if (typeof target === 'string') this.#targets.set(peer, target);
+    return target;
+  }
+
+  #checkTarget(peer: Peer): string | ChannelSendError {
     if (!Number.isInteger(peer.port) || peer.port < 1 || peer.port > 65535) {
       return new ChannelSendError('invalid-peer', peer, `port must be 1..65535`);
     }

@@ -9,7 +9,7 @@ import {
   EndpointClosedError,
 } from '../../src/coap/errors.js';
 import { CoapCode, type CoapMessage } from '../../src/coap/message.js';
-import { OptionNumber, uriPath } from '../../src/coap/options.js';
+import { OptionNumber, getOption, getUint, uriPath } from '../../src/coap/options.js';
 import { decodeCoapUdp, encodeCoapUdp } from '../../src/coap/udp-codec.js';
 import { seededRandom } from '../../src/random.js';
 import type { Channel, Peer } from '../../src/transport/channel.js';
@@ -402,4 +402,277 @@ describe('CoapEndpoint over a lossy channel', () => {
       await server.close();
     });
   }
+});
+
+describe('CoapEndpoint: RequestOptions.onSent', () => {
+  it('reports each request once, as sent (message id and token assigned), queued ones when NSTART lets them out', async () => {
+    const { clock, client, server, serverChannel } = setup();
+    const arrived: CoapMessage[] = [];
+    serverChannel.onReceive((_peer, bytes) => arrived.push(decodeCoapUdp(bytes)));
+    const pending: (() => void)[] = [];
+    server.onRequest(
+      () => new Promise<CoapResponse>((resolve) => pending.push(() => resolve({ code: CoapCode.CONTENT }))),
+    );
+    const reported: string[] = [];
+    const sent: CoapMessage[] = [];
+    const requests = ['a', 'b'].map((p) =>
+      track(
+        client.request(SERVER, get(`/${p}`), {
+          onSent: (m) => {
+            reported.push(p);
+            sent.push(m);
+          },
+        }),
+      ),
+    );
+    assert.deepEqual(reported, ['a'], 'reported synchronously; b waits behind NSTART=1');
+    await drive(clock, () => pending.length === 1);
+    pending.shift()!();
+    await drive(clock, () => pending.length === 1);
+    assert.deepEqual(reported, ['a', 'b'], 'b is reported when it leaves the queue');
+    pending.shift()!();
+    await drive(clock, () => requests.every((r) => r.settled));
+    assert.equal(sent.length, 2);
+    for (const [i, m] of sent.entries()) {
+      const wire = arrived.find((a) => a.messageId === m.messageId && a.type === 'CON');
+      assert.ok(wire, `request ${i} arrived with message id ${m.messageId}`);
+      assert.equal(m.type, 'CON');
+      assert.deepEqual([...m.token], [...wire.token]);
+      assert.equal(m.token.length, 8);
+      assert.deepEqual(uriPath(m), uriPath(wire));
+    }
+    assert.notEqual(sent[0]!.messageId, sent[1]!.messageId);
+    await client.close();
+    await server.close();
+  });
+
+  it('is not called again for retransmissions; a throwing listener goes to onError and the request still goes', async () => {
+    const errors: unknown[] = [];
+    const { clock, client, network } = setup({ onError: (e) => errors.push(e) });
+    const sink = network.channel('10.0.0.9', 5683);
+    const mids: number[] = [];
+    sink.onReceive((_p, bytes) => mids.push(decodeCoapUdp(bytes).messageId));
+    let calls = 0;
+    const r = track(
+      client.request({ address: '10.0.0.9', port: 5683 }, get('/x'), {
+        onSent: () => {
+          calls++;
+          throw new Error('listener bug');
+        },
+      }),
+    );
+    await drive(clock, () => r.settled, { stepMs: 100 });
+    assert.ok(r.error instanceof CoapTimeoutError);
+    assert.equal(calls, 1);
+    assert.equal(mids.length, 5, 'sent and retransmitted despite the throwing listener');
+    assert.ok(mids.every((m) => m === mids[0]));
+    assert.equal(errors.length, 1);
+    await client.close();
+  });
+
+  it('works through observe(): the registration is reported with Observe=0 and its token', async () => {
+    const { clock, client, server } = setup();
+    const tokens: Uint8Array[] = [];
+    server.onRequest(({ message }) => {
+      tokens.push(message.token.slice());
+      return { code: CoapCode.CONTENT, observe: () => {} };
+    });
+    const reported: CoapMessage[] = [];
+    const obs = track(
+      client.observe(SERVER, get('/t'), { onNotification: () => {} }, { onSent: (m) => reported.push(m) }),
+    );
+    await drive(clock, () => obs.settled);
+    assert.equal(obs.value?.established, true);
+    assert.equal(reported.length, 1);
+    assert.equal(getUint(reported[0]!, OptionNumber.OBSERVE), 0);
+    assert.deepEqual([...reported[0]!.token], [...tokens[0]!]);
+    await client.close();
+    await server.close();
+  });
+
+  it('an Echo repeat (RFC 9175) is not reported again', async () => {
+    const { clock, client, server } = setup();
+    let seen = 0;
+    server.onRequest((req) => {
+      seen++;
+      return getOption(req.message, OptionNumber.ECHO)
+        ? { code: CoapCode.CHANGED }
+        : { code: CoapCode.UNAUTHORIZED, options: [{ number: OptionNumber.ECHO, value: Uint8Array.of(7) }] };
+    });
+    let calls = 0;
+    const r = track(client.request(SERVER, { code: CoapCode.POST }, { onSent: () => calls++ }));
+    await drive(clock, () => r.settled);
+    assert.equal(r.value?.code, CoapCode.CHANGED);
+    assert.equal(seen, 2);
+    assert.equal(calls, 1);
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('CoapEndpoint: deduplication table', () => {
+  const request = (type: 'CON' | 'NON', messageId: number, token: Uint8Array, path = 'x') =>
+    encodeCoapUdp({
+      type,
+      code: CoapCode.GET,
+      messageId,
+      token,
+      options: [{ number: OptionNumber.URI_PATH, value: text(path) }],
+      payload: new Uint8Array(),
+    });
+
+  function rawSetup(opts: Partial<EndpointOptions> = {}) {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork();
+    const server = new CoapEndpoint({
+      channel: network.channel(SERVER.address, SERVER.port),
+      clock,
+      random: seededRandom(1),
+      ...opts,
+    });
+    const calls: string[] = [];
+    let n = 0;
+    server.onRequest(({ message }) => {
+      calls.push(uriPath(message).join('/'));
+      return { code: CoapCode.CONTENT, payload: text(`r${n++}`) };
+    });
+    const peers = [network.channel('10.0.0.7', 5683), network.channel('10.0.0.8', 5683)];
+    const got: CoapMessage[][] = [[], []];
+    peers.forEach((p, i) => p.onReceive((_from, bytes) => got[i]!.push(decodeCoapUdp(bytes))));
+    return { clock, server, calls, peers, got };
+  }
+
+  it('answers duplicates with the very same response after the table has grown, per peer and token', async () => {
+    const { clock, server, calls, peers, got } = rawSetup();
+    const tokenOf = (i: number) => Uint8Array.of(i & 0xff, i >> 8, 0x5a);
+    // 1500 CON and NON requests from two peers with overlapping message ids: the table grows
+    // several times (it starts at 256 slots) while entries are kept.
+    for (let i = 0; i < 1500; i++) {
+      const type = i % 3 === 0 ? 'NON' : 'CON';
+      peers[i % 2]!.send(SERVER, request(type, i >> 1, tokenOf(i), `p${i}`));
+    }
+    await drive(clock, () => server.stats.handled >= 1500);
+    assert.equal(server.stats.handled, 1500);
+    assert.equal(server.tableSizes().dedup, 1500);
+    const first = got.map((list) => list.slice());
+    // Every request again: each gets its first answer back (same id, token, code, payload); no handler runs.
+    for (let i = 0; i < 1500; i++) {
+      const type = i % 3 === 0 ? 'NON' : 'CON';
+      peers[i % 2]!.send(SERVER, request(type, i >> 1, tokenOf(i), `p${i}`));
+    }
+    await drive(clock, () => server.stats.duplicates >= 1500);
+    assert.equal(server.stats.duplicates, 1500);
+    assert.equal(calls.length, 1500, 'no handler ran twice');
+    for (const side of [0, 1]) {
+      const again = got[side]!.slice(first[side]!.length);
+      assert.equal(again.length, first[side]!.length);
+      const key = (m: CoapMessage) =>
+        `${m.type}|${m.messageId}|${m.token.join(',')}|${m.code}|${str(m.payload)}`;
+      assert.deepEqual(again.map(key), first[side]!.map(key));
+    }
+    await server.close();
+  });
+
+  it('a reused message id with another token or code is a new request, and an expired one is forgotten', async () => {
+    const { clock, server, calls, peers } = rawSetup();
+    peers[0]!.send(SERVER, request('CON', 7, Uint8Array.of(1), 'a'));
+    await drive(clock, () => calls.length === 1);
+    peers[0]!.send(SERVER, request('CON', 7, Uint8Array.of(2), 'b')); // same id, other token
+    await drive(clock, () => calls.length === 2);
+    peers[0]!.send(SERVER, request('CON', 7, Uint8Array.of(2), 'b')); // a true duplicate
+    await settle();
+    assert.equal(calls.length, 2);
+    assert.equal(server.tableSizes().dedup, 1, 'the reused id replaced its entry');
+    clock.advance(247_001); // EXCHANGE_LIFETIME
+    peers[0]!.send(SERVER, request('CON', 7, Uint8Array.of(2), 'c'));
+    await drive(clock, () => calls.length === 3);
+    assert.deepEqual(calls, ['a', 'b', 'c']);
+    await server.close();
+  });
+
+  it('a slow answer whose entry was evicted meanwhile is still sent, separately', async () => {
+    const { clock, server, peers, got } = rawSetup({ limits: { maxDedupEntries: 4 }, piggybackTimeout: 50 });
+    let release!: (r: CoapResponse) => void;
+    server.onRequest(({ message }) =>
+      uriPath(message)[0] === 'slow'
+        ? new Promise<CoapResponse>((r) => (release = r))
+        : { code: CoapCode.CONTENT },
+    );
+    peers[0]!.send(SERVER, request('CON', 100, Uint8Array.of(0xaa), 'slow'));
+    await drive(clock, () => got[0]!.length >= 1, { stepMs: 10 });
+    assert.equal(got[0]![0]!.code, 0, 'empty ACK');
+    for (let i = 0; i < 10; i++) peers[1]!.send(SERVER, request('CON', i, Uint8Array.of(i), 'fast'));
+    await drive(clock, () => got[1]!.length >= 10);
+    assert.ok(server.tableSizes().dedup <= 4);
+    release({ code: CoapCode.CHANGED });
+    await drive(clock, () => got[0]!.length >= 2);
+    const late = got[0]![1]!;
+    assert.deepEqual([late.type, late.code, [...late.token]], ['CON', CoapCode.CHANGED, [0xaa]]);
+    await server.close();
+  });
+});
+
+describe('CoapEndpoint: many exchanges at once', () => {
+  it('matches 300 concurrent requests answered separately in shuffled order (exchange and CON tables under churn)', async () => {
+    const { clock, client, server } = setup({ transmission: { nstart: 300 }, piggybackTimeout: 10 });
+    const pending: { id: string; answer: (r: CoapResponse) => void }[] = [];
+    server.onRequest(
+      ({ message }) =>
+        new Promise<CoapResponse>((answer) => pending.push({ id: uriPath(message)[0]!, answer })),
+    );
+    const results = Array.from({ length: 300 }, (_, i) => track(client.request(SERVER, get(`/q${i}`))));
+    await drive(clock, () => pending.length === 300, { stepMs: 5 });
+    await drive(clock, () => server.stats.sent >= 300, { stepMs: 5 }); // the empty ACKs
+    const rand = seededRandom(5);
+    while (pending.length > 0) {
+      const [p] = pending.splice(Math.floor(rand.next() * pending.length), 1);
+      p!.answer({ code: CoapCode.CONTENT, payload: text(p!.id) });
+      if (pending.length % 7 === 0) await settle(1);
+    }
+    await drive(clock, () => results.every((r) => r.settled), { stepMs: 5 });
+    for (const [i, r] of results.entries()) assert.equal(r.value && str(r.value.payload), `q${i}`);
+    assert.deepEqual(
+      { exchanges: client.tableSizes().exchanges, pendingCon: client.tableSizes().pendingCon },
+      { exchanges: 0, pendingCon: 0 },
+    );
+    await drive(clock, () => server.tableSizes().pendingCon === 0, { stepMs: 5 });
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('CoapEndpoint: per-peer state', () => {
+  it('keeps the peer table bounded: idle peers are swept as it grows', async () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork();
+    const server = new CoapEndpoint({
+      channel: network.channel(SERVER.address, SERVER.port),
+      clock,
+      random: seededRandom(1),
+      limits: { maxDedupEntries: 16 },
+    });
+    server.onRequest(() => ({ code: CoapCode.CONTENT }));
+    let peak = 0;
+    for (let i = 0; i < 5000; i++) {
+      const raw = network.channel(`10.1.${i >> 8}.${i & 0xff}`, 5683);
+      raw.send(
+        SERVER,
+        encodeCoapUdp({
+          type: 'NON',
+          code: CoapCode.GET,
+          messageId: i,
+          token: Uint8Array.of(1),
+          options: [],
+          payload: new Uint8Array(),
+        }),
+      );
+      if (i % 500 === 499) {
+        await drive(clock, () => server.stats.handled > i);
+        peak = Math.max(peak, server.tableSizes().peers);
+      }
+    }
+    assert.equal(server.stats.handled, 5000);
+    assert.ok(peak <= 2048 + 16, `peer table peaked at ${peak}`);
+    await server.close();
+  });
 });

@@ -601,6 +601,35 @@ describe('checkOptions (RFC 7252 §5.4)', () => {
     assert.equal(problem(checkOptions(message([opt(27, hex('0f'))], CoapCode.CSM))).kind, 'unrecognized');
   });
 
+  it('firstUnrecognizedCritical agrees with checkOptions on mostly well-formed lists (its no-allocation fast path)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(...OPTIONS).chain((d) =>
+            fc.record({
+              number: fc.constant(d.number),
+              value:
+                d.format === 'string'
+                  ? fc
+                      .string({ minLength: d.minLength, maxLength: Math.min(d.maxLength, 12) })
+                      .map((t) => new TextEncoder().encode(t))
+                  : fc.uint8Array({ minLength: d.minLength, maxLength: Math.min(d.maxLength + 1, 9) }),
+            }),
+          ),
+          { maxLength: 8 },
+        ),
+        fc.constantFrom(CoapCode.GET, CoapCode.POST, CoapCode.CONTENT),
+        fc.boolean(),
+        (options, code, reliable) => {
+          const m = message(sortOptions(options), code);
+          const c = checkOptions(m, { reliable });
+          assert.equal(firstUnrecognizedCritical(m, { reliable }), c.ok ? undefined : c.problem.number);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('checks random option lists without throwing, critical problems first-in-order', () => {
     fc.assert(
       fc.property(

@@ -402,3 +402,51 @@ describe('mutated datagrams', () => {
     assert.ok(Date.now() - started < 3000, 'fast');
   });
 });
+
+describe('buffers', () => {
+  const message = (payload: Uint8Array): CoapMessage => ({
+    type: 'CON',
+    code: CoapCode.POST,
+    messageId: 0x1234,
+    token: Uint8Array.of(1, 2, 3, 4),
+    options: [{ number: 11, value: new TextEncoder().encode('rd') }],
+    payload,
+  });
+
+  it('decoded token and small values are copies; a large payload may be a view, with the right bytes', () => {
+    const big = new Uint8Array(200).map((_, i) => i);
+    for (const payload of [Uint8Array.of(9, 8, 7), big]) {
+      const bytes = encodeCoapUdp(message(payload)).slice();
+      const m = decodeCoapUdp(bytes);
+      bytes.fill(0xee, 4); // the caller reuses its buffer
+      assert.deepEqual([...m.token], [1, 2, 3, 4]);
+      assert.equal(new TextDecoder().decode(m.options[0]!.value), 'rd');
+      if (payload.length <= 64) assert.deepEqual([...m.payload], [...payload]);
+      else assert.equal(m.payload.length, payload.length);
+    }
+    const m = decodeCoapUdp(encodeCoapUdp(message(big)));
+    assert.deepEqual([...m.payload], [...big]);
+  });
+
+  it('each encoded datagram is its own exact region: writing one never touches another', () => {
+    const all = Array.from({ length: 3000 }, (_, i) =>
+      encodeCoapUdp(message(new Uint8Array(i % 40).fill(i & 0xff))),
+    );
+    const copies = all.map((b) => b.slice());
+    // A distinct mark in each: if two regions overlapped, the later fill would show in the earlier one.
+    for (const [i, b] of all.entries()) b.fill(i & 0xff);
+    for (const [i, b] of all.entries()) {
+      assert.equal(b.length, copies[i]!.length);
+      assert.ok(
+        b.every((x) => x === (i & 0xff)),
+        `datagram ${i} kept its mark`,
+      );
+    }
+    const fresh = all.map((_, i) => encodeCoapUdp(message(new Uint8Array(i % 40).fill(i & 0xff))));
+    assert.deepEqual(
+      fresh.map((b) => toHex(b)),
+      copies.map((b) => toHex(b)),
+    );
+    assert.ok(copies.every((b) => decodeCoapUdp(b).messageId === 0x1234));
+  });
+});

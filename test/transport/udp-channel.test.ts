@@ -132,6 +132,27 @@ describe('UdpChannel', () => {
     assert.equal(peerKey(back.peer), `127.0.0.1:${b.local.port}`);
   });
 
+  it('hands out one frozen Peer object per sender, and answers it through the cached address', async () => {
+    const a = await udp({ address: '127.0.0.1', port: 0 });
+    const b = await udp({ address: '127.0.0.1', port: 0 });
+    const c = await udp({ address: '127.0.0.1', port: 0 });
+    const atA = inbox(a);
+    b.send({ address: '127.0.0.1', port: a.local.port }, text('1'));
+    c.send({ address: '127.0.0.1', port: a.local.port }, text('2'));
+    b.send({ address: '127.0.0.1', port: a.local.port }, text('3'));
+    const got = [await atA.next(), await atA.next(), await atA.next()];
+    const from = (s: string) => got.find((g) => untext(g.bytes) === s)!.peer;
+    assert.equal(from('1'), from('3'), 'the same object for the same sender');
+    assert.notEqual(from('1'), from('2'));
+    assert.deepEqual(from('2'), { address: '127.0.0.1', port: c.local.port });
+    assert.ok(Object.isFrozen(from('1')));
+    const atB = inbox(b);
+    a.send(from('1'), text('reply'));
+    a.send(from('1'), text('again'));
+    assert.equal(untext((await atB.next()).bytes), 'reply');
+    assert.equal(untext((await atB.next()).bytes), 'again');
+  });
+
   it('carries a large datagram (65000 bytes) and an empty one', async () => {
     const a = await udp({ address: '127.0.0.1', port: 0 });
     const b = await udp({ address: '127.0.0.1', port: 0 });
