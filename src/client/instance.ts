@@ -103,7 +103,8 @@ function naturalValue(v: Exclude<ValueInput, LwM2mValue>): LwM2mValue {
   if (typeof v === 'string') return Value.string(v);
   if (typeof v === 'boolean') return Value.boolean(v);
   if (typeof v === 'bigint') return v < 0n ? Value.integer(v) : Value.unsigned(v);
-  if (typeof v === 'number') return Number.isInteger(v) ? Value.integer(v) : Value.float(v);
+  // An integral number past 2^53 is no exact integer: it is a float (1e300).
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? Value.integer(v) : Value.float(v);
   if (v instanceof Uint8Array) return Value.opaque(v);
   return Value.objlnk(v.objectId, v.instanceId);
 }
@@ -113,6 +114,7 @@ function naturalValue(v: Exclude<ValueInput, LwM2mValue>): LwM2mValue {
  * by the text rules (`convertValue`). Throws TypeConversionError when it cannot.
  */
 export function toResourceValue(type: ResourceType | undefined, input: ValueInput): LwM2mValue {
+  if (typeof input === 'number' && type === 'float') return Value.float(input);
   const natural = isTypedValue(input) ? input : naturalValue(input);
   if (type === undefined || natural.type === type) return natural;
   if (typeof input === 'number' && (type === 'integer' || type === 'unsigned' || type === 'time')) {

@@ -18,6 +18,7 @@ import { BindingError } from '../operations/binding.js';
 import type { DownlinkAnswer, DownlinkSource } from '../operations/binding.js';
 import type { DownlinkRequest, UplinkRequest, UplinkResponse } from '../operations/requests.js';
 import type { LwM2mVersion } from '../operations/version.js';
+import { isBootstrapOnlyObject } from '../operations/validation.js';
 import { versionFeatures } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
@@ -30,6 +31,7 @@ import type { InstanceEnabler } from './instance.js';
 import { MemoryInstance } from './instance.js';
 import { NotificationEngine } from './notification-engine.js';
 import { ObjectTree } from './object-tree.js';
+import type { ObjectTreeOptions } from './object-tree.js';
 import { RegistrationEngine } from './registration-engine.js';
 import type { RegistrationEngineEvents, ServerStatus } from './registration-engine.js';
 import { RequestHandler } from './request-handler.js';
@@ -81,6 +83,10 @@ export interface LwM2mClientOptions {
   readonly profileId?: string;
   /** Root-link content formats to announce (`ct=`). */
   readonly contentFormats?: readonly number[];
+  /** Refuse a Create (DMSE-001): return a result code, e.g. '4.00' or '4.05'. */
+  readonly onCreate?: ObjectTreeOptions['onCreate'];
+  /** Refuse a Delete (DMSE-001). */
+  readonly onDelete?: ObjectTreeOptions['onDelete'];
   /** Queue mode: ms of silence after which the client sleeps (Transport TS: 93 s). */
   readonly awakeTime?: number;
   /** CoAP transmission settings (tests shorten ACK_TIMEOUT). */
@@ -163,7 +169,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.#clock = options.clock ?? systemClock;
     this.model = options.model ?? createDefaultRegistry();
     this.codecs = createCodecRegistry();
-    this.tree = new ObjectTree({ model: this.model, onListenerError: (e) => this.#error(e) });
+    this.tree = new ObjectTree({
+      model: this.model,
+      onListenerError: (e) => this.#error(e),
+      ...(options.onCreate ? { onCreate: options.onCreate } : {}),
+      ...(options.onDelete ? { onDelete: options.onDelete } : {}),
+    });
     for (const [i, server] of options.servers.entries()) this.#addServer(server, i);
     this.tree.addInstance(createDeviceInstance(options.device));
     for (const instance of options.instances ?? []) {
@@ -279,7 +290,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const instance = this.tree.instance(p.objectId!, p.instanceId!);
     if (!(instance instanceof MemoryInstance))
       throw new LwM2mClientError('not-started', `${p.toString()} is not a value this client holds in memory`);
-    instance.set(new LwM2mPath(p.ids.slice(2)), value);
+    instance.set(p, value);
   }
 
   /** Reads values from the tree, as the application sees them. */
@@ -312,7 +323,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const records = this.tree.readComposite(
       paths.map((p) => (typeof p === 'string' ? LwM2mPath.parse(p) : p)),
       {
-        filter: (oid, iid) => this.access.allows(account.shortServerId, 'read', oid, iid),
+        filter: (oid, iid) =>
+          !isBootstrapOnlyObject(oid) && this.access.allows(account.shortServerId, 'read', oid, iid),
       },
     );
     const format = lookupContentFormat(

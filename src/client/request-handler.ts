@@ -19,6 +19,9 @@ import type { ObjectTree, TreeResult } from './object-tree.js';
 
 const TLV = 11542;
 const SENML_JSON = 110;
+const SENML_CBOR = 112;
+/** Formats without a time per value: historical (hqmax) records go out as SenML instead. */
+const TIMELESS_FORMATS: ReadonlySet<number> = new Set([0, 42, 60, TLV]);
 
 /** What the handler needs to know about the server a request came from. */
 export interface RequestingServer {
@@ -105,7 +108,13 @@ export class RequestHandler {
         if (denied) return denied;
         if (!this.#exists(request.path)) return fail('4.04', `${request.path.toString()} does not exist`);
         try {
-          attributes.apply(ssid, request.path, request.attributes);
+          // The resource's type decides which attributes fit (gt/lt/st numeric, edge boolean).
+          const { objectId, resourceId } = request.path;
+          const type =
+            objectId !== undefined && resourceId !== undefined
+              ? tree.definition(objectId)?.resources.get(resourceId)?.type
+              : undefined;
+          attributes.apply(ssid, request.path, request.attributes, type);
         } catch (e) {
           if (e instanceof AttributeError) return fail('4.00', e.message);
           throw e;
@@ -139,7 +148,7 @@ export class RequestHandler {
       case 'read-composite':
       case 'cancel-observation-composite': {
         const records = tree.readComposite(request.paths, {
-          filter: (oid, iid) => access.allows(ssid, 'read', oid, iid),
+          filter: (oid, iid) => !isBootstrapOnlyObject(oid) && access.allows(ssid, 'read', oid, iid),
         });
         return { response: this.#content(server, request, records) };
       }
@@ -179,7 +188,10 @@ export class RequestHandler {
         return now.ok ? access.filterRecords(ssid, now.value) : [];
       };
     } else {
-      read = () => tree.readComposite(paths, { filter: (oid, iid) => access.allows(ssid, 'read', oid, iid) });
+      read = () =>
+        tree.readComposite(paths, {
+          filter: (oid, iid) => !isBootstrapOnlyObject(oid) && access.allows(ssid, 'read', oid, iid),
+        });
     }
     const records = read();
     const response = this.#content(server, request, records);
@@ -192,13 +204,25 @@ export class RequestHandler {
           ...(request.attributes ? { observationAttributes: request.attributes } : {}),
           composite: request.kind === 'observe-composite',
           read,
-          send: (values, confirmable) =>
-            sink.notify({ records: values, ...(format === undefined ? {} : { format }) }, confirmable),
+          send: (values, confirmable) => {
+            // Stored notifications (hqmax) carry times: text, opaque, CBOR and TLV cannot say them.
+            const timed = values.some((r) => r.time !== undefined);
+            const use =
+              timed && format !== undefined && TIMELESS_FORMATS.has(format)
+                ? this.#timedFormat(server)
+                : format;
+            sink.notify({ records: values, ...(use === undefined ? {} : { format: use }) }, confirmable);
+          },
           defaults: server.notificationDefaults,
         });
         sink.onEnd(() => notifications.cancel(key));
       },
     };
+  }
+
+  /** SenML CBOR, or SenML JSON for a server whose version has no CBOR. */
+  #timedFormat(server: RequestingServer): ContentFormatId {
+    return versionFeatures(server.lwm2mVersion).cbor ? SENML_CBOR : SENML_JSON;
   }
 
   /** A 2.05 with values, in the Accept or the format the server's version expects by default. */

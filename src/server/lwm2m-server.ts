@@ -475,6 +475,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     options: RequestOptions & FormatOption = {},
   ): Promise<OperationResult> {
     const target = toPath(path);
+    if (target.depth < 1 || target.depth > 2)
+      throw new OperationError(
+        'bad-path',
+        '4.05',
+        `Create targets an object (/3303) or a new instance (/3303/4), not ${target.toString()}`,
+      );
     const reg = await this.#registration(endpoint);
     const objectPath = new LwM2mPath(target.ids.slice(0, 1), target.prefix);
     const instanceId = target.instanceId;

@@ -66,7 +66,10 @@ describe('LwM2mClient on the wire', () => {
       assert.equal(links[0]?.target, '/');
       assert.deepEqual(links[0]?.params.find((p) => p.name === 'ct')?.value, [112, 11544]);
       const targets = links.slice(1).map((l) => l.target);
-      assert.ok(targets.includes('/1/0') && targets.includes('/3/0') && targets.includes('/3303/0'), targets.join(','));
+      assert.ok(
+        targets.includes('/1/0') && targets.includes('/3/0') && targets.includes('/3303/0'),
+        targets.join(','),
+      );
       assert.ok(!targets.some((t) => t.startsWith('/0')), 'no Security object');
       assert.equal(
         links.find((l) => l.target === '/3303')?.params.find((p) => p.name === 'ver')?.value,

@@ -89,7 +89,6 @@ function device(options: { defaults?: NotificationDefaults; historyLimit?: numbe
  * when an earlier task is already queued, so that earlier task fires late. Tests whose timing
  * depends on it are `todo` until `#fire` re-arms for the heap head (reported to the lead).
  */
-const TIMER_QUEUE_REARM = { todo: 'TimerQueue #fire must re-arm for an earlier heap head' };
 
 const times = (sent: readonly Sent[]): number[] => sent.map((s) => s.at);
 const vals = (sent: readonly Sent[]): unknown[] => sent.map((s) => s.records.map((r) => r.value));
@@ -220,7 +219,7 @@ describe('NotificationEngine: what counts as a change', () => {
 });
 
 describe('NotificationEngine: observation attributes (1.2)', () => {
-  it('replace attached and inherited attributes for that observation only', TIMER_QUEUE_REARM, () => {
+  it('replace attached and inherited attributes for that observation only', () => {
     const d = device();
     d.engine.attributes.apply(1, P('/3303'), { pmin: 100 });
     d.setSilently('/3303/0/5700', 1);
@@ -525,7 +524,7 @@ describe('NotificationEngine: scale', () => {
     assert.equal(clock.pending, 0);
   });
 
-  it('many engines (simulated clients) can share one TimerQueue', TIMER_QUEUE_REARM, () => {
+  it('many engines (simulated clients) can share one TimerQueue', () => {
     const clock = new FakeClock();
     const timers = new TimerQueue(clock);
     let sent = 0;

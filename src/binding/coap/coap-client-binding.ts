@@ -7,6 +7,7 @@ import { CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coa
 import type { CoapMessage } from '../../coap/message.js';
 import type { TransmissionParameters } from '../../coap/transmission.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
+import { ContentFormatError } from '../../content/content-format-error.js';
 import type { ObjectModel } from '../../model/object-definition.js';
 import { BindingError } from '../../operations/binding.js';
 import type {
@@ -205,6 +206,10 @@ export class CoapClientBinding implements ClientBinding {
     try {
       response = encodeDownlinkResponse(answer.response, request, ctx);
     } catch (e) {
+      // The values do not fit the format asked for (opaque for a string, text for an instance):
+      // that is the peer's Accept we cannot honour (4.06), not an internal error.
+      if (e instanceof OperationError) return errorResponse(e.resultCode, e.message);
+      if (e instanceof ContentFormatError) return errorResponse('4.06', e.message);
       this.#options.onError?.(e);
       return errorResponse('5.00', 'the answer could not be encoded');
     }
