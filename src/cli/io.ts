@@ -5,6 +5,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** Resolves when a long-running command (`petrel server`) should stop; default SIGINT/SIGTERM. */
   shutdown?(): Promise<void>;
+  /** Input lines of an interactive command (`petrel client`); default: stdin line by line. */
+  readLines?(): AsyncIterable<string>;
 }
 
 export const processIo: CliIo = {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { PetrelError } from '../errors.js';
+import { clientCommand } from './client-command.js';
 import { codecCommand } from './codec-command.js';
 import { serverCommand } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
@@ -15,6 +16,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   program.addCommand(codecCommand(io));
   program.addCommand(serverCommand(io));
+  program.addCommand(clientCommand(io));
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     for (const sub of cmd.commands)

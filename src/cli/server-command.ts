@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Registration } from '../server/registration.js';
+import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
 
 function port(text: string): number {
@@ -119,22 +120,4 @@ export function serverCommand(io: CliIo): Command {
       await server.stop();
       log('stopped', '', {});
     });
-}
-
-/**
- * Resolves on the first SIGINT/SIGTERM; a second one exits at once (a stop that hangs). The
- * listeners stay installed: removing them would let a loader's own handler (tsx re-raises a
- * signal nobody else listens to) kill the process in the middle of the graceful stop.
- */
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
-      stopping = true;
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }

@@ -1,0 +1,471 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createInterface } from 'node:readline';
+import { MemoryInstance } from '../client/instance.js';
+import { LwM2mClient } from '../client/lwm2m-client.js';
+import { PetrelError } from '../errors.js';
+import type { LwM2mValue } from '../model/data-types.js';
+import { LwM2mPath } from '../model/path.js';
+import { recordsToJson } from '../model/records-json.js';
+import { inferJsonType, valueFromJson } from '../model/value-json.js';
+import { parseProfileId } from '../operations/profile-id.js';
+import type { LwM2mVersion } from '../operations/version.js';
+import type { Channel, ChannelErrorHandler, Peer, ReceiveHandler } from '../transport/channel.js';
+import { UdpChannel } from '../transport/udp-channel.js';
+import { waitForSignal } from './signals.js';
+import { CliError, type CliIo } from './io.js';
+import { SimulatedDevice } from './simulated-device.js';
+
+/** The one server account of the simulated device. */
+const SSID = 1;
+/** How long quit / end of input waits for a Register in flight before stopping anyway. */
+const QUIT_SETTLE_MS = 5000;
+
+interface ClientCommandOptions {
+  endpoint: string;
+  server: string;
+  lifetime: number;
+  lwm2mVersion: LwM2mVersion;
+  queueMode?: boolean;
+  profileId?: string;
+  interval: number;
+  quiet?: boolean;
+  json?: boolean;
+  /** false with --no-stdin: run unattended until a signal. */
+  stdin: boolean;
+}
+
+function lifetimeSeconds(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < 1 || n > 0xffff_ffff)
+    throw new InvalidArgumentError('expected a whole number of seconds, at least 1');
+  return n;
+}
+
+function intervalSeconds(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]*\.?[0-9]+$/.test(text) || !(n >= 0.01) || n > 86400)
+    throw new InvalidArgumentError('expected seconds between 0.01 and 86400');
+  return n;
+}
+
+/** `dynamic` (hash of the object list) or a pre-configured `oma:…` / `v:…` id (Identifiers-001). */
+function profileIdOption(text: string): string {
+  if (text === 'dynamic') return text;
+  try {
+    if (parseProfileId(text).kind === 'pre-configured') return text;
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError("expected 'dynamic' or a pre-configured id such as oma:temperature-sensor");
+}
+
+/** The socket family the server's address needs (`coap://[::1]` needs udp6). */
+function bindAddressFor(uri: string): string {
+  try {
+    return new URL(uri).hostname.startsWith('[') ? '::' : '0.0.0.0';
+  } catch {
+    return '0.0.0.0';
+  }
+}
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * The device's radio: a Channel over the UDP socket that, when off, drops the server's requests
+ * (CoAP codes 0.01-0.31) as a sleeping device would not hear them. Answers to the device's own
+ * uplinks still arrive, since a device wakes for those (queue mode, Transport §6.2).
+ */
+class Radio implements Channel {
+  readonly kind = 'udp' as const;
+  on = true;
+  readonly #inner: Channel;
+  readonly #handlers: ReceiveHandler[] = [];
+
+  constructor(inner: Channel) {
+    this.#inner = inner;
+    inner.onReceive((peer, bytes) => {
+      const code = bytes[1] ?? 0;
+      if (!this.on && code >= 1 && code <= 31) return;
+      for (const handler of this.#handlers) handler(peer, bytes);
+    });
+  }
+
+  get local(): Channel['local'] {
+    return this.#inner.local;
+  }
+
+  send(peer: Peer, datagram: Uint8Array): void {
+    this.#inner.send(peer, datagram);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  onError(handler: ChannelErrorHandler): void {
+    this.#inner.onError?.(handler);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+/** Event lines (suppressed by --quiet), command output, and errors (always, on stderr). */
+class Printer {
+  constructor(
+    private readonly io: CliIo,
+    private readonly json: boolean,
+    private readonly quiet: boolean,
+  ) {}
+
+  log(event: string, text: string, data: Record<string, unknown> = {}): void {
+    if (this.quiet) return;
+    this.io.stdout(
+      this.json
+        ? `${JSON.stringify({ time: new Date().toISOString(), event, ...data })}\n`
+        : `${event}${text === '' ? '' : ` ${text}`}\n`,
+    );
+  }
+
+  out(event: string, text: string, data: Record<string, unknown>): void {
+    this.io.stdout(this.json ? `${JSON.stringify({ event, ...data })}\n` : `${text}\n`);
+  }
+
+  fail(message: string): void {
+    this.io.stderr(`petrel: ${message}\n`);
+  }
+}
+
+const HELP: readonly (readonly [string, string])[] = [
+  ['show [path]', 'print the values at path (default: every object) as JSON'],
+  ['set <path> <json>', 'change a value, e.g. set /3303/0/5700 25.5 (text that is not JSON is a string)'],
+  ['send <path>...', 'report values to the server (Send, LwM2M 1.1+)'],
+  ['update', 'send a registration Update'],
+  ['deregister', 'de-register and stay quiet'],
+  ['register', 'register again after deregister'],
+  ['offline', 'go to sleep: server requests go unanswered, notifications are held'],
+  ['online', 'wake up with an Update; held notifications follow'],
+  ['help', 'this list'],
+  ['quit', 'de-register and exit (also end of input, SIGINT, SIGTERM)'],
+];
+
+/** The interactive commands, on a started client. */
+class Commands {
+  constructor(
+    private readonly client: LwM2mClient,
+    private readonly radio: Radio,
+    private readonly print: Printer,
+    private readonly stopping: Promise<void>,
+  ) {}
+
+  /** Runs one line; false when the session should end. */
+  async run(line: string): Promise<boolean> {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) return true;
+    const [name = '', ...args] = text.split(/\s+/);
+    try {
+      switch (name) {
+        case 'show':
+          return this.#show(args[0] ?? '/');
+        case 'set':
+          return this.#set(text);
+        case 'send':
+          return await this.#send(args);
+        case 'update':
+          return await this.#update();
+        case 'deregister':
+          await this.settled();
+          if (this.client.registration.state(SSID) !== 'registered')
+            this.print.fail('deregister: not registered');
+          else await this.client.deregister();
+          return true;
+        case 'register':
+          return await this.#register();
+        case 'offline':
+          this.radio.on = false;
+          this.client.sleep();
+          return true;
+        case 'online':
+          this.radio.on = true;
+          await this.settled();
+          await this.client.wake();
+          return true;
+        case 'help':
+          this.print.out('help', HELP.map(([cmd, what]) => `  ${cmd.padEnd(18)} ${what}`).join('\n'), {
+            commands: HELP.map(([cmd]) => cmd),
+          });
+          return true;
+        case 'quit':
+          return false;
+        default:
+          this.print.fail(`unknown command "${name.slice(0, 40)}" (try help)`);
+          return true;
+      }
+    } catch (e) {
+      this.print.fail(`${name}: ${errorText(e)}`);
+      return true;
+    }
+  }
+
+  /** Resolves once no Register is in flight (or on shutdown, or after `maxMs`). */
+  settled(maxMs?: number): Promise<void> {
+    const engine = this.client.registration;
+    if (engine.state(SSID) !== 'registering') return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = (): void => {
+        engine.off('state', onState);
+        clearTimeout(timer);
+        resolve();
+      };
+      const onState = (change: { shortServerId: number; to: string }): void => {
+        if (change.shortServerId === SSID && change.to !== 'registering') done();
+      };
+      engine.on('state', onState);
+      if (maxMs !== undefined) timer = setTimeout(done, maxMs);
+      void this.stopping.then(done);
+    });
+  }
+
+  #show(pathText: string): boolean {
+    const path = LwM2mPath.parse(pathText);
+    const result = this.client.tree.read(path);
+    if (!result.ok) {
+      this.print.fail(`show ${pathText}: ${result.code} ${result.message}`);
+      return true;
+    }
+    const values = recordsToJson(result.value);
+    this.print.out('show', JSON.stringify(values, null, 2), { path: path.toString(), values });
+    return true;
+  }
+
+  #set(text: string): boolean {
+    const m = /^set\s+(\S+)\s+(.+)$/.exec(text);
+    if (!m) {
+      this.print.fail('usage: set <path> <json-value>');
+      return true;
+    }
+    const path = LwM2mPath.parse(m[1]!);
+    const [oid, iid, rid] = path.ids;
+    if (oid === undefined || iid === undefined || rid === undefined)
+      throw new CliError(`${path.toString()} is not a resource or resource instance`);
+    const instance = this.client.tree.instance(oid, iid);
+    if (!(instance instanceof MemoryInstance))
+      throw new CliError(`${path.toString()}: no such instance in this device`);
+    let json: unknown;
+    try {
+      json = JSON.parse(m[2]!);
+    } catch {
+      json = m[2]!;
+    }
+    instance.set(path, this.#typed(path, json));
+    this.print.log('set', `${path.toString()} ${JSON.stringify(json)}`, {
+      path: path.toString(),
+      value: json,
+    });
+    return true;
+  }
+
+  /** A JSON value typed by the model (`petrel codec` JSON); an array fills a multiple resource. */
+  #typed(path: LwM2mPath, json: unknown): LwM2mValue | LwM2mValue[] {
+    const def = this.client.model.resource(path.objectId!, path.resourceId!);
+    const where = path.toString();
+    if (Array.isArray(json)) {
+      if (path.depth !== 3 || (def !== undefined && !def.multiple))
+        throw new CliError(`${where}: an array only fits a multiple resource`);
+      return json.map((v, i) => valueFromJson(def?.type ?? inferJsonType(v), v, `${where}/${i}`));
+    }
+    return valueFromJson(def?.type ?? inferJsonType(json), json, where);
+  }
+
+  async #send(args: readonly string[]): Promise<boolean> {
+    if (args.length === 0) {
+      this.print.fail('usage: send <path> [<path>...]');
+      return true;
+    }
+    const paths = args.map((p) => LwM2mPath.parse(p));
+    await this.settled();
+    const response = await this.client.send(paths);
+    const shown = paths.map(String);
+    this.print.out('sent', `sent ${response.code} ${shown.join(' ')}`, { code: response.code, paths: shown });
+    return true;
+  }
+
+  async #update(): Promise<boolean> {
+    await this.settled();
+    if (this.client.registration.state(SSID) !== 'registered') {
+      this.print.fail('update: not registered');
+      return true;
+    }
+    await this.client.update();
+    return true;
+  }
+
+  /** The engine registers idle servers on start(); stop() first, which leaves idle ones alone. */
+  async #register(): Promise<boolean> {
+    const state = this.client.registration.state(SSID);
+    if (state === 'registered' || state === 'registering' || state === 'waiting-retry') {
+      this.print.fail(
+        `register: ${state === 'registered' ? 'already registered' : 'registration in progress'}`,
+      );
+      return true;
+    }
+    await this.client.registration.stop();
+    this.client.registration.start();
+    await this.settled();
+    return true;
+  }
+}
+
+/** Lines from the injected source, else from stdin (SIGINT on a terminal ends the input). */
+function openLines(io: CliIo): { lines: AsyncIterable<string>; close: () => void } {
+  if (io.readLines) return { lines: io.readLines(), close: () => undefined };
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  rl.on('SIGINT', () => rl.close());
+  return { lines: rl, close: () => rl.close() };
+}
+
+/** No input at all (--no-stdin): the session ends only on a signal. */
+async function* noLines(): AsyncIterable<string> {
+  yield* [];
+  await new Promise<never>(() => undefined);
+}
+
+/** Reads lines until end of input, `quit`, or `stopping`. */
+async function readLoop(
+  lines: AsyncIterable<string>,
+  commands: Commands,
+  stopping: Promise<void>,
+): Promise<void> {
+  const iterator = lines[Symbol.asyncIterator]();
+  const stop = stopping.then(() => 'stop' as const);
+  for (;;) {
+    const next = await Promise.race([iterator.next(), stop]);
+    if (next === 'stop' || next.done === true) break;
+    if (!(await Promise.race([commands.run(next.value), stop.then(() => false)]))) break;
+  }
+  void iterator.return?.()?.catch(() => undefined);
+}
+
+function watch(client: LwM2mClient, print: Printer, server: string): void {
+  client.on('registered', (info) => {
+    const location = info.registrationId.startsWith('/') ? info.registrationId : `/rd/${info.registrationId}`;
+    print.log('registered', `server=${server} location=${location} lwm2m=${info.version}`, {
+      server,
+      location,
+      lwm2m: info.version,
+    });
+  });
+  client.on('updated', () => print.log('updated', `server=${server}`, { server }));
+  client.on('deregistered', () => print.log('deregistered', `server=${server}`, { server }));
+  client.on('registration-failed', (info) =>
+    print.fail(`registration with ${server} failed: ${info.reason}`),
+  );
+  client.on('request', (info) =>
+    print.log('request', `${info.kind} ${info.path} ${info.code}`, {
+      operation: info.kind,
+      path: info.path,
+      code: info.code,
+    }),
+  );
+  client.on('sleeping', () => print.log('sleeping', '', {}));
+  client.on('awake', () => print.log('awake', '', {}));
+  client.on('bootstrap-requested', () =>
+    print.log('bootstrap-requested', '(bootstrap is not simulated)', {}),
+  );
+  client.on('error', (e) => print.fail(e.message));
+}
+
+/**
+ * `petrel client`: a simulated device (Device, Connectivity Monitoring, Location and a 3303
+ * temperature sensor whose value moves) that registers with a server, logs what happens, and
+ * takes interactive commands from stdin until `quit`, end of input, or SIGINT/SIGTERM.
+ */
+export function clientCommand(io: CliIo): Command {
+  return new Command('client')
+    .description('run a simulated LwM2M device against a server and take commands on stdin')
+    .requiredOption('--endpoint <ep>', 'endpoint client name (ep=)')
+    .requiredOption('--server <uri>', 'LwM2M server, coap://host:port')
+    .option('--lifetime <seconds>', 'registration lifetime', lifetimeSeconds, 300)
+    .addOption(
+      new Option('--lwm2m-version <version>', 'LwM2M version to register with (falls back on 4.12)')
+        .choices(['1.2', '1.1', '1.0'])
+        .default('1.2'),
+    )
+    .option('--queue-mode', 'register in queue mode (b=UQ / Q)')
+    .option(
+      '--profile-id <id>',
+      "send a Profile ID: 'dynamic' or a pre-configured oma:… / v:… id",
+      profileIdOption,
+    )
+    .option('--interval <seconds>', 'seconds between sensor measurements', intervalSeconds, 10)
+    .option('--quiet', 'print only command output and errors')
+    .option('--json', 'print one JSON object per line')
+    .option('--no-stdin', 'ignore standard input: run unattended until SIGINT/SIGTERM')
+    .action((opts: ClientCommandOptions) => runClient(io, opts));
+}
+
+async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
+  const print = new Printer(io, opts.json === true, opts.quiet === true);
+  const stopping = (io.shutdown ?? waitForSignal)();
+  let socket: UdpChannel;
+  try {
+    socket = await UdpChannel.open({ address: bindAddressFor(opts.server), port: 0 });
+  } catch (e) {
+    throw new CliError(`cannot open a UDP socket: ${errorText(e)}`, 1);
+  }
+  const radio = new Radio(socket);
+  const device = new SimulatedDevice({ interval: opts.interval });
+  let client: LwM2mClient;
+  try {
+    client = new LwM2mClient({
+      endpoint: opts.endpoint,
+      servers: [
+        {
+          uri: opts.server,
+          shortServerId: SSID,
+          lifetime: opts.lifetime,
+          queueMode: opts.queueMode === true,
+        },
+      ],
+      model: device.model,
+      device: device.device,
+      instances: device.instances,
+      channel: radio,
+      version: opts.lwm2mVersion,
+      ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
+    });
+  } catch (e) {
+    await radio.close();
+    if (e instanceof PetrelError) throw new CliError(`cannot use --server ${opts.server}: ${e.message}`, 1);
+    throw e;
+  }
+  watch(client, print, opts.server);
+  try {
+    await client.start();
+  } catch (e) {
+    await radio.close();
+    throw new CliError(`cannot start the client: ${errorText(e)}`, 1);
+  }
+  const local = radio.local;
+  print.log(
+    'started',
+    `ep=${opts.endpoint} lwm2m=${opts.lwm2mVersion} from ${local?.address ?? '?'}:${local?.port ?? '?'}`,
+    { endpoint: opts.endpoint, lwm2m: opts.lwm2mVersion, address: local?.address, port: local?.port },
+  );
+  const own = client.tree.instance(3, 0);
+  device.start(own instanceof MemoryInstance ? own : undefined);
+  const commands = new Commands(client, radio, print, stopping);
+  const { lines, close } = opts.stdin ? openLines(io) : { lines: noLines(), close: () => undefined };
+  try {
+    await readLoop(lines, commands, stopping);
+  } finally {
+    close();
+    device.stop();
+    await commands.settled(QUIT_SETTLE_MS);
+    await client.stop();
+    await radio.close();
+    print.log('stopped', '', {});
+  }
+}

@@ -1,0 +1,304 @@
+import { createConnectivityMonitoringInstance, createLocationInstance } from '../client/core-instances.js';
+import type { DeviceInstanceOptions } from '../client/core-instances.js';
+import { MemoryInstance } from '../client/instance.js';
+import { systemClock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { ResourceType } from '../model/data-types.js';
+import { objectUrn, parseRangeEnumeration } from '../model/ddf-loader.js';
+import type { ObjectDefinition, Operations, ResourceDefinition } from '../model/object-definition.js';
+import { createDefaultRegistry } from '../model/object-registry.js';
+import type { ObjectRegistry } from '../model/object-registry.js';
+import { cryptoRandom } from '../random.js';
+import type { RandomSource } from '../random.js';
+
+/** IPSO Temperature (OMA registry, object 3303). */
+export const TEMPERATURE_OBJECT_ID = 3303;
+
+/** Resource ids of 3303 used here (OMA registry). */
+export const Temperature = {
+  minMeasuredValue: 5601,
+  maxMeasuredValue: 5602,
+  minRangeValue: 5603,
+  maxRangeValue: 5604,
+  resetMinMax: 5605,
+  sensorValue: 5700,
+  sensorUnits: 5701,
+  applicationType: 5750,
+  timestamp: 5518,
+} as const;
+
+type Row = readonly [
+  id: number,
+  name: string,
+  operations: Operations,
+  mandatory: boolean,
+  type: ResourceType,
+  range?: string,
+  units?: string,
+];
+
+/** 3303 version 1.1 as the OMA registry defines it: all resources single-instance. */
+const TEMPERATURE_ROWS: readonly Row[] = [
+  [5700, 'Sensor Value', 'R', true, 'float'],
+  [5601, 'Min Measured Value', 'R', false, 'float'],
+  [5602, 'Max Measured Value', 'R', false, 'float'],
+  [5603, 'Min Range Value', 'R', false, 'float'],
+  [5604, 'Max Range Value', 'R', false, 'float'],
+  [5701, 'Sensor Units', 'R', false, 'string'],
+  [5605, 'Reset Min and Max Measured Values', 'E', false, 'none'],
+  [5750, 'Application Type', 'RW', false, 'string'],
+  [5518, 'Timestamp', 'R', false, 'time'],
+  [6050, 'Fractional Timestamp', 'R', false, 'float', '0..1', 's'],
+  [6042, 'Measurement Quality Indicator', 'R', false, 'integer', '0..23'],
+  [6049, 'Measurement Quality Level', 'R', false, 'integer', '0..100'],
+];
+
+function resourceOf([id, name, operations, mandatory, type, rangeText, units]: Row): ResourceDefinition {
+  const range = rangeText === undefined ? undefined : parseRangeEnumeration(rangeText, type);
+  return Object.freeze({
+    id,
+    name,
+    operations,
+    multiple: false,
+    mandatory,
+    type,
+    ...(rangeText === undefined ? {} : { rangeText }),
+    ...(range === undefined ? {} : { range }),
+    ...(units === undefined ? {} : { units }),
+  });
+}
+
+/** The 3303 Temperature definition (not among the built-in core objects). */
+export const TEMPERATURE_DEFINITION: ObjectDefinition = Object.freeze({
+  id: TEMPERATURE_OBJECT_ID,
+  name: 'Temperature',
+  version: '1.1',
+  lwm2mVersion: '1.0',
+  urn: objectUrn(TEMPERATURE_OBJECT_ID, '1.1'),
+  multiple: true,
+  mandatory: false,
+  resources: new Map(TEMPERATURE_ROWS.map((row) => [row[0], resourceOf(row)])),
+});
+
+/** The built-in core objects plus 3303: what the simulated device (and a server talking to it) uses. */
+export function createSimulatorModel(): ObjectRegistry {
+  return createDefaultRegistry().add(TEMPERATURE_DEFINITION);
+}
+
+export interface SimulatedDeviceOptions {
+  /** Seconds between measurements; default 10. */
+  readonly interval?: number;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  /** Wall-clock ms, for Time resources; default Date.now. */
+  readonly now?: () => number;
+  /** /3/0/2; default `PS-` and 8 random hex digits. */
+  readonly serialNumber?: string;
+  /** /4/0/4; default 127.0.0.1. */
+  readonly ipAddress?: string;
+  /** Start of the temperature walk, °C; default 21.5. */
+  readonly temperature?: number;
+  /** Where the walk stays, °C; default 10..35 (inside the sensor's -40..85 range). */
+  readonly temperatureBounds?: readonly [min: number, max: number];
+  readonly latitude?: number;
+  readonly longitude?: number;
+}
+
+/** Largest temperature step per measurement, °C. */
+const TEMPERATURE_STEP = 0.4;
+/** Largest position step per measurement, degrees (about 2 m). */
+const POSITION_STEP = 0.00002;
+const METRES_PER_DEGREE = 111_320;
+
+const round = (n: number, digits: number): number => Number(n.toFixed(digits));
+
+/** Keeps a random walk inside [min, max] by reflecting at the bounds. */
+export function reflect(value: number, min: number, max: number): number {
+  if (max <= min) return min;
+  let v = value;
+  for (let i = 0; i < 4 && (v < min || v > max); i++) v = v < min ? 2 * min - v : 2 * max - v;
+  return Math.min(max, Math.max(min, v));
+}
+
+/**
+ * The device behind `petrel client`: /3 Device values, /4 Connectivity Monitoring, /6 Location
+ * drifting slowly, and a 3303 Temperature sensor whose Sensor Value moves as a bounded random walk
+ * each `interval`, with Min/Max Measured Value tracked and Reset Min and Max executable. The /3/0
+ * instance itself is built by the client from `device`; `start` takes it to keep it current.
+ */
+export class SimulatedDevice {
+  readonly model: ObjectRegistry;
+  readonly device: DeviceInstanceOptions;
+  readonly connectivity: MemoryInstance;
+  readonly location: MemoryInstance;
+  readonly temperature: MemoryInstance;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #now: () => number;
+  readonly #intervalMs: number;
+  readonly #bounds: readonly [number, number];
+  #deviceInstance: MemoryInstance | undefined;
+  #timer: TimerHandle | undefined;
+  #charging = false;
+
+  constructor(options: SimulatedDeviceOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? cryptoRandom;
+    this.#now = options.now ?? Date.now;
+    this.#intervalMs = (options.interval ?? 10) * 1000;
+    this.#bounds = options.temperatureBounds ?? [10, 35];
+    this.model = createSimulatorModel();
+    const serial =
+      options.serialNumber ??
+      `PS-${Array.from(this.#random.bytes(4), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+    this.device = {
+      manufacturer: 'Petrel',
+      modelNumber: 'Petrel simulated sensor T1',
+      serialNumber: serial,
+      firmwareVersion: '1.0.0',
+      supportedBindings: 'UQ',
+      now: () => this.#unixNow(),
+      values: {
+        6: [1, 5], // internal battery, USB
+        7: [3700, 5000], // mV
+        8: [120, 0], // mA
+        9: 87,
+        10: 512, // KiB
+        14: '+00:00',
+        15: 'Etc/UTC',
+        17: 'temperature sensor',
+        18: '1.0',
+        19: '1.0.0',
+        20: 0, // normal
+        21: 1024,
+      },
+    };
+    this.connectivity = createConnectivityMonitoringInstance({
+      networkBearer: 6, // LTE-FDD
+      availableNetworkBearers: [6, 7], // LTE-FDD, NB-IoT
+      radioSignalStrength: -85,
+      ipAddresses: [options.ipAddress ?? '127.0.0.1'],
+      values: { 3: 42, 7: ['internet'], 8: 0x1a2b3c, 9: 1, 10: 1 },
+    });
+    this.location = createLocationInstance({
+      latitude: options.latitude ?? 47.3769,
+      longitude: options.longitude ?? 8.5417,
+      altitude: 408,
+      radius: 10,
+      speed: 0,
+      timestamp: this.#unixNow(),
+    });
+    const start = options.temperature ?? 21.5;
+    this.temperature = new MemoryInstance(TEMPERATURE_DEFINITION, TEMPERATURE_OBJECT_ID, 0)
+      .set(Temperature.sensorValue, start)
+      .set(Temperature.minMeasuredValue, start)
+      .set(Temperature.maxMeasuredValue, start)
+      .set(Temperature.minRangeValue, -40)
+      .set(Temperature.maxRangeValue, 85)
+      .set(Temperature.sensorUnits, 'Cel')
+      .set(Temperature.applicationType, 'room temperature')
+      .set(Temperature.timestamp, this.#unixNow())
+      .onExecute(Temperature.resetMinMax, () => this.resetMinMax());
+    // Any new Sensor Value (a measurement or `set`) moves Min/Max Measured Value along.
+    this.temperature.onChange((paths) => {
+      if (paths.some((p) => p.resourceId === Temperature.sensorValue)) this.#trackMinMax();
+    });
+  }
+
+  /** The instances to give the client besides /3/0. */
+  get instances(): MemoryInstance[] {
+    return [this.connectivity, this.location, this.temperature];
+  }
+
+  /** Starts measuring every interval; `device` is the client's /3/0, kept current too. */
+  start(device?: MemoryInstance): void {
+    this.#deviceInstance = device;
+    this.stop();
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One measurement: temperature, position, radio, battery and clock move on. */
+  tick(): void {
+    const now = this.#unixNow();
+    const current = this.#number(this.temperature, Temperature.sensorValue) ?? 21.5;
+    const step = (this.#random.next() * 2 - 1) * TEMPERATURE_STEP;
+    this.temperature
+      .set(Temperature.sensorValue, round(reflect(current + step, ...this.#bounds), 2))
+      .set(Temperature.timestamp, now);
+    this.#drift(now);
+    const rssi = this.#number(this.connectivity, 2) ?? -85;
+    this.connectivity.set(2, Math.round(reflect(rssi + this.#random.int(5) - 2, -110, -60)));
+    const device = this.#deviceInstance;
+    if (device) {
+      this.#battery(device);
+      device.set(13, now);
+    }
+  }
+
+  /** 5605: Min and Max Measured Value become the current value (IPSO). */
+  resetMinMax(): void {
+    const value = this.#number(this.temperature, Temperature.sensorValue);
+    if (value === undefined) return;
+    this.temperature.set(Temperature.minMeasuredValue, value).set(Temperature.maxMeasuredValue, value);
+  }
+
+  #schedule(): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.tick();
+      this.#schedule();
+    }, this.#intervalMs);
+  }
+
+  #trackMinMax(): void {
+    const value = this.#number(this.temperature, Temperature.sensorValue);
+    if (value === undefined) return;
+    const min = this.#number(this.temperature, Temperature.minMeasuredValue);
+    const max = this.#number(this.temperature, Temperature.maxMeasuredValue);
+    if (min === undefined || value < min) this.temperature.set(Temperature.minMeasuredValue, value);
+    if (max === undefined || value > max) this.temperature.set(Temperature.maxMeasuredValue, value);
+  }
+
+  /** Location moves a few metres per measurement; Speed follows from the distance. */
+  #drift(now: number): void {
+    const lat = this.#number(this.location, 0) ?? 0;
+    const lon = this.#number(this.location, 1) ?? 0;
+    const dLat = (this.#random.next() * 2 - 1) * POSITION_STEP;
+    const dLon = (this.#random.next() * 2 - 1) * POSITION_STEP;
+    const nextLat = reflect(lat + dLat, -90, 90);
+    const nextLon = reflect(lon + dLon, -180, 180);
+    const metres = Math.hypot(
+      dLat * METRES_PER_DEGREE,
+      dLon * METRES_PER_DEGREE * Math.cos((nextLat * Math.PI) / 180),
+    );
+    this.location
+      .set(0, round(nextLat, 6))
+      .set(1, round(nextLon, 6))
+      .set(6, round(metres / (this.#intervalMs / 1000), 2))
+      .set(5, now);
+  }
+
+  /** Drains slowly; at 10 % it charges back to 100 (Battery Status 1 charging, 0 normal, 4 low). */
+  #battery(device: MemoryInstance): void {
+    let level = this.#number(device, 9) ?? 100;
+    if (this.#charging) level = Math.min(100, level + 5);
+    else if (this.#random.next() < 0.2) level = Math.max(0, level - 1);
+    if (level <= 10) this.#charging = true;
+    if (level >= 100) this.#charging = false;
+    device.set(9, level).set(20, this.#charging ? 1 : level <= 20 ? 4 : 0);
+    device.set(8, [this.#charging ? 0 : 120, this.#charging ? 450 : 0]);
+  }
+
+  #number(instance: MemoryInstance, rid: number): number | undefined {
+    const v = instance.get(rid)?.value;
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  #unixNow(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+}
