@@ -1,11 +1,8 @@
-import type { Clock } from '../../clock.js';
-import { BlockwiseLayer } from '../../coap/blockwise.js';
-import type { BlockwiseOptions } from '../../coap/blockwise.js';
-import { CoapEndpoint } from '../../coap/endpoint.js';
-import type { CoapResponse, EndpointLimits, ObserveRelation } from '../../coap/endpoint.js';
+import type { BlockwiseLayer } from '../../coap/blockwise.js';
+import type { CoapEndpoint } from '../../coap/endpoint.js';
+import type { CoapResponse, ObserveRelation } from '../../coap/endpoint.js';
 import { CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
-import type { TransmissionParameters } from '../../coap/transmission.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import { ContentFormatError } from '../../content/content-format-error.js';
 import type { ObjectModel } from '../../model/object-definition.js';
@@ -17,38 +14,27 @@ import type {
   NotificationSink,
   ObservationEndReason,
   UplinkTarget,
-  WireIdentity,
 } from '../../operations/binding.js';
 import type { DownlinkRequest, UplinkRequest, UplinkResponse } from '../../operations/requests.js';
 import { OperationError } from '../../operations/result-code.js';
-import type { RandomSource } from '../../random.js';
-import type { Channel, Peer } from '../../transport/channel.js';
+import type { Peer } from '../../transport/channel.js';
 import { decodeDownlinkRequest, encodeDownlinkResponse, encodeNotification } from './downlink-codec.js';
 import type { ClientDownlinkContext } from './downlink-codec.js';
+import { createCoapStack, identityOf } from './coap-stack.js';
+import type { CoapStackOptions } from './coap-stack.js';
 import { errorResponse } from './error-response.js';
 import { decodeUplinkResponse, encodeUplinkRequest } from './uplink-codec.js';
 
-export interface CoapClientBindingOptions {
-  readonly channel: Channel;
+export interface CoapClientBindingOptions extends CoapStackOptions {
   readonly codecs: CodecRegistry;
   readonly model: ObjectModel;
-  readonly clock?: Clock;
-  readonly random?: RandomSource;
-  readonly transmission?: Partial<TransmissionParameters>;
-  readonly limits?: Partial<EndpointLimits>;
-  readonly blockwise?: BlockwiseOptions;
   /** The alternate path the client registers (`/lwm2m`); DM requests must come under it. */
   readonly alternatePath?: string;
   /** Object versions the client implements, for typing values. */
   readonly versions?: ReadonlyMap<number, string>;
   /** Peers that are Bootstrap-Servers: their PUT/GET/DELETE are Bootstrap-* operations. */
   readonly isBootstrapServer?: (peer: Peer) => boolean;
-  readonly onError?: (error: unknown) => void;
 }
-
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-
-const identityOf = (m: CoapMessage): WireIdentity => ({ token: hex(m.token), messageId: m.messageId });
 
 function endReason(reason: string): ObservationEndReason {
   switch (reason) {
@@ -111,19 +97,7 @@ export class CoapClientBinding implements ClientBinding {
 
   constructor(options: CoapClientBindingOptions) {
     this.#options = options;
-    this.endpoint = new CoapEndpoint({
-      channel: options.channel,
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
-      ...(options.transmission ? { transmission: options.transmission } : {}),
-      ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
-    });
-    this.blockwise = new BlockwiseLayer(this.endpoint, {
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
-      ...options.blockwise,
-    });
+    ({ endpoint: this.endpoint, blockwise: this.blockwise } = createCoapStack(options));
     this.blockwise.onRequest(({ peer, message }) => this.#onRequest(peer, message));
   }
 

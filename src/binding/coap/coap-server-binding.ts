@@ -1,11 +1,9 @@
-import type { Clock } from '../../clock.js';
-import { BlockwiseError, BlockwiseLayer } from '../../coap/blockwise.js';
-import type { BlockwiseOptions } from '../../coap/blockwise.js';
-import { CoapEndpoint } from '../../coap/endpoint.js';
-import type { CoapResponse, EndpointLimits, RequestOptions } from '../../coap/endpoint.js';
+import { BlockwiseError } from '../../coap/blockwise.js';
+import type { BlockwiseLayer } from '../../coap/blockwise.js';
+import type { CoapEndpoint } from '../../coap/endpoint.js';
+import type { CoapResponse, RequestOptions } from '../../coap/endpoint.js';
 import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
-import type { TransmissionParameters } from '../../coap/transmission.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
 import { BindingError } from '../../operations/binding.js';
@@ -17,7 +15,6 @@ import type {
   ServerBinding,
   UplinkHandler,
   UplinkRefusal,
-  WireIdentity,
 } from '../../operations/binding.js';
 import type {
   DownlinkRequest,
@@ -30,31 +27,20 @@ import { OperationError } from '../../operations/result-code.js';
 import type { ResultCode, UplinkOperationName } from '../../operations/result-code.js';
 import { uriPath } from '../../coap/options.js';
 import { CoapCode } from '../../coap/message.js';
-import type { RandomSource } from '../../random.js';
-import type { Channel, Peer } from '../../transport/channel.js';
+import type { Peer } from '../../transport/channel.js';
 import { decodeDownlinkResponse, decodeNotification, encodeDownlinkRequest } from './downlink-codec.js';
 import type { DownlinkContext } from './downlink-codec.js';
+import { createCoapStack, identityOf } from './coap-stack.js';
+import type { CoapStackOptions } from './coap-stack.js';
 import { errorResponse } from './error-response.js';
 import { decodeUplinkRequest, encodeUplinkResponse } from './uplink-codec.js';
 
-export interface CoapServerBindingOptions {
-  readonly channel: Channel;
+export interface CoapServerBindingOptions extends CoapStackOptions {
   readonly codecs: CodecRegistry;
   readonly model: ObjectModel;
-  readonly clock?: Clock;
-  readonly random?: RandomSource;
-  readonly transmission?: Partial<TransmissionParameters>;
-  readonly limits?: Partial<EndpointLimits>;
-  readonly blockwise?: BlockwiseOptions;
   /** Keep Register parameters the spec does not define instead of answering 4.00. */
   readonly allowUnknownParameters?: boolean;
-  /** Errors that reach no caller (an undecodable notification, a failing handler). */
-  readonly onError?: (error: unknown) => void;
 }
-
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-
-const identityOf = (m: CoapMessage): WireIdentity => ({ token: hex(m.token), messageId: m.messageId });
 
 /** Turns the CoAP layer's failures into the binding-neutral BindingError. */
 function bindingError(e: unknown): unknown {
@@ -109,19 +95,7 @@ export class CoapServerBinding implements ServerBinding {
     options.channel.onReceive((peer) => {
       for (const listener of this.#activity) listener(peer);
     });
-    this.endpoint = new CoapEndpoint({
-      channel: options.channel,
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
-      ...(options.transmission ? { transmission: options.transmission } : {}),
-      ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
-    });
-    this.blockwise = new BlockwiseLayer(this.endpoint, {
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
-      ...options.blockwise,
-    });
+    ({ endpoint: this.endpoint, blockwise: this.blockwise } = createCoapStack(options));
     this.blockwise.onRequest(({ peer, message }) => this.#onRequest(peer, message));
   }
 
