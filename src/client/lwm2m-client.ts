@@ -30,9 +30,10 @@ import type { DeviceInstanceOptions } from './core-instances.js';
 import type { InstanceEnabler } from './instance.js';
 import { MemoryInstance } from './instance.js';
 import { NotificationEngine } from './notification-engine.js';
+import type { NotificationDefaults } from './notification-engine.js';
 import { ObjectTree } from './object-tree.js';
 import type { ObjectTreeOptions } from './object-tree.js';
-import { RegistrationEngine } from './registration-engine.js';
+import { RegistrationEngine, RegistrationEngineError } from './registration-engine.js';
 import type { RegistrationEngineEvents, ServerStatus } from './registration-engine.js';
 import { RequestHandler } from './request-handler.js';
 import type { RequestingServer } from './request-handler.js';
@@ -158,7 +159,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #binding: CoapClientBinding | undefined;
   #ownedChannel: Channel | undefined;
   /** Server peers resolved from their URIs, by Short Server ID, and back. */
-  readonly #peers = new Map<number, Peer>();
+  readonly #peers = new Map<number, { uri: string; peer: Peer }>();
+  /** One wait per server for a registration in flight, shared by every request that arrives meanwhile. */
+  readonly #settling = new Map<number, Promise<void>>();
   readonly #byPeer = new Map<string, number>();
   #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
   #started = false;
@@ -192,6 +195,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       access: this.access,
       attributes: this.notifications.attributes,
       notifications: this.notifications,
+      onError: (e) => this.#error(e),
     });
     this.registration = new RegistrationEngine({
       clock: this.#clock,
@@ -205,9 +209,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     });
     this.#forward('registered', (info) => this.emit('registered', info));
     this.#forward('updated', (info) => this.emit('updated', { shortServerId: info.shortServerId }));
-    this.#forward('deregistered', (info) => {
-      this.notifications.cancelServer(info.shortServerId);
-      this.emit('deregistered', { shortServerId: info.shortServerId });
+    this.#forward('deregistered', (info) => this.emit('deregistered', { shortServerId: info.shortServerId }));
+    // Observations are void once a registration ends, however it ended: De-register (answered or
+    // not), Disable, a failed Update followed by a new Register (Core §6.4).
+    this.#forward('state', (change) => {
+      if (change.from === 'registered' && change.to !== 'registered')
+        this.#handler.endServer(change.shortServerId);
     });
     this.#forward('failed', (info) =>
       this.emit('registration-failed', {
@@ -220,9 +227,13 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       if (kind === 'values') this.notifications.changed(paths);
       if (!this.#started) return;
       if (kind === 'structure') void this.registration.objectsChanged().catch((e: unknown) => this.#error(e));
-      // A write to /1 (lifetime, binding) is a registration parameter change: Update (Core §6.2.2).
-      else if (paths.some((p) => p.objectId === 1))
+      // A write to /0 or /1 (URI, lifetime, binding) changes a registration: Update, or a
+      // Register with the new server (Core §6.2.2).
+      else if (paths.some((p) => p.objectId === 0 || p.objectId === 1))
         void this.registration.accountsChanged().catch((e: unknown) => this.#error(e));
+      // New default pmin/pmax (/1/x/2, /1/x/3) reach running observations.
+      if (paths.some((p) => p.objectId === 1 && (p.resourceId === 2 || p.resourceId === 3)))
+        this.notifications.attributesChanged();
     });
   }
 
@@ -393,10 +404,20 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       },
       onRegistrationUpdateTrigger: (args) => {
         const binding = args.find((a) => a.digit === 0)?.value;
+        // The client MUST send an Update; a binding it cannot use is ignored (TRAN-BIND-003).
         setImmediate(
           () =>
             void this.registration
               .registrationUpdateTrigger(ssid, binding)
+              .catch((e: unknown) => {
+                if (
+                  binding !== undefined &&
+                  e instanceof RegistrationEngineError &&
+                  e.reason === 'bad-binding'
+                )
+                  return this.registration.registrationUpdateTrigger(ssid);
+                throw e;
+              })
               .catch((e: unknown) => this.#error(e)),
         );
         return { ok: true, value: undefined };
@@ -441,10 +462,13 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   async #resolve(account: ServerAccount): Promise<Peer> {
     const known = this.#peers.get(account.shortServerId);
     const { host, port } = parseServerUri(account.uri);
-    if (known && known.port === port) return known;
+    if (known && known.uri === account.uri) return known.peer;
     const address = isIP(host) ? host : (await lookup(host)).address;
     const peer: Peer = { address, port };
-    this.#peers.set(account.shortServerId, peer);
+    // A server whose URI changed: its old address no longer speaks for it.
+    if (known && this.#byPeer.get(peerKey(known.peer)) === account.shortServerId)
+      this.#byPeer.delete(peerKey(known.peer));
+    this.#peers.set(account.shortServerId, { uri: account.uri, peer });
     this.#byPeer.set(peerKey(peer), account.shortServerId);
     return peer;
   }
@@ -506,7 +530,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   /** Resolves when server `ssid` leaves the registering state, or after 2 s. */
   #settled(ssid: number): Promise<void> {
-    return new Promise((resolve) => {
+    const pending = this.#settling.get(ssid);
+    if (pending) return pending;
+    const wait = new Promise<void>((resolve) => {
       const done = (): void => {
         this.registration.off('state', onState);
         this.#clock.clearTimeout(timer);
@@ -517,10 +543,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       };
       const timer = this.#clock.setTimeout(done, 2000);
       this.registration.on('state', onState);
-    });
+    }).finally(() => this.#settling.delete(ssid));
+    this.#settling.set(ssid, wait);
+    return wait;
   }
 
-  #notificationDefaults(ssid: number): { pmin?: number; pmax?: number; notificationMode?: 0 | 1 } {
+  #notificationDefaults(ssid: number): NotificationDefaults {
     const account = this.accounts().find((a) => a.shortServerId === ssid);
     const instance = this.tree
       .instanceIds(1)
@@ -541,6 +569,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(account?.defaultNotificationMode === undefined
         ? {}
         : { notificationMode: account.defaultNotificationMode }),
+      ...(account?.notificationStoring === undefined
+        ? {}
+        : { notificationStoring: account.notificationStoring }),
     };
   }
 

@@ -14,7 +14,7 @@ import { isBootstrapOnlyObject } from '../operations/validation.js';
 import { versionFeatures } from '../operations/version.js';
 import type { AccessControl } from './access-control.js';
 import type { AttributeStore } from './attribute-store.js';
-import type { NotificationEngine } from './notification-engine.js';
+import type { NotificationDefaults, NotificationEngine } from './notification-engine.js';
 import type { ObjectTree, TreeResult } from './object-tree.js';
 
 const TLV = 11542;
@@ -29,7 +29,7 @@ export interface RequestingServer {
   /** The enabler version registered with that server. */
   readonly lwm2mVersion: string;
   /** Defaults for observations: /1/x/2, /1/x/3, /1/x/26. */
-  readonly notificationDefaults: () => { pmin?: number; pmax?: number; notificationMode?: 0 | 1 };
+  readonly notificationDefaults: () => NotificationDefaults;
 }
 
 export interface RequestHandlerOptions {
@@ -38,6 +38,8 @@ export interface RequestHandlerOptions {
   readonly access: AccessControl;
   readonly attributes: AttributeStore;
   readonly notifications: NotificationEngine;
+  /** Errors no request can answer (an application read failing as an observation starts). */
+  readonly onError?: (error: unknown) => void;
 }
 
 const fail = (code: ResultCode, diagnostic: string): DownlinkAnswer => ({ response: { code, diagnostic } });
@@ -63,9 +65,21 @@ let observationSeq = 0;
  */
 export class RequestHandler {
   readonly #o: RequestHandlerOptions;
+  /** The observations each server holds, to end them when its registration ends. */
+  readonly #sinks = new Map<number, Set<NotificationSink>>();
 
   constructor(options: RequestHandlerOptions) {
     this.#o = options;
+  }
+
+  /**
+   * Ends every observation of a server: its registration ended (De-register, Disable, a new
+   * Register), and observations are void then (Core §6.4).
+   */
+  endServer(shortServerId: number): void {
+    for (const sink of [...(this.#sinks.get(shortServerId) ?? [])]) sink.end();
+    this.#sinks.delete(shortServerId);
+    this.#o.notifications.cancelServer(shortServerId);
   }
 
   async handle(server: RequestingServer, request: DownlinkRequest): Promise<DownlinkAnswer> {
@@ -177,6 +191,7 @@ export class RequestHandler {
     if (request.attributes && !versionFeatures(server.lwm2mVersion).observeAttributes)
       return fail('4.00', 'observation attributes are a LwM2M 1.2 feature');
     const paths = request.kind === 'observe' ? [request.path] : request.paths;
+    if (paths.length === 0) return fail('4.00', 'Observe-Composite needs at least one path');
     let read: () => LwM2mRecord[];
     if (request.kind === 'observe') {
       const denied = access.check(ssid, 'observe', request.path);
@@ -200,22 +215,35 @@ export class RequestHandler {
       response,
       observe: (sink: NotificationSink) => {
         const key = `${ssid}:${++observationSeq}`;
-        notifications.observe(ssid, key, [...paths], {
-          ...(request.attributes ? { observationAttributes: request.attributes } : {}),
-          composite: request.kind === 'observe-composite',
-          read,
-          send: (values, confirmable) => {
-            // Stored notifications (hqmax) carry times: text, opaque, CBOR and TLV cannot say them.
-            const timed = values.some((r) => r.time !== undefined);
-            const use =
-              timed && format !== undefined && TIMELESS_FORMATS.has(format)
-                ? this.#timedFormat(server)
-                : format;
-            sink.notify({ records: values, ...(use === undefined ? {} : { format: use }) }, confirmable);
-          },
-          defaults: server.notificationDefaults,
+        try {
+          notifications.observe(ssid, key, [...paths], {
+            ...(request.attributes ? { observationAttributes: request.attributes } : {}),
+            composite: request.kind === 'observe-composite',
+            read,
+            send: (values, confirmable) => {
+              // Stored notifications (hqmax) carry times: text, opaque, CBOR and TLV cannot say them.
+              const timed = values.some((r) => r.time !== undefined);
+              const use =
+                timed && format !== undefined && TIMELESS_FORMATS.has(format)
+                  ? this.#timedFormat(server)
+                  : format;
+              sink.notify({ records: values, ...(use === undefined ? {} : { format: use }) }, confirmable);
+            },
+            defaults: server.notificationDefaults,
+          });
+        } catch (e) {
+          // An application read that throws must not take the process down: end the observation.
+          sink.end();
+          this.#o.onError?.(e);
+          return;
+        }
+        const sinks = this.#sinks.get(ssid) ?? new Set<NotificationSink>();
+        this.#sinks.set(ssid, sinks);
+        sinks.add(sink);
+        sink.onEnd(() => {
+          sinks.delete(sink);
+          notifications.cancel(key);
         });
-        sink.onEnd(() => notifications.cancel(key));
       },
     };
   }

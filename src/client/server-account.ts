@@ -44,6 +44,8 @@ export interface ServerAccount {
   readonly muteSend?: boolean;
   /** /1/x/26 Default Notification Mode: 0 NON, 1 CON. */
   readonly defaultNotificationMode?: 0 | 1;
+  /** /1/x/6 Notification Storing When Disabled or Offline (absent: true). */
+  readonly notificationStoring?: boolean;
 }
 
 export interface AccountsFromRecordsOptions {
@@ -180,6 +182,7 @@ function accountOf(
     disableTimeout: numberOf(res(5)),
     muteSend: booleanOf(res(23)),
     defaultNotificationMode: mode === 0 ? 0 : mode === 1 ? 1 : undefined,
+    notificationStoring: booleanOf(res(6)),
   };
   return {
     shortServerId: ssid,

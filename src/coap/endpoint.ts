@@ -1570,7 +1570,15 @@ export class CoapEndpoint {
         const accept = response.observe;
         const r = relation;
         queueMicrotask(() => {
-          if (!r.ended) accept(r);
+          if (r.ended) return;
+          // The application's callback runs outside any caller's try: a throw must not reach the
+          // process as an uncaught exception. Report it and end the relation.
+          try {
+            accept(r);
+          } catch (e) {
+            this.#onError(e);
+            r.cancel();
+          }
         });
       }
     }
