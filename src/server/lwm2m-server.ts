@@ -990,6 +990,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
             code: '2.01',
             registrationId: registration.id,
             onSent: () => {
+              // A De-register or a newer Register may have been handled while the 2.01 left.
+              if (!this.#registrations.isCurrent(registration)) return;
               this.#afterRegistration(registration);
               const resumable = this.#pendingResume.get(registration.endpoint);
               this.#pendingResume.delete(registration.endpoint);
@@ -1006,6 +1008,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           response: {
             code: '2.04',
             onSent: () => {
+              if (!this.#registrations.isCurrent(registration)) return;
               this.#afterRegistration(registration);
               this.#safeEmit('updated', registration, previous);
             },

@@ -59,6 +59,8 @@ export class RegistrationService {
   readonly #timers: TimerQueue;
   readonly #expiry = new Map<string, QueuedTimer>();
   readonly #byPeer = new Map<string, string>();
+  /** The live registration id of each endpoint, known synchronously. */
+  readonly #current = new Map<string, string>();
   /** Per endpoint, the tail of its chain of Register/Update/De-register/expiry steps. */
   readonly #chains = new Map<string, Promise<unknown>>();
 
@@ -208,6 +210,7 @@ export class RegistrationService {
     this.#timers.clear();
     this.#expiry.clear();
     this.#byPeer.clear();
+    this.#current.clear();
   }
 
   /** The registration an Update/De-register names, if the sender may act on it (else 4.04). */
@@ -220,7 +223,16 @@ export class RegistrationService {
     return reg;
   }
 
+  /**
+   * Whether `reg` is still the endpoint's registration (not replaced, de-registered or expired):
+   * follow-ups that run after an answer has left (queue mode, events) check it synchronously.
+   */
+  isCurrent(reg: Registration): boolean {
+    return this.#current.get(reg.endpoint) === reg.id;
+  }
+
   #track(reg: Registration): void {
+    this.#current.set(reg.endpoint, reg.id);
     this.#byPeer.set(peerKey(reg.peer), reg.endpoint);
     if (reg.expiresAt === Infinity) return;
     const delay = Math.max(0, reg.expiresAt - this.#o.now()) + this.#o.lifetimeGrace;
@@ -233,6 +245,7 @@ export class RegistrationService {
   }
 
   #forget(reg: Registration): void {
+    if (this.#current.get(reg.endpoint) === reg.id) this.#current.delete(reg.endpoint);
     this.#timers.cancel(this.#expiry.get(reg.id));
     this.#expiry.delete(reg.id);
     const key = peerKey(reg.peer);
