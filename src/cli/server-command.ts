@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
+import { SqliteRegistrationStore } from '../store/sqlite-registration-store.js';
 import type { Registration } from '../server/registration.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
@@ -31,6 +32,13 @@ interface ServerCommandOptions {
   models?: string[];
   lifetimeGrace: number;
   json?: boolean;
+  store: string;
+}
+
+/** `memory` or `sqlite:<file>` (Redis comes with the product issue). */
+function storeOption(text: string): string {
+  if (text === 'memory' || (text.startsWith('sqlite:') && text.length > 'sqlite:'.length)) return text;
+  throw new InvalidArgumentError('expected memory or sqlite:<file>, e.g. sqlite:./data/petrel.db');
 }
 
 /**
@@ -49,6 +57,7 @@ export function serverCommand(io: CliIo): Command {
     )
     .option('--lifetime-grace <seconds>', 'extra seconds before a registration expires', seconds, 0)
     .option('--json', 'log one JSON object per line instead of text')
+    .option('--store <store>', 'where registrations live: memory or sqlite:<file>', storeOption, 'memory')
     .action(async (opts: ServerCommandOptions) => {
       const model = createDefaultRegistry();
       for (const dir of opts.models ?? []) {
@@ -62,10 +71,20 @@ export function serverCommand(io: CliIo): Command {
           throw new CliError(`cannot load models from ${dir}: ${(e as Error).message}`, 1);
         }
       }
+      let store: SqliteRegistrationStore | undefined;
+      if (opts.store.startsWith('sqlite:')) {
+        const file = opts.store.slice('sqlite:'.length);
+        try {
+          store = new SqliteRegistrationStore({ file });
+        } catch (e) {
+          throw new CliError(`cannot open the store ${file}: ${(e as Error).message}`, 1);
+        }
+      }
       const server = new LwM2mServer({
         udp: { address: opts.address, port: opts.coapPort },
         model,
         lifetimeGrace: opts.lifetimeGrace,
+        ...(store ? { store } : {}),
       });
       const log = (event: string, text: string, data: Record<string, unknown>): void => {
         io.stdout(
@@ -109,6 +128,7 @@ export function serverCommand(io: CliIo): Command {
       try {
         await server.start();
       } catch (e) {
+        store?.close();
         throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
       }
       const where = server.address;
@@ -118,6 +138,7 @@ export function serverCommand(io: CliIo): Command {
       });
       await shutdown;
       await server.stop();
+      store?.close();
       log('stopped', '', {});
     });
 }

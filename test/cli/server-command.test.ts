@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { CliIo } from '../../src/cli/io.js';
@@ -149,6 +152,69 @@ describe('petrel server', () => {
       assert.match(out, /stopped/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('petrel server --store', () => {
+  it('keeps registrations in an SQLite file across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-cli-store-'));
+    const file = join(dir, 'petrel.db');
+    const start = async (port: string) => {
+      let out = '';
+      let stop!: () => void;
+      const io: CliIo = {
+        readStdin: () => Promise.resolve(new Uint8Array()),
+        stdout: (s) => void (out += s),
+        stderr: () => undefined,
+        shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
+      };
+      const exit = runCli(
+        ['server', '--address', '127.0.0.1', '--coap-port', port, '--store', `sqlite:${file}`],
+        io,
+      );
+      await waitFor(() => /listening coap:\/\/127\.0\.0\.1:\d+/.test(out), 'the listening line');
+      return {
+        exit,
+        stop: () => stop(),
+        port: Number(/:(\d+)/.exec(out.split('\n')[0]!)![1]),
+        out: () => out,
+      };
+    };
+    try {
+      const first = await start('0');
+      const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+      const ep = new CoapEndpoint({ channel });
+      const reg = await ep.request(
+        { address: '127.0.0.1', port: first.port },
+        {
+          code: CoapCode.POST,
+          options: new OptionsBuilder()
+            .uriPath(['rd'])
+            .uint(OptionNumber.CONTENT_FORMAT, 40)
+            .uriQuery(['ep=stored-dev', 'lt=600', 'lwm2m=1.2'])
+            .build(),
+          payload: new TextEncoder().encode('</3/0>'),
+        },
+      );
+      assert.equal(formatCode(reg.code), '2.01');
+      const location = reg.options
+        .filter((o) => o.number === OptionNumber.LOCATION_PATH)
+        .map((o) => new TextDecoder().decode(o.value));
+      first.stop();
+      assert.equal(await first.exit, 0);
+      const second = await start(String(first.port));
+      const update = await ep.request(
+        { address: '127.0.0.1', port: second.port },
+        { code: CoapCode.POST, options: new OptionsBuilder().uriPath(location).build() },
+      );
+      assert.equal(formatCode(update.code), '2.04', 'the restarted server knows the registration');
+      await waitFor(() => second.out().includes('updated ep=stored-dev'), 'the updated line');
+      await ep.close();
+      second.stop();
+      assert.equal(await second.exit, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

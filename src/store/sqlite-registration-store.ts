@@ -1,0 +1,120 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Registration } from '../server/registration.js';
+import type { PutResult, RegistrationStore } from './registration-store.js';
+import { registrationFromJson, registrationToJson } from './registration-json.js';
+
+export interface SqliteStoreOptions {
+  /** A database file (its folder is created), or `:memory:`. */
+  readonly file: string;
+}
+
+interface Row {
+  readonly data: string;
+}
+
+/**
+ * Registrations in SQLite (better-sqlite3), the embedded default: one row per endpoint with its id
+ * and expiry as columns (indexed lookups) and the registration as JSON. WAL journal, so readers
+ * never wait for the writer; every statement is synchronous and short, wrapped in promises for
+ * the RegistrationStore interface.
+ */
+export class SqliteRegistrationStore implements RegistrationStore {
+  readonly #db: Database.Database;
+  readonly #put: (reg: Registration) => Registration | undefined;
+  readonly #get: Database.Statement<[string], Row>;
+  readonly #getById: Database.Statement<[string], Row>;
+  readonly #remove: Database.Statement<[string], Row>;
+  readonly #removeWithId: Database.Statement<[string, string], Row>;
+  readonly #all: Database.Statement<[], Row>;
+  readonly #expiring: Database.Statement<[number], Row>;
+  readonly #count: Database.Statement<[], { n: number }>;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    this.#db = new Database(options.file);
+    if (options.file !== ':memory:') this.#db.pragma('journal_mode = WAL');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS registrations (
+        endpoint   TEXT PRIMARY KEY,
+        id         TEXT NOT NULL UNIQUE,
+        expires_at REAL,            -- NULL: never (lifetime 0)
+        data       TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS registrations_expiry ON registrations (expires_at);
+    `);
+    const selectByEndpoint = this.#db.prepare<[string], Row>(
+      'SELECT data FROM registrations WHERE endpoint = ?',
+    );
+    const deleteById = this.#db.prepare<[string]>('DELETE FROM registrations WHERE id = ?');
+    const upsert = this.#db.prepare<[string, string, number | null, string]>(
+      `INSERT INTO registrations (endpoint, id, expires_at, data) VALUES (?, ?, ?, ?)
+       ON CONFLICT (endpoint) DO UPDATE SET id = excluded.id, expires_at = excluded.expires_at, data = excluded.data`,
+    );
+    // One transaction: read the replaced registration, free an id another endpoint held (the store
+    // must stay consistent even if a caller reuses one), write the new row.
+    this.#put = this.#db.transaction((reg: Registration) => {
+      const previous = selectByEndpoint.get(reg.endpoint);
+      deleteById.run(reg.id);
+      upsert.run(
+        reg.endpoint,
+        reg.id,
+        Number.isFinite(reg.expiresAt) ? reg.expiresAt : null,
+        registrationToJson(reg),
+      );
+      return previous ? registrationFromJson(previous.data) : undefined;
+    });
+    this.#get = selectByEndpoint;
+    this.#getById = this.#db.prepare<[string], Row>('SELECT data FROM registrations WHERE id = ?');
+    this.#remove = this.#db.prepare<[string], Row>(
+      'DELETE FROM registrations WHERE endpoint = ? RETURNING data',
+    );
+    this.#removeWithId = this.#db.prepare<[string, string], Row>(
+      'DELETE FROM registrations WHERE endpoint = ? AND id = ? RETURNING data',
+    );
+    this.#all = this.#db.prepare<[], Row>('SELECT data FROM registrations');
+    this.#expiring = this.#db.prepare<[number], Row>(
+      'SELECT data FROM registrations WHERE expires_at IS NOT NULL AND expires_at < ?',
+    );
+    this.#count = this.#db.prepare<[], { n: number }>('SELECT count(*) AS n FROM registrations');
+  }
+
+  put(registration: Registration): Promise<PutResult> {
+    return Promise.resolve({ previous: this.#put(registration) });
+  }
+
+  get(endpoint: string): Promise<Registration | undefined> {
+    return Promise.resolve(decode(this.#get.get(endpoint)));
+  }
+
+  getById(id: string): Promise<Registration | undefined> {
+    return Promise.resolve(decode(this.#getById.get(id)));
+  }
+
+  remove(endpoint: string, id?: string): Promise<Registration | undefined> {
+    const row = id === undefined ? this.#remove.get(endpoint) : this.#removeWithId.get(endpoint, id);
+    return Promise.resolve(decode(row));
+  }
+
+  async *all(): AsyncIterable<Registration> {
+    // A snapshot: callers may remove while iterating.
+    for (const row of this.#all.all()) yield await Promise.resolve(registrationFromJson(row.data));
+  }
+
+  async *expiring(before: number): AsyncIterable<Registration> {
+    for (const row of this.#expiring.all(before)) yield await Promise.resolve(registrationFromJson(row.data));
+  }
+
+  get size(): Promise<number> {
+    return Promise.resolve(this.#count.get()?.n ?? 0);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function decode(row: Row | undefined): Registration | undefined {
+  return row === undefined ? undefined : registrationFromJson(row.data);
+}
