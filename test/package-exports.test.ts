@@ -17,7 +17,7 @@ const ENTRY_POINTS: Record<string, string[]> = {
   'petrel-lwm2m/binding/coap': ['encodeDownlinkRequest', 'decodeUplinkRequest', 'CoapServerBinding'],
   'petrel-lwm2m/server': ['LwM2mServer', 'MemoryRegistrationStore', 'ServerRequestError'],
   'petrel-lwm2m/client': ['LwM2mClient', 'ObjectTree', 'MemoryInstance', 'RegistrationEngine'],
-  'petrel-lwm2m/store': ['MemoryRegistrationStore', 'SqliteRegistrationStore'],
+  'petrel-lwm2m/store': ['MemoryRegistrationStore', 'SqliteRegistrationStore', 'RedisRegistrationStore'],
 };
 
 describe('package entry points', () => {

@@ -1,0 +1,107 @@
+// The Redis registration store against a real redis-server (Debian redis-server) on a free
+// loopback port, started and stopped here: the same contract suite as the memory and SQLite stores.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { RedisRegistrationStore } from '../../src/store/redis-registration-store.js';
+import { startDaemon } from '../support/peers.js';
+import {
+  fullRegistration,
+  registrationStoreContract,
+  simpleRegistration,
+} from '../store/registration-store-contract.js';
+
+const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+if (!found) {
+  describe('RedisRegistrationStore', () => {
+    it('needs redis-server (apt-get install redis-server)', (t) => {
+      if (process.env.CI === 'true') assert.fail('redis-server not found (apt-get install redis-server)');
+      t.skip('redis-server not found (apt-get install redis-server)');
+    });
+  });
+} else {
+  let daemon: ReturnType<typeof startDaemon> | undefined;
+  let port = 0;
+  const clients: Redis[] = [];
+  let n = 0;
+
+  before(async () => {
+    port = await freeTcpPort();
+    daemon = startDaemon(found, [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 50,
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        break;
+      } catch (e) {
+        if (Date.now() > deadline)
+          throw new Error(`redis-server did not start: ${daemon.output()}`, { cause: e });
+        probe.disconnect();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    clients.push(probe);
+  });
+
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await daemon?.stop();
+  });
+
+  const connect = (): Redis => {
+    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 2 });
+    clients.push(redis);
+    return redis;
+  };
+
+  // Each store gets its own key prefix: the tests share one redis-server.
+  registrationStoreContract('RedisRegistrationStore', () =>
+    Promise.resolve({
+      store: new RedisRegistrationStore({ redis: connect(), prefix: `{t${++n}}:` }),
+      close: () => Promise.resolve(),
+    }),
+  );
+
+  describe('RedisRegistrationStore across processes', () => {
+    it('two server processes (two connections) see the same fleet', async () => {
+      const prefix = `{shared${++n}}:`;
+      const a = new RedisRegistrationStore({ redis: connect(), prefix });
+      const b = new RedisRegistrationStore({ redis: connect(), prefix });
+      const reg = fullRegistration();
+      await a.put(reg);
+      assert.equal((await b.get(reg.endpoint))?.id, reg.id);
+      await b.put(simpleRegistration(reg.endpoint, 'newer'));
+      assert.equal(await a.getById(reg.id), undefined, 'the replaced id is gone for everyone');
+      assert.equal((await a.getById('newer'))?.endpoint, reg.endpoint);
+      assert.equal(await a.size, 1);
+    });
+  });
+}
