@@ -218,3 +218,75 @@ describe('petrel server --store', () => {
     }
   });
 });
+
+describe('petrel server killed with SIGKILL', () => {
+  it('comes back on the same SQLite store: clients keep working, a lapsed lifetime expires', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-kill-'));
+    const file = join(dir, 'petrel.db');
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const launch = (port: number) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          main,
+          'server',
+          '--address',
+          '127.0.0.1',
+          '--coap-port',
+          String(port),
+          '--store',
+          `sqlite:${file}`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, out: () => out };
+    };
+    const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+    const ep = new CoapEndpoint({ channel });
+    const register = (port: number, name: string, lt: number) =>
+      ep.request(
+        { address: '127.0.0.1', port },
+        {
+          code: CoapCode.POST,
+          options: new OptionsBuilder()
+            .uriPath(['rd'])
+            .uint(OptionNumber.CONTENT_FORMAT, 40)
+            .uriQuery([`ep=${name}`, `lt=${lt}`, 'lwm2m=1.2'])
+            .build(),
+          payload: new TextEncoder().encode('</3/0>'),
+        },
+      );
+    let second: ReturnType<typeof launch> | undefined;
+    const first = launch(0);
+    try {
+      await waitFor(() => first.out().includes('listening'), 'the first server', 15_000);
+      const port = Number(/:(\d+)/.exec(first.out())![1]);
+      const kept = await register(port, 'kept', 600);
+      await register(port, 'lapsing', 1);
+      await waitFor(() => first.out().includes('registered ep=lapsing'), 'both registrations');
+      const killed = new Promise((resolve) => first.child.once('close', resolve));
+      first.child.kill('SIGKILL');
+      await killed;
+      await new Promise((r) => setTimeout(r, 1200)); // "lapsing" runs out while nobody serves
+      second = launch(port);
+      await waitFor(() => second!.out().includes('listening'), 'the second server', 15_000);
+      await waitFor(() => second!.out().includes('expired ep=lapsing'), 'the lapsed registration to expire');
+      const location = kept.options
+        .filter((o) => o.number === OptionNumber.LOCATION_PATH)
+        .map((o) => new TextDecoder().decode(o.value));
+      const update = await ep.request(
+        { address: '127.0.0.1', port },
+        { code: CoapCode.POST, options: new OptionsBuilder().uriPath(location).build() },
+      );
+      assert.equal(formatCode(update.code), '2.04', 'the client keeps working without registering again');
+    } finally {
+      await ep.close();
+      for (const c of [first.child, second?.child]) if (c && c.exitCode === null) c.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
