@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+// Without a build (a developer running one file before `npm run build`) these tests cannot import
+// the package and skip saying so; CI builds first, and under CI=true a missing dist/ fails.
 
 const ENTRY_POINTS: Record<string, string[]> = {
   'petrel-lwm2m': ['PetrelError', 'LwM2mPath', 'createCodecRegistry'],

@@ -7,7 +7,7 @@ import type { Link } from '../model/link-format.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord } from '../model/records.js';
-import type { DownlinkAnswer, NotificationSink } from '../operations/binding.js';
+import type { DownlinkAnswer, NotificationSink } from '../binding/binding.js';
 import type { DownlinkRequest, DownlinkResponse } from '../operations/requests.js';
 import type { ResultCode } from '../operations/result-code.js';
 import { isBootstrapOnlyObject } from '../operations/validation.js';

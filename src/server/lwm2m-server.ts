@@ -15,14 +15,14 @@ import { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord } from '../model/records.js';
 import { recordsFromJson } from '../model/records-json.js';
 import { inferJsonType, valueFromJson } from '../model/value-json.js';
-import { BindingError } from '../operations/binding.js';
+import { BindingError } from '../binding/binding.js';
 import type {
   BindingObservation,
   DownlinkOptions,
   ServerBinding,
   UplinkContext,
   WireIdentity,
-} from '../operations/binding.js';
+} from '../binding/binding.js';
 import { parseExecuteArguments } from '../operations/execute-arguments.js';
 import type {
   DownlinkRequest,

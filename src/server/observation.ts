@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { NotificationAttributes } from '../model/attributes.js';
 import type { LwM2mPath } from '../model/path.js';
-import type { BindingObservation } from '../operations/binding.js';
+import type { BindingObservation } from '../binding/binding.js';
 import type { OperationResult } from './operation-result.js';
 
 /** Why an observation ended. */

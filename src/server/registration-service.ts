@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { RegistrationPayload } from '../model/registration-payload.js';
-import type { UplinkContext } from '../operations/binding.js';
+import type { UplinkContext } from '../binding/binding.js';
 import type { DeregisterRequest, RegisterRequest, UpdateRequest } from '../operations/requests.js';
 import { OperationError } from '../operations/result-code.js';
 import type { RandomSource } from '../random.js';

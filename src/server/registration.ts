@@ -1,4 +1,4 @@
-import type { DownlinkTarget } from '../operations/binding.js';
+import type { DownlinkTarget } from '../binding/binding.js';
 import type { Link } from '../model/link-format.js';
 import type { RegisteredObject } from '../model/registration-payload.js';
 import type { Peer, PeerIdentity } from '../transport/channel.js';

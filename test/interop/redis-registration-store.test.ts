@@ -23,6 +23,8 @@ async function freeTcpPort(): Promise<number> {
   return port;
 }
 
+// The same rule as requirePeer (test/support/peers.ts), checked once at load because the contract
+// suite needs the server for every test: skip with the package to install, fail under CI=true.
 if (!found) {
   describe('RedisRegistrationStore', () => {
     it('needs redis-server (apt-get install redis-server)', (t) => {

@@ -4,7 +4,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { FakeClock } from '../../src/clock.js';
 import type { Clock, TimerHandle } from '../../src/clock.js';
 import { parseRegistrationPayload } from '../../src/model/registration-payload.js';
-import type { UplinkContext } from '../../src/operations/binding.js';
+import type { UplinkContext } from '../../src/binding/binding.js';
 import {
   parseRegisterParameters,
   parseUpdateParameters,

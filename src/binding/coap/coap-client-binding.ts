@@ -6,7 +6,7 @@ import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import { ContentFormatError } from '../../content/content-format-error.js';
 import type { ObjectModel } from '../../model/object-definition.js';
-import { BindingError } from '../../operations/binding.js';
+import { BindingError } from '../binding.js';
 import type {
   ClientBinding,
   DownlinkHandler,
@@ -14,7 +14,7 @@ import type {
   NotificationSink,
   ObservationEndReason,
   UplinkTarget,
-} from '../../operations/binding.js';
+} from '../binding.js';
 import type { DownlinkRequest, UplinkRequest, UplinkResponse } from '../../operations/requests.js';
 import { OperationError } from '../../operations/result-code.js';
 import type { Peer } from '../../transport/channel.js';

@@ -6,7 +6,7 @@ import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError }
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
-import { BindingError } from '../../operations/binding.js';
+import { BindingError } from '../binding.js';
 import type {
   BindingObservation,
   DownlinkOptions,
@@ -15,7 +15,7 @@ import type {
   ServerBinding,
   UplinkHandler,
   UplinkRefusal,
-} from '../../operations/binding.js';
+} from '../binding.js';
 import type {
   DownlinkRequest,
   DownlinkResponse,

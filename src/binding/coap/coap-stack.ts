@@ -4,7 +4,7 @@ import type { BlockwiseOptions } from '../../coap/blockwise.js';
 import { CoapEndpoint } from '../../coap/endpoint.js';
 import type { EndpointLimits } from '../../coap/endpoint.js';
 import type { CoapMessage } from '../../coap/message.js';
-import type { WireIdentity } from '../../operations/binding.js';
+import type { WireIdentity } from '../binding.js';
 import type { TransmissionParameters } from '../../coap/transmission.js';
 import type { RandomSource } from '../../random.js';
 import type { Channel } from '../../transport/channel.js';

@@ -464,17 +464,9 @@ export function decodeDownlinkResponse(
         const location = decodeLocation(message, request, alt, code);
         return location === undefined ? base : { ...base, location };
       }
-    case 'read':
-    case 'observe':
-    case 'cancel-observation':
-    case 'read-composite':
-    case 'observe-composite':
-    case 'cancel-observation-composite':
-    case 'bootstrap-read':
-      if (code !== '2.05') return base;
-      return { ...base, records: decodeValues(message, valuesPath(request), ctx, code) };
     default:
-      return base;
+      if (code !== '2.05' || !isValueRead(request)) return base;
+      return { ...base, records: decodeValues(message, valuesPath(request), ctx, code) };
   }
 }
 

@@ -9,8 +9,8 @@ import type {
   ObserveRequest,
   UplinkRequest,
   UplinkResponse,
-} from './requests.js';
-import type { ResultCode, UplinkOperationName } from './result-code.js';
+} from '../operations/requests.js';
+import type { ResultCode, UplinkOperationName } from '../operations/result-code.js';
 
 /**
  * The seam between a role and a binding (DESIGN.md "binding/"): the role hands typed operations
