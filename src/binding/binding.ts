@@ -102,8 +102,22 @@ export interface ServerBinding {
     handlers: NotificationHandlers,
     options?: DownlinkOptions,
   ): Promise<BindingObservation>;
+  /**
+   * Takes back an observation established before a restart (persisted by the server): the
+   * binding accepts its notifications again without sending anything. Bindings that cannot
+   * (no stable correlation) leave it out, and the server drops such observations on restart.
+   */
+  restoreObservation?(
+    target: DownlinkTarget,
+    request: ObserveRequest | ObserveCompositeRequest,
+    identity: WireIdentity,
+    handlers: NotificationHandlers,
+  ): RestoredObservation;
   close(): Promise<void>;
 }
+
+/** An observation taken back after a restart: its first response belongs to the previous process. */
+export type RestoredObservation = Pick<BindingObservation, 'identity' | 'cancel' | 'forget'>;
 
 export type BindingErrorReason = 'timeout' | 'rejected' | 'closed' | 'decode' | 'too-large';
 

@@ -815,6 +815,72 @@ export class CoapEndpoint {
     const observer: ObserverState = { handlers, established: false, lastSeq: 0, lastTime: 0 };
     const registration = { ...request, token, options: withObserve(request.options ?? [], 0) };
     const response = await this.#startRequest(peer, registration, options, observer);
+    return {
+      response,
+      established: observer.established,
+      ...this.#observationControls(peer, request, token, observer),
+    };
+  }
+
+  /**
+   * Takes back an observation that an earlier incarnation of this endpoint registered (a server
+   * restarted on persisted state): notifications from `peer` carrying `token` go to `handlers`
+   * from now on, as if the Observe had just been answered. Nothing is sent. The first
+   * notification is taken whatever its sequence number (RFC 7641 §3.4: none arrived for >128 s
+   * as far as this endpoint knows).
+   */
+  adoptObservation(
+    peer: Peer,
+    request: OutgoingRequest & { readonly token: Uint8Array },
+    handlers: ObserveHandlers,
+  ): Pick<ClientObservation, 'cancel' | 'forget'> {
+    if (this.#closed) throw new EndpointClosedError();
+    const ps = this.#peerState(this.#keyOf(peer));
+    const tokenKey = tokenText(request.token);
+    if (ps.exchanges.has(tokenKey)) throw new RangeError('token already in use with this peer');
+    const observer: ObserverState = {
+      handlers,
+      established: true,
+      lastSeq: 0,
+      lastTime: this.#clock.now() - OBSERVE_FRESHNESS - 1,
+    };
+    const exchange: ClientExchange = {
+      tokenKey,
+      ps,
+      peer,
+      confirmable: true,
+      message: {
+        type: 'CON',
+        code: request.code,
+        messageId: 0,
+        token: request.token,
+        options: request.options ?? NO_OPTIONS,
+        payload: request.payload ?? EMPTY,
+      },
+      resolve: () => undefined,
+      reject: () => undefined,
+      deadline: undefined,
+      con: undefined,
+      holdsSlot: false,
+      done: false,
+      observer,
+      echoRetry: false,
+      request,
+      options: NO_REQUEST_OPTIONS,
+      onSent: undefined,
+    };
+    ps.exchanges.set(tokenKey, exchange);
+    this.#openRequests++;
+    return this.#observationControls(peer, request, request.token, observer);
+  }
+
+  /** forget() and cancel() of an observation held under `token`. */
+  #observationControls(
+    peer: Peer,
+    request: OutgoingRequest,
+    token: Uint8Array,
+    observer: ObserverState,
+  ): Pick<ClientObservation, 'cancel' | 'forget'> {
     const pk = peerKey(peer);
     const tokenKey = tokenText(token);
     const forget = (): void => {
@@ -825,12 +891,10 @@ export class CoapEndpoint {
       }
     };
     return {
-      response,
-      established: observer.established,
       forget,
       cancel: (cancelOptions?: RequestOptions) => {
         forget();
-        handlers.onEnd?.('cancelled');
+        observer.handlers.onEnd?.('cancelled');
         return this.request(
           peer,
           { ...request, token, options: withObserve(request.options ?? [], 1) },

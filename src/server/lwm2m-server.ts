@@ -19,6 +19,7 @@ import { BindingError } from '../binding/binding.js';
 import type {
   BindingObservation,
   DownlinkOptions,
+  NotificationHandlers,
   ServerBinding,
   UplinkContext,
   WireIdentity,
@@ -39,6 +40,7 @@ import { validateDownlinkRequest } from '../operations/validation.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
 import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
+import type { ObservationStore, PersistedObservation } from '../store/observation-store.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
@@ -64,6 +66,11 @@ export interface LwM2mServerOptions {
   /** Object definitions for typing values; default: the built-in core objects. */
   readonly model?: ObjectModel;
   readonly store?: RegistrationStore;
+  /**
+   * Where observations are kept so they outlive a restart: on start, those of registrations still
+   * current are taken back (notifications keep arriving under their tokens) and the rest dropped.
+   */
+  readonly observationStore?: ObservationStore;
   readonly clock?: Clock;
   /** Wall-clock ms for timestamps (default Date.now). */
   readonly now?: () => number;
@@ -238,6 +245,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #profiles: ProfileRegistry;
   readonly #queues = new Map<string, RequestQueue>();
   readonly #observations = new Map<string, Set<Observation>>();
+  /** Observations whose store record is removed when they end. */
+  readonly #persisted = new WeakSet<Observation>();
   /** Last Mute Send (/1/x/23) value the server saw per endpoint. */
   readonly #muteSend = new Map<string, boolean>();
   /** Resumable observations of a replaced registration, until the new one's 2.01 has left. */
@@ -325,6 +334,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       }),
     );
     await this.#registrations.restore();
+    await this.#restoreObservations();
   }
 
   async stop(): Promise<void> {
@@ -710,6 +720,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         resume: options.resume ?? false,
         response: result,
         binding,
+        createdAt: this.#now(),
         cancel: (o) => this.#cancelObservation(o, request, options),
       });
       holder.observation = observation;
@@ -725,6 +736,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         return observation;
       }
       this.#track(observation);
+      this.#persist(observation, request, binding.identity);
       return observation;
     });
   }
@@ -745,27 +757,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       const observation = await binding.observe(
         downlinkTarget(reg),
         request,
-        {
-          onNotification: (notification, identity) => {
-            const o = current();
-            if (!o?.active) return;
-            const result = new OperationResult(o.id, o.endpoint, request.kind, notification, identity);
-            this.#learn(o.endpoint, result);
-            const event: ObservationNotification = {
-              observation: o,
-              sequence: notification.sequence,
-              confirmable: notification.confirmable,
-              result,
-            };
-            o.emit('notification', event);
-            this.emit('notification', event);
-            if (!result.success) this.#endObservation(o, 'rejected');
-          },
-          onEnd: (reason) => {
-            const o = current();
-            if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
-          },
-        },
+        this.#notificationHandlers(request.kind, current),
         {
           timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
           onSent: (identity) => {
@@ -783,6 +775,132 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       this.emit('response', { ...base, ...wire, error, durationMs: this.#clock.now() - started });
       throw error;
     }
+  }
+
+  // ---- internals: persisted observations ----
+
+  /** Saves an established observation; it leaves the store when it ends (not when the server stops). */
+  #persist(o: Observation, request: ObserveRequest | ObserveCompositeRequest, identity: WireIdentity): void {
+    const store = this.#options.observationStore;
+    if (!store || !o.active) return;
+    const record: PersistedObservation = {
+      id: o.id,
+      endpoint: o.endpoint,
+      registrationId: o.registrationId,
+      token: identity.token,
+      paths: o.paths.map((p) => p.toString()),
+      composite: o.composite,
+      ...(o.attributes ? { attributes: { ...o.attributes } } : {}),
+      ...(request.accept === undefined ? {} : { accept: request.accept }),
+      ...(request.kind === 'observe-composite' && request.format !== undefined
+        ? { format: request.format }
+        : {}),
+      resume: o.resume,
+      createdAt: o.createdAt,
+    };
+    store.put(record).catch((e: unknown) => this.#emitError(e));
+    this.#unpersistOnEnd(o, store);
+  }
+
+  #unpersistOnEnd(o: Observation, store: ObservationStore): void {
+    if (this.#persisted.has(o)) return;
+    this.#persisted.add(o);
+    o.once('end', (reason) => {
+      if (reason !== 'stopped') store.remove(o.id).catch((e: unknown) => this.#emitError(e));
+    });
+  }
+
+  /** Takes back the stored observations of registrations that are still current (on start). */
+  async #restoreObservations(): Promise<void> {
+    const store = this.#options.observationStore;
+    const binding = this.#binding;
+    if (!store || !binding) return;
+    const stored: PersistedObservation[] = [];
+    for await (const p of store.all()) stored.push(p);
+    for (const p of stored) {
+      const reg = await this.store.get(p.endpoint);
+      if (reg?.id !== p.registrationId || !binding.restoreObservation) {
+        await store.remove(p.id);
+        continue;
+      }
+      try {
+        this.#adopt(p, reg, binding);
+      } catch (e) {
+        await store.remove(p.id);
+        this.#emitError(e);
+      }
+    }
+  }
+
+  #adopt(p: PersistedObservation, reg: Registration, binding: ServerBinding): void {
+    const paths = p.paths.map((text) => LwM2mPath.parse(text));
+    const attributes = p.attributes as NotificationAttributes | undefined;
+    const request: ObserveRequest | ObserveCompositeRequest = p.composite
+      ? {
+          kind: 'observe-composite',
+          paths,
+          ...(attributes ? { attributes } : {}),
+          ...(p.format === undefined ? {} : { format: p.format as ContentFormatId }),
+          ...(p.accept === undefined ? {} : { accept: p.accept as ContentFormatId }),
+        }
+      : {
+          kind: 'observe',
+          path: paths[0]!,
+          ...(attributes ? { attributes } : {}),
+          ...(p.accept === undefined ? {} : { accept: p.accept as ContentFormatId }),
+        };
+    const holder: { observation?: Observation } = {};
+    const restored = binding.restoreObservation!(
+      downlinkTarget(reg),
+      request,
+      { token: p.token },
+      this.#notificationHandlers(request.kind, () => holder.observation),
+    );
+    const observation = new Observation({
+      id: p.id,
+      endpoint: p.endpoint,
+      registrationId: reg.id,
+      paths,
+      composite: p.composite,
+      attributes,
+      resume: p.resume,
+      response: new OperationResult(p.id, p.endpoint, request.kind, { code: '2.05' }, { token: p.token }),
+      binding: restored,
+      restored: true,
+      createdAt: p.createdAt,
+      cancel: (o) => this.#cancelObservation(o, request, {}),
+    });
+    holder.observation = observation;
+    this.#track(observation);
+    this.#unpersistOnEnd(observation, this.#options.observationStore!);
+  }
+
+  /** Where a binding's notifications go: to the Observation `current()` returns, while active. */
+  #notificationHandlers(
+    kind: 'observe' | 'observe-composite',
+    current: () => Observation | undefined,
+  ): NotificationHandlers {
+    return {
+      onNotification: (notification, identity) => {
+        const o = current();
+        if (!o?.active) return;
+        const result = new OperationResult(o.id, o.endpoint, kind, notification, identity);
+        this.#learn(o.endpoint, result);
+        const event: ObservationNotification = {
+          observation: o,
+          sequence: notification.sequence,
+          confirmable: notification.confirmable,
+          result,
+        };
+        o.emit('notification', event);
+        this.emit('notification', event);
+        if (!result.success) this.#endObservation(o, 'rejected');
+      },
+      onEnd: (reason) => {
+        const o = current();
+        if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
+      },
+    };
   }
 
   #track(o: Observation): void {
@@ -874,6 +992,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         }
         o.rebind(binding, reg.id, result);
         this.#track(o);
+        this.#persist(o, request, binding.identity);
       }).catch((e: unknown) => {
         o.end('replaced', false);
         this.#emitError(e);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { NotificationAttributes } from '../model/attributes.js';
 import type { LwM2mPath } from '../model/path.js';
-import type { BindingObservation } from '../binding/binding.js';
+import type { RestoredObservation } from '../binding/binding.js';
 import type { OperationResult } from './operation-result.js';
 
 /** Why an observation ended. */
@@ -42,10 +42,18 @@ export class Observation extends EventEmitter<ObservationEvents> {
   readonly attributes: NotificationAttributes | undefined;
   /** Re-observe after the client registers again. */
   readonly resume: boolean;
-  /** The answer to the Observe: the first value. Replaced when the observation resumes. */
+  /**
+   * The answer to the Observe: the first value. Replaced when the observation resumes. For an
+   * observation taken back after a server restart (`restored`), an empty 2.05: the first value
+   * went to the previous process.
+   */
   response: OperationResult;
+  /** Taken back from the observation store after a server restart. */
+  readonly restored: boolean;
+  /** Wall-clock ms when it was established. */
+  readonly createdAt: number;
   registrationId: string;
-  #binding: BindingObservation | undefined;
+  #binding: RestoredObservation | undefined;
   #active = true;
   readonly #cancel: (observation: Observation) => Promise<OperationResult | undefined>;
 
@@ -59,7 +67,9 @@ export class Observation extends EventEmitter<ObservationEvents> {
     attributes: NotificationAttributes | undefined;
     resume: boolean;
     response: OperationResult;
-    binding: BindingObservation;
+    binding: RestoredObservation;
+    restored?: boolean;
+    createdAt: number;
     cancel: (observation: Observation) => Promise<OperationResult | undefined>;
   }) {
     super();
@@ -71,6 +81,8 @@ export class Observation extends EventEmitter<ObservationEvents> {
     this.attributes = init.attributes;
     this.resume = init.resume;
     this.response = init.response;
+    this.restored = init.restored ?? false;
+    this.createdAt = init.createdAt;
     this.#binding = init.binding;
     this.#cancel = init.cancel;
   }
@@ -90,12 +102,12 @@ export class Observation extends EventEmitter<ObservationEvents> {
   }
 
   /** @internal */
-  get bindingObservation(): BindingObservation | undefined {
+  get bindingObservation(): RestoredObservation | undefined {
     return this.#binding;
   }
 
   /** @internal Swaps in the binding observation of a resumed observation. */
-  rebind(binding: BindingObservation, registrationId: string, response: OperationResult): void {
+  rebind(binding: RestoredObservation, registrationId: string, response: OperationResult): void {
     this.#binding = binding;
     this.registrationId = registrationId;
     this.response = response;

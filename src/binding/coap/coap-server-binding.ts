@@ -1,7 +1,12 @@
 import { BlockwiseError } from '../../coap/blockwise.js';
 import type { BlockwiseLayer } from '../../coap/blockwise.js';
 import type { CoapEndpoint } from '../../coap/endpoint.js';
-import type { CoapResponse, RequestOptions } from '../../coap/endpoint.js';
+import type {
+  ClientObservation,
+  CoapResponse,
+  ObserveHandlers,
+  RequestOptions,
+} from '../../coap/endpoint.js';
 import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
@@ -12,9 +17,11 @@ import type {
   DownlinkOptions,
   DownlinkTarget,
   NotificationHandlers,
+  RestoredObservation,
   ServerBinding,
   UplinkHandler,
   UplinkRefusal,
+  WireIdentity,
 } from '../binding.js';
 import type {
   DownlinkRequest,
@@ -140,25 +147,70 @@ export class CoapServerBinding implements ServerBinding {
       observation = await this.endpoint.observe(
         target.peer,
         outgoing,
-        {
-          onNotification: (message) => {
-            let notification;
-            try {
-              notification = decodeNotification(message, request, ctx);
-            } catch (e) {
-              this.#options.onError?.(e);
-              return;
-            }
-            handlers.onNotification(notification, identityOf(message));
-          },
-          onEnd: (reason) => handlers.onEnd?.(reason),
-        },
+        this.#notificationHandlers(request, ctx, handlers),
         requestOptions(options),
       );
     } catch (e) {
       throw bindingError(e);
     }
-    const response = this.#decode(observation.response, request, ctx);
+    return {
+      response: this.#decode(observation.response, request, ctx),
+      established: observation.established,
+      ...this.#controls(observation, request, ctx, identityOf(observation.response)),
+    };
+  }
+
+  restoreObservation(
+    target: DownlinkTarget,
+    request: ObserveRequest | ObserveCompositeRequest,
+    identity: WireIdentity,
+    handlers: NotificationHandlers,
+  ): RestoredObservation {
+    const ctx = this.#context(target);
+    const token = Buffer.from(identity.token, 'hex');
+    if (token.length > 8 || token.toString('hex') !== identity.token.toLowerCase())
+      throw new BindingError('rejected', `not a CoAP token: '${identity.token}'`);
+    const outgoing = { ...encodeDownlinkRequest(request, ctx), token: new Uint8Array(token) };
+    let observation;
+    try {
+      observation = this.endpoint.adoptObservation(
+        target.peer,
+        outgoing,
+        this.#notificationHandlers(request, ctx, handlers),
+      );
+    } catch (e) {
+      throw bindingError(e);
+    }
+    return this.#controls(observation, request, ctx, identity);
+  }
+
+  #notificationHandlers(
+    request: ObserveRequest | ObserveCompositeRequest,
+    ctx: DownlinkContext,
+    handlers: NotificationHandlers,
+  ): ObserveHandlers {
+    return {
+      onNotification: (message) => {
+        let notification;
+        try {
+          notification = decodeNotification(message, request, ctx);
+        } catch (e) {
+          this.#options.onError?.(e);
+          return;
+        }
+        handlers.onNotification(notification, identityOf(message));
+      },
+      onEnd: (reason) => handlers.onEnd?.(reason),
+    };
+  }
+
+  /** The binding's cancel()/forget() over the endpoint's. */
+  #controls(
+    observation: Pick<ClientObservation, 'cancel' | 'forget'>,
+    request: ObserveRequest | ObserveCompositeRequest,
+    ctx: DownlinkContext,
+    identity: WireIdentity,
+  ): RestoredObservation {
     const cancelRequest: DownlinkRequest =
       request.kind === 'observe'
         ? {
@@ -173,9 +225,7 @@ export class CoapServerBinding implements ServerBinding {
             ...(request.accept === undefined ? {} : { accept: request.accept }),
           };
     return {
-      response,
-      established: observation.established,
-      identity: identityOf(observation.response),
+      identity,
       forget: () => observation.forget(),
       cancel: async (cancelOptions) => {
         let message: CoapMessage;
