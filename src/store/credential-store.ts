@@ -15,7 +15,10 @@ export interface SecurityInfo {
 }
 
 export interface CredentialStore {
-  /** Stores or replaces an endpoint's info; a PSK identity already bound to another endpoint is a CredentialConflictError. */
+  /**
+   * Stores or replaces an endpoint's info (a replaced PSK identity is freed); a PSK identity
+   * already bound to another endpoint is a CredentialConflictError (store-errors.ts).
+   */
   put(info: SecurityInfo): Promise<void>;
   get(endpoint: string): Promise<SecurityInfo | undefined>;
   /** The info whose PSK identity this is (the DTLS server's lookup during a handshake). */

@@ -20,9 +20,10 @@ export interface StoredEvent extends LoggedEvent {
 }
 
 export interface EventQuery {
-  /** Most events to return (the newest ones), default 100. */
+  /** Most events to return (the newest ones), default 100; clamped to [0, capacity]. */
   readonly limit?: number;
   readonly endpoint?: string;
+  /** Only these types; an empty list filters nothing (like an absent one). */
   readonly types?: readonly string[];
   /** Only events with seq greater than this (resuming a stream). */
   readonly after?: number;
@@ -33,7 +34,11 @@ export interface EventLog {
   append(event: LoggedEvent): Promise<StoredEvent>;
   /** Matching events, oldest first, at most `limit` (the newest ones). */
   recent(query?: EventQuery): Promise<StoredEvent[]>;
-  /** Live events from now on; returns the unsubscribe function. */
+  /**
+   * Live events from now on, each exactly once; returns the unsubscribe function. Delivery may be
+   * asynchronous (Redis: through pub/sub); a listener that throws breaks neither append nor the
+   * other listeners.
+   */
   subscribe(listener: (event: StoredEvent) => void): () => void;
   /** Most events kept. */
   readonly capacity: number;

@@ -28,12 +28,12 @@ export interface PersistedObservation {
 
 /** Where the server's observations live. Keyed by id; listed by endpoint. */
 export interface ObservationStore {
-  /** Stores or replaces (same id). */
+  /** Stores or replaces (same id; a replacement may name another endpoint and moves there). */
   put(observation: PersistedObservation): Promise<void>;
   get(id: string): Promise<PersistedObservation | undefined>;
   /** Removes one; returns it when it was there. */
   remove(id: string): Promise<PersistedObservation | undefined>;
-  /** The observations of one endpoint, oldest first. */
+  /** The observations of one endpoint, oldest first (by createdAt, ties by id). */
   byEndpoint(endpoint: string): Promise<PersistedObservation[]>;
   /** Removes every observation of an endpoint; returns how many went. */
   removeByEndpoint(endpoint: string): Promise<number>;

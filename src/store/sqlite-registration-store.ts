@@ -1,14 +1,21 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Registration } from '../server/registration.js';
 import type { PutResult, RegistrationStore } from './registration-store.js';
 import { registrationFromJson, registrationToJson } from './registration-json.js';
+import { openSqliteDatabase } from './sqlite-database.js';
 
-export interface SqliteStoreOptions {
-  /** A database file (its folder is created), or `:memory:`. */
-  readonly file: string;
-}
+/** Either a file the store opens (and closes), or a database shared with the other SQLite stores. */
+export type SqliteStoreOptions =
+  | {
+      /** A database file (its folder is created), or `:memory:`. */
+      readonly file: string;
+      readonly db?: undefined;
+    }
+  | {
+      /** An open database (openSqliteDatabase); the store never closes it. */
+      readonly db: Database.Database;
+      readonly file?: undefined;
+    };
 
 interface Row {
   readonly data: string;
@@ -22,6 +29,7 @@ interface Row {
  */
 export class SqliteRegistrationStore implements RegistrationStore {
   readonly #db: Database.Database;
+  readonly #ownsDb: boolean;
   readonly #put: (reg: Registration) => Registration | undefined;
   readonly #get: Database.Statement<[string], Row>;
   readonly #getById: Database.Statement<[string], Row>;
@@ -32,9 +40,8 @@ export class SqliteRegistrationStore implements RegistrationStore {
   readonly #count: Database.Statement<[], { n: number }>;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
-    this.#db = new Database(options.file);
-    if (options.file !== ':memory:') this.#db.pragma('journal_mode = WAL');
+    this.#ownsDb = options.db === undefined;
+    this.#db = options.db ?? openSqliteDatabase(options.file);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS registrations (
         endpoint   TEXT PRIMARY KEY,
@@ -110,8 +117,9 @@ export class SqliteRegistrationStore implements RegistrationStore {
     return Promise.resolve(this.#count.get()?.n ?? 0);
   }
 
+  /** Closes the database when the store opened it (`{ file }`); a shared one stays open. */
   close(): void {
-    this.#db.close();
+    if (this.#ownsDb) this.#db.close();
   }
 }
 

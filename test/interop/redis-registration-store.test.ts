@@ -1,27 +1,18 @@
 // The Redis registration store against a real redis-server (Debian redis-server) on a free
 // loopback port, started and stopped here: the same contract suite as the memory and SQLite stores.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisRegistrationStore } from '../../src/store/redis-registration-store.js';
-import { startDaemon } from '../support/peers.js';
+import { findRedisServer, startRedisServer } from '../support/redis-server.js';
+import type { RedisServer } from '../support/redis-server.js';
 import {
   fullRegistration,
   registrationStoreContract,
   simpleRegistration,
 } from '../store/registration-store-contract.js';
 
-const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const found = findRedisServer();
 
 // The same rule as requirePeer (test/support/peers.ts), checked once at load because the contract
 // suite needs the server for every test: skip with the package to install, fail under CI=true.
@@ -33,53 +24,21 @@ if (!found) {
     });
   });
 } else {
-  let daemon: ReturnType<typeof startDaemon> | undefined;
-  let port = 0;
+  let redisServer: RedisServer | undefined;
   const clients: Redis[] = [];
   let n = 0;
 
   before(async () => {
-    port = await freeTcpPort();
-    daemon = startDaemon(found, [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ]);
-    const probe = new Redis({
-      port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => 50,
-    });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        break;
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`redis-server did not start: ${daemon.output()}`, { cause: e });
-        probe.disconnect();
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    clients.push(probe);
+    redisServer = await startRedisServer(found);
   });
 
   after(async () => {
     for (const c of clients) c.disconnect();
-    await daemon?.stop();
+    await redisServer?.stop();
   });
 
   const connect = (): Redis => {
-    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 2 });
+    const redis = new Redis({ port: redisServer!.port, host: '127.0.0.1', maxRetriesPerRequest: 2 });
     clients.push(redis);
     return redis;
   };
