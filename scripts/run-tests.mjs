@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the test suites with node:test (TypeScript through tsx).
-//   node scripts/run-tests.mjs            every suite CI needs (unit, interop, short fuzz)
+//   node scripts/run-tests.mjs            every suite CI needs (unit, interop, browser, short fuzz)
 //   node scripts/run-tests.mjs --unit     the fast unit suite only
 //   node scripts/run-tests.mjs --fuzz     the fuzz suites with the long budget (PETREL_FUZZ_BUDGET)
 //   node scripts/run-tests.mjs FILE...    just those files
@@ -27,7 +27,7 @@ function walk(dir) {
 }
 
 let files = explicit.length > 0 ? explicit : walk(join(root, 'test')).sort();
-const isSlow = (f) => /^test[\\/](interop|fuzz|soak)[\\/]/.test(f);
+const isSlow = (f) => /^test[\\/](interop|fuzz|soak|browser)[\\/]/.test(f);
 if (mode === 'unit') files = files.filter((f) => !isSlow(f));
 if (mode === 'fuzz') files = files.filter((f) => /^test[\\/]fuzz[\\/]/.test(f));
 

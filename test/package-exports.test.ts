@@ -19,7 +19,16 @@ const ENTRY_POINTS: Record<string, string[]> = {
   'petrel-lwm2m/binding/coap': ['encodeDownlinkRequest', 'decodeUplinkRequest', 'CoapServerBinding'],
   'petrel-lwm2m/server': ['LwM2mServer', 'MemoryRegistrationStore', 'ServerRequestError'],
   'petrel-lwm2m/client': ['LwM2mClient', 'ObjectTree', 'MemoryInstance', 'RegistrationEngine'],
-  'petrel-lwm2m/store': ['MemoryRegistrationStore', 'SqliteRegistrationStore', 'RedisRegistrationStore'],
+  'petrel-lwm2m/store': [
+    'MemoryRegistrationStore',
+    'SqliteRegistrationStore',
+    'RedisRegistrationStore',
+    'openStores',
+    'MemoryEventLog',
+    'SqliteObservationStore',
+    'RedisTagStore',
+  ],
+  'petrel-lwm2m/api': ['createApiServer', 'startApiServer', 'recordServerEvents', 'parseApiPath'],
 };
 
 describe('package entry points', () => {

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createInterface } from 'node:readline';
 import { MemoryInstance } from '../client/instance.js';
-import { LwM2mClient } from '../client/lwm2m-client.js';
+import type { LwM2mClient } from '../client/lwm2m-client.js';
 import { PetrelError } from '../errors.js';
 import type { LwM2mValue } from '../model/data-types.js';
 import { LwM2mPath } from '../model/path.js';
@@ -13,10 +13,15 @@ import type { Channel, ChannelErrorHandler, Peer, ReceiveHandler } from '../tran
 import { UdpChannel } from '../transport/udp-channel.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
-import { SimulatedDevice } from './simulated-device.js';
+import {
+  SIMULATED_SSID,
+  SimulatedDevice,
+  bindAddressFor,
+  createSimulatedClient,
+} from './simulated-device.js';
 
 /** The one server account of the simulated device. */
-const SSID = 1;
+const SSID = SIMULATED_SSID;
 /** How long quit / end of input waits for a Register in flight before stopping anyway. */
 const QUIT_SETTLE_MS = 5000;
 
@@ -34,14 +39,16 @@ interface ClientCommandOptions {
   stdin: boolean;
 }
 
-function lifetimeSeconds(text: string): number {
+/** commander parser of a registration lifetime (also `petrel fleet`). */
+export function lifetimeSeconds(text: string): number {
   const n = Number(text);
   if (!/^[0-9]+$/.test(text) || n < 1 || n > 0xffff_ffff)
     throw new InvalidArgumentError('expected a whole number of seconds, at least 1');
   return n;
 }
 
-function intervalSeconds(text: string): number {
+/** commander parser of a measurement interval (also `petrel fleet`). */
+export function intervalSeconds(text: string): number {
   const n = Number(text);
   if (!/^[0-9]*\.?[0-9]+$/.test(text) || !(n >= 0.01) || n > 86400)
     throw new InvalidArgumentError('expected seconds between 0.01 and 86400');
@@ -57,15 +64,6 @@ function profileIdOption(text: string): string {
     // reported below
   }
   throw new InvalidArgumentError("expected 'dynamic' or a pre-configured id such as oma:temperature-sensor");
-}
-
-/** The socket family the server's address needs (`coap://[::1]` needs udp6). */
-function bindAddressFor(uri: string): string {
-  try {
-    return new URL(uri).hostname.startsWith('[') ? '::' : '0.0.0.0';
-  } catch {
-    return '0.0.0.0';
-  }
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -419,21 +417,13 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   const device = new SimulatedDevice({ interval: opts.interval });
   let client: LwM2mClient;
   try {
-    client = new LwM2mClient({
+    client = createSimulatedClient(device, {
       endpoint: opts.endpoint,
-      servers: [
-        {
-          uri: opts.server,
-          shortServerId: SSID,
-          lifetime: opts.lifetime,
-          queueMode: opts.queueMode === true,
-        },
-      ],
-      model: device.model,
-      device: device.device,
-      instances: device.instances,
+      server: opts.server,
       channel: radio,
-      version: opts.lwm2mVersion,
+      lifetime: opts.lifetime,
+      lwm2mVersion: opts.lwm2mVersion,
+      queueMode: opts.queueMode === true,
       ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
     });
   } catch (e) {
@@ -454,8 +444,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
     `ep=${opts.endpoint} lwm2m=${opts.lwm2mVersion} from ${local?.address ?? '?'}:${local?.port ?? '?'}`,
     { endpoint: opts.endpoint, lwm2m: opts.lwm2mVersion, address: local?.address, port: local?.port },
   );
-  const own = client.tree.instance(3, 0);
-  device.start(own instanceof MemoryInstance ? own : undefined);
+  device.startWith(client);
   const commands = new Commands(client, radio, print, stopping);
   const { lines, close } = opts.stdin ? openLines(io) : { lines: noLines(), close: () => undefined };
   try {

@@ -7,6 +7,11 @@ export interface CliIo {
   shutdown?(): Promise<void>;
   /** Input lines of an interactive command (`petrel client`); default: stdin line by line. */
   readLines?(): AsyncIterable<string>;
+  /**
+   * A terminal to draw progress bars on (`petrel fleet`), or undefined when stderr is not a
+   * terminal: then commands print a plain line now and then instead.
+   */
+  progressStream?(): NodeJS.WritableStream | undefined;
 }
 
 export const processIo: CliIo = {
@@ -18,6 +23,7 @@ export const processIo: CliIo = {
   },
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };
 
 /** A usage or input problem the user can fix; the CLI prints the message and exits with `exitCode`. */

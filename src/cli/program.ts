@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { PetrelError } from '../errors.js';
 import { clientCommand } from './client-command.js';
 import { codecCommand } from './codec-command.js';
+import { ConfigError } from './config.js';
+import { fleetCommand } from './fleet-command.js';
 import { serverCommand } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
 
@@ -17,6 +19,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(codecCommand(io));
   program.addCommand(serverCommand(io));
   program.addCommand(clientCommand(io));
+  program.addCommand(fleetCommand(io));
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     for (const sub of cmd.commands)
@@ -43,6 +46,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (e instanceof CliError) {
       io.stderr(`petrel: ${e.message}\n`);
       return e.exitCode;
+    }
+    // A bad setting in the environment or the config file is a usage error, like a bad flag.
+    if (e instanceof ConfigError) {
+      io.stderr(`petrel: ${e.message}\n`);
+      return 2;
     }
     if (e instanceof PetrelError) {
       io.stderr(`petrel: ${e.message} [${e.code}]\n`);

@@ -1,22 +1,20 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { startApiServer } from '../api/api-server.js';
+import type { RunningApiServer } from '../api/api-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
-import { SqliteRegistrationStore } from '../store/sqlite-registration-store.js';
+import { openStores } from '../store/open-stores.js';
+import type { Stores } from '../store/stores.js';
 import type { Registration } from '../server/registration.js';
+import { addServerOptions, resolveServerConfig, serverConfigWarnings } from './config.js';
+import type { ServerConfig } from './config.js';
+import { startFleet } from './fleet.js';
+import type { Fleet } from './fleet.js';
+import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!/^[0-9]+$/.test(text) || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
-  return n;
-}
-
-function seconds(text: string): number {
-  const n = Number(text);
-  if (!/^[0-9]+$/.test(text)) throw new InvalidArgumentError('expected a whole number of seconds');
-  return n;
-}
 
 function describe(reg: Registration): string {
   const objects = reg.objects.map((o) => (o.version ? `${o.id}@${o.version}` : `${o.id}`)).join(',');
@@ -26,119 +24,174 @@ function describe(reg: Registration): string {
   );
 }
 
-interface ServerCommandOptions {
-  address: string;
-  coapPort: number;
-  models?: string[];
-  lifetimeGrace: number;
-  json?: boolean;
-  store: string;
+/** How many simulated devices `--demo` starts. */
+export const DEMO_DEVICES = 3;
+
+/**
+ * The built web UI: dist/web beside the compiled CLI (dist/cli), or, when the CLI runs from
+ * src/ through tsx, the repository's dist/web.
+ */
+export function packagedWebRoot(): string | undefined {
+  for (const candidate of ['../web/', '../../dist/web/']) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(`${dir}index.html`)) return dir;
+  }
+  return undefined;
 }
 
-/** `memory` or `sqlite:<file>` (Redis comes with the product issue). */
-function storeOption(text: string): string {
-  if (text === 'memory' || (text.startsWith('sqlite:') && text.length > 'sqlite:'.length)) return text;
-  throw new InvalidArgumentError('expected memory or sqlite:<file>, e.g. sqlite:./data/petrel.db');
+/** A URL a person can open: a wildcard address becomes the loopback one. */
+function reachableHost(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '[::1]';
+  return address.includes(':') ? `[${address}]` : address;
 }
 
 /**
- * `petrel server`: a LwM2M server on CoAP/UDP that logs registrations, updates, sends and
- * expiries until SIGINT/SIGTERM (or the injected shutdown). The REST API and UI come later.
+ * `petrel server`: the LwM2M server on CoAP/UDP with its REST API and web UI on HTTP, its state
+ * in a store (SQLite by default), logging what clients do until SIGINT/SIGTERM (or the injected
+ * shutdown). `--demo` adds a few simulated devices in the same process.
  */
 export function serverCommand(io: CliIo): Command {
-  return new Command('server')
-    .description('run a LwM2M 1.2 server (CoAP over UDP) and log what clients do')
-    .option('--address <ip>', 'address to listen on', '0.0.0.0')
-    .option('--coap-port <port>', 'CoAP UDP port (0 = any free port)', port, 5683)
-    .option(
-      '--models <dir>',
-      'folder of OMA DDF XML object definitions to add (repeatable)',
-      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
-    )
-    .option('--lifetime-grace <seconds>', 'extra seconds before a registration expires', seconds, 0)
-    .option('--json', 'log one JSON object per line instead of text')
-    .option('--store <store>', 'where registrations live: memory or sqlite:<file>', storeOption, 'memory')
-    .action(async (opts: ServerCommandOptions) => {
-      const model = createDefaultRegistry();
-      for (const dir of opts.models ?? []) {
-        try {
-          const loaded = model.loadDirectory(dir, { onInvalid: 'skip' });
-          io.stderr(
-            `petrel: loaded ${loaded.definitions.length} object definitions from ${dir}` +
-              `${loaded.skipped.length > 0 ? ` (${loaded.skipped.length} files skipped)` : ''}\n`,
-          );
-        } catch (e) {
-          throw new CliError(`cannot load models from ${dir}: ${(e as Error).message}`, 1);
-        }
-      }
-      let store: SqliteRegistrationStore | undefined;
-      if (opts.store.startsWith('sqlite:')) {
-        const file = opts.store.slice('sqlite:'.length);
-        try {
-          store = new SqliteRegistrationStore({ file });
-        } catch (e) {
-          throw new CliError(`cannot open the store ${file}: ${(e as Error).message}`, 1);
-        }
-      }
-      const server = new LwM2mServer({
-        udp: { address: opts.address, port: opts.coapPort },
-        model,
-        lifetimeGrace: opts.lifetimeGrace,
-        ...(store ? { store } : {}),
-      });
-      const log = (event: string, text: string, data: Record<string, unknown>): void => {
-        io.stdout(
-          opts.json
-            ? `${JSON.stringify({ time: new Date().toISOString(), event, ...data })}\n`
-            : `${event} ${text}\n`,
-        );
-      };
-      const regData = (r: Registration): Record<string, unknown> => ({
-        endpoint: r.endpoint,
-        id: r.id,
-        lwm2m: r.lwm2mVersion,
-        lifetime: r.lifetime,
-        binding: r.binding,
-        queueMode: r.queueMode,
-        peer: `${r.peer.address}:${r.peer.port}`,
-        objects: r.objects.map((o) => o.id),
-      });
-      server.on('registered', (r) => log('registered', describe(r), regData(r)));
-      server.on('updated', (r) => log('updated', describe(r), regData(r)));
-      server.on('deregistered', (r) => log('deregistered', `ep=${r.endpoint}`, { endpoint: r.endpoint }));
-      server.on('expired', (r) => log('expired', `ep=${r.endpoint}`, { endpoint: r.endpoint }));
-      server.on('send', (e) =>
-        log('send', `ep=${e.registration.endpoint} ${JSON.stringify(e.result.values)}`, {
-          endpoint: e.registration.endpoint,
-          values: e.result.values,
-        }),
-      );
-      server.on('uplink', (e) => {
-        if (e.code.startsWith('2.')) return;
-        log(
-          'refused',
-          `${e.operation ?? 'request'} from ${e.peer}: ${e.code} ${e.diagnostic ?? ''}`.trimEnd(),
-          { ...e },
-        );
-      });
-      server.on('error', (e) => io.stderr(`petrel: ${e.message}\n`));
-      // Listen for the stop signal before announcing anything: a supervisor that reacts to the
-      // "listening" line must not be able to kill the process before the handler exists.
-      const shutdown = (io.shutdown ?? waitForSignal)();
+  return addServerOptions(
+    new Command('server').description(
+      'run a LwM2M 1.2 server (CoAP over UDP) with its REST API and web UI, and log what clients do',
+    ),
+  ).action(async (_opts: unknown, cmd: Command) => {
+    const config = resolveServerConfig(cmd, process.env);
+    for (const warning of serverConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
+    const model = createDefaultRegistry();
+    for (const dir of config.models) {
       try {
-        await server.start();
+        const loaded = model.loadDirectory(dir, { onInvalid: 'skip' });
+        io.stderr(
+          `petrel: loaded ${loaded.definitions.length} object definitions from ${dir}` +
+            `${loaded.skipped.length > 0 ? ` (${loaded.skipped.length} files skipped)` : ''}\n`,
+        );
       } catch (e) {
-        store?.close();
-        throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
+        throw new CliError(`cannot load models from ${dir}: ${(e as Error).message}`, 1);
       }
-      const where = server.address;
-      log('listening', `coap://${where?.address ?? opts.address}:${where?.port ?? opts.coapPort}`, {
-        address: where?.address,
-        port: where?.port,
-      });
-      await shutdown;
-      await server.stop();
-      store?.close();
-      log('stopped', '', {});
+    }
+    // The IPSO temperature sensor the simulated devices carry: named in the UI unless a models
+    // folder brought its own definition.
+    if (!model.object(TEMPERATURE_DEFINITION.id)) model.add(TEMPERATURE_DEFINITION);
+    let stores: Stores;
+    try {
+      stores = await openStores(config.store);
+    } catch (e) {
+      throw new CliError(`cannot open the store ${config.store}: ${(e as Error).message}`, 1);
+    }
+    const server = new LwM2mServer({
+      udp: { address: config.address, port: config.coapPort },
+      model,
+      lifetimeGrace: config.lifetimeGrace,
+      store: stores.registrations,
+      observationStore: stores.observations,
     });
+    const log = (event: string, text: string, data: Record<string, unknown>): void => {
+      io.stdout(
+        config.json
+          ? `${JSON.stringify({ time: new Date().toISOString(), event, ...data })}\n`
+          : `${event} ${text}\n`,
+      );
+    };
+    logServerEvents(server, log);
+    server.on('error', (e) => io.stderr(`petrel: ${e.message}\n`));
+    // Listen for the stop signal before announcing anything: a supervisor that reacts to the
+    // "listening" line must not be able to kill the process before the handler exists.
+    const shutdown = (io.shutdown ?? waitForSignal)();
+    let api: RunningApiServer | undefined;
+    let fleet: Fleet | undefined;
+    const release = async (): Promise<void> => {
+      await fleet?.stop().catch(() => undefined);
+      await api?.close().catch(() => undefined);
+      await server.stop().catch(() => undefined);
+      await stores.close().catch(() => undefined);
+    };
+    try {
+      await server.start();
+      api = await startHttp(config, server, stores, model);
+    } catch (e) {
+      await release();
+      throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
+    }
+    const coap = server.address;
+    const coapPort = coap?.port ?? config.coapPort;
+    log('listening', `coap://${coap?.address ?? config.address}:${coapPort}`, {
+      address: coap?.address,
+      port: coapPort,
+      store: config.store,
+    });
+    const url = `http://${reachableHost(api.address)}:${api.port}/`;
+    log('http', `${url} (web UI; REST API at ${url}api, reference at ${url}api/docs)`, {
+      url,
+      address: api.address,
+      port: api.port,
+    });
+    if (config.demo) {
+      fleet = await startFleet({
+        count: DEMO_DEVICES,
+        server: `coap://${reachableHost(coap?.address ?? config.address)}:${coapPort}`,
+        prefix: 'demo-',
+        interval: 2,
+        registrationTimeout: 10_000,
+      });
+      log('demo', `${fleet.registered} simulated devices (demo-1..demo-${DEMO_DEVICES})`, {
+        devices: fleet.devices.map((d) => d.endpoint),
+        registered: fleet.registered,
+      });
+    }
+    await shutdown;
+    await release();
+    log('stopped', '', {});
+  });
+}
+
+type Log = (event: string, text: string, data: Record<string, unknown>) => void;
+
+function logServerEvents(server: LwM2mServer, log: Log): void {
+  const regData = (r: Registration): Record<string, unknown> => ({
+    endpoint: r.endpoint,
+    id: r.id,
+    lwm2m: r.lwm2mVersion,
+    lifetime: r.lifetime,
+    binding: r.binding,
+    queueMode: r.queueMode,
+    peer: `${r.peer.address}:${r.peer.port}`,
+    objects: r.objects.map((o) => o.id),
+  });
+  server.on('registered', (r) => log('registered', describe(r), regData(r)));
+  server.on('updated', (r) => log('updated', describe(r), regData(r)));
+  server.on('deregistered', (r) => log('deregistered', `ep=${r.endpoint}`, { endpoint: r.endpoint }));
+  server.on('expired', (r) => log('expired', `ep=${r.endpoint}`, { endpoint: r.endpoint }));
+  server.on('send', (e) =>
+    log('send', `ep=${e.registration.endpoint} ${JSON.stringify(e.result.values)}`, {
+      endpoint: e.registration.endpoint,
+      values: e.result.values,
+    }),
+  );
+  server.on('uplink', (e) => {
+    if (e.code.startsWith('2.')) return;
+    log('refused', `${e.operation ?? 'request'} from ${e.peer}: ${e.code} ${e.diagnostic ?? ''}`.trimEnd(), {
+      ...e,
+    });
+  });
+}
+
+function startHttp(
+  config: ServerConfig,
+  server: LwM2mServer,
+  stores: Stores,
+  model: ReturnType<typeof createDefaultRegistry>,
+): Promise<RunningApiServer> {
+  const webRoot = config.webRoot ?? packagedWebRoot();
+  return startApiServer({
+    server,
+    stores,
+    model,
+    address: config.httpAddress,
+    port: config.httpPort,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    ...(config.cors.length > 0 ? { cors: config.cors } : {}),
+    ...(webRoot === undefined ? {} : { webRoot }),
+  });
 }

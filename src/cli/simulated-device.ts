@@ -1,6 +1,7 @@
 import { createConnectivityMonitoringInstance, createLocationInstance } from '../client/core-instances.js';
 import type { DeviceInstanceOptions } from '../client/core-instances.js';
 import { MemoryInstance } from '../client/instance.js';
+import { LwM2mClient } from '../client/lwm2m-client.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ResourceType } from '../model/data-types.js';
@@ -8,8 +9,10 @@ import { objectUrn, parseRangeEnumeration } from '../model/ddf-loader.js';
 import type { ObjectDefinition, Operations, ResourceDefinition } from '../model/object-definition.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import type { ObjectRegistry } from '../model/object-registry.js';
+import type { LwM2mVersion } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
+import type { Channel } from '../transport/channel.js';
 
 /** IPSO Temperature (OMA registry, object 3303). */
 export const TEMPERATURE_OBJECT_ID = 3303;
@@ -102,6 +105,10 @@ export interface SimulatedDeviceOptions {
   readonly temperatureBounds?: readonly [min: number, max: number];
   readonly latitude?: number;
   readonly longitude?: number;
+  /** /3/0/9 at start, %; default 87. */
+  readonly batteryLevel?: number;
+  /** The object model; default a new createSimulatorModel(). A fleet shares one. */
+  readonly model?: ObjectRegistry;
 }
 
 /** Largest temperature step per measurement, °C. */
@@ -147,7 +154,7 @@ export class SimulatedDevice {
     this.#now = options.now ?? Date.now;
     this.#intervalMs = (options.interval ?? 10) * 1000;
     this.#bounds = options.temperatureBounds ?? [10, 35];
-    this.model = createSimulatorModel();
+    this.model = options.model ?? createSimulatorModel();
     const serial =
       options.serialNumber ??
       `PS-${Array.from(this.#random.bytes(4), (b) => b.toString(16).padStart(2, '0')).join('')}`;
@@ -162,7 +169,7 @@ export class SimulatedDevice {
         6: [1, 5], // internal battery, USB
         7: [3700, 5000], // mV
         8: [120, 0], // mA
-        9: 87,
+        9: options.batteryLevel ?? 87,
         10: 512, // KiB
         14: '+00:00',
         15: 'Etc/UTC',
@@ -210,11 +217,20 @@ export class SimulatedDevice {
     return [this.connectivity, this.location, this.temperature];
   }
 
-  /** Starts measuring every interval; `device` is the client's /3/0, kept current too. */
-  start(device?: MemoryInstance): void {
+  /**
+   * Starts measuring every interval; `device` is the client's /3/0, kept current too. The first
+   * measurement comes after `firstDelayMs` (default one interval): a fleet staggers its devices.
+   */
+  start(device?: MemoryInstance, firstDelayMs: number = this.#intervalMs): void {
     this.#deviceInstance = device;
     this.stop();
-    this.#schedule();
+    this.#schedule(firstDelayMs);
+  }
+
+  /** start() with the client's own /3/0 instance. */
+  startWith(client: LwM2mClient, firstDelayMs?: number): void {
+    const own = client.tree.instance(3, 0);
+    this.start(own instanceof MemoryInstance ? own : undefined, firstDelayMs);
   }
 
   stop(): void {
@@ -247,11 +263,11 @@ export class SimulatedDevice {
     this.temperature.set(Temperature.minMeasuredValue, value).set(Temperature.maxMeasuredValue, value);
   }
 
-  #schedule(): void {
+  #schedule(delayMs: number = this.#intervalMs): void {
     this.#timer = this.#clock.setTimeout(() => {
       this.tick();
       this.#schedule();
-    }, this.#intervalMs);
+    }, delayMs);
   }
 
   #trackMinMax(): void {
@@ -301,4 +317,57 @@ export class SimulatedDevice {
   #unixNow(): number {
     return Math.floor(this.#now() / 1000);
   }
+}
+
+/** The one server account of a simulated device. */
+export const SIMULATED_SSID = 1;
+
+/** The socket family the server's address needs (`coap://[::1]` needs udp6). */
+export function bindAddressFor(uri: string): string {
+  try {
+    return new URL(uri).hostname.startsWith('[') ? '::' : '0.0.0.0';
+  } catch {
+    return '0.0.0.0';
+  }
+}
+
+export interface SimulatedClientOptions {
+  /** ep=. */
+  readonly endpoint: string;
+  /** coap://host:port. */
+  readonly server: string;
+  /** The device's socket (the caller owns and closes it). */
+  readonly channel: Channel;
+  /** Seconds; default the client's (86400 s, /1 default). */
+  readonly lifetime?: number;
+  readonly lwm2mVersion?: LwM2mVersion;
+  readonly queueMode?: boolean;
+  readonly profileId?: string;
+  /** Spreads the lifetime Updates of many clients (registration engine). */
+  readonly random?: RandomSource;
+}
+
+/**
+ * The LwM2M client of a simulated device: one server account (SSID 1), /3/0 from `device.device`,
+ * and the device's other instances. Throws LwM2mClientError('bad-uri') for a server it cannot use.
+ */
+export function createSimulatedClient(device: SimulatedDevice, options: SimulatedClientOptions): LwM2mClient {
+  return new LwM2mClient({
+    endpoint: options.endpoint,
+    servers: [
+      {
+        uri: options.server,
+        shortServerId: SIMULATED_SSID,
+        ...(options.lifetime === undefined ? {} : { lifetime: options.lifetime }),
+        queueMode: options.queueMode === true,
+      },
+    ],
+    model: device.model,
+    device: device.device,
+    instances: device.instances,
+    channel: options.channel,
+    ...(options.lwm2mVersion === undefined ? {} : { version: options.lwm2mVersion }),
+    ...(options.profileId === undefined ? {} : { profileId: options.profileId }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+  });
 }

@@ -65,7 +65,10 @@ describe('petrel server', () => {
       stderr: (s) => void (err += s),
       shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
     };
-    const exit = runCli(['server', '--address', '127.0.0.1', '--coap-port', '0'], io);
+    const exit = runCli(
+      ['server', '--address', '127.0.0.1', '--coap-port', '0', '--store', 'memory', '--http-port', '0'],
+      io,
+    );
     await waitFor(() => /listening coap:\/\/127\.0\.0\.1:\d+/.test(out), 'the listening line');
     const port = Number(/listening coap:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
     assert.ok(port > 0);
@@ -91,7 +94,21 @@ describe('petrel server', () => {
       stderr: () => undefined,
       shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
     };
-    const exit = runCli(['server', '--address', '127.0.0.1', '--coap-port', '0', '--json'], io);
+    const exit = runCli(
+      [
+        'server',
+        '--address',
+        '127.0.0.1',
+        '--coap-port',
+        '0',
+        '--json',
+        '--store',
+        'memory',
+        '--http-port',
+        '0',
+      ],
+      io,
+    );
     await waitFor(() => out.includes('"listening"'), 'the listening event');
     const listening = JSON.parse(out.split('\n')[0]!) as { event: string; port: number };
     assert.equal(listening.event, 'listening');
@@ -119,13 +136,23 @@ describe('petrel server', () => {
         shutdown: () => Promise.resolve(),
       };
       const taken = await runCli(
-        ['server', '--address', '127.0.0.1', '--coap-port', String(blocker.local.port)],
+        [
+          'server',
+          '--address',
+          '127.0.0.1',
+          '--coap-port',
+          String(blocker.local.port),
+          '--store',
+          'memory',
+          '--http-port',
+          '0',
+        ],
         io,
       );
       assert.equal(taken, 1);
       assert.match(err, /cannot start the server/);
       err = '';
-      assert.equal(await runCli(['server', '--models', '/nonexistent/models'], io), 1);
+      assert.equal(await runCli(['server', '--models', '/nonexistent/models', '--store', 'memory'], io), 1);
       assert.match(err, /cannot load models from \/nonexistent\/models/);
       assert.equal(await runCli(['server', '--coap-port', '70000'], io), 2);
     } finally {
@@ -137,7 +164,20 @@ describe('petrel server', () => {
     const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', main, 'server', '--address', '127.0.0.1', '--coap-port', '0'],
+      [
+        '--import',
+        'tsx',
+        main,
+        'server',
+        '--address',
+        '127.0.0.1',
+        '--coap-port',
+        '0',
+        '--store',
+        'memory',
+        '--http-port',
+        '0',
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -170,7 +210,17 @@ describe('petrel server --store', () => {
         shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
       };
       const exit = runCli(
-        ['server', '--address', '127.0.0.1', '--coap-port', port, '--store', `sqlite:${file}`],
+        [
+          'server',
+          '--address',
+          '127.0.0.1',
+          '--coap-port',
+          port,
+          '--store',
+          `sqlite:${file}`,
+          '--http-port',
+          '0',
+        ],
         io,
       );
       await waitFor(() => /listening coap:\/\/127\.0\.0\.1:\d+/.test(out), 'the listening line');
@@ -238,6 +288,8 @@ describe('petrel server killed with SIGKILL', () => {
           String(port),
           '--store',
           `sqlite:${file}`,
+          '--http-port',
+          '0',
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );

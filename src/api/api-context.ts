@@ -1,0 +1,54 @@
+import type { ServerResponse } from 'node:http';
+import type { ObjectModel } from '../model/object-definition.js';
+import type { LwM2mServer } from '../server/lwm2m-server.js';
+import type { Registration } from '../server/registration.js';
+import type { EventLog } from '../store/event-log.js';
+import type { Stores } from '../store/stores.js';
+import type { TagStore } from '../store/tag-store.js';
+import { ApiError } from './api-errors.js';
+import type { ClientState } from './client-summary.js';
+import type { ServerMonitor } from './server-monitor.js';
+
+/** What every route module works with: the server, the stores, and the process's observations of them. */
+export interface ApiContext {
+  readonly server: LwM2mServer;
+  readonly tags: TagStore;
+  readonly events: EventLog;
+  readonly storeKind: Stores['kind'];
+  readonly model: ObjectModel;
+  readonly monitor: ServerMonitor;
+  /** Wall-clock ms. */
+  readonly now: () => number;
+  readonly startedAt: Date;
+  readonly coap: { readonly address: string; readonly port: number } | null;
+  /** Milliseconds between SSE heartbeat comments. */
+  readonly heartbeatMs: number;
+  /** Open SSE responses, ended when the app closes. */
+  readonly streams: Set<ServerResponse>;
+  /** A fresh id for a queued request. */
+  newId(): string;
+  /** Logs an error no caller waits for (an event append that failed). */
+  reportError(error: unknown): void;
+}
+
+/** The registration of `endpoint`, or 404 UNKNOWN_CLIENT. */
+export async function requireRegistration(ctx: ApiContext, endpoint: string): Promise<Registration> {
+  const reg = await ctx.server.getRegistration(endpoint);
+  if (!reg) throw new ApiError('UNKNOWN_CLIENT', `no client "${clipName(endpoint)}" is registered`);
+  return reg;
+}
+
+/** The live state of a registered client as summaries show it. */
+export function clientState(ctx: ApiContext, reg: Registration, tags: readonly string[]): ClientState {
+  const lastActivity = ctx.monitor.lastActivity(reg.endpoint);
+  return {
+    awake: ctx.server.isAwake(reg.endpoint),
+    tags,
+    ...(lastActivity === undefined ? {} : { lastActivity }),
+  };
+}
+
+/** A name from a URL in a message: cut short, so a huge input makes no huge message. */
+export function clipName(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

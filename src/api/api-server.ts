@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifySchema, FastifyServerOptions } from 'fastify';
+import type { ObjectModel } from '../model/object-definition.js';
+import type { LwM2mServer } from '../server/lwm2m-server.js';
+import type { Stores } from '../store/stores.js';
+import type { ApiContext } from './api-context.js';
+import { ApiError, installErrorHandler } from './api-errors.js';
+import { registerClientRoutes } from './clients-routes.js';
+import { recordServerEvents } from './event-recorder.js';
+import type { RecordEventsOptions } from './event-recorder.js';
+import { registerEventRoutes } from './events-routes.js';
+import { installTokenAuth } from './http-auth.js';
+import { installCors } from './http-cors.js';
+import { registerModelRoutes } from './models-routes.js';
+import { registerOperationRoutes } from './operation-routes.js';
+import { PETREL_VERSION, registerServerRoutes } from './server-routes.js';
+import { ServerMonitor } from './server-monitor.js';
+import { hasWebUi, registerWebRoutes } from './web-routes.js';
+
+export interface ApiServerOptions {
+  readonly server: LwM2mServer;
+  /** Tags and the event log (the server's own stores bundle will do). */
+  readonly stores: Pick<Stores, 'tags' | 'events' | 'kind'>;
+  /** Object definitions for /api/models (default: the server's model). */
+  readonly model?: ObjectModel;
+  /** Require `Authorization: Bearer <token>` on /api (not on /api/openapi.json and /api/docs). */
+  readonly token?: string;
+  /** Origins allowed to call the API from a browser (`*` for any); CORS is off without it. */
+  readonly cors?: readonly string[];
+  /** Folder of the built web UI, served at `/` when it holds an index.html. */
+  readonly webRoot?: string;
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Shown by /api/server (default: when the API was created). */
+  readonly startedAt?: Date;
+  /** The CoAP address to report (default: where the server's own UDP channel listens). */
+  readonly endpoints?: { readonly coap?: { readonly address: string; readonly port: number } };
+  /** Wall clock in ms (default Date.now). */
+  readonly now?: () => number;
+  /**
+   * Record the server's events into `stores.events` (default true). Turn it off when something
+   * else records them (several API processes on one server).
+   */
+  readonly record?: boolean | Omit<RecordEventsOptions, 'now' | 'tags'>;
+  /** Largest request body, bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  /** Milliseconds between SSE heartbeat comments (default 15 000). */
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * OpenAPI has no wildcard path parameter: `/api/clients/{ep}/*` is documented as
+ * `/api/clients/{ep}/{path}`, the LwM2M path (slashes allowed).
+ */
+function documentWildcard({ schema, url }: { schema: FastifySchema; url: string }): {
+  schema: FastifySchema;
+  url: string;
+} {
+  if (!url.endsWith('/*')) return { schema, url };
+  const params = schema.params as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  if (!params?.properties) return { schema, url: `${url.slice(0, -1)}:path` };
+  const { '*': wildcard, ...rest } = params.properties;
+  return {
+    schema: {
+      ...schema,
+      params: {
+        ...params,
+        properties: { ...rest, path: wildcard },
+        required: (params.required ?? []).map((p) => (p === '*' ? 'path' : p)),
+      },
+    },
+    url: `${url.slice(0, -1)}:path`,
+  };
+}
+
+/** `?token=…` in a logged URL becomes `?token=[redacted]`: request logs must not hold the secret. */
+export function redactToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+interface LoggedRequest {
+  method: string;
+  url: string;
+  hostname?: string;
+  ip?: string;
+}
+
+function redactingLogger(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return false;
+  const base = logger === true ? {} : logger;
+  return {
+    ...base,
+    serializers: {
+      ...(base.serializers ?? {}),
+      req: (request: LoggedRequest) => ({
+        method: request.method,
+        url: redactToken(request.url),
+        host: request.hostname,
+        remoteAddress: request.ip,
+      }),
+    },
+  };
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/**
+ * Builds the REST API of a running LwM2mServer (docs/rest-api.md) as a Fastify instance, ready
+ * for `inject()` or `listen()` (the caller listens). Closing the app stops its event recording
+ * and ends open event streams; it does not stop the LwM2M server or close the stores.
+ */
+export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
+  const now = options.now ?? Date.now;
+  const app = Fastify({
+    logger: redactingLogger(options.logger),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Endpoint names can be long (URNs); the router's default cap is 100 characters.
+    routerOptions: { maxParamLength: 1024 },
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error (BAD_REQUEST naming them), not silently dropped.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  });
+  const streams = new Set<ServerResponse>();
+  const monitor = new ServerMonitor(options.server, { now });
+  const ctx: ApiContext = {
+    server: options.server,
+    tags: options.stores.tags,
+    events: options.stores.events,
+    storeKind: options.stores.kind,
+    model: options.model ?? options.server.model,
+    monitor,
+    now,
+    startedAt: options.startedAt ?? new Date(now()),
+    coap: options.endpoints?.coap ?? null,
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    streams,
+    newId: () => randomBytes(8).toString('hex'),
+    reportError: (e) => app.log.error({ err: e }, 'REST API background error'),
+  };
+
+  const record = options.record ?? true;
+  const recorder = record
+    ? recordServerEvents(options.server, options.stores.events, {
+        ...(typeof record === 'object' ? record : {}),
+        now,
+        tags: options.stores.tags,
+        onError: (e) => ctx.reportError(e),
+      })
+    : undefined;
+
+  app.addHook('preClose', (done) => {
+    for (const raw of streams) raw.end();
+    streams.clear();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    recorder?.();
+    monitor.close();
+    await recorder?.flush();
+  });
+
+  installErrorHandler(app);
+  if (options.cors && options.cors.length > 0) installCors(app, options.cors);
+  if (options.token !== undefined && options.token !== '') installTokenAuth(app, options.token);
+  // A POST or PUT without a body means "no fields" (POST …/execute, …/observe).
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PUT'))
+      request.body = {};
+    done();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Petrel LwM2M server REST API',
+        version: PETREL_VERSION,
+        description:
+          'Device management of the LwM2M clients registered with a Petrel server. See docs/rest-api.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      ...(options.token ? { security: [{ bearer: [] }] } : {}),
+    },
+    transform: documentWildcard,
+  });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/api/docs',
+    // No call to the online validator: the docs work offline.
+    uiConfig: { validatorUrl: null },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  registerServerRoutes(app, ctx);
+  registerModelRoutes(app, ctx);
+  registerClientRoutes(app, ctx);
+  registerOperationRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
+
+  const webRoot = options.webRoot !== undefined && hasWebUi(options.webRoot) ? options.webRoot : undefined;
+  if (webRoot !== undefined) await registerWebRoutes(app, webRoot);
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const isApi = path === '/api' || path.startsWith('/api/');
+    if (webRoot !== undefined && !isApi && (request.method === 'GET' || request.method === 'HEAD'))
+      return reply.type('text/html; charset=utf-8').sendFile('index.html');
+    const error = new ApiError('NOT_FOUND', `no route ${request.method} ${path.slice(0, 200)}`);
+    return reply.code(404).send(error.toJSON());
+  });
+  return app;
+}
+
+export interface RunningApiServer {
+  readonly app: FastifyInstance;
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Creates the API and listens on `address:port` (port 0: any free one). */
+export async function startApiServer(
+  options: ApiServerOptions & { readonly address?: string; readonly port?: number },
+): Promise<RunningApiServer> {
+  const app = await createApiServer(options);
+  try {
+    await app.listen({ host: options.address ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const bound = app.server.address() as AddressInfo;
+  return { app, address: bound.address, port: bound.port, close: () => app.close() };
+}

@@ -1,0 +1,249 @@
+// The JSON shapes of the Petrel REST API (docs/rest-api.md), as the console reads them.
+
+export type ResourceType =
+  'string' | 'integer' | 'unsigned' | 'float' | 'boolean' | 'opaque' | 'time' | 'objlnk' | 'corelnk' | 'none';
+
+/**
+ * A value in the `petrel codec` JSON convention: strings, numbers (64-bit integers past 2^53 as
+ * decimal strings), booleans, opaque as `{hex}`, object links as `"oid:iid"`, time as Unix seconds,
+ * null for executables and names without a value.
+ */
+export type JsonValue = string | number | boolean | null | { hex: string };
+
+/** Flat path -> value; a historical (timestamped) record maps to a list of `{t, v}`. */
+export type ValuesJson = Record<string, JsonValue | { t: number; v: JsonValue }[]>;
+
+export type Operations = 'R' | 'W' | 'RW' | 'E' | '';
+
+export interface ObjectSummary {
+  readonly id: number;
+  readonly name: string;
+  /** The default version; `versions` lists every one the server knows. */
+  readonly version: string;
+  readonly versions?: readonly string[];
+  readonly multiple: boolean;
+  readonly mandatory: boolean;
+}
+
+export interface ResourceModel {
+  readonly id: number;
+  readonly name: string;
+  readonly operations: Operations;
+  readonly multiple: boolean;
+  readonly mandatory: boolean;
+  readonly type: ResourceType;
+  readonly units?: string;
+  /** The registry's range or enumeration, text (`0..100`) or parsed (`{min, max}`). */
+  readonly range?: unknown;
+  readonly description?: string;
+}
+
+export interface ObjectModelInfo extends ObjectSummary {
+  readonly description?: string;
+  readonly resources: readonly ResourceModel[];
+}
+
+export type ClientStatus = 'awake' | 'sleeping';
+
+export interface ClientSummary {
+  readonly endpoint: string;
+  readonly registrationId: string;
+  readonly lwm2mVersion: string;
+  readonly binding: string;
+  readonly queueMode: boolean;
+  readonly lifetime: number;
+  readonly status: ClientStatus;
+  readonly registeredAt: string;
+  readonly lastSeen: string;
+  readonly expiresAt: string | null;
+  readonly address: string;
+  readonly transport: string;
+  readonly tags: readonly string[];
+}
+
+export interface ObjectLinkJson {
+  readonly target: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+export interface RegisteredObject {
+  readonly id: number;
+  readonly version?: string | null;
+  readonly instances: readonly number[];
+  /** Gateway prefix of an end device's object (`dev1`), when behind one. */
+  readonly prefix?: string;
+}
+
+export interface ClientDetail extends ClientSummary {
+  readonly sms?: string | null;
+  readonly profileIds?: readonly string[];
+  readonly alternatePath?: string | null;
+  readonly contentFormats?: readonly number[] | null;
+  readonly objectLinks: readonly ObjectLinkJson[];
+  readonly objects: readonly RegisteredObject[];
+  readonly extraParameters?: Readonly<Record<string, unknown>>;
+  readonly observations: number;
+}
+
+export interface ClientPage {
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly items: readonly ClientSummary[];
+}
+
+export interface ClientQuery {
+  readonly search?: string;
+  readonly tags?: readonly string[];
+  readonly status?: ClientStatus | '';
+  readonly version?: string;
+  readonly binding?: string;
+  readonly offset?: number;
+  readonly limit?: number;
+}
+
+export interface TypedRecord {
+  readonly path: string;
+  readonly type?: ResourceType;
+  readonly value?: JsonValue;
+  readonly time?: number;
+}
+
+export interface LinkJson {
+  readonly target: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+export interface MessageIdentity {
+  readonly commandId?: string;
+  readonly token?: string;
+  readonly messageId?: number;
+}
+
+export type OperationName =
+  | 'read'
+  | 'write'
+  | 'write-update'
+  | 'execute'
+  | 'create'
+  | 'delete'
+  | 'discover'
+  | 'write-attributes'
+  | 'read-composite'
+  | 'write-composite'
+  | 'observe'
+  | 'observe-composite'
+  | 'cancel-observation';
+
+/** What every LwM2M operation route answers (HTTP 200), success or an LwM2M error code. */
+export interface OperationResponse {
+  readonly endpoint: string;
+  /** An OperationName (kept open: a newer server may add operations). */
+  readonly operation: string;
+  readonly paths: readonly string[];
+  /** The client's result code; null when no message was sent (cancel of a gone registration). */
+  readonly code: string | null;
+  readonly success: boolean;
+  readonly diagnostic?: string;
+  readonly format?: string | number;
+  readonly values?: ValuesJson;
+  readonly records?: readonly TypedRecord[];
+  readonly links?: readonly LinkJson[];
+  readonly location?: string;
+  readonly observationId?: string;
+  /** Cancel by path: how many observations were cancelled. */
+  readonly cancelled?: number;
+  readonly identity?: MessageIdentity;
+  readonly latencyMs?: number;
+}
+
+/** HTTP 202: the client sleeps (queue mode); the answer comes later as a `queued-result` event. */
+export interface QueuedResponse {
+  readonly queued: true;
+  readonly requestId: string;
+  readonly endpoint: string;
+  readonly operation: string;
+  readonly paths: readonly string[];
+}
+
+export type OperationOutcome = OperationResponse | QueuedResponse;
+
+export interface ApiErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Notification attributes (Core §5.1.2); null clears one in Write-Attributes. */
+export interface AttributesBody {
+  pmin?: number | null;
+  pmax?: number | null;
+  gt?: number | null;
+  lt?: number | null;
+  st?: number | null;
+  epmin?: number | null;
+  epmax?: number | null;
+  edge?: 0 | 1 | null;
+  con?: 0 | 1 | null;
+  hqmax?: number | null;
+}
+
+export interface ObservationInfo {
+  readonly id: string;
+  readonly paths: readonly string[];
+  readonly composite: boolean;
+  readonly attributes?: AttributesBody;
+  readonly createdAt: string;
+  readonly notifications: number;
+  readonly lastNotificationAt: string | null;
+  readonly lastValues?: ValuesJson;
+}
+
+export interface ServerInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly lwm2mVersions: readonly string[];
+  readonly startedAt: string;
+  readonly uptimeS: number;
+  readonly endpoints: {
+    readonly coap: { address: string; port: number } | null;
+    readonly http: { address: string; port: number } | null;
+  };
+  readonly store: string;
+  readonly counts: {
+    readonly registrations: number;
+    readonly awake: number;
+    readonly sleeping: number;
+    readonly observations: number;
+  };
+  readonly rates: {
+    readonly uplinksPerS: number;
+    readonly requestsPerS: number;
+    readonly notificationsPerS: number;
+  };
+}
+
+/** One event of /api/events (SSE) and /api/events/recent. */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly type: string;
+  /** Wall-clock ms (or ISO text). */
+  readonly time: number | string;
+  readonly endpoint?: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export const EVENT_TYPES = [
+  'registered',
+  'updated',
+  'deregistered',
+  'expired',
+  'awake',
+  'sleeping',
+  'notification',
+  'send',
+  'request',
+  'response',
+  'uplink',
+  'queued-result',
+  'tags',
+] as const;

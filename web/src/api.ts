@@ -1,0 +1,251 @@
+// The console's client of the Petrel REST API (docs/rest-api.md): one method per route, typed
+// against the contract. HTTP errors become ApiError with the body's stable code; an LwM2M error
+// answer (4.04 ...) is a normal OperationResponse with success false.
+import type {
+  ApiErrorBody,
+  AttributesBody,
+  ClientDetail,
+  ClientPage,
+  ClientQuery,
+  JsonValue,
+  ObjectModelInfo,
+  ObjectSummary,
+  ObservationInfo,
+  OperationOutcome,
+  QueuedResponse,
+  ServerInfo,
+  StoredEvent,
+} from './api-types.js';
+import { clientUrl, pathUrl, queryString } from './lib/api-paths.js';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export const isQueued = (o: OperationOutcome): o is QueuedResponse => 'queued' in o && o.queued === true;
+
+export interface ApiClientOptions {
+  /** Origin of the API; default: the page's own. */
+  readonly baseUrl?: string;
+  readonly getToken: () => string | undefined;
+  /** Called on every 401, before the ApiError is thrown (the console asks for a token). */
+  readonly onUnauthorized?: () => void;
+  readonly fetch?: typeof fetch;
+}
+
+export interface ReadOptions {
+  readonly format?: string;
+  readonly timeout?: number;
+}
+
+export type WriteBody = { value: JsonValue } | { values: Record<string, JsonValue> };
+
+export interface CreateBody {
+  instanceId?: number;
+  values: Record<string, JsonValue>;
+}
+
+export interface EventQuery {
+  readonly endpoint?: string;
+  readonly types?: readonly string[];
+  readonly limit?: number;
+  /** Stream: replay what came after this seq first (the browser's own reconnects send Last-Event-ID). */
+  readonly lastEventId?: number;
+}
+
+function errorFrom(status: number, body: unknown): ApiError {
+  const b = body as Partial<ApiErrorBody> | null;
+  const code = typeof b?.code === 'string' ? b.code : `HTTP_${status}`;
+  const message = typeof b?.message === 'string' ? b.message : `HTTP ${status}`;
+  return new ApiError(status, code, message);
+}
+
+export class ApiClient {
+  readonly #base: string;
+  readonly #options: ApiClientOptions;
+
+  constructor(options: ApiClientOptions) {
+    this.#base = options.baseUrl ?? '';
+    this.#options = options;
+  }
+
+  /** One JSON request; resolves with the parsed body of a 2xx answer, else rejects with ApiError. */
+  async request<T>(method: string, url: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = this.#options.getToken();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const doFetch = this.#options.fetch ?? fetch;
+    let res: Response;
+    try {
+      res = await doFetch(`${this.#base}${url}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      throw new ApiError(0, 'NETWORK', `API unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (res.status === 401) this.#options.onUnauthorized?.();
+    if (!res.ok) throw errorFrom(res.status, parsed);
+    return parsed as T;
+  }
+
+  server(): Promise<ServerInfo> {
+    return this.request('GET', '/api/server');
+  }
+
+  models(): Promise<ObjectSummary[]> {
+    return this.request('GET', '/api/models');
+  }
+
+  model(objectId: number, version?: string): Promise<ObjectModelInfo> {
+    return this.request('GET', `/api/models/${objectId}${queryString({ version })}`);
+  }
+
+  clients(query: ClientQuery = {}): Promise<ClientPage> {
+    const q = queryString({
+      search: query.search,
+      tag: query.tags,
+      status: query.status,
+      version: query.version,
+      binding: query.binding,
+      offset: query.offset,
+      limit: query.limit,
+    });
+    return this.request('GET', `/api/clients${q}`);
+  }
+
+  client(endpoint: string): Promise<ClientDetail> {
+    return this.request('GET', clientUrl(endpoint));
+  }
+
+  setTags(endpoint: string, tags: readonly string[]): Promise<{ endpoint: string; tags: string[] }> {
+    return this.request('PUT', `${clientUrl(endpoint)}/tags`, { tags });
+  }
+
+  read(endpoint: string, path: string, options: ReadOptions = {}): Promise<OperationOutcome> {
+    return this.request('GET', `${pathUrl(endpoint, path)}${queryString({ ...options })}`);
+  }
+
+  write(
+    endpoint: string,
+    path: string,
+    body: WriteBody,
+    options: { mode?: 'replace' | 'update'; format?: string } = {},
+  ): Promise<OperationOutcome> {
+    return this.request('PUT', `${pathUrl(endpoint, path)}${queryString({ ...options })}`, body);
+  }
+
+  execute(endpoint: string, path: string, args?: string): Promise<OperationOutcome> {
+    return this.request(
+      'POST',
+      pathUrl(endpoint, path, 'execute'),
+      args === undefined || args === '' ? {} : { arguments: args },
+    );
+  }
+
+  create(endpoint: string, objectPath: string, body: CreateBody): Promise<OperationOutcome> {
+    return this.request('POST', pathUrl(endpoint, objectPath), body);
+  }
+
+  delete(endpoint: string, path: string): Promise<OperationOutcome> {
+    return this.request('DELETE', pathUrl(endpoint, path));
+  }
+
+  discover(endpoint: string, path: string, depth?: number): Promise<OperationOutcome> {
+    return this.request('GET', `${pathUrl(endpoint, path, 'discover')}${queryString({ depth })}`);
+  }
+
+  writeAttributes(endpoint: string, path: string, attributes: AttributesBody): Promise<OperationOutcome> {
+    return this.request('PUT', pathUrl(endpoint, path, 'attributes'), attributes);
+  }
+
+  readComposite(endpoint: string, paths: readonly string[], format?: string): Promise<OperationOutcome> {
+    return this.request('POST', `${clientUrl(endpoint)}/composite/read`, {
+      paths,
+      ...(format ? { format } : {}),
+    });
+  }
+
+  writeComposite(
+    endpoint: string,
+    values: Record<string, JsonValue>,
+    format?: string,
+  ): Promise<OperationOutcome> {
+    return this.request('POST', `${clientUrl(endpoint)}/composite/write`, {
+      values,
+      ...(format ? { format } : {}),
+    });
+  }
+
+  observe(
+    endpoint: string,
+    path: string,
+    attributes?: AttributesBody,
+    format?: string,
+  ): Promise<OperationOutcome> {
+    return this.request('POST', pathUrl(endpoint, path, 'observe'), {
+      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(format ? { format } : {}),
+    });
+  }
+
+  cancelObserve(endpoint: string, path: string): Promise<OperationOutcome> {
+    return this.request('DELETE', pathUrl(endpoint, path, 'observe'));
+  }
+
+  observeComposite(
+    endpoint: string,
+    paths: readonly string[],
+    attributes?: AttributesBody,
+    format?: string,
+  ): Promise<OperationOutcome> {
+    return this.request('POST', `${clientUrl(endpoint)}/composite/observe`, {
+      paths,
+      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(format ? { format } : {}),
+    });
+  }
+
+  observations(endpoint: string): Promise<ObservationInfo[]> {
+    return this.request('GET', `${clientUrl(endpoint)}/observations`);
+  }
+
+  cancelObservation(endpoint: string, id: string): Promise<OperationOutcome> {
+    return this.request('DELETE', `${clientUrl(endpoint)}/observations/${encodeURIComponent(id)}`);
+  }
+
+  recentEvents(query: EventQuery = {}): Promise<StoredEvent[]> {
+    const q = queryString({ limit: query.limit, endpoint: query.endpoint, types: query.types?.join(',') });
+    return this.request('GET', `/api/events/recent${q}`);
+  }
+
+  /** The SSE URL; EventSource cannot send headers, so the token rides in the query. */
+  eventsUrl(query: EventQuery = {}): string {
+    const q = queryString({
+      endpoint: query.endpoint,
+      types: query.types?.join(','),
+      lastEventId: query.lastEventId,
+      token: this.#options.getToken(),
+    });
+    return `${this.#base}/api/events${q}`;
+  }
+}

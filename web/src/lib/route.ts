@@ -1,0 +1,35 @@
+// The console's pages as URL paths (the API serves index.html for every non-/api path).
+
+export type Route =
+  | { readonly page: 'clients' }
+  | { readonly page: 'client'; readonly endpoint: string }
+  | { readonly page: 'server' }
+  | { readonly page: 'not-found'; readonly path: string };
+
+export function parseRoute(pathname: string): Route {
+  const path = pathname.replace(/\/+$/, '') || '/';
+  if (path === '/' || path === '/clients') return { page: 'clients' };
+  if (path === '/server') return { page: 'server' };
+  const m = /^\/clients\/([^/]+)$/.exec(path);
+  if (m) {
+    try {
+      return { page: 'client', endpoint: decodeURIComponent(m[1]!) };
+    } catch {
+      return { page: 'not-found', path };
+    }
+  }
+  return { page: 'not-found', path };
+}
+
+export function routeHref(route: Route): string {
+  switch (route.page) {
+    case 'clients':
+      return '/';
+    case 'client':
+      return `/clients/${encodeURIComponent(route.endpoint)}`;
+    case 'server':
+      return '/server';
+    case 'not-found':
+      return route.path;
+  }
+}
