@@ -2,7 +2,7 @@
 // one real redis-server: a device registers with node A; node B's API lists it, shows its tags,
 // and streams its events, including those A records after B subscribed.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../../src/api/api-server.js';
 import { LwM2mClient } from '../../src/client/lwm2m-client.js';
@@ -13,10 +13,7 @@ import { openStores } from '../../src/store/open-stores.js';
 import type { Stores } from '../../src/store/stores.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import { rigModel } from '../support/client-rig.js';
-import { findRedisServer, startRedisServer } from '../support/redis-server.js';
-import type { RedisServer } from '../support/redis-server.js';
-
-const program = findRedisServer();
+import { withRedisServer } from '../support/redis-server.js';
 
 interface Node {
   readonly server: LwM2mServer;
@@ -44,27 +41,12 @@ async function getJson(api: FastifyInstance, url: string): Promise<unknown> {
   return JSON.parse(res.body) as unknown;
 }
 
-if (!program) {
-  describe('two server nodes on one Redis', () => {
-    it('need redis-server (apt-get install redis-server)', (t) => {
-      if (process.env.CI === 'true') assert.fail('redis-server not found (apt-get install redis-server)');
-      t.skip('redis-server not found (apt-get install redis-server)');
-    });
-  });
-} else {
-  let redis: RedisServer | undefined;
-  before(async () => {
-    redis = await startRedisServer(program);
-  });
-  after(async () => {
-    await redis?.stop();
-  });
-
+withRedisServer('two server nodes on one Redis', (redis) => {
   describe('two server nodes on one Redis', () => {
     it('node B lists, tags and streams a device that registered with node A', async () => {
       const network = new MemoryNetwork();
-      const a = await startNode(network, '10.0.0.1', redis!.url);
-      const b = await startNode(network, '10.0.0.5', redis!.url);
+      const a = await startNode(network, '10.0.0.1', redis().url);
+      const b = await startNode(network, '10.0.0.5', redis().url);
       const client = new LwM2mClient({
         endpoint: 'shared-dev',
         servers: [{ uri: 'coap://10.0.0.1:5683', lifetime: 300 }],
@@ -101,7 +83,7 @@ if (!program) {
 
         // A recorded the registration; B's log has it, and B's subscriber got it live.
         await waitFor(
-          async () => seenByB.some((e) => e.type === 'registered' && e.endpoint === 'shared-dev'),
+          () => Promise.resolve(seenByB.some((e) => e.type === 'registered' && e.endpoint === 'shared-dev')),
           'the live registered event on B',
         );
         const recent = (await getJson(b.api, '/api/events/recent?endpoint=shared-dev')) as StoredEvent[];
@@ -110,7 +92,7 @@ if (!program) {
         // An Update to A reaches B's subscribers as well.
         await client.update(1);
         await waitFor(
-          async () => seenByB.some((e) => e.type === 'updated' && e.endpoint === 'shared-dev'),
+          () => Promise.resolve(seenByB.some((e) => e.type === 'updated' && e.endpoint === 'shared-dev')),
           'the live updated event on B',
         );
       } finally {
@@ -125,7 +107,7 @@ if (!program) {
       }
     });
   });
-}
+});
 
 async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, ms = 5000): Promise<T> {
   const end = Date.now() + ms;

@@ -1,44 +1,26 @@
 // The Redis registration store against a real redis-server (Debian redis-server) on a free
 // loopback port, started and stopped here: the same contract suite as the memory and SQLite stores.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisRegistrationStore } from '../../src/store/redis-registration-store.js';
-import { findRedisServer, startRedisServer } from '../support/redis-server.js';
-import type { RedisServer } from '../support/redis-server.js';
+import { withRedisServer } from '../support/redis-server.js';
 import {
   fullRegistration,
   registrationStoreContract,
   simpleRegistration,
 } from '../store/registration-store-contract.js';
 
-const found = findRedisServer();
-
-// The same rule as requirePeer (test/support/peers.ts), checked once at load because the contract
-// suite needs the server for every test: skip with the package to install, fail under CI=true.
-if (!found) {
-  describe('RedisRegistrationStore', () => {
-    it('needs redis-server (apt-get install redis-server)', (t) => {
-      if (process.env.CI === 'true') assert.fail('redis-server not found (apt-get install redis-server)');
-      t.skip('redis-server not found (apt-get install redis-server)');
-    });
-  });
-} else {
-  let redisServer: RedisServer | undefined;
+withRedisServer('RedisRegistrationStore', (redisServer) => {
   const clients: Redis[] = [];
   let n = 0;
 
-  before(async () => {
-    redisServer = await startRedisServer(found);
-  });
-
-  after(async () => {
+  after(() => {
     for (const c of clients) c.disconnect();
-    await redisServer?.stop();
   });
 
   const connect = (): Redis => {
-    const redis = new Redis({ port: redisServer!.port, host: '127.0.0.1', maxRetriesPerRequest: 2 });
+    const redis = new Redis({ port: redisServer().port, host: '127.0.0.1', maxRetriesPerRequest: 2 });
     clients.push(redis);
     return redis;
   };
@@ -65,4 +47,4 @@ if (!found) {
       assert.equal(await a.size, 1);
     });
   });
-}
+});

@@ -3,7 +3,7 @@
 // openStores(redis://…) bundles, plus what only a shared Redis gives: several server processes
 // (here: several bundles, each with its own connections) seeing one fleet and one event stream.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { EventLog, StoredEvent } from '../../src/store/event-log.js';
@@ -25,33 +25,10 @@ import {
   tagStoreContract,
   waitFor,
 } from '../store/store-contract.js';
-import { findRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { withRedisServer } from '../support/redis-server.js';
 
-const program = findRedisServer();
-
-// The same rule as requirePeer (test/support/peers.ts), checked once at load because the contract
-// suites need the server for every test: skip with the package to install, fail under CI=true.
-if (!program) {
-  describe('Redis stores', () => {
-    it('need redis-server (apt-get install redis-server)', (t) => {
-      if (process.env.CI === 'true') assert.fail('redis-server not found (apt-get install redis-server)');
-      t.skip('redis-server not found (apt-get install redis-server)');
-    });
-  });
-} else {
-  let redis: RedisServer | undefined;
+withRedisServer('Redis stores', (server) => {
   let n = 0;
-  const server = (): RedisServer => {
-    assert.ok(redis, 'redis-server not started');
-    return redis;
-  };
-
-  before(async () => {
-    redis = await startRedisServer(program);
-  });
-  after(async () => {
-    await redis?.stop();
-  });
 
   /** A bundle of its own key prefix (the tests share one redis-server). */
   const open = (eventCapacity?: number): Promise<Stores> =>
@@ -268,7 +245,7 @@ if (!program) {
       );
     });
   });
-}
+});
 
 async function waitForAsync(condition: () => Promise<boolean>, label: string): Promise<void> {
   const deadline = Date.now() + 3000;

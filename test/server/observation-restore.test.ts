@@ -40,17 +40,40 @@ async function restartedServer(
   return server;
 }
 
+interface Restart {
+  readonly rig: ClientRig;
+  readonly observations: MemoryObservationStore;
+  /** Stops the rig's server and starts a second one on the same stores and address. */
+  readonly restart: () => Promise<LwM2mServer>;
+}
+
+/** A rig whose server persists observations, and a second server started by `restart()`. */
+async function withRestart(body: (r: Restart) => Promise<void>): Promise<void> {
+  const registrations = new MemoryRegistrationStore();
+  const observations = new MemoryObservationStore();
+  const rig = await clientRig({ server: { store: registrations, observationStore: observations } });
+  let server2: LwM2mServer | undefined;
+  try {
+    await body({
+      rig,
+      observations,
+      restart: async () => (server2 = await restartedServer(rig, registrations, observations)),
+    });
+  } finally {
+    // The client de-registers from the server that is up; then both go.
+    await rig.client.stop().catch(() => undefined);
+    await server2?.stop();
+    await rig.close();
+  }
+}
+
 function nextNotification(server: LwM2mServer): Promise<ObservationNotification> {
   return (once(server, 'notification') as Promise<[ObservationNotification]>).then(([n]) => n);
 }
 
 describe('observations across a server restart', () => {
-  it('are persisted with their token and taken back by the next server process', async () => {
-    const registrations = new MemoryRegistrationStore();
-    const observations = new MemoryObservationStore();
-    const rig = await clientRig({ server: { store: registrations, observationStore: observations } });
-    let server2: LwM2mServer | undefined;
-    try {
+  it('are persisted with their token and taken back by the next server process', () =>
+    withRestart(async ({ rig, observations, restart }) => {
       const observation = await rig.server.observe(rig.ep, '/3303/0/5700');
       assert.equal(observation.response.values['/3303/0/5700'], 21.5);
       const [stored] = await storedObservations(observations);
@@ -60,7 +83,7 @@ describe('observations across a server restart', () => {
       assert.deepEqual(stored.paths, ['/3303/0/5700']);
       assert.equal(stored.token, observation.response.token);
 
-      server2 = await restartedServer(rig, registrations, observations);
+      const server2 = await restart();
       const restored = server2.observations(rig.ep);
       assert.equal(restored.length, 1);
       assert.equal(restored[0]!.id, observation.id);
@@ -77,20 +100,10 @@ describe('observations across a server restart', () => {
       const cancelled = await restored[0]!.cancel();
       assert.equal(cancelled?.code, '2.05');
       assert.deepEqual(await storedObservations(observations), []);
-    } finally {
-      // The client de-registers from the server that is up; then both go.
-      await rig.client.stop().catch(() => undefined);
-      await server2?.stop();
-      await rig.close();
-    }
-  });
+    }));
 
-  it('drops stored observations whose registration is gone or replaced', async () => {
-    const registrations = new MemoryRegistrationStore();
-    const observations = new MemoryObservationStore();
-    const rig = await clientRig({ server: { store: registrations, observationStore: observations } });
-    let server2: LwM2mServer | undefined;
-    try {
+  it('drops stored observations whose registration is gone or replaced', () =>
+    withRestart(async ({ rig, observations, restart }) => {
       const observation = await rig.server.observe(rig.ep, '/3303/0/5700');
       // A record from an older registration of the same endpoint, and one of an unknown endpoint.
       const stale: PersistedObservation = {
@@ -105,7 +118,7 @@ describe('observations across a server restart', () => {
       };
       await observations.put(stale);
       await observations.put({ ...stale, id: 'gone-1', endpoint: 'no-such-device' });
-      server2 = await restartedServer(rig, registrations, observations);
+      const server2 = await restart();
       assert.deepEqual(
         server2.observations(rig.ep).map((o) => o.id),
         [observation.id],
@@ -114,24 +127,14 @@ describe('observations across a server restart', () => {
         (await storedObservations(observations)).map((o) => o.id),
         [observation.id],
       );
-    } finally {
-      // The client de-registers from the server that is up; then both go.
-      await rig.client.stop().catch(() => undefined);
-      await server2?.stop();
-      await rig.close();
-    }
-  });
+    }));
 
-  it('a graceful stop keeps them; a de-registration removes them', async () => {
-    const registrations = new MemoryRegistrationStore();
-    const observations = new MemoryObservationStore();
-    const rig = await clientRig({ server: { store: registrations, observationStore: observations } });
-    let server2: LwM2mServer | undefined;
-    try {
+  it('a graceful stop keeps them; a de-registration removes them', () =>
+    withRestart(async ({ rig, observations, restart }) => {
       await rig.server.observeComposite(rig.ep, ['/3303/0/5700', '/3/0/9'], {
         attributes: { pmin: 1 },
       });
-      server2 = await restartedServer(rig, registrations, observations);
+      const server2 = await restart();
       const [restored] = server2.observations(rig.ep);
       assert.ok(restored);
       assert.equal(restored.composite, true);
@@ -148,11 +151,5 @@ describe('observations across a server restart', () => {
       // The store's removal is not awaited by the server; give it its turn.
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(await storedObservations(observations), []);
-    } finally {
-      // The client de-registers from the server that is up; then both go.
-      await rig.client.stop().catch(() => undefined);
-      await server2?.stop();
-      await rig.close();
-    }
-  });
+    }));
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { startDaemon } from './peers.js';
 
@@ -74,4 +75,34 @@ export async function startRedisServer(program: string): Promise<RedisServer> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * Declares Redis-backed suites: with redis-server installed, `body` runs with a getter for one
+ * throwaway server started before the file's tests and stopped after them; without it, one test
+ * says what to install (skipped, or failed under CI=true where CI installs it), the rule of
+ * requirePeer (test/support/peers.ts) for suites that need the server for every test.
+ */
+export function withRedisServer(suite: string, body: (server: () => RedisServer) => void): void {
+  const program = findRedisServer();
+  if (!program) {
+    describe(suite, () => {
+      it('needs redis-server (apt-get install redis-server)', (t) => {
+        if (process.env.CI === 'true') assert.fail('redis-server not found (apt-get install redis-server)');
+        t.skip('redis-server not found (apt-get install redis-server)');
+      });
+    });
+    return;
+  }
+  let redis: RedisServer | undefined;
+  before(async () => {
+    redis = await startRedisServer(program);
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  body(() => {
+    assert.ok(redis, 'redis-server not started');
+    return redis;
+  });
 }
