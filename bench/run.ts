@@ -1,12 +1,16 @@
 // npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
+import { runApiBench } from './api.js';
 import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
+import { runStoresBench } from './stores.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   content: runContentBench,
   coap: runCoapBench,
   'coap-endpoint': runCoapEndpointBench,
+  stores: runStoresBench,
+  api: runApiBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

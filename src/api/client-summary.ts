@@ -101,7 +101,10 @@ export interface ClientFilter {
 }
 
 /** Whether a summary passes the list filters (docs/rest-api.md GET /api/clients). */
-export function matchesClient(summary: ClientSummary, filter: ClientFilter): boolean {
+export function matchesClient(
+  summary: Pick<ClientSummary, 'endpoint' | 'tags' | 'status' | 'lwm2mVersion' | 'binding'>,
+  filter: ClientFilter,
+): boolean {
   if (filter.search && !summary.endpoint.toLowerCase().includes(filter.search.toLowerCase())) return false;
   if (filter.tags && !filter.tags.every((t) => summary.tags.includes(t))) return false;
   if (filter.status && summary.status !== filter.status) return false;
