@@ -26,7 +26,12 @@ export * from './memory-credential-store.js';
 export * from './memory-bootstrap-config-store.js';
 export * from './memory-tag-store.js';
 export * from './memory-event-log.js';
-export { type SqliteDatabaseOptions, openSqliteDatabase } from './sqlite-database.js';
+export {
+  type OpenSqliteDatabaseOptions,
+  type SqliteDatabaseOptions,
+  openSqliteDatabase,
+} from './sqlite-database.js';
+export * from './sqlite-driver.js';
 export * from './sqlite-observation-store.js';
 export * from './sqlite-credential-store.js';
 export * from './sqlite-bootstrap-config-store.js';

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import type { Redis } from 'ioredis';
 import { MemoryBootstrapConfigStore } from './memory-bootstrap-config-store.js';
 import { MemoryCredentialStore } from './memory-credential-store.js';
@@ -16,6 +15,7 @@ import { RedisTagStore } from './redis-tag-store.js';
 import { SqliteBootstrapConfigStore } from './sqlite-bootstrap-config-store.js';
 import { SqliteCredentialStore } from './sqlite-credential-store.js';
 import { openSqliteDatabase } from './sqlite-database.js';
+import type { SqlDatabase } from './sqlite-driver.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteObservationStore } from './sqlite-observation-store.js';
 import { SqliteRegistrationStore } from './sqlite-registration-store.js';
@@ -102,7 +102,7 @@ function bundle(kind: Stores['kind'], parts: Parts): Stores {
 }
 
 function openSqlite(
-  db: Database.Database,
+  db: SqlDatabase,
   events: { capacity: number; onError: ((error: unknown) => void) | undefined },
 ): Stores {
   try {

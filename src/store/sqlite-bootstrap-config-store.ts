@@ -1,7 +1,7 @@
-import type Database from 'better-sqlite3';
 import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap-config-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
+import type { SqlStatement } from './sqlite-driver.js';
 
 interface Row {
   readonly endpoint: string;
@@ -10,10 +10,10 @@ interface Row {
 
 /** Bootstrap configurations in SQLite: one row per endpoint, the configuration as JSON. */
 export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
-  readonly #put: Database.Statement<[string, string]>;
-  readonly #get: Database.Statement<[string], Row>;
-  readonly #remove: Database.Statement<[string], Row>;
-  readonly #all: Database.Statement<[], Row>;
+  readonly #put: SqlStatement<[string, string]>;
+  readonly #get: SqlStatement<[string], Row>;
+  readonly #remove: SqlStatement<[string], Row>;
+  readonly #all: SqlStatement<[], Row>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;

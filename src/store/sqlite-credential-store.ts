@@ -1,7 +1,7 @@
-import type Database from 'better-sqlite3';
 import type { CredentialStore, SecurityInfo } from './credential-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
+import type { SqlStatement } from './sqlite-driver.js';
 import { CredentialConflictError } from './store-errors.js';
 
 interface Row {
@@ -14,10 +14,10 @@ interface Row {
  */
 export class SqliteCredentialStore implements CredentialStore {
   readonly #put: (info: SecurityInfo) => void;
-  readonly #get: Database.Statement<[string], Row>;
-  readonly #getByPsk: Database.Statement<[string], Row>;
-  readonly #remove: Database.Statement<[string], Row>;
-  readonly #all: Database.Statement<[], Row>;
+  readonly #get: SqlStatement<[string], Row>;
+  readonly #getByPsk: SqlStatement<[string], Row>;
+  readonly #remove: SqlStatement<[string], Row>;
+  readonly #all: SqlStatement<[], Row>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { documentFromJson, documentToJson } from './document-json.js';
 import type { EventLog, EventQuery, LoggedEvent, StoredEvent } from './event-log.js';
 import {
@@ -9,6 +8,7 @@ import {
   storedEvent,
 } from './event-log-rules.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
+import type { SqlStatement } from './sqlite-driver.js';
 
 interface Row {
   readonly seq: number;
@@ -33,7 +33,7 @@ interface QueryParams {
 export class SqliteEventLog implements EventLog {
   readonly capacity: number;
   readonly #append: (event: LoggedEvent) => StoredEvent;
-  readonly #recent: Database.Statement<[QueryParams], Row>;
+  readonly #recent: SqlStatement<[QueryParams], Row>;
   readonly #listeners: EventListeners;
 
   constructor(options: SqliteDatabaseOptions & EventLogOptions) {

@@ -1,7 +1,7 @@
-import type Database from 'better-sqlite3';
 import { documentFromJson, documentToJson } from './document-json.js';
 import type { ObservationStore, PersistedObservation } from './observation-store.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
+import type { SqlStatement } from './sqlite-driver.js';
 
 interface Row {
   readonly data: string;
@@ -9,12 +9,12 @@ interface Row {
 
 /** Observations in SQLite: one row per id, endpoint and creation time as indexed columns, the rest JSON. */
 export class SqliteObservationStore implements ObservationStore {
-  readonly #put: Database.Statement<[string, string, number, string]>;
-  readonly #get: Database.Statement<[string], Row>;
-  readonly #remove: Database.Statement<[string], Row>;
-  readonly #byEndpoint: Database.Statement<[string], Row>;
-  readonly #removeByEndpoint: Database.Statement<[string]>;
-  readonly #all: Database.Statement<[], Row>;
+  readonly #put: SqlStatement<[string, string, number, string]>;
+  readonly #get: SqlStatement<[string], Row>;
+  readonly #remove: SqlStatement<[string], Row>;
+  readonly #byEndpoint: SqlStatement<[string], Row>;
+  readonly #removeByEndpoint: SqlStatement<[string]>;
+  readonly #all: SqlStatement<[], Row>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;

@@ -1,20 +1,23 @@
-import type Database from 'better-sqlite3';
 import type { Registration } from '../server/registration.js';
 import type { PutResult, RegistrationStore } from './registration-store.js';
 import { registrationFromJson, registrationToJson } from './registration-json.js';
 import { openSqliteDatabase } from './sqlite-database.js';
+import type { SqlDatabase, SqlStatement, SqliteDriverName } from './sqlite-driver.js';
 
 /** Either a file the store opens (and closes), or a database shared with the other SQLite stores. */
 export type SqliteStoreOptions =
   | {
       /** A database file (its folder is created), or `:memory:`. */
       readonly file: string;
+      /** The SQLite driver (default: chooseSqliteDriver()). */
+      readonly driver?: SqliteDriverName;
       readonly db?: undefined;
     }
   | {
       /** An open database (openSqliteDatabase); the store never closes it. */
-      readonly db: Database.Database;
+      readonly db: SqlDatabase;
       readonly file?: undefined;
+      readonly driver?: undefined;
     };
 
 interface Row {
@@ -22,26 +25,26 @@ interface Row {
 }
 
 /**
- * Registrations in SQLite (better-sqlite3), the embedded default: one row per endpoint with its id
- * and expiry as columns (indexed lookups) and the registration as JSON. WAL journal, so readers
- * never wait for the writer; every statement is synchronous and short, wrapped in promises for
- * the RegistrationStore interface.
+ * Registrations in SQLite (node:sqlite or better-sqlite3: sqlite-driver.ts), the embedded default:
+ * one row per endpoint with its id and expiry as columns (indexed lookups) and the registration as
+ * JSON. WAL journal, so readers never wait for the writer; every statement is synchronous and
+ * short, wrapped in promises for the RegistrationStore interface.
  */
 export class SqliteRegistrationStore implements RegistrationStore {
-  readonly #db: Database.Database;
+  readonly #db: SqlDatabase;
   readonly #ownsDb: boolean;
   readonly #put: (reg: Registration) => Registration | undefined;
-  readonly #get: Database.Statement<[string], Row>;
-  readonly #getById: Database.Statement<[string], Row>;
-  readonly #remove: Database.Statement<[string], Row>;
-  readonly #removeWithId: Database.Statement<[string, string], Row>;
-  readonly #all: Database.Statement<[], Row>;
-  readonly #expiring: Database.Statement<[number], Row>;
-  readonly #count: Database.Statement<[], { n: number }>;
+  readonly #get: SqlStatement<[string], Row>;
+  readonly #getById: SqlStatement<[string], Row>;
+  readonly #remove: SqlStatement<[string], Row>;
+  readonly #removeWithId: SqlStatement<[string, string], Row>;
+  readonly #all: SqlStatement<[], Row>;
+  readonly #expiring: SqlStatement<[number], Row>;
+  readonly #count: SqlStatement<[], { n: number }>;
 
   constructor(options: SqliteStoreOptions) {
     this.#ownsDb = options.db === undefined;
-    this.#db = options.db ?? openSqliteDatabase(options.file);
+    this.#db = options.db ?? openSqliteDatabase(options.file, { driver: options.driver });
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS registrations (
         endpoint   TEXT PRIMARY KEY,

@@ -1,14 +1,14 @@
-import type Database from 'better-sqlite3';
 import { normalizeTags } from './normalize-tags.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
+import type { SqlStatement } from './sqlite-driver.js';
 import type { TagStore } from './tag-store.js';
 
 /** Tags in SQLite: one row per (endpoint, tag) with its position, indexed by tag for endpointsWith. */
 export class SqliteTagStore implements TagStore {
   readonly #set: (endpoint: string, tags: readonly string[]) => void;
-  readonly #get: Database.Statement<[string], { tag: string }>;
-  readonly #endpointsWith: Database.Statement<[string], { endpoint: string }>;
-  readonly #all: Database.Statement<[], { endpoint: string; tag: string }>;
+  readonly #get: SqlStatement<[string], { tag: string }>;
+  readonly #endpointsWith: SqlStatement<[string], { endpoint: string }>;
+  readonly #all: SqlStatement<[], { endpoint: string; tag: string }>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;

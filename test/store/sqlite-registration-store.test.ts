@@ -10,20 +10,12 @@ import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { SqliteRegistrationStore } from '../../src/store/sqlite-registration-store.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import { canonical, fullRegistration, registrationStoreContract } from './registration-store-contract.js';
+import { forEachSqliteDriver } from './sqlite-test-drivers.js';
 
-// Known gap (issue 6 note): on Node 24, better-sqlite3 12.11 can abort the process at exit
-// (SIGABRT in Statement::~Statement after the environment is torn down). The file runs under
-// Node 20 (the full CI suite); under Node 24 it says why it does not, until that is fixed.
-const NODE_24_EXIT_ABORT = Number(process.versions.node.split('.')[0]) >= 24;
-if (NODE_24_EXIT_ABORT)
-  describe('SqliteRegistrationStore on Node 24', () => {
-    it('is not run: better-sqlite3 12.11 aborts at process exit on Node 24 (see docs/storage.md)', (t) =>
-      t.skip('known better-sqlite3 exit abort on Node 24'));
-  });
-else
+forEachSqliteDriver('SqliteRegistrationStore', (driver) => {
   registrationStoreContract('SqliteRegistrationStore (file, WAL)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'petrel-sqlite-'));
-    const store = new SqliteRegistrationStore({ file: join(dir, 'data', 'petrel.db') });
+    const store = new SqliteRegistrationStore({ file: join(dir, 'data', 'petrel.db'), driver });
     return Promise.resolve({
       store,
       close: () => {
@@ -34,17 +26,16 @@ else
     });
   });
 
-if (!NODE_24_EXIT_ABORT)
   describe('SqliteRegistrationStore', () => {
     it('keeps registrations across a reopen of the same file (a server restart)', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'petrel-sqlite-'));
       const file = join(dir, 'petrel.db');
       try {
-        const first = new SqliteRegistrationStore({ file });
+        const first = new SqliteRegistrationStore({ file, driver });
         const reg = fullRegistration();
         await first.put(reg);
         first.close();
-        const second = new SqliteRegistrationStore({ file });
+        const second = new SqliteRegistrationStore({ file, driver });
         assert.deepEqual(canonical(await second.get(reg.endpoint)), canonical(reg));
         assert.equal(await second.size, 1);
         second.close();
@@ -54,7 +45,6 @@ if (!NODE_24_EXIT_ABORT)
     });
   });
 
-if (!NODE_24_EXIT_ABORT)
   describe('LwM2mServer on SQLite', () => {
     it('a restarted server on the same file still knows its clients: their Update gets 2.04', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'petrel-sqlite-'));
@@ -64,7 +54,7 @@ if (!NODE_24_EXIT_ABORT)
       const keepAlive = setInterval(() => undefined, 1000);
       const device = new CoapEndpoint({ channel: network.channel('10.0.0.2', 56830) });
       try {
-        const store1 = new SqliteRegistrationStore({ file });
+        const store1 = new SqliteRegistrationStore({ file, driver });
         const first = new LwM2mServer({
           channel: network.channel(serverPeer.address, serverPeer.port),
           store: store1,
@@ -84,7 +74,7 @@ if (!NODE_24_EXIT_ABORT)
         await first.stop();
         store1.close();
 
-        const store2 = new SqliteRegistrationStore({ file });
+        const store2 = new SqliteRegistrationStore({ file, driver });
         const second = new LwM2mServer({
           channel: network.channel(serverPeer.address, serverPeer.port),
           store: store2,
@@ -105,3 +95,4 @@ if (!NODE_24_EXIT_ABORT)
       }
     });
   });
+});

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import type Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
 import { openStores } from '../../src/store/open-stores.js';
 import { SqliteBootstrapConfigStore } from '../../src/store/sqlite-bootstrap-config-store.js';
 import { SqliteCredentialStore } from '../../src/store/sqlite-credential-store.js';
 import { openSqliteDatabase } from '../../src/store/sqlite-database.js';
+import { SQLITE_DRIVER_ENV, type SqlDatabase, type SqliteDriverName } from '../../src/store/sqlite-driver.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { SqliteObservationStore } from '../../src/store/sqlite-observation-store.js';
 import { SqliteRegistrationStore } from '../../src/store/sqlite-registration-store.js';
@@ -23,11 +23,7 @@ import {
   observationStoreContract,
   tagStoreContract,
 } from './store-contract.js';
-
-// Known gap (issue 6 note): on Node 24, better-sqlite3 12.11 can abort the process at exit
-// (SIGABRT in Statement::~Statement after the environment is torn down). The file runs under
-// Node 20 (the full CI suite); under Node 24 it says why it does not, until that is fixed.
-const NODE_24_EXIT_ABORT = Number(process.versions.node.split('.')[0]) >= 24;
+import { forEachSqliteDriver } from './sqlite-test-drivers.js';
 
 const dirs: string[] = [];
 function tempFile(): string {
@@ -40,9 +36,9 @@ after(() => {
 });
 
 /** A store on its own database file (every store shares its file with none but itself here). */
-function onFile<T>(build: (db: Database.Database) => T) {
+function onFile<T>(driver: SqliteDriverName, build: (db: SqlDatabase) => T) {
   return () => {
-    const db = openSqliteDatabase(tempFile());
+    const db = openSqliteDatabase(tempFile(), { driver });
     return Promise.resolve({
       store: build(db),
       close: () => {
@@ -53,35 +49,46 @@ function onFile<T>(build: (db: Database.Database) => T) {
   };
 }
 
-if (NODE_24_EXIT_ABORT)
-  describe('SQLite stores on Node 24', () => {
-    it('are not run: better-sqlite3 12.11 aborts at process exit on Node 24 (see docs/storage.md)', (t) =>
-      t.skip('known better-sqlite3 exit abort on Node 24'));
+/** openStores picks its driver from the environment: the suite's own while it runs. */
+function forceDriver(driver: SqliteDriverName): void {
+  const saved = process.env[SQLITE_DRIVER_ENV];
+  before(() => {
+    process.env[SQLITE_DRIVER_ENV] = driver;
   });
-else {
+  after(() => {
+    if (saved === undefined) delete process.env[SQLITE_DRIVER_ENV];
+    else process.env[SQLITE_DRIVER_ENV] = saved;
+  });
+}
+
+forEachSqliteDriver('SQLite stores', (driver) => {
   observationStoreContract(
     'SqliteObservationStore',
-    onFile((db) => new SqliteObservationStore({ db })),
+    onFile(driver, (db) => new SqliteObservationStore({ db })),
   );
   credentialStoreContract(
     'SqliteCredentialStore',
-    onFile((db) => new SqliteCredentialStore({ db })),
+    onFile(driver, (db) => new SqliteCredentialStore({ db })),
   );
   bootstrapConfigStoreContract(
     'SqliteBootstrapConfigStore',
-    onFile((db) => new SqliteBootstrapConfigStore({ db })),
+    onFile(driver, (db) => new SqliteBootstrapConfigStore({ db })),
   );
   tagStoreContract(
     'SqliteTagStore',
-    onFile((db) => new SqliteTagStore({ db })),
+    onFile(driver, (db) => new SqliteTagStore({ db })),
   );
-  eventLogContract('SqliteEventLog', (options) => onFile((db) => new SqliteEventLog({ db, ...options }))());
+  eventLogContract('SqliteEventLog', (options) =>
+    onFile(driver, (db) => new SqliteEventLog({ db, ...options }))(),
+  );
   registrationStoreContract(
     'SqliteRegistrationStore (shared database)',
-    onFile((db) => new SqliteRegistrationStore({ db })),
+    onFile(driver, (db) => new SqliteRegistrationStore({ db })),
   );
 
   describe('SQLite stores', () => {
+    forceDriver(driver);
+
     it('keep everything across a close and reopen of the file (a server restart)', async () => {
       const file = tempFile();
       const first = await openStores(`sqlite:${file}`);
@@ -138,7 +145,7 @@ else {
     });
 
     it('seq never repeats, even when every event but the newest was trimmed', async () => {
-      const db = openSqliteDatabase(tempFile());
+      const db = openSqliteDatabase(tempFile(), { driver });
       try {
         const log = new SqliteEventLog({ db, capacity: 1 });
         const seqs: number[] = [];
@@ -154,7 +161,7 @@ else {
     });
 
     it('a registration store on a shared database leaves it open when closed', async () => {
-      const db = openSqliteDatabase(tempFile());
+      const db = openSqliteDatabase(tempFile(), { driver });
       try {
         const registrations = new SqliteRegistrationStore({ db });
         const tags = new SqliteTagStore({ db });
@@ -167,20 +174,39 @@ else {
     });
 
     it('a database error surfaces as a rejected promise, not a synchronous throw', async () => {
-      const db = openSqliteDatabase(tempFile());
+      const db = openSqliteDatabase(tempFile(), { driver });
       const tags = new SqliteTagStore({ db });
       db.close();
       const result = tags.set('dev', ['x']);
       assert.ok(result instanceof Promise);
-      await assert.rejects(result, /database connection is not open/);
+      await assert.rejects(result, (e: unknown) => {
+        assert.ok(e instanceof StoreUnavailableError, String(e));
+        assert.match(e.message, /database connection is not open/);
+        return true;
+      });
+    });
+
+    it('opens the file with the driver asked for, in WAL, synchronous=NORMAL, busy_timeout=5000', () => {
+      const db = openSqliteDatabase(tempFile(), { driver });
+      try {
+        assert.equal(db.driver, driver);
+        const pragma = (name: string) => ({
+          ...db.prepare<[], Record<string, unknown>>(`PRAGMA ${name}`).get(),
+        });
+        assert.deepEqual(pragma('journal_mode'), { journal_mode: 'wal' });
+        assert.deepEqual(pragma('synchronous'), { synchronous: 1 });
+        assert.deepEqual(pragma('busy_timeout'), { timeout: 5000 });
+      } finally {
+        db.close();
+      }
     });
 
     it('a file that cannot be opened is a StoreUnavailableError', async () => {
       const file = tempFile();
-      const blocker = openSqliteDatabase(file);
+      const blocker = openSqliteDatabase(file, { driver });
       blocker.close();
       // The database path is a folder now: SQLite cannot open it as a file.
       await assert.rejects(openStores(`sqlite:${join(file, '..')}`), StoreUnavailableError);
     });
   });
-}
+});
