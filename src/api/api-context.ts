@@ -25,6 +25,8 @@ export interface ApiContext {
   readonly heartbeatMs: number;
   /** Open SSE responses, ended when the app closes. */
   readonly streams: Set<ServerResponse>;
+  /** Most SSE responses open at once; one more is refused with 503 UNAVAILABLE. */
+  readonly maxStreams: number;
   /** A fresh id for a queued request. */
   newId(): string;
   /** Logs an error no caller waits for (an event append that failed). */

@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PetrelError } from '../errors.js';
 import { BindingError } from '../binding/binding.js';
+import { CoapOptionError } from '../coap/options.js';
 import { ContentFormatError } from '../content/content-format-error.js';
 import { AttributeError } from '../model/attributes.js';
 import { TypeConversionError } from '../model/data-types.js';
@@ -116,6 +117,11 @@ export function toApiError(e: unknown): ApiError {
     return new ApiError('BAD_VALUE', e.message, { cause: e });
   if (e instanceof TagError) return new ApiError('BAD_REQUEST', e.message, { cause: e });
   if (e instanceof StoreUnavailableError) return new ApiError('UNAVAILABLE', e.message, { cause: e });
+  // A request that cannot be put into a CoAP message (an option over its length): the caller's input.
+  if (e instanceof CoapOptionError)
+    return new ApiError('BAD_REQUEST', `the request does not fit in a CoAP message: ${e.message}`, {
+      cause: e,
+    });
   return new ApiError('INTERNAL', 'internal error', { cause: e });
 }
 
@@ -144,24 +150,75 @@ function isFastifyError(e: unknown): e is FastifyError {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
 }
 
-/** Fastify's own errors (validation, body parsing, size limits) in the API's terms. */
-export function fromFastifyError(e: unknown): ApiError | undefined {
+/** Text from a request in a message: cut short, so a huge input makes no huge message. */
+function clip(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * Fastify's own errors (validation, body parsing, size limits, undecodable URLs) in the API's
+ * terms. `request` names what was wrong with it where Fastify's message does not.
+ */
+export function fromFastifyError(
+  e: unknown,
+  request?: Pick<FastifyRequest, 'url' | 'headers'>,
+): ApiError | undefined {
   if (!isFastifyError(e)) return undefined;
   if (e.validation)
     return new ApiError('BAD_REQUEST', validationMessage(e.validationContext, e.validation), { cause: e });
   const status = e.statusCode;
   if (status === undefined || !e.code.startsWith('FST_')) return undefined;
-  if (status === 413) return new ApiError('TOO_LARGE', e.message, { cause: e });
-  if (status === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', e.message, { cause: e });
-  if (status >= 400 && status < 500) return new ApiError('BAD_REQUEST', e.message, { cause: e });
+  const url = request === undefined ? '' : `: ${clip(request.url)}`;
+  switch (e.code) {
+    case 'FST_ERR_BAD_URL':
+      return new ApiError('BAD_REQUEST', `the URL has a malformed %-encoding${url}`, { cause: e });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // 414 is not among the API's statuses: a too long endpoint name is a bad request like any other.
+      return new ApiError(
+        'BAD_REQUEST',
+        `a URL segment is longer than ${MAX_PARAM_LENGTH} characters${url}`,
+        {
+          cause: e,
+        },
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const type = request?.headers['content-type'];
+      return new ApiError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `a body of type "${clip(String(type ?? ''), 100)}" is not JSON: send application/json`,
+        { cause: e },
+      );
+    }
+  }
+  if (status === 413) return new ApiError('TOO_LARGE', clip(e.message), { cause: e });
+  if (status === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', clip(e.message), { cause: e });
+  if (status >= 400 && status < 500) return new ApiError('BAD_REQUEST', clip(e.message), { cause: e });
   return undefined;
 }
 
-/** Installs the error and not-found handlers that answer `{code, message}`. */
+/** Longest path parameter (endpoint name, observation id) the router takes. */
+export const MAX_PARAM_LENGTH = 1024;
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const api = fromFastifyError(error, request) ?? toApiError(error);
+  if (api.status >= 500 && api.code === 'INTERNAL') request.log.error({ err: error }, 'REST API error');
+  void reply.status(api.status).send(api.toJSON());
+}
+
+/**
+ * Installs the error handler that answers `{code, message}`. Errors the router meets before any
+ * route (an undecodable URL, an over-long parameter) go through `frameworkErrors`, which the
+ * Fastify constructor takes: pass it this function.
+ */
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const api = fromFastifyError(error) ?? toApiError(error);
-    if (api.status >= 500 && api.code === 'INTERNAL') request.log.error({ err: error }, 'REST API error');
-    void reply.status(api.status).send(api.toJSON());
-  });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+}
+
+/** For the Fastify constructor's `frameworkErrors`: router errors as `{code, message}` too. */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  sendError(error, request, reply);
 }

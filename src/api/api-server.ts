@@ -9,7 +9,7 @@ import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
 import type { ApiContext } from './api-context.js';
-import { ApiError, installErrorHandler } from './api-errors.js';
+import { ApiError, MAX_PARAM_LENGTH, frameworkErrorHandler, installErrorHandler } from './api-errors.js';
 import { registerClientRoutes } from './clients-routes.js';
 import { recordServerEvents } from './event-recorder.js';
 import type { RecordEventsOptions } from './event-recorder.js';
@@ -50,6 +50,11 @@ export interface ApiServerOptions {
   readonly bodyLimit?: number;
   /** Milliseconds between SSE heartbeat comments (default 15 000). */
   readonly heartbeatMs?: number;
+  /**
+   * Most event streams (`/api/events`) open at once (default 256); each holds a subscription, a
+   * timer and up to 1 MiB of unsent events, so their number is bounded. One more gets 503.
+   */
+  readonly maxEventStreams?: number;
 }
 
 /**
@@ -106,8 +111,23 @@ function redactingLogger(logger: FastifyServerOptions['logger']): FastifyServerO
   };
 }
 
+/**
+ * Ajv coerces `1e400` in a URL to Infinity and then skips `minimum`/`maximum` for a number that is
+ * not finite: such a `timeout` or `limit` would pass validation. Numbers in the URL must be finite.
+ */
+function nonFiniteField(fields: unknown, where: string): ApiError | undefined {
+  if (fields === null || typeof fields !== 'object') return undefined;
+  for (const [name, value] of Object.entries(fields)) {
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'number' && !Number.isFinite(v)))
+      return new ApiError('BAD_REQUEST', `${where}/${name.slice(0, 64)} must be a finite number`);
+  }
+  return undefined;
+}
+
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_MAX_EVENT_STREAMS = 256;
 
 /**
  * Builds the REST API of a running LwM2mServer (docs/rest-api.md) as a Fastify instance, ready
@@ -119,8 +139,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const app = Fastify({
     logger: redactingLogger(options.logger),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A HEAD on a read route would perform the LwM2M Read: no implicit HEAD routes.
+    exposeHeadRoutes: false,
     // Endpoint names can be long (URNs); the router's default cap is 100 characters.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // An undecodable URL or an over-long parameter is refused before routing: as {code, message} too.
+    frameworkErrors: frameworkErrorHandler,
     ajv: {
       customOptions: {
         // Unknown fields are an error (BAD_REQUEST naming them), not silently dropped.
@@ -145,6 +169,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     coap: options.endpoints?.coap ?? null,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     streams,
+    maxStreams: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
     newId: () => randomBytes(8).toString('hex'),
     reportError: (e) => app.log.error({ err: e }, 'REST API background error'),
   };
@@ -171,6 +196,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
 
   installErrorHandler(app);
+  // Bodies are JSON (415 for anything else): Fastify's default text/plain parser would hand a
+  // string to routes that expect an object.
+  app.removeContentTypeParser('text/plain');
   if (options.cors && options.cors.length > 0) installCors(app, options.cors);
   if (options.token !== undefined && options.token !== '') installTokenAuth(app, options.token);
   // A POST or PUT without a body means "no fields" (POST …/execute, …/observe).
@@ -178,6 +206,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     if (request.body === undefined && (request.method === 'POST' || request.method === 'PUT'))
       request.body = {};
     done();
+  });
+  app.addHook('preHandler', (request, _reply, done) => {
+    done(nonFiniteField(request.params, 'params') ?? nonFiniteField(request.query, 'querystring'));
   });
 
   await app.register(fastifySwagger, {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { StoredEvent } from '../store/event-log.js';
 import type { ApiContext } from './api-context.js';
+import { ApiError } from './api-errors.js';
 import { MAX_PAGE_LIMIT, errorResponses, storedEventSchema } from './api-schemas.js';
 
 interface EventFilter {
@@ -75,11 +76,16 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
             description: 'the event stream',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
-          ...errorResponses(400),
+          ...errorResponses(400, 503),
         },
       },
     },
     async (request, reply) => {
+      if (ctx.streams.size >= ctx.maxStreams)
+        throw new ApiError(
+          'UNAVAILABLE',
+          `${ctx.maxStreams} event streams are open, the most this server keeps: close one or try later`,
+        );
       const filter: EventFilter = {
         ...(request.query.endpoint === undefined ? {} : { endpoint: request.query.endpoint }),
         ...(parseTypes(request.query.types) === undefined ? {} : { types: parseTypes(request.query.types)! }),

@@ -21,7 +21,16 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m ? m[1]!.trim() : undefined;
 }
 
-function pathOf(request: FastifyRequest): string {
+/**
+ * The path that decides whether a request needs the token: the pattern of the route the router
+ * matched, not the request target as sent. The router also takes the absolute form
+ * (`GET http://host/api/clients`, RFC 9112 §3.2.2) and routes it to /api/clients; a check on the
+ * raw URL would see no `/api` there and let it through. With no route matched (the not-found
+ * answer), the raw path, without its query, decides.
+ */
+export function routePath(request: Pick<FastifyRequest, 'url' | 'routeOptions'>): string {
+  const route = request.routeOptions.url;
+  if (route !== undefined) return route;
   const q = request.url.indexOf('?');
   return q < 0 ? request.url : request.url.slice(0, q);
 }
@@ -32,12 +41,12 @@ function pathOf(request: FastifyRequest): string {
  */
 export function installTokenAuth(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (request, reply) => {
-    const path = pathOf(request);
+    const path = routePath(request);
     if (request.method === 'OPTIONS' || isOpenPath(path)) return;
     let given = bearerToken(request.headers.authorization);
     if (given === undefined && path === '/api/events') {
-      const q = new URLSearchParams(request.url.slice(path.length + 1)).get('token');
-      given = q ?? undefined;
+      const q = request.url.indexOf('?');
+      given = (q < 0 ? null : new URLSearchParams(request.url.slice(q + 1)).get('token')) ?? undefined;
     }
     if (given !== undefined && tokensEqual(given, token)) return;
     const error = new ApiError(

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { NotificationAttributes } from '../model/attributes.js';
-import { NOTIFICATION_ATTRIBUTE_NAMES } from '../model/attributes.js';
+import { OptionNumber, optionDefinition } from '../coap/options.js';
+import type { NotificationAttributeChanges, NotificationAttributes } from '../model/attributes.js';
+import { NOTIFICATION_ATTRIBUTE_NAMES, formatAttributeQuery } from '../model/attributes.js';
 import { LwM2mPath } from '../model/path.js';
 import type { Observation } from '../server/observation.js';
 import type { OperationResult } from '../server/operation-result.js';
@@ -26,6 +27,7 @@ import {
 import type { ApiOperation, OperationResponseJson } from './operation-response.js';
 import { operationResponse } from './operation-response.js';
 import { runOperation } from './queued-operation.js';
+import type { QueueSignal } from './queued-operation.js';
 
 interface PathParams {
   ep: string;
@@ -91,10 +93,65 @@ function createValues(values: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
+/**
+ * Create keys of three ids or more are absolute: they must lie in the instance being created (its
+ * object, its instance id when given, its gateway prefix). The server places a resource by its ids
+ * below the instance, so `/3/0/1` in a Create of /3303 would otherwise become /3303/…/1, and
+ * `5700/0/9` (too deep to be relative) the resource 9.
+ */
+function checkCreateKeys(target: LwM2mPath, values: Record<string, unknown>): void {
+  for (const key of Object.keys(values)) {
+    let path: LwM2mPath;
+    try {
+      path = LwM2mPath.parse(key);
+    } catch {
+      continue; // not a path: the server names it
+    }
+    if (path.depth < 3) continue;
+    const inside =
+      path.prefix === target.prefix &&
+      path.objectId === target.objectId &&
+      (target.instanceId === undefined || path.instanceId === target.instanceId);
+    if (!inside)
+      throw new ApiError(
+        'BAD_PATH',
+        `Create of ${target.toString()}: "${clipName(key)}" is not a resource of the new instance ` +
+          '(give resource ids relative to it, like "5700" or "5700/0", or absolute paths in it)',
+      );
+  }
+}
+
 function definedAttributes<T>(body: Record<string, unknown>): { [name: string]: T } {
   const out: { [name: string]: T } = {};
   for (const name of NOTIFICATION_ATTRIBUTE_NAMES) if (body[name] !== undefined) out[name] = body[name] as T;
   return out;
+}
+
+const MAX_URI_QUERY = optionDefinition(OptionNumber.URI_QUERY)?.maxLength ?? 255;
+
+/**
+ * Attributes travel as Uri-Query options of at most 255 bytes (RFC 7252 §5.10), written out in
+ * plain decimal (Core §5.1.2): `gt=1e308` would be 309 digits. Such a value is refused naming the
+ * attribute, before anything is sent. (Out-of-range values are left to the server's own checks.)
+ */
+function checkAttributeLengths(attributes: NotificationAttributeChanges | undefined): void {
+  if (attributes === undefined) return;
+  for (const name of NOTIFICATION_ATTRIBUTE_NAMES) {
+    const value = attributes[name];
+    if (typeof value !== 'number') continue;
+    let query: string;
+    try {
+      [query = ''] = formatAttributeQuery({ [name]: value });
+    } catch {
+      continue; // out of range: the server says so in its own words
+    }
+    const size = Buffer.byteLength(query);
+    if (size > MAX_URI_QUERY)
+      throw new ApiError(
+        'BAD_ATTRIBUTES',
+        `${name}: ${value} written out in decimal is ${size} bytes, more than a CoAP Uri-Query holds (${MAX_URI_QUERY})`,
+      );
+  }
 }
 
 export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -118,7 +175,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     operation: ApiOperation,
     paths: readonly string[],
   ): OperationResponseJson => {
-    ctx.monitor.observation(o, ctx.now());
+    ctx.monitor.observation(o);
     return respond(o.response, operation, paths, o.active ? o.id : undefined);
   };
 
@@ -127,7 +184,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     endpoint: string,
     operation: ApiOperation,
     paths: readonly string[],
-    body: () => Promise<OperationResponseJson>,
+    body: (signal: QueueSignal) => Promise<OperationResponseJson>,
   ) => runOperation(ctx, reply, { endpoint, operation, paths }, body);
 
   // ---- GET: Read, Discover ----
@@ -161,9 +218,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       if (action === 'discover') {
         if (format !== undefined)
           throw new ApiError('BAD_REQUEST', 'Discover answers in link format: no format');
-        return run(reply, ep, 'discover', paths, async () =>
+        return run(reply, ep, 'discover', paths, async (signal) =>
           respond(
             await ctx.server.discover(ep, path, {
+              ...signal,
               ...timeoutOption(timeout),
               ...(depth === undefined ? {} : { depth: depth as 0 | 1 | 2 | 3 }),
             }),
@@ -174,9 +232,9 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       }
       if (action !== undefined) throw methodHint(action, 'GET');
       if (depth !== undefined) throw new ApiError('BAD_REQUEST', 'depth belongs to Discover (…/discover)');
-      return run(reply, ep, 'read', paths, async () =>
+      return run(reply, ep, 'read', paths, async (signal) =>
         respond(
-          await ctx.server.read(ep, path, { ...formatOption(format), ...timeoutOption(timeout) }),
+          await ctx.server.read(ep, path, { ...signal, ...formatOption(format), ...timeoutOption(timeout) }),
           'read',
           paths,
         ),
@@ -240,9 +298,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
             'BAD_ATTRIBUTES',
             'no attribute given (pmin, pmax, gt, lt, st, epmin, epmax, edge, con, hqmax)',
           );
-        return run(reply, ep, 'write-attributes', paths, async () =>
+        checkAttributeLengths(attributes);
+        return run(reply, ep, 'write-attributes', paths, async (signal) =>
           respond(
-            await ctx.server.writeAttributes(ep, path, attributes, timeoutOption(timeout)),
+            await ctx.server.writeAttributes(ep, path, attributes, { ...signal, ...timeoutOption(timeout) }),
             'write-attributes',
             paths,
           ),
@@ -255,9 +314,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
         throw new ApiError('BAD_REQUEST', 'give either "value" (one resource) or "values" (a map of paths)');
       if (hasValue) checkJsonValue(body.value);
       const operation: ApiOperation = mode === 'update' ? 'write-update' : 'write';
-      return run(reply, ep, operation, paths, async () =>
+      return run(reply, ep, operation, paths, async (signal) =>
         respond(
           await ctx.server.write(ep, path, (hasValue ? body.value : body.values) as never, {
+            ...signal,
             mode: mode ?? 'replace',
             ...formatOption(format),
             ...timeoutOption(timeout),
@@ -324,16 +384,22 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
         case 'execute': {
           only(['arguments'], 'Execute');
           const args = body.arguments as string | undefined;
-          return run(reply, ep, 'execute', paths, async () =>
-            respond(await ctx.server.execute(ep, path, args, timeoutOption(timeout)), 'execute', paths),
+          return run(reply, ep, 'execute', paths, async (signal) =>
+            respond(
+              await ctx.server.execute(ep, path, args, { ...signal, ...timeoutOption(timeout) }),
+              'execute',
+              paths,
+            ),
           );
         }
         case 'observe': {
           only(['attributes', 'format'], 'Observe');
           const attributes = body.attributes as NotificationAttributes | undefined;
-          return run(reply, ep, 'observe', paths, async () =>
+          checkAttributeLengths(attributes);
+          return run(reply, ep, 'observe', paths, async (signal) =>
             observed(
               await ctx.server.observe(ep, path, {
+                ...signal,
                 ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
                 ...formatOption(body.format as string | undefined),
                 ...timeoutOption(timeout),
@@ -350,9 +416,11 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
             throw new ApiError('BAD_REQUEST', 'give the new instance id either in the path or as instanceId');
           const target = instanceId === undefined ? path : path.append(instanceId);
           const values = createValues((body.values as Record<string, unknown> | undefined) ?? {});
-          return run(reply, ep, 'create', [target.toString()], async () =>
+          checkCreateKeys(target, values);
+          return run(reply, ep, 'create', [target.toString()], async (signal) =>
             respond(
               await ctx.server.create(ep, target, values, {
+                ...signal,
                 ...formatOption(body.format as string | undefined),
                 ...timeoutOption(timeout),
               }),
@@ -399,11 +467,11 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
             'UNKNOWN_OBSERVATION',
             `no observation of ${path.toString()} with "${clipName(ep)}"`,
           );
-        return run(reply, ep, 'cancel-observation', paths, () => cancelAll(targets, paths));
+        return run(reply, ep, 'cancel-observation', paths, (signal) => cancelAll(targets, paths, signal));
       }
       if (action !== undefined) throw methodHint(action, 'DELETE');
-      return run(reply, ep, 'delete', paths, async () =>
-        respond(await ctx.server.delete(ep, path, timeoutOption(timeout)), 'delete', paths),
+      return run(reply, ep, 'delete', paths, async (signal) =>
+        respond(await ctx.server.delete(ep, path, { ...signal, ...timeoutOption(timeout) }), 'delete', paths),
       );
     },
   );
@@ -412,10 +480,11 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
   const cancelAll = async (
     targets: readonly Observation[],
     paths: readonly string[],
+    signal: QueueSignal,
   ): Promise<OperationResponseJson> => {
     let last: OperationResponseJson | undefined;
     for (const o of targets) {
-      const result = await o.cancel();
+      const result = await o.cancel(signal);
       last = result
         ? respond(result, 'cancel-observation', paths, o.id)
         : {
@@ -471,9 +540,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       const { ep } = request.params;
       const parsed = parsePaths(request.body.paths);
       const paths = parsed.map(String);
-      return run(reply, ep, 'read-composite', paths, async () =>
+      return run(reply, ep, 'read-composite', paths, async (signal) =>
         respond(
           await ctx.server.readComposite(ep, parsed, {
+            ...signal,
             ...formatOption(request.body.format),
             ...timeoutOption(request.query.timeout),
           }),
@@ -504,9 +574,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     async (request, reply) => {
       const { ep } = request.params;
       const paths = Object.keys(request.body.values).map((p) => parseAbsolute(p).toString());
-      return run(reply, ep, 'write-composite', paths, async () =>
+      return run(reply, ep, 'write-composite', paths, async (signal) =>
         respond(
           await ctx.server.writeComposite(ep, request.body.values, {
+            ...signal,
             ...formatOption(request.body.format),
             ...timeoutOption(request.query.timeout),
           }),
@@ -539,9 +610,11 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       const parsed = parsePaths(request.body.paths);
       const paths = parsed.map(String);
       const { attributes } = request.body;
-      return run(reply, ep, 'observe-composite', paths, async () =>
+      checkAttributeLengths(attributes);
+      return run(reply, ep, 'observe-composite', paths, async (signal) =>
         observed(
           await ctx.server.observeComposite(ep, parsed, {
+            ...signal,
             ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
             ...formatOption(request.body.format),
             ...timeoutOption(request.query.timeout),
@@ -566,14 +639,22 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
             type: 'array',
             items: {
               type: 'object',
-              required: ['id', 'paths', 'composite', 'attributes', 'createdAt', 'notifications'],
+              required: ['id', 'paths', 'composite', 'attributes', 'createdAt', 'restored', 'notifications'],
               properties: {
                 id: { type: 'string' },
                 paths: { type: 'array', items: { type: 'string' } },
                 composite: { type: 'boolean' },
                 attributes: attributesSchema,
-                createdAt: { type: 'string', format: 'date-time' },
-                notifications: { type: 'integer' },
+                createdAt: {
+                  type: 'string',
+                  format: 'date-time',
+                  description: 'when the Observe was established (kept across a server restart)',
+                },
+                restored: {
+                  type: 'boolean',
+                  description: 'taken back from the observation store by this server process after a restart',
+                },
+                notifications: { type: 'integer', description: 'notifications this process received' },
                 lastNotificationAt: { type: ['string', 'null'], format: 'date-time' },
                 lastValues: valuesSchema,
               },
@@ -593,7 +674,8 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
           paths: o.paths.map(String),
           composite: o.composite,
           attributes: { ...(o.attributes ?? {}) },
-          createdAt: new Date(stats.createdAt).toISOString(),
+          createdAt: new Date(o.createdAt).toISOString(),
+          restored: o.restored,
           notifications: stats.notifications,
           lastNotificationAt:
             stats.lastNotificationAt === undefined ? null : new Date(stats.lastNotificationAt).toISOString(),
@@ -625,7 +707,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       if (!o)
         throw new ApiError('UNKNOWN_OBSERVATION', `no observation "${clipName(id)}" with "${clipName(ep)}"`);
       const paths = o.paths.map(String);
-      return run(reply, ep, 'cancel-observation', paths, () => cancelAll([o], paths));
+      return run(reply, ep, 'cancel-observation', paths, (signal) => cancelAll([o], paths, signal));
     },
   );
 }

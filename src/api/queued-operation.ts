@@ -19,49 +19,36 @@ export interface OperationTarget {
   readonly paths: readonly string[];
 }
 
-type Early<T> = { settled: true; value: T } | { settled: true; error: unknown } | { settled: false };
-
-/**
- * Whether `promise` settles before the event loop turns: what the server refuses before queueing
- * (a bad path, a wrong type, a full queue) does, as long as the registration store answers from
- * memory; a request that went into a sleeping client's queue does not.
- */
-function settledNow<T>(promise: Promise<T>): Promise<Early<T>> {
-  return new Promise((resolve) => {
-    const timer = setImmediate(() => resolve({ settled: false }));
-    promise.then(
-      (value) => {
-        clearImmediate(timer);
-        resolve({ settled: true, value });
-      },
-      (error: unknown) => {
-        clearImmediate(timer);
-        resolve({ settled: true, error });
-      },
-    );
-  });
+/** What a route's operation gets: the server's queue-mode signal, to pass to the LwM2mServer call. */
+export interface QueueSignal {
+  readonly onQueued: () => void;
 }
 
 /**
- * Runs one operation for a route. For a queue-mode client that sleeps now (Transport TS §Queue
- * Mode) the request is started, the route answers 202 with a requestId, and the outcome is
- * appended to the event log as `queued-result` when the client wakes and answers (or the request
- * expires). Otherwise the route waits for the answer.
+ * Runs one operation for a route. The route passes `signal` on to the server (RequestOptions
+ * onQueued): when the request goes into a sleeping queue-mode client's queue (Transport TS §Queue
+ * Mode) the route answers 202 with a requestId at once, and the outcome is appended to the event
+ * log as `queued-result` when the client wakes and answers (or the request expires). Otherwise
+ * — sent at once, or refused before queueing — the route waits for the answer or the error. The
+ * server says so itself, so this holds whatever the registration store's latency.
  */
 export async function runOperation(
   ctx: ApiContext,
   reply: FastifyReply,
   target: OperationTarget,
-  run: () => Promise<OperationResponseJson>,
+  run: (signal: QueueSignal) => Promise<OperationResponseJson>,
 ): Promise<OperationResponseJson | QueuedResponseJson> {
-  const reg = await requireRegistration(ctx, target.endpoint);
-  if (!reg.queueMode || ctx.server.isAwake(target.endpoint)) return run();
-  const promise = run();
-  const early = await settledNow(promise);
-  if (early.settled) {
-    if ('error' in early) throw early.error;
-    return early.value;
+  await requireRegistration(ctx, target.endpoint);
+  let queued!: () => void;
+  const wasQueued = new Promise<'queued'>((resolve) => (queued = () => resolve('queued')));
+  let promise: Promise<OperationResponseJson>;
+  try {
+    promise = run({ onQueued: () => queued() });
+  } catch (e) {
+    promise = Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
+  const first = await Promise.race([promise, wasQueued]);
+  if (first !== 'queued') return first;
   const requestId = ctx.newId();
   const append = (data: Record<string, unknown>): void => {
     ctx.events

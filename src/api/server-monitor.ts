@@ -3,10 +3,11 @@ import type { LwM2mServer, LwM2mServerEvents } from '../server/lwm2m-server.js';
 import type { Observation } from '../server/observation.js';
 import { SlidingCounter } from './rates.js';
 
-/** What the API knows of one observation beyond the server's Observation object. */
+/**
+ * What the API knows of one observation beyond the server's Observation object (which has its
+ * own `createdAt`): the notifications this process received.
+ */
 export interface ObservationStats {
-  /** Wall-clock ms it was made (through this API), or first seen by this process. */
-  readonly createdAt: number;
   notifications: number;
   lastNotificationAt: number | undefined;
   lastValues: RecordsJson;
@@ -46,7 +47,10 @@ export class ServerMonitor {
     };
     on('uplink', (e) => {
       this.uplinks.add();
-      if (e.endpoint !== undefined && e.code.startsWith('2.')) this.#seen(e.endpoint);
+      if (e.endpoint === undefined || !e.code.startsWith('2.')) return;
+      // The server logs the De-register's uplink after its 'deregistered': the endpoint has left.
+      if (e.operation === 'deregister') this.#activity.delete(e.endpoint);
+      else this.#seen(e.endpoint);
     });
     on('request', () => this.requests.add());
     on('response', (e) => {
@@ -79,12 +83,11 @@ export class ServerMonitor {
     return this.#latencies.get(commandId);
   }
 
-  /** The stats of an observation, created (first seen now) when this process has none yet. */
-  observation(o: Observation, createdAt?: number): ObservationStats {
+  /** The stats of an observation, created (none yet) when this process has none. */
+  observation(o: Observation): ObservationStats {
     let stats = this.#observations.get(o);
     if (!stats) {
       stats = {
-        createdAt: createdAt ?? this.#now(),
         notifications: 0,
         lastNotificationAt: undefined,
         lastValues: o.response.values,

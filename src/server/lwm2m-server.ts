@@ -161,6 +161,13 @@ export interface LwM2mServerEvents {
 export interface RequestOptions {
   /** Deadline in ms (default: the server's requestTimeout). */
   readonly timeout?: number;
+  /**
+   * Called synchronously when the request goes into the queue of a queue-mode client that is
+   * asleep at that moment (Transport TS §Queue Mode): it leaves when the client next wakes. Not
+   * called for a request sent at once (or queued behind one in flight to an awake client), nor for
+   * one refused before queueing (bad input, unknown client, full queue).
+   */
+  readonly onQueued?: () => void;
 }
 
 export interface FormatOption {
@@ -194,6 +201,10 @@ function formatId(format: string | number | undefined): ContentFormatId | undefi
   const f = lookupContentFormat(format);
   if (!f) throw new OperationError('unsupported-format', '4.15', `unknown content format "${format}"`);
   return f.id;
+}
+
+function timeoutOf(options: RequestOptions): RequestOptions {
+  return options.timeout === undefined ? {} : { timeout: options.timeout };
 }
 
 function toPath(path: string | LwM2mPath): LwM2mPath {
@@ -618,7 +629,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     const existing = this.#queues.get(reg.endpoint);
     if (!reg.queueMode && !existing) return run();
     const queue = existing ?? this.#queue(reg);
-    return queue.enqueue(run, this.#options.queueMode?.deadline ?? 3_600_000);
+    const waiting = queue.size;
+    const result = queue.enqueue(run, this.#options.queueMode?.deadline ?? 3_600_000);
+    // enqueue() pushes synchronously, and a sleeping queue keeps the job: one more waiting means
+    // queued (a closed or full queue refused it; an awake one may have started it already).
+    if (!queue.awake && queue.size > waiting) options.onQueued?.();
+    return result;
   }
 
   #queue(reg: Registration): RequestQueue {
@@ -721,7 +737,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         response: result,
         binding,
         createdAt: this.#now(),
-        cancel: (o) => this.#cancelObservation(o, request, options),
+        // The cancel is a request of its own: the Observe's onQueued is not its to call.
+        cancel: (o, cancelOptions) =>
+          this.#cancelObservation(o, request, { ...timeoutOf(options), ...cancelOptions }),
       });
       holder.observation = observation;
       if (!binding.established || !result.success) {
@@ -868,7 +886,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       binding: restored,
       restored: true,
       createdAt: p.createdAt,
-      cancel: (o) => this.#cancelObservation(o, request, {}),
+      cancel: (o, cancelOptions) => this.#cancelObservation(o, request, cancelOptions ?? {}),
     });
     holder.observation = observation;
     this.#track(observation);
@@ -1052,6 +1070,20 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       }
       records = this.#jsonRecords(absolute, reg);
     }
+    // A value addressed outside the new instance (another object, another instance) is a
+    // caller's mistake: moving it into the instance would write a resource nobody named.
+    const outside = records.find(
+      (r) =>
+        r.path.objectId !== oid ||
+        (r.path.depth >= 2 && r.path.instanceId !== placeholder && !Array.isArray(values)) ||
+        (instanceId !== undefined && r.path.depth >= 2 && r.path.instanceId !== instanceId),
+    );
+    if (outside)
+      throw new OperationError(
+        'bad-payload',
+        '4.00',
+        `${outside.path.toString()} is not inside the instance being created in ${objectPath.toString()}${instanceId === undefined ? '' : `/${instanceId}`}`,
+      );
     const resources = records
       .filter((r) => r.path.depth >= 3)
       .map((r) => ({ ...r, path: new LwM2mPath(r.path.ids.slice(2)) }));

@@ -22,6 +22,12 @@ export interface ObservationNotification {
   readonly result: OperationResult;
 }
 
+/** The RequestOptions of a cancel (lwm2m-server.ts): its deadline, and the queue-mode signal. */
+export interface ObservationCancelOptions {
+  readonly timeout?: number;
+  readonly onQueued?: () => void;
+}
+
 interface ObservationEvents {
   notification: [ObservationNotification];
   end: [ObservationEndReason];
@@ -55,7 +61,10 @@ export class Observation extends EventEmitter<ObservationEvents> {
   registrationId: string;
   #binding: RestoredObservation | undefined;
   #active = true;
-  readonly #cancel: (observation: Observation) => Promise<OperationResult | undefined>;
+  readonly #cancel: (
+    observation: Observation,
+    options?: ObservationCancelOptions,
+  ) => Promise<OperationResult | undefined>;
 
   /** @internal Built by LwM2mServer. */
   constructor(init: {
@@ -70,7 +79,10 @@ export class Observation extends EventEmitter<ObservationEvents> {
     binding: RestoredObservation;
     restored?: boolean;
     createdAt: number;
-    cancel: (observation: Observation) => Promise<OperationResult | undefined>;
+    cancel: (
+      observation: Observation,
+      options?: ObservationCancelOptions,
+    ) => Promise<OperationResult | undefined>;
   }) {
     super();
     this.id = init.id;
@@ -96,9 +108,12 @@ export class Observation extends EventEmitter<ObservationEvents> {
     return this.paths[0]!;
   }
 
-  /** Proactive cancel (CoAP GET/FETCH Observe=1); resolves with the client's answer, if one was sent. */
-  cancel(): Promise<OperationResult | undefined> {
-    return this.#cancel(this);
+  /**
+   * Proactive cancel (CoAP GET/FETCH Observe=1); resolves with the client's answer, if one was
+   * sent. `options` as for any request (default: the Observe's timeout).
+   */
+  cancel(options?: ObservationCancelOptions): Promise<OperationResult | undefined> {
+    return this.#cancel(this, options);
   }
 
   /** @internal */

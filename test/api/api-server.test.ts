@@ -68,6 +68,25 @@ describe('REST API: server, models, docs, auth, CORS, limits', () => {
     assert.equal(json.rates.notificationsPerS, 0);
   });
 
+  it('answers HEAD on a read route without reading from the device', async () => {
+    const sent = f.rig.server.listenerCount('request');
+    let requests = 0;
+    const count = (): void => void requests++;
+    f.rig.server.on('request', count);
+    try {
+      const res = await f.app.inject({
+        method: 'HEAD',
+        url: `/api/clients/${f.rig.ep}/3/0/0`,
+        headers: auth,
+      });
+      assert.equal(res.statusCode, 404);
+      assert.equal(requests, 0, 'no LwM2M request left for the device');
+    } finally {
+      f.rig.server.off('request', count);
+    }
+    assert.equal(f.rig.server.listenerCount('request'), sent);
+  });
+
   it('lists the model and shows one object', async () => {
     const list = await f.call('GET', '/api/models', undefined, auth);
     assert.equal(list.status, 200);

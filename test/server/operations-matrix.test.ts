@@ -324,6 +324,19 @@ describe('Create, Delete and Execute', () => {
       }));
   }
 
+  it('refuses locally a Create whose values lie outside the new instance', () =>
+    withRig({}, async ({ server, device }) => {
+      const before = device.received.length;
+      for (const values of [{ '/3/0/1': 'x' }, { '/3303/5/5700': 1.5 }, { '/5700/0/9': 2 }]) {
+        await assert.rejects(server.create(EP, '/3303/4', values), (e: unknown) => {
+          assert.ok(e instanceof OperationError);
+          assert.match(e.message, /is not inside the instance being created in \/3303\/4/);
+          return true;
+        });
+      }
+      assert.equal(device.received.length, before, 'nothing was sent');
+    }));
+
   it('refuses locally a SenML Create that leaves the id to the device', () =>
     withRig({}, async ({ server, device }) => {
       const before = device.received.length;

@@ -193,6 +193,8 @@ export interface ObservationInfo {
   readonly composite: boolean;
   readonly attributes?: AttributesBody;
   readonly createdAt: string;
+  /** Taken back from the store after a server restart. */
+  readonly restored?: boolean;
   readonly notifications: number;
   readonly lastNotificationAt: string | null;
   readonly lastValues?: ValuesJson;
