@@ -1,0 +1,460 @@
+import { systemClock, type Clock } from '../clock.js';
+import { cryptoRandom, type RandomSource } from '../random.js';
+import { TimerQueue, type TimerTask } from '../timer-queue.js';
+import {
+  ChannelClosedError,
+  ChannelConfigError,
+  ChannelError,
+  ChannelEvents,
+  ChannelSendError,
+  ChannelSocketError,
+  peerKey,
+  type Channel,
+  type ChannelErrorHandler,
+  type LocalAddress,
+  type Peer,
+  type ReceiveHandler,
+} from '../transport/channel.js';
+import { CookieJar } from './cookie.js';
+import type { ConnectionContext, DtlsConnection, HandshakeTiming } from './dtls-connection.js';
+import { DtlsSessionError } from './dtls-session-error.js';
+import {
+  HandshakeType,
+  encodeHandshakeMessage,
+  parseHandshakeFragments,
+  wholeMessage,
+  type HandshakeMessage,
+} from './handshake.js';
+import { ClientHandshake } from './handshake-client.js';
+import { MAX_PSK_IDENTITY, ServerHandshake, type PskLookup } from './handshake-server.js';
+import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './hello-messages.js';
+import type { DtlsRecord } from './record.js';
+import { ContentType, DTLS_1_0, encodeRecord, parseDatagram } from './record.js';
+import { MAX_PLAINTEXT } from './record-protection.js';
+
+export interface DtlsLimits {
+  /** Handshakes in progress at most; ClientHellos beyond are dropped. Default 256. */
+  maxHandshakes?: number;
+  /** Established sessions at most; the least recently active one is closed for a new one. Default 10000. */
+  maxSessions?: number;
+  /** A session with no traffic for this long is closed (ms). Default 10 minutes. */
+  idleTimeout?: number;
+  /** Client: datagrams held per peer while its handshake runs. Default 32. */
+  maxQueuedDatagrams?: number;
+}
+
+export interface DtlsCommonOptions {
+  /** The transport (UDP) the records travel over; closed with the DtlsChannel. */
+  channel: Channel;
+  clock?: Clock;
+  random?: RandomSource;
+  /** Flight retransmission and handshake timeout (ms); see HandshakeTiming. */
+  timing?: Partial<HandshakeTiming>;
+  /** Largest datagram a flight is packed into. Default 1200. */
+  mtu?: number;
+  limits?: DtlsLimits;
+  /**
+   * Refuse peers that do not negotiate extended_master_secret (RFC 7627). Default false: it is
+   * used whenever both sides offer it, and older LwM2M clients without it are still served.
+   */
+  requireExtendedMasterSecret?: boolean;
+}
+
+export interface DtlsServerOptions extends DtlsCommonOptions {
+  /** The key of a PSK identity, or undefined when it is unknown (the client gets unknown_psk_identity). */
+  psk: PskLookup;
+  /** The PSK identity hint; when set, a ServerKeyExchange carries it (RFC 4279 §2). */
+  hint?: Uint8Array | string;
+  /** The HelloVerifyRequest secret rotates this often (ms). Default 5 minutes. */
+  cookieRotation?: number;
+}
+
+export interface DtlsClientOptions extends DtlsCommonOptions {
+  psk: { identity: Uint8Array | string; key: Uint8Array };
+}
+
+export interface DtlsChannelStats {
+  handshakes: number;
+  sessions: number;
+}
+
+const encoder = new TextEncoder();
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? encoder.encode(v) : v);
+
+interface Entry {
+  connection: DtlsConnection;
+  /** Client: datagrams waiting for the handshake. */
+  queue: Uint8Array[];
+  idleTask: TimerTask;
+}
+
+/**
+ * DTLS 1.2 over a datagram Channel, as a Channel itself (RFC 6347): the CoAP endpoint sends and
+ * receives plaintext through it. Server role: `DtlsChannel.server` answers ClientHellos (with a
+ * stateless cookie round first) and reports each datagram with the client's authenticated PSK
+ * identity. Client role: `DtlsChannel.client` starts a handshake on the first send to a peer and
+ * holds the datagrams until it completes. Sessions are keyed by address and port.
+ */
+export class DtlsChannel implements Channel {
+  readonly kind = 'dtls' as const;
+  readonly #inner: Channel;
+  readonly #role: 'client' | 'server';
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #timers: TimerQueue;
+  readonly #timing: HandshakeTiming;
+  readonly #mtu: number;
+  readonly #limits: Required<DtlsLimits>;
+  readonly #requireEms: boolean;
+  readonly #events = new ChannelEvents();
+  readonly #entries = new Map<string, Entry>();
+  #handshakes = 0;
+  #closing: Promise<void> | undefined;
+  // server
+  readonly #cookies: CookieJar | undefined;
+  readonly #psk: PskLookup | undefined;
+  readonly #hint: Uint8Array | undefined;
+  // client
+  readonly #credentials: { identity: Uint8Array; key: Uint8Array } | undefined;
+
+  private constructor(
+    role: 'client' | 'server',
+    options: DtlsCommonOptions,
+    server?: DtlsServerOptions,
+    client?: DtlsClientOptions,
+  ) {
+    this.#role = role;
+    this.#inner = options.channel;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? cryptoRandom;
+    this.#timers = new TimerQueue(this.#clock);
+    this.#timing = {
+      initialTimeout: options.timing?.initialTimeout ?? 1000,
+      maxTimeout: options.timing?.maxTimeout ?? 60_000,
+      handshakeTimeout: options.timing?.handshakeTimeout ?? 60_000,
+    };
+    if (!(this.#timing.initialTimeout > 0 && this.#timing.maxTimeout >= this.#timing.initialTimeout))
+      throw new ChannelConfigError('DTLS timing needs 0 < initialTimeout <= maxTimeout');
+    this.#mtu = options.mtu ?? 1200;
+    if (!(this.#mtu >= 256)) throw new ChannelConfigError('DTLS mtu must be at least 256');
+    this.#limits = {
+      maxHandshakes: options.limits?.maxHandshakes ?? 256,
+      maxSessions: options.limits?.maxSessions ?? 10_000,
+      idleTimeout: options.limits?.idleTimeout ?? 10 * 60_000,
+      maxQueuedDatagrams: options.limits?.maxQueuedDatagrams ?? 32,
+    };
+    this.#requireEms = options.requireExtendedMasterSecret ?? false;
+    if (server) {
+      this.#psk = server.psk;
+      this.#hint = server.hint === undefined ? undefined : toBytes(server.hint);
+      this.#cookies = new CookieJar({
+        clock: this.#clock,
+        random: this.#random,
+        rotateAfterMs: server.cookieRotation,
+      });
+    }
+    if (client) {
+      const identity = toBytes(client.psk.identity);
+      if (identity.length === 0 || identity.length > MAX_PSK_IDENTITY)
+        throw new ChannelConfigError('PSK identity must be 1..128 bytes');
+      if (client.psk.key.length === 0 || client.psk.key.length > 64)
+        throw new ChannelConfigError('PSK key must be 1..64 bytes');
+      this.#credentials = { identity, key: client.psk.key };
+    }
+    this.#inner.onReceive((peer, bytes) => {
+      if (this.#closing) return;
+      try {
+        this.#datagram(peer, bytes);
+      } catch (e) {
+        this.#events.error(
+          e instanceof ChannelError ? e : new ChannelSocketError('DTLS receive failed', { cause: e }),
+        );
+      }
+    });
+    this.#inner.onError?.((e) => this.#events.error(e));
+  }
+
+  /** A DTLS server over `options.channel`. */
+  static server(options: DtlsServerOptions): DtlsChannel {
+    return new DtlsChannel('server', options, options, undefined);
+  }
+
+  /** A DTLS client over `options.channel`; a send to a peer without a session starts a handshake. */
+  static client(options: DtlsClientOptions): DtlsChannel {
+    return new DtlsChannel('client', options, undefined, options);
+  }
+
+  get local(): LocalAddress | undefined {
+    return this.#inner.local;
+  }
+
+  /** Handshakes in progress and established sessions. */
+  get stats(): DtlsChannelStats {
+    return { handshakes: this.#handshakes, sessions: this.#entries.size - this.#handshakes };
+  }
+
+  /** The authenticated Peer of an established session with this address, if any. */
+  session(peer: Peer): Peer | undefined {
+    const entry = this.#entries.get(peerKey(peer));
+    return entry?.connection.state === 'established' ? entry.connection.applicationPeer : undefined;
+  }
+
+  send(peer: Peer, datagram: Uint8Array): void {
+    if (this.#closing) throw new ChannelClosedError(this.kind);
+    const key = peerKey(peer);
+    let entry = this.#entries.get(key);
+    if (entry?.connection.state === 'established') {
+      this.#sendData(entry.connection, peer, datagram);
+      this.#touch(entry);
+      return;
+    }
+    if (this.#role === 'server') {
+      this.#events.errorLater(new DtlsSessionError('no-session', peer, 'no DTLS session with this peer'));
+      return;
+    }
+    if (!entry) {
+      if (this.#handshakes >= this.#limits.maxHandshakes) {
+        this.#events.errorLater(new DtlsSessionError('limit', peer, 'too many DTLS handshakes in progress'));
+        return;
+      }
+      const target: Peer = { address: peer.address, port: peer.port };
+      const connection = new ClientHandshake(this.#context(target), {
+        identity: this.#credentials!.identity,
+        key: this.#credentials!.key,
+        identityText: utf8.decode(this.#credentials!.identity),
+      });
+      entry = this.#add(key, connection);
+      entry.queue.push(datagram);
+      connection.start();
+      return;
+    }
+    if (entry.queue.length >= this.#limits.maxQueuedDatagrams) {
+      this.#events.errorLater(new DtlsSessionError('queue-full', peer, 'DTLS handshake queue full'));
+      return;
+    }
+    entry.queue.push(datagram);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.#events.onReceive(handler);
+  }
+
+  onError(handler: ChannelErrorHandler): void {
+    this.#events.onError(handler);
+  }
+
+  /** Sends close_notify on every session, then closes the transport. */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      for (const entry of [...this.#entries.values()]) entry.connection.closeNotify();
+      this.#entries.clear();
+      this.#timers.clear();
+      this.#closing = this.#inner.close();
+    }
+    return this.#closing;
+  }
+
+  // ---- receive path ----
+
+  #datagram(peer: Peer, bytes: Uint8Array): void {
+    const { records } = parseDatagram(bytes); // records that do not parse are dropped (RFC 6347 §4.1.2.7)
+    if (records.length === 0) return;
+    const key = peerKey(peer);
+    const entry = this.#entries.get(key);
+    const helloRecord = this.#role === 'server' ? records.find(isClientHello) : undefined;
+    if (helloRecord) {
+      const current = entry?.connection;
+      const hello = parseClientHello(helloRecord);
+      if (!hello) return; // malformed hello: no state, no answer
+      // The hello of the current handshake or session, again: in a handshake it is a
+      // retransmission (the connection resends its flight); once established it is a late copy or
+      // a replay, and must not end the session. A restarted client has a new random.
+      const same = current instanceof ServerHandshake && equalBytes(current.clientRandom, hello.body.random);
+      if (!same) {
+        this.#clientHello(peer, key, helloRecord, hello);
+        return;
+      }
+      if (current.state !== 'handshake') return;
+    }
+    if (!entry) return;
+    entry.connection.receive(records); // it notes activity only for authenticated records
+  }
+
+  /**
+   * A ClientHello from a peer without a handshake in progress. Without a valid cookie it is
+   * answered with a HelloVerifyRequest and nothing is stored (RFC 6347 §4.2.1). With one, the
+   * client proved its address: a session it had is replaced (RFC 6347 §4.2.8) by a new handshake.
+   */
+  #clientHello(peer: Peer, key: string, record: DtlsRecord, hello: ParsedHello): void {
+    const existing = this.#entries.get(key)?.connection;
+    if (!this.#cookies!.verify(peer, hello.body)) {
+      const hvr = encodeHandshakeMessage({
+        msgType: HandshakeType.hello_verify_request,
+        messageSeq: hello.message.messageSeq,
+        // RFC 6347 §4.2.1: version 1.0 in the HVR whatever will be negotiated.
+        body: encodeHelloVerifyRequest({
+          serverVersion: DTLS_1_0,
+          cookie: this.#cookies!.cookieFor(peer, hello.body),
+        }),
+      });
+      this.#transmit(
+        peer,
+        encodeRecord({
+          type: ContentType.handshake,
+          version: DTLS_1_0,
+          epoch: 0,
+          sequenceNumber: record.sequenceNumber, // RFC 6347 §4.2.1: echo the hello's
+          fragment: hvr,
+        }),
+      );
+      return;
+    }
+    // Past the limit, silently: the client retries. Replacing a handshake of this peer is no new one.
+    if (this.#handshakes >= this.#limits.maxHandshakes && existing?.state !== 'handshake') return;
+    existing?.close(undefined);
+    const target: Peer = { address: peer.address, port: peer.port };
+    const connection = new ServerHandshake(
+      this.#context(target),
+      { psk: this.#psk!, hint: this.#hint, identity: (id) => utf8.decode(id) },
+      hello.body,
+      hello.message,
+      record.sequenceNumber,
+    );
+    this.#add(key, connection);
+    connection.start();
+  }
+
+  // ---- bookkeeping ----
+
+  #add(key: string, connection: DtlsConnection): Entry {
+    const entry: Entry = {
+      connection,
+      queue: [],
+      idleTask: {
+        due: 0,
+        seq: 0,
+        heapIndex: -1,
+        cancelled: true,
+        run: () => this.#idleCheck(entry),
+      },
+    };
+    this.#entries.set(key, entry);
+    this.#handshakes++;
+    return entry;
+  }
+
+  #touch(entry: Entry): void {
+    entry.connection.lastActivity = this.#clock.now();
+  }
+
+  #idleCheck(entry: Entry): void {
+    const idle = this.#clock.now() - entry.connection.lastActivity;
+    if (idle >= this.#limits.idleTimeout) entry.connection.closeNotify();
+    else this.#timers.scheduleTask(entry.idleTask, this.#limits.idleTimeout - idle);
+  }
+
+  #context(peer: Peer): ConnectionContext {
+    return {
+      peer,
+      clock: this.#clock,
+      timers: this.#timers,
+      random: this.#random,
+      timing: this.#timing,
+      mtu: this.#mtu,
+      requireExtendedMasterSecret: this.#requireEms,
+      transmit: (bytes) => this.#transmit(peer, bytes),
+      established: (c) => this.#established(peerKey(peer), c),
+      data: (c, bytes) => {
+        if (c.applicationPeer) this.#events.deliver(c.applicationPeer, bytes);
+      },
+      closed: (c, error) => this.#closed(peerKey(peer), c, error),
+    };
+  }
+
+  #established(key: string, connection: DtlsConnection): void {
+    const entry = this.#entries.get(key);
+    if (entry?.connection !== connection) return;
+    this.#handshakes--;
+    this.#timers.scheduleTask(entry.idleTask, this.#limits.idleTimeout);
+    const queued = entry.queue;
+    entry.queue = [];
+    for (const datagram of queued) this.#sendData(connection, connection.applicationPeer!, datagram);
+    if (this.#entries.size - this.#handshakes > this.#limits.maxSessions) this.#evictOldest(connection);
+  }
+
+  #evictOldest(keep: DtlsConnection): void {
+    let oldest: DtlsConnection | undefined;
+    for (const { connection } of this.#entries.values())
+      if (
+        connection !== keep &&
+        connection.state === 'established' &&
+        (!oldest || connection.lastActivity < oldest.lastActivity)
+      )
+        oldest = connection;
+    oldest?.closeNotify();
+  }
+
+  #closed(key: string, connection: DtlsConnection, error: DtlsSessionError | undefined): void {
+    const entry = this.#entries.get(key);
+    if (entry?.connection === connection) {
+      this.#entries.delete(key);
+      this.#timers.cancel(entry.idleTask);
+      // `state` is already 'closed': a handshake is one that never reached establish().
+      if (!connection.applicationPeer) this.#handshakes--;
+    }
+    if (error) this.#events.error(error);
+  }
+
+  /** Application data in one record; one over 2^14 bytes is refused like an oversized UDP datagram. */
+  #sendData(connection: DtlsConnection, peer: Peer, datagram: Uint8Array): void {
+    if (datagram.length > MAX_PLAINTEXT) {
+      this.#events.errorLater(
+        new ChannelSendError('too-large', peer, `${datagram.length} bytes exceed a DTLS record (2^14)`, {
+          systemCode: 'EMSGSIZE',
+        }),
+      );
+      return;
+    }
+    connection.sendApplicationData(datagram);
+  }
+
+  #transmit(peer: Peer, bytes: Uint8Array): void {
+    try {
+      this.#inner.send(peer, bytes);
+    } catch (e) {
+      this.#events.errorLater(
+        e instanceof ChannelError ? e : new ChannelSocketError('DTLS send failed', { cause: e }),
+      );
+    }
+  }
+}
+
+interface ParsedHello {
+  message: HandshakeMessage;
+  body: ClientHello;
+}
+
+/** The ClientHello of an epoch-0 record, or undefined when it is malformed or fragmented. */
+function parseClientHello(record: DtlsRecord): ParsedHello | undefined {
+  try {
+    const first = parseHandshakeFragments(record.fragment)[0];
+    const message = first && wholeMessage(first); // choice: a fragmented ClientHello is not accepted
+    if (!message || message.msgType !== HandshakeType.client_hello) return undefined;
+    return { message, body: decodeClientHello(message.body) };
+  } catch {
+    return undefined;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function isClientHello(record: DtlsRecord): boolean {
+  return (
+    record.epoch === 0 &&
+    record.type === ContentType.handshake &&
+    record.fragment[0] === HandshakeType.client_hello
+  );
+}

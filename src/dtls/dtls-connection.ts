@@ -1,0 +1,458 @@
+import type { Clock } from '../clock.js';
+import type { RandomSource } from '../random.js';
+import type { TimerQueue, TimerTask } from '../timer-queue.js';
+import type { Peer } from '../transport/channel.js';
+import { AlertDescription, AlertLevel, decodeAlert, encodeAlert } from './alert.js';
+import { DtlsError } from './dtls-errors.js';
+import { DtlsSessionError } from './dtls-session-error.js';
+import { CHANGE_CIPHER_SPEC, decodeChangeCipherSpec } from './finished-messages.js';
+import type { HandshakeMessage } from './handshake.js';
+import {
+  HANDSHAKE_HEADER_LENGTH,
+  encodeHandshakeFragment,
+  fragmentHandshakeMessage,
+  parseHandshakeFragments,
+} from './handshake.js';
+import { HandshakeReassembler } from './handshake-reassembler.js';
+import { HandshakeTranscript } from './handshake-transcript.js';
+import type { DtlsRecord } from './record.js';
+import { ContentType, DTLS_1_2, RECORD_HEADER_LENGTH, encodeRecord } from './record.js';
+import type { RecordProtection } from './record-protection.js';
+import { ReplayWindow } from './replay-window.js';
+
+/** Timing of flight retransmission (RFC 6347 §4.2.4.1) and of the handshake as a whole. */
+export interface HandshakeTiming {
+  /** First retransmission timeout in ms. Default 1000. */
+  initialTimeout: number;
+  /** The timeout doubles up to this. Default 60000. */
+  maxTimeout: number;
+  /** The handshake fails after this long in total. Default 60000. */
+  handshakeTimeout: number;
+}
+
+/** What a connection needs from its channel. */
+export interface ConnectionContext {
+  /** The transport address of the peer. */
+  readonly peer: Peer;
+  readonly clock: Pick<Clock, 'now'>;
+  readonly timers: TimerQueue;
+  readonly random: RandomSource;
+  readonly timing: HandshakeTiming;
+  /** Largest datagram a flight is packed into. */
+  readonly mtu: number;
+  /** Refuse peers that do not negotiate the extended master secret (RFC 7627 §5.2, §5.3). */
+  readonly requireExtendedMasterSecret: boolean;
+  /** Hands a datagram to the transport. */
+  transmit(bytes: Uint8Array): void;
+  established(connection: DtlsConnection): void;
+  data(connection: DtlsConnection, bytes: Uint8Array): void;
+  /** The connection is over; `error` is absent for a local close. */
+  closed(connection: DtlsConnection, error: DtlsSessionError | undefined): void;
+}
+
+/** One message or ChangeCipherSpec of a flight, with the epoch it is sent in. */
+type FlightItem =
+  { kind: 'handshake'; epoch: number; message: HandshakeMessage } | { kind: 'ccs'; epoch: number };
+
+export type ConnectionState = 'handshake' | 'established' | 'closed';
+
+interface WriteEpoch {
+  seq: number;
+  protection: RecordProtection | undefined;
+}
+
+/** Bytes a protected CCM_8 record adds: explicit nonce (8) and tag (8). */
+const PROTECTION_OVERHEAD = 16;
+/** Records held back while an asynchronous step (a PSK lookup) runs. */
+const MAX_BACKLOG = 32;
+
+/**
+ * The record layer and flight machinery shared by both roles (RFC 6347 §4): epochs and sequence
+ * numbers, the replay window of epoch 1, handshake reassembly and the transcript, flights with
+ * their retransmission timer, alerts and application data. The roles (handshake-client.ts,
+ * handshake-server.ts) supply `onHandshakeMessage`.
+ */
+export abstract class DtlsConnection {
+  state: ConnectionState = 'handshake';
+  /** When the peer last sent an authenticated record, or we sent one (ms, context clock). */
+  lastActivity: number;
+  /** The Peer handed to the application, with the authenticated identity, once established. */
+  applicationPeer: Peer | undefined;
+
+  protected readonly ctx: ConnectionContext;
+  protected readonly transcript = new HandshakeTranscript();
+  protected readonly reassembler = new HandshakeReassembler();
+  /** message_seq of our next handshake message. */
+  protected nextMessageSeq = 0;
+
+  readonly #write: WriteEpoch[] = [
+    { seq: 0, protection: undefined },
+    { seq: 0, protection: undefined },
+  ];
+  #writeEpoch = 0;
+  #readEpoch = 0;
+  #readProtection: RecordProtection | undefined;
+  #pendingReadProtection: RecordProtection | undefined;
+  readonly #replay = new ReplayWindow();
+
+  #flight: FlightItem[] = [];
+  #timeout: number;
+  readonly #retransmitTask: TimerTask;
+  readonly #deadlineTask: TimerTask;
+  #resendRequested = false;
+  #busy = false;
+  readonly #inbox: HandshakeMessage[] = [];
+  readonly #backlog: DtlsRecord[] = [];
+
+  constructor(ctx: ConnectionContext) {
+    this.ctx = ctx;
+    this.lastActivity = ctx.clock.now();
+    this.#timeout = ctx.timing.initialTimeout;
+    this.#retransmitTask = task(() => this.#onRetransmitTimer());
+    this.#deadlineTask = task(() => {
+      if (this.state === 'handshake')
+        this.close(new DtlsSessionError('handshake-timeout', ctx.peer, 'DTLS handshake timed out'));
+    });
+    ctx.timers.scheduleTask(this.#deadlineTask, ctx.timing.handshakeTimeout);
+  }
+
+  /** The epoch records from the peer are currently read in. */
+  get readEpoch(): number {
+    return this.#readEpoch;
+  }
+
+  /** The role's handshake logic; may return a promise (then later records wait for it). */
+  protected abstract onHandshakeMessage(message: HandshakeMessage): void | Promise<void>;
+
+  // ---- receiving ----
+
+  /** Takes the records of one datagram from this peer. Never throws. */
+  receive(records: readonly DtlsRecord[]): void {
+    this.#resendRequested = false;
+    for (const record of records) {
+      if (this.state === 'closed') return;
+      if (this.#busy) {
+        if (this.#backlog.length < MAX_BACKLOG) this.#backlog.push(record);
+        continue;
+      }
+      this.#record(record);
+    }
+    if (this.#resendRequested && this.state !== 'closed') this.#transmitFlight();
+  }
+
+  #record(record: DtlsRecord): void {
+    if (record.epoch === 0) {
+      this.#plainRecord(record);
+      return;
+    }
+    if (record.epoch !== 1 || this.#readEpoch !== 1 || !this.#readProtection) return; // not readable (yet): drop
+    if (!this.#replay.accepts(record.sequenceNumber)) return; // RFC 6347 §4.1.2.6
+    let plain: DtlsRecord;
+    try {
+      plain = this.#readProtection.unprotect(record);
+    } catch (e) {
+      // RFC 6347 §4.1.2.7: drop silently. Choice: while the handshake waits for the peer's
+      // Finished, a record that fails authentication means the keys differ (a wrong PSK), so the
+      // handshake fails with bad_record_mac instead of timing out. An attacker gains nothing: an
+      // unauthenticated epoch-0 alert could end the handshake just as well.
+      if (this.state === 'handshake')
+        this.fail(AlertDescription.bad_record_mac, 'record authentication failed', e);
+      return;
+    }
+    this.#replay.mark(record.sequenceNumber);
+    this.lastActivity = this.ctx.clock.now();
+    switch (plain.type) {
+      case ContentType.handshake:
+        if (this.state === 'established') this.#afterHandshake(plain.fragment, true);
+        else this.#handshakeRecord(plain.fragment);
+        break;
+      case ContentType.alert:
+        this.#alert(plain.fragment);
+        break;
+      case ContentType.application_data:
+        // Application data only after our side is established (RFC 5246 §7.4.9).
+        if (this.state === 'established') this.ctx.data(this, plain.fragment);
+        break;
+      default:
+        break; // a retransmitted ChangeCipherSpec, heartbeat: ignored
+    }
+  }
+
+  #plainRecord(record: DtlsRecord): void {
+    if (this.state === 'established') {
+      // Unauthenticated: nothing in epoch 0 can change or end a session. A handshake fragment
+      // may only show that the peer repeated its last flight.
+      if (record.type === ContentType.handshake) this.#afterHandshake(record.fragment, false);
+      return;
+    }
+    switch (record.type) {
+      case ContentType.handshake:
+        this.#handshakeRecord(record.fragment);
+        break;
+      case ContentType.change_cipher_spec:
+        this.#changeCipherSpec(record.fragment);
+        break;
+      case ContentType.alert:
+        this.#alert(record.fragment);
+        break;
+      default:
+        break; // epoch-0 application data: never valid, dropped
+    }
+  }
+
+  #handshakeRecord(fragment: Uint8Array): void {
+    try {
+      for (const f of parseHandshakeFragments(fragment)) {
+        const result = this.reassembler.add(f);
+        if (result.stale) this.#resendRequested = true; // the peer repeated its flight (RFC 6347 §4.2.4)
+        this.#inbox.push(...result.messages);
+      }
+    } catch (e) {
+      this.#failOn(e);
+      return;
+    }
+    this.#pump();
+  }
+
+  /**
+   * A handshake record on an established session: a repeated final flight of the peer makes us
+   * resend ours (RFC 6347 §4.2.4); a new handshake (renegotiation) in epoch 1 gets a
+   * no_renegotiation warning (RFC 5746 §4.4: we never renegotiate); anything else is dropped.
+   */
+  #afterHandshake(fragment: Uint8Array, authenticated: boolean): void {
+    let fragments;
+    try {
+      fragments = parseHandshakeFragments(fragment);
+    } catch {
+      return;
+    }
+    for (const f of fragments) {
+      if (f.messageSeq < this.reassembler.nextSeq) this.#resendRequested = true;
+      else if (authenticated) {
+        this.#sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+        return;
+      }
+    }
+  }
+
+  #pump(): void {
+    while (!this.#busy && this.state !== 'closed' && this.#inbox.length > 0) {
+      const message = this.#inbox.shift()!;
+      let result: void | Promise<void>;
+      try {
+        result = this.onHandshakeMessage(message);
+      } catch (e) {
+        this.#failOn(e);
+        return;
+      }
+      if (result instanceof Promise) {
+        this.#busy = true;
+        result.then(
+          () => this.#resume(),
+          (e: unknown) => {
+            this.#busy = false;
+            this.#failOn(e);
+          },
+        );
+      }
+    }
+  }
+
+  #resume(): void {
+    this.#busy = false;
+    this.#pump();
+    while (!this.#busy && this.state !== 'closed' && this.#backlog.length > 0)
+      this.#record(this.#backlog.shift()!);
+  }
+
+  #changeCipherSpec(fragment: Uint8Array): void {
+    try {
+      decodeChangeCipherSpec(fragment);
+    } catch (e) {
+      this.#failOn(e);
+      return;
+    }
+    // A CCS before we hold the keys is out of order (or a retransmission): drop, the peer repeats.
+    if (!this.#pendingReadProtection) return;
+    this.#readProtection = this.#pendingReadProtection;
+    this.#pendingReadProtection = undefined;
+    this.#readEpoch = 1;
+    this.#replay.reset();
+  }
+
+  #alert(fragment: Uint8Array): void {
+    let alert;
+    try {
+      alert = decodeAlert(fragment);
+    } catch {
+      return;
+    }
+    if (alert.description === AlertDescription.close_notify) {
+      // A clean end (RFC 5246 §7.2.1), not an error: the session goes without a report.
+      this.close(undefined);
+    } else if (alert.level === AlertLevel.fatal || this.state === 'handshake') {
+      this.close(
+        new DtlsSessionError('alert-received', this.ctx.peer, 'peer sent an alert', {
+          alert: alert.description,
+        }),
+      );
+    }
+    // Other warnings on an established session (no_renegotiation ...) change nothing.
+  }
+
+  // ---- sending ----
+
+  /** Queues a handshake message in the current flight, with the next message_seq. */
+  protected message(msgType: number, body: Uint8Array): HandshakeMessage {
+    return { msgType, messageSeq: this.nextMessageSeq++, body };
+  }
+
+  /**
+   * Sends a new flight. `retransmit`: arm the timer (every flight but the server's last one,
+   * which is only resent when the client repeats its own, RFC 6347 §4.2.4).
+   */
+  protected sendFlight(items: FlightItem[], retransmit: boolean): void {
+    this.#flight = items;
+    this.#timeout = this.ctx.timing.initialTimeout;
+    this.ctx.timers.cancel(this.#retransmitTask);
+    this.#transmitFlight();
+    if (retransmit) this.ctx.timers.scheduleTask(this.#retransmitTask, this.#timeout);
+  }
+
+  protected handshakeItem(message: HandshakeMessage, epoch = 0): FlightItem {
+    return { kind: 'handshake', epoch, message };
+  }
+
+  protected ccsItem(): FlightItem {
+    return { kind: 'ccs', epoch: 0 };
+  }
+
+  /** The peer answered our flight: stop retransmitting it. */
+  protected flightAnswered(): void {
+    this.ctx.timers.cancel(this.#retransmitTask);
+  }
+
+  /** Keys for epoch 1: ours take effect with our ChangeCipherSpec, the peer's with theirs. */
+  protected installKeys(write: RecordProtection, read: RecordProtection): void {
+    this.#write[1]!.protection = write;
+    this.#pendingReadProtection = read;
+  }
+
+  #onRetransmitTimer(): void {
+    if (this.state === 'closed') return;
+    this.#transmitFlight();
+    this.#timeout = Math.min(this.#timeout * 2, this.ctx.timing.maxTimeout);
+    this.ctx.timers.scheduleTask(this.#retransmitTask, this.#timeout);
+  }
+
+  /** Sends the current flight again, with fresh sequence numbers, packed into MTU-sized datagrams. */
+  #transmitFlight(): void {
+    if (this.#flight.length === 0) return;
+    const records: Uint8Array[] = [];
+    for (const item of this.#flight) {
+      if (item.kind === 'ccs') {
+        records.push(this.#seal(ContentType.change_cipher_spec, item.epoch, CHANGE_CIPHER_SPEC));
+        continue;
+      }
+      const room = this.ctx.mtu - RECORD_HEADER_LENGTH - (item.epoch > 0 ? PROTECTION_OVERHEAD : 0);
+      for (const f of fragmentHandshakeMessage(item.message, Math.max(room, HANDSHAKE_HEADER_LENGTH + 1)))
+        records.push(this.#seal(ContentType.handshake, item.epoch, encodeHandshakeFragment(f)));
+    }
+    let datagram: Uint8Array[] = [];
+    let size = 0;
+    for (const r of records) {
+      if (size + r.length > this.ctx.mtu && datagram.length > 0) {
+        this.ctx.transmit(Buffer.concat(datagram));
+        datagram = [];
+        size = 0;
+      }
+      datagram.push(r);
+      size += r.length;
+    }
+    if (datagram.length > 0) this.ctx.transmit(Buffer.concat(datagram));
+  }
+
+  /** One record in `epoch` with the next sequence number, protected from epoch 1 on. */
+  #seal(type: number, epoch: number, fragment: Uint8Array): Uint8Array {
+    const state = this.#write[epoch]!;
+    const plain: DtlsRecord = { type, version: DTLS_1_2, epoch, sequenceNumber: state.seq++, fragment };
+    return encodeRecord(state.protection ? state.protection.protect(plain) : plain);
+  }
+
+  /** Our last flight needs no more resending (the client's, once the server's Finished arrived). */
+  protected forgetFlight(): void {
+    this.ctx.timers.cancel(this.#retransmitTask);
+    this.#flight = [];
+  }
+
+  /** The first sequence number of epoch 0 (the server continues from the client's hello). */
+  protected setInitialSequence(seq: number): void {
+    this.#write[0]!.seq = seq;
+  }
+
+  /** Marks that we sent ChangeCipherSpec: our later records go out in epoch 1. */
+  protected enterWriteEpoch1(): void {
+    this.#writeEpoch = 1;
+  }
+
+  /** Sends application data in an epoch-1 record (only when established). */
+  sendApplicationData(bytes: Uint8Array): void {
+    if (this.state !== 'established') return;
+    this.lastActivity = this.ctx.clock.now();
+    this.ctx.transmit(this.#seal(ContentType.application_data, 1, bytes));
+  }
+
+  #sendAlert(level: number, description: number): void {
+    try {
+      this.ctx.transmit(this.#seal(ContentType.alert, this.#writeEpoch, encodeAlert({ level, description })));
+    } catch {
+      // nothing more to do: the connection ends either way
+    }
+  }
+
+  // ---- ending ----
+
+  /** The handshake is complete: stop the timers and tell the channel. */
+  protected establish(peer: Peer): void {
+    this.state = 'established';
+    this.applicationPeer = peer;
+    this.lastActivity = this.ctx.clock.now();
+    this.ctx.timers.cancel(this.#deadlineTask);
+    this.ctx.established(this);
+  }
+
+  /** Fails the handshake with a fatal alert (RFC 5246 §7.2). */
+  protected fail(alert: number, message: string, cause?: unknown): void {
+    if (this.state === 'closed') return;
+    this.#sendAlert(AlertLevel.fatal, alert);
+    this.close(new DtlsSessionError('handshake-failed', this.ctx.peer, message, { alert, cause }));
+  }
+
+  #failOn(e: unknown): void {
+    if (e instanceof DtlsError) this.fail(e.alert ?? AlertDescription.decode_error, e.message, e);
+    else this.fail(AlertDescription.internal_error, 'internal error', e);
+  }
+
+  /** Sends close_notify (RFC 5246 §7.2.1) and closes. */
+  closeNotify(): void {
+    if (this.state === 'closed') return;
+    this.#sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+    this.close(undefined);
+  }
+
+  /** Ends the connection without a word to the peer. */
+  close(error: DtlsSessionError | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.ctx.timers.cancel(this.#retransmitTask);
+    this.ctx.timers.cancel(this.#deadlineTask);
+    this.#flight = [];
+    this.#inbox.length = 0;
+    this.#backlog.length = 0;
+    this.ctx.closed(this, error);
+  }
+}
+
+function task(run: () => void): TimerTask {
+  return { due: 0, seq: 0, heapIndex: -1, cancelled: true, run };
+}
