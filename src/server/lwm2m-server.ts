@@ -256,6 +256,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #profiles: ProfileRegistry;
   readonly #queues = new Map<string, RequestQueue>();
   readonly #observations = new Map<string, Set<Observation>>();
+  /** onQueued callbacks of requests waiting behind one in flight to an awake queue-mode client. */
+  readonly #sleepWaiters = new Map<string, Set<() => void>>();
   /** Observations whose store record is removed when they end. */
   readonly #persisted = new WeakSet<Observation>();
   /** Last Mute Send (/1/x/23) value the server saw per endpoint. */
@@ -630,10 +632,31 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     if (!reg.queueMode && !existing) return run();
     const queue = existing ?? this.#queue(reg);
     const waiting = queue.size;
-    const result = queue.enqueue(run, this.#options.queueMode?.deadline ?? 3_600_000);
+    const onQueued = options.onQueued;
+    let started = false;
+    const result = queue.enqueue(() => {
+      started = true;
+      return run();
+    }, this.#options.queueMode?.deadline ?? 3_600_000);
     // enqueue() pushes synchronously, and a sleeping queue keeps the job: one more waiting means
     // queued (a closed or full queue refused it; an awake one may have started it already).
-    if (!queue.awake && queue.size > waiting) options.onQueued?.();
+    if (onQueued && queue.size > waiting) {
+      if (!queue.awake) onQueued();
+      else {
+        // Waiting behind a request in flight to an awake client: if the client falls asleep
+        // (that request timed out) before this one starts, it is queued for the next wake-up.
+        const waiters = this.#sleepWaiters.get(reg.endpoint) ?? new Set<() => void>();
+        this.#sleepWaiters.set(reg.endpoint, waiters);
+        const notify = (): void => {
+          if (!started) onQueued();
+        };
+        waiters.add(notify);
+        void result.then(
+          () => waiters.delete(notify),
+          () => waiters.delete(notify),
+        );
+      }
+    }
     return result;
   }
 
@@ -646,7 +669,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         maxQueued: this.#options.queueMode?.maxQueued ?? 100,
         awakeTime: this.#options.queueMode?.awakeTime ?? DEFAULT_AWAKE_TIME,
         onAwake: () => void this.#emitForEndpoint(reg.endpoint, 'awake'),
-        onSleeping: () => void this.#emitForEndpoint(reg.endpoint, 'sleeping'),
+        onSleeping: () => {
+          const waiters = this.#sleepWaiters.get(reg.endpoint);
+          this.#sleepWaiters.delete(reg.endpoint);
+          for (const notify of waiters ?? []) notify();
+          void this.#emitForEndpoint(reg.endpoint, 'sleeping');
+        },
       });
       this.#queues.set(reg.endpoint, q);
     }

@@ -183,4 +183,22 @@ describe('LwM2mServer RequestOptions.onQueued', () => {
       assert.ok(!cancel.settled && later.every((t) => !t.settled), 'all wait for the client');
     });
   });
+
+  it('is called when a request waiting behind one in flight to an awake client finds it asleep', async () => {
+    await withQueueClient(async (h, clock) => {
+      // The device stops answering: the request in flight times out and the client sleeps.
+      h.device.handler = () => new Promise(() => undefined);
+      const first = track(h.server.read('q', '/3/0/9', { timeout: 5_000 }));
+      await settle();
+      const p = probe(h, 'q');
+      const waiting = track(h.server.read('q', '/3/0/10', p));
+      await settle();
+      assert.deepEqual(p.calls, [], 'awake, behind the first: not queued yet');
+      await drive(clock, () => first.settled, { network: h.network });
+      assert.equal(h.server.isAwake('q'), false, 'the timeout put the client to sleep');
+      assert.equal(p.calls.length, 1, 'queued for the next wake-up, and said so');
+      assert.equal(p.calls[0]!.awake, false);
+      assert.equal(waiting.settled, false);
+    });
+  });
 });
