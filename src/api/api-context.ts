@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Registration } from '../server/registration.js';
+import type { CredentialStore } from '../store/credential-store.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Stores } from '../store/stores.js';
 import type { TagStore } from '../store/tag-store.js';
@@ -14,6 +15,8 @@ export interface ApiContext {
   readonly server: LwM2mServer;
   readonly tags: TagStore;
   readonly events: EventLog;
+  /** Devices' security information; the /api/security routes answer 503 without it. */
+  readonly credentials: CredentialStore | undefined;
   readonly storeKind: Stores['kind'];
   readonly model: ObjectModel;
   readonly monitor: ServerMonitor;

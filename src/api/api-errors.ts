@@ -11,7 +11,7 @@ import { RecordsJsonError } from '../model/records-json.js';
 import { JsonValueError } from '../model/value-json.js';
 import { OperationError } from '../operations/result-code.js';
 import { ServerRequestError } from '../server/errors.js';
-import { StoreUnavailableError, TagError } from '../store/store-errors.js';
+import { CredentialConflictError, StoreUnavailableError, TagError } from '../store/store-errors.js';
 
 /** The stable error codes of the REST API (docs/rest-api.md), with their HTTP status. */
 export const API_ERROR_STATUS = Object.freeze({
@@ -25,6 +25,7 @@ export const API_ERROR_STATUS = Object.freeze({
   UNKNOWN_CLIENT: 404,
   UNKNOWN_OBSERVATION: 404,
   UNKNOWN_OBJECT: 404,
+  CONFLICT: 409,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INTERNAL: 500,
@@ -116,6 +117,7 @@ export function toApiError(e: unknown): ApiError {
   )
     return new ApiError('BAD_VALUE', e.message, { cause: e });
   if (e instanceof TagError) return new ApiError('BAD_REQUEST', e.message, { cause: e });
+  if (e instanceof CredentialConflictError) return new ApiError('CONFLICT', e.message, { cause: e });
   if (e instanceof StoreUnavailableError) return new ApiError('UNAVAILABLE', e.message, { cause: e });
   // A request that cannot be put into a CoAP message (an option over its length): the caller's input.
   if (e instanceof CoapOptionError)

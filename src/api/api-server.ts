@@ -18,14 +18,18 @@ import { installTokenAuth } from './http-auth.js';
 import { installCors } from './http-cors.js';
 import { registerModelRoutes } from './models-routes.js';
 import { registerOperationRoutes } from './operation-routes.js';
+import { registerSecurityRoutes } from './security-routes.js';
 import { PETREL_VERSION, registerServerRoutes } from './server-routes.js';
 import { ServerMonitor } from './server-monitor.js';
 import { hasWebUi, registerWebRoutes } from './web-routes.js';
 
 export interface ApiServerOptions {
   readonly server: LwM2mServer;
-  /** Tags and the event log (the server's own stores bundle will do). */
-  readonly stores: Pick<Stores, 'tags' | 'events' | 'kind'>;
+  /**
+   * Tags, the event log and (for /api/security) the credential store: the server's own stores
+   * bundle will do.
+   */
+  readonly stores: Pick<Stores, 'tags' | 'events' | 'kind'> & Partial<Pick<Stores, 'credentials'>>;
   /** Object definitions for /api/models (default: the server's model). */
   readonly model?: ObjectModel;
   /** Require `Authorization: Bearer <token>` on /api (not on /api/openapi.json and /api/docs). */
@@ -161,6 +165,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     server: options.server,
     tags: options.stores.tags,
     events: options.stores.events,
+    credentials: options.stores.credentials,
     storeKind: options.stores.kind,
     model: options.model ?? options.server.model,
     monitor,
@@ -236,6 +241,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   registerClientRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerSecurityRoutes(app, ctx);
 
   const webRoot = options.webRoot !== undefined && hasWebUi(options.webRoot) ? options.webRoot : undefined;
   if (webRoot !== undefined) await registerWebRoutes(app, webRoot);

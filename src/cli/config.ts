@@ -19,6 +19,10 @@ export interface ServerSettings {
   /** CoAP bind address (IP literal). */
   readonly address: string;
   readonly coapPort: number;
+  /** CoAP over DTLS (coaps://, PSK) UDP port; undefined = coaps off. */
+  readonly coapsPort: number | undefined;
+  /** PSK identity hint the DTLS server sends (RFC 4279 §2); undefined = none. */
+  readonly pskHint: string | undefined;
   /** HTTP API and UI bind address; default: `address`. */
   readonly httpAddress: string;
   readonly httpPort: number;
@@ -116,6 +120,10 @@ const wholeNumber = (max: number) => (t: string) =>
 
 const port = textual('a port number 0..65535', wholeNumber(65535), { numeric: true });
 const seconds = textual('a whole number of seconds', wholeNumber(0xffff_ffff), { numeric: true });
+/** RFC 4279 §2 allows longer hints; 128 bytes of UTF-8, like an identity, is plenty. */
+const pskHint = textual('a PSK identity hint of 1-128 bytes of UTF-8', (t) =>
+  t !== '' && Buffer.byteLength(t, 'utf8') <= 128 ? t : undefined,
+);
 const ip = textual('an IP address such as 0.0.0.0, :: or 127.0.0.1', (t) => (isIP(t) === 0 ? undefined : t));
 
 /** RFC 6750 b64token: what an `Authorization: Bearer` header (and a `?token=` query) carries as is. */
@@ -204,6 +212,8 @@ type Kinds = { readonly [K in ServerSettingName]: Kind<Exclude<ServerSettings[K]
 const KINDS: Kinds = {
   address: ip,
   coapPort: port,
+  coapsPort: port,
+  pskHint,
   httpAddress: ip,
   httpPort: port,
   store,
@@ -232,6 +242,8 @@ export function flagName(name: ServerSettingName): string {
 export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freeze({
   address: '0.0.0.0',
   coapPort: 5683,
+  coapsPort: undefined,
+  pskHint: undefined,
   httpPort: 8080,
   store: 'sqlite:./data/petrel.db',
   models: [],
@@ -427,6 +439,8 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
   {
     address: ['<ip>', 'CoAP address to listen on (default 0.0.0.0)'],
     coapPort: ['<port>', 'CoAP UDP port, 0 = any free port (default 5683)'],
+    coapsPort: ['<port>', 'also serve coaps:// (DTLS, PSK) on this UDP port, e.g. 5684 (default off)'],
+    pskHint: ['<text>', 'PSK identity hint the DTLS server sends (default none)'],
     httpAddress: ['<ip>', 'HTTP API and web UI address (default: the --address)'],
     httpPort: ['<port>', 'HTTP API and web UI port, 0 = any free port (default 8080)'],
     store: ['<store>', 'memory, sqlite:<file> or redis://host:port (default sqlite:./data/petrel.db)'],

@@ -54,7 +54,7 @@ function reachableHost(address: string): string {
 export function serverCommand(io: CliIo): Command {
   return addServerOptions(
     new Command('server').description(
-      'run a LwM2M 1.2 server (CoAP over UDP) with its REST API and web UI, and log what clients do',
+      'run a LwM2M 1.2 server (CoAP over UDP, and DTLS with --coaps-port) with its REST API and web UI, and log what clients do',
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
     const config = resolveServerConfig(cmd, process.env);
@@ -86,6 +86,16 @@ export function serverCommand(io: CliIo): Command {
       lifetimeGrace: config.lifetimeGrace,
       store: stores.registrations,
       observationStore: stores.observations,
+      ...(config.coapsPort === undefined
+        ? {}
+        : {
+            coaps: {
+              address: config.address,
+              port: config.coapsPort,
+              credentials: stores.credentials,
+              ...(config.pskHint === undefined ? {} : { hint: config.pskHint }),
+            },
+          }),
     });
     const log = (event: string, text: string, data: Record<string, unknown>): void => {
       io.stdout(
@@ -121,6 +131,13 @@ export function serverCommand(io: CliIo): Command {
       port: coapPort,
       store: config.store,
     });
+    const coaps = server.secureAddress;
+    if (coaps)
+      log('listening', `coaps://${coaps.address}:${coaps.port} (DTLS, PSK)`, {
+        address: coaps.address,
+        port: coaps.port,
+        secure: true,
+      });
     const url = `http://${reachableHost(api.address)}:${api.port}/`;
     log('http', `${url} (web UI; REST API at ${url}api, reference at ${url}api/docs)`, {
       url,

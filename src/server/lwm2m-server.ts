@@ -44,6 +44,9 @@ import type { ObservationStore, PersistedObservation } from '../store/observatio
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
+import type { DtlsCommonOptions } from '../dtls/dtls-channel.js';
+import type { CredentialStore } from '../store/credential-store.js';
+import { createEndpointSecurity } from './endpoint-security.js';
 import { ServerRequestError } from './errors.js';
 import { Observation } from './observation.js';
 import type { ObservationEndReason, ObservationNotification } from './observation.js';
@@ -105,6 +108,34 @@ export interface LwM2mServerOptions {
   readonly sendPolicy?: 'mute-send' | 'accept';
   /** Settings of the built-in CoAP binding. */
   readonly coap?: Record<string, unknown>;
+  /**
+   * Also serve CoAP over DTLS 1.2 (`coaps://`, PSK), next to the binding above. Registrations
+   * remember their transport and every downlink leaves through the binding they came in on.
+   */
+  readonly coaps?: CoapsOptions;
+}
+
+/** The `coaps://` side of the server: DTLS with PSKs from a credential store. */
+export interface CoapsOptions {
+  /** Where DTLS listens over UDP (default `0.0.0.0:5684`) when no channel is given. */
+  readonly address?: string;
+  readonly port?: number;
+  /** Run DTLS over this channel instead of a UDP socket (tests); closed with the server. */
+  readonly channel?: Channel;
+  /**
+   * PSKs by identity for the handshake, and the endpoint each identity is bound to (Core §7.1.3):
+   * a Register over DTLS whose `ep` is not that endpoint gets 4.00.
+   */
+  readonly credentials: CredentialStore;
+  /** PSK identity hint sent in ServerKeyExchange (RFC 4279 §2). */
+  readonly hint?: string;
+  /**
+   * Let plain-UDP (NoSec) peers register endpoints that have credentials (default false: 4.03).
+   * A NoSec peer never replaces a registration an authenticated peer made.
+   */
+  readonly allowNoSec?: boolean;
+  /** DTLS settings (timing, limits, mtu, clock/random default to the server's). */
+  readonly dtls?: Omit<DtlsCommonOptions, 'channel'>;
 }
 
 /** A command to a client, for traces (Msg-Iden-001). */
@@ -266,6 +297,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #pendingResume = new Map<string, Observation[]>();
   #binding: ServerBinding | undefined;
   #ownedChannel: Channel | undefined;
+  /** The coaps:// binding and its DTLS channel, when `coaps` is set. */
+  #secure: ServerBinding | undefined;
+  #secureChannel: Channel | undefined;
   #started = false;
   #stopped = false;
 
@@ -291,6 +325,15 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       versions: options.versions ?? ['1.0', '1.1', '1.2'],
       lifetimeGrace: (options.lifetimeGrace ?? 0) * 1000,
       ...(options.authorize ? { authorize: options.authorize } : {}),
+      ...(options.coaps
+        ? {
+            security: createEndpointSecurity({
+              credentials: options.coaps.credentials,
+              store: this.store,
+              allowNoSec: options.coaps.allowNoSec ?? false,
+            }),
+          }
+        : {}),
       onExpired: (reg) => this.#ended(reg, 'expired'),
       onError: (e) => this.#emitError(e),
     });
@@ -299,6 +342,11 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   /** Where the built-in UDP channel listens (after start). */
   get address(): LocalAddress | undefined {
     return this.#ownedChannel?.local ?? this.#options.channel?.local;
+  }
+
+  /** Where the coaps:// (DTLS) side listens (after start, when `coaps` is set). */
+  get secureAddress(): LocalAddress | undefined {
+    return this.#secureChannel?.local;
   }
 
   async start(): Promise<void> {
@@ -325,8 +373,66 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         ...(this.#options.coap ?? {}),
       });
     }
+    if (this.#options.coaps) {
+      try {
+        this.#secure = await this.#coapsBinding(this.#options.coaps);
+      } catch (e) {
+        await binding.close();
+        await this.#ownedChannel?.close();
+        throw e;
+      }
+    }
     this.#started = true;
     this.#binding = binding;
+    this.#wire(binding);
+    if (this.#secure) this.#wire(this.#secure);
+    await this.#registrations.restore();
+    await this.#restoreObservations();
+  }
+
+  /** DTLS (PSKs from the credential store) over UDP, and a CoAP binding over it. */
+  async #coapsBinding(coaps: CoapsOptions): Promise<ServerBinding> {
+    const { DtlsChannel } = await import('../dtls/dtls-channel.js');
+    const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
+    let inner = coaps.channel;
+    if (!inner) {
+      const { UdpChannel } = await import('../transport/udp-channel.js');
+      inner = await UdpChannel.open({ address: coaps.address ?? '0.0.0.0', port: coaps.port ?? 5684 });
+    }
+    const credentials = coaps.credentials;
+    const channel = DtlsChannel.server({
+      clock: this.#clock,
+      random: this.#random,
+      ...coaps.dtls,
+      channel: inner,
+      psk: async (identity) => {
+        const name = pskIdentityText(identity);
+        if (name === undefined) return undefined;
+        try {
+          const info = await credentials.getByPskIdentity(name);
+          return info?.psk ? Buffer.from(info.psk.key, 'hex') : undefined;
+        } catch (e) {
+          // A store that fails (Redis down) fails this handshake, not the server.
+          this.#emitError(e);
+          return undefined;
+        }
+      },
+      ...(coaps.hint === undefined ? {} : { hint: coaps.hint }),
+    });
+    channel.onError((e) => this.#emitError(e));
+    this.#secureChannel = channel;
+    return createCoapServerBinding({
+      channel,
+      codecs: this.codecs,
+      model: this.model,
+      clock: this.#clock,
+      random: this.#random,
+      allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
+      ...(this.#options.coap ?? {}),
+    });
+  }
+
+  #wire(binding: ServerBinding): void {
     // Any message keeps an awake queue-mode client awake; only a completed Register/Update (or a
     // notification) wakes a sleeping one, so a queued request never overtakes the 2.01/2.04.
     binding.onActivity((peer) => {
@@ -346,8 +452,6 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         diagnostic,
       }),
     );
-    await this.#registrations.restore();
-    await this.#restoreObservations();
   }
 
   async stop(): Promise<void> {
@@ -362,6 +466,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#timers.clear();
     await this.#binding?.close();
     await this.#ownedChannel?.close();
+    await this.#secure?.close();
+    await this.#secureChannel?.close();
   }
 
   // ---- registrations ----
@@ -698,7 +804,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     options: RequestOptions,
   ): Promise<{ response: Awaited<ReturnType<ServerBinding['send']>>; wire: Partial<WireIdentity> }> {
     const reg = await this.#registration(endpoint);
-    const binding = this.#requireBinding(endpoint);
+    const binding = this.#requireBinding(reg);
     const started = this.#clock.now();
     let wire: Partial<WireIdentity> = {};
     const base = { id, endpoint, operation: request.kind, paths: pathsOf(request) };
@@ -725,10 +831,15 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     }
   }
 
-  #requireBinding(endpoint: string): ServerBinding {
+  /** The binding a registration came in on: its downlinks leave the same way. */
+  #requireBinding(reg: Pick<Registration, 'endpoint' | 'transport'>): ServerBinding {
     if (!this.#binding || this.#stopped)
-      throw new ServerRequestError('stopped', endpoint, 'the server is not running (call start())');
-    return this.#binding;
+      throw new ServerRequestError('stopped', reg.endpoint, 'the server is not running (call start())');
+    return this.#bindingOf(reg) ?? this.#binding;
+  }
+
+  #bindingOf(reg: Pick<Registration, 'transport'>): ServerBinding | undefined {
+    return reg.transport === 'dtls' && this.#secure ? this.#secure : this.#binding;
   }
 
   #wrap(endpoint: string, e: unknown): Error {
@@ -744,7 +855,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     request: ObserveRequest | ObserveCompositeRequest,
     options: ObserveOptions,
   ): Promise<Observation> {
-    this.#requireBinding(endpoint);
+    this.#requireBinding({ endpoint, transport: '' });
     const queued = await this.#registration(endpoint);
     validateDownlinkRequest(request, { lwm2mVersion: queued.lwm2mVersion });
     const id = this.#commandId();
@@ -795,7 +906,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     options: RequestOptions,
     current: () => Observation | undefined,
   ): Promise<{ binding: BindingObservation; result: OperationResult }> {
-    const binding = this.#requireBinding(reg.endpoint);
+    const binding = this.#requireBinding(reg);
     const base = { id, endpoint: reg.endpoint, operation: request.kind, paths: pathsOf(request) };
     const started = this.#clock.now();
     let wire: Partial<WireIdentity> = {};
@@ -859,13 +970,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   /** Takes back the stored observations of registrations that are still current (on start). */
   async #restoreObservations(): Promise<void> {
     const store = this.#options.observationStore;
-    const binding = this.#binding;
-    if (!store || !binding) return;
+    if (!store || !this.#binding) return;
     const stored: PersistedObservation[] = [];
     for await (const p of store.all()) stored.push(p);
     for (const p of stored) {
       const reg = await this.store.get(p.endpoint);
-      if (reg?.id !== p.registrationId || !binding.restoreObservation) {
+      const binding = reg && this.#bindingOf(reg);
+      if (reg?.id !== p.registrationId || !binding?.restoreObservation) {
         await store.remove(p.id);
         continue;
       }
@@ -1308,5 +1419,14 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   #emitError(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
+  }
+}
+
+/** A PSK identity as text (RFC 4279 §5.1: UTF-8); undefined when it is not valid UTF-8. */
+function pskIdentityText(identity: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(identity);
+  } catch {
+    return undefined;
   }
 }

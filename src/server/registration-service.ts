@@ -9,6 +9,7 @@ import { TimerQueue } from '../timer-queue.js';
 import type { QueuedTimer } from '../timer-queue.js';
 import { peerKey } from '../transport/channel.js';
 import type { Peer, PeerIdentity } from '../transport/channel.js';
+import type { EndpointSecurityCheck } from './endpoint-security.js';
 import type { ProfileRegistry } from './profile-registry.js';
 import { sameIdentity } from './registration.js';
 import type { Registration } from './registration.js';
@@ -29,6 +30,8 @@ export interface RegistrationServiceOptions {
     request: RegisterRequest,
     context: UplinkContext,
   ) => '4.00' | '4.01' | '4.03' | undefined;
+  /** Endpoint binding against the peer's security (endpoint-security.ts); throws to refuse. */
+  readonly security?: EndpointSecurityCheck;
   readonly onExpired: (registration: Registration) => void;
   /** Failures no caller can receive (a store that fails while a registration expires). */
   readonly onError?: (error: unknown) => void;
@@ -101,6 +104,7 @@ export class RegistrationService {
           `ep "${endpoint}" differs from the certificate's CN "${cn}"`,
         );
     }
+    await this.#o.security?.(endpoint, context);
     const refused = this.#o.authorize?.(request, context);
     if (refused !== undefined)
       throw new OperationError('not-allowed', refused, `Register of "${endpoint}" refused`);

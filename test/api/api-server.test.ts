@@ -30,6 +30,10 @@ const ROUTES: [string, string][] = [
   ['delete', '/api/clients/{ep}/observations/{id}'],
   ['get', '/api/events'],
   ['get', '/api/events/recent'],
+  ['get', '/api/security/clients'],
+  ['get', '/api/security/clients/{ep}'],
+  ['put', '/api/security/clients/{ep}'],
+  ['delete', '/api/security/clients/{ep}'],
 ];
 
 type Json = Record<string, unknown>;

@@ -57,6 +57,8 @@ describe('server configuration', () => {
       {
         address: '0.0.0.0',
         coapPort: 5683,
+        coapsPort: undefined,
+        pskHint: undefined,
         httpAddress: '0.0.0.0',
         httpPort: 8080,
         store: 'sqlite:./data/petrel.db',
@@ -124,6 +126,8 @@ describe('server configuration', () => {
     const config = resolve([], {
       PETREL_ADDRESS: '10.0.0.5',
       PETREL_COAP_PORT: '0',
+      PETREL_COAPS_PORT: '5684',
+      PETREL_PSK_HINT: 'petrel hint',
       PETREL_HTTP_ADDRESS: '127.0.0.1',
       PETREL_HTTP_PORT: '9090',
       PETREL_STORE: 'redis://cache:6379',
@@ -142,6 +146,8 @@ describe('server configuration', () => {
       {
         address: '10.0.0.5',
         coapPort: 0,
+        coapsPort: 5684,
+        pskHint: 'petrel hint',
         httpAddress: '127.0.0.1',
         httpPort: 9090,
         store: 'redis://cache:6379',
@@ -197,6 +203,14 @@ describe('server configuration', () => {
     configError(() => parseEnvConfig({ PETREL_CORS: 'ftp://x' }), /got 'ftp:\/\/x'/);
     configError(() => parseEnvConfig({ PETREL_COAP_PORT: 'x'.repeat(500) }), /got 'x{50,60}\.\.\./);
     configError(() => parseEnvConfig({ PETREL_COAP_PORT: '1\n2' }), /got '1\\n2'/);
+    configError(
+      () => parseEnvConfig({ PETREL_COAPS_PORT: '70000' }),
+      "PETREL_COAPS_PORT: expected a port number 0..65535, got '70000'",
+    );
+    configError(
+      () => parseEnvConfig({ PETREL_PSK_HINT: 'é'.repeat(65) }),
+      /^PETREL_PSK_HINT: expected a PSK identity hint of 1-128 bytes/,
+    );
   });
 
   it('never echoes a bad token', () => {
@@ -275,7 +289,7 @@ describe('server configuration', () => {
     );
     configError(
       () => parseConfigFile('{"colour": "blue"}', file),
-      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, httpAddress, httpPort, store, models/,
+      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, httpAddress, httpPort, store, models/,
     );
     configError(
       () => parseConfigFile('{"coapPort": true}', file),
@@ -317,6 +331,18 @@ describe('server configuration', () => {
     assert.deepEqual(resolve(['--models', 'x'], { PETREL_MODELS: 'y,z' }).models, ['x']);
   });
 
+  it('turns coaps on with --coaps-port / PETREL_COAPS_PORT / coapsPort, with an optional --psk-hint', () => {
+    assert.deepEqual([resolve([]).coapsPort, resolve([]).pskHint], [undefined, undefined]);
+    const flags = resolve(['--coaps-port', '5684', '--psk-hint', 'petrel']);
+    assert.deepEqual([flags.coapsPort, flags.pskHint, flags.sources.coapsPort], [5684, 'petrel', 'cli']);
+    const disk = { [DEFAULT_CONFIG_FILE]: '{"coapsPort": 15684, "pskHint": "from-file"}' };
+    const file = resolve([], { PETREL_COAPS_PORT: '25684' }, disk);
+    assert.deepEqual([file.coapsPort, file.pskHint], [25684, 'from-file']);
+    assert.deepEqual([file.sources.coapsPort, file.sources.pskHint], ['env', 'file']);
+    assert.throws(() => parsed(['--coaps-port', 'x']), CommanderError);
+    assert.throws(() => parsed(['--psk-hint', '']), CommanderError);
+  });
+
   it('declares a flag and a variable for every setting', () => {
     const cmd = addServerOptions(new Command('server'));
     const flags = cmd.options.map((o) => o.long);
@@ -330,6 +356,9 @@ describe('server configuration', () => {
     assert.equal(envName('coapPort'), 'PETREL_COAP_PORT');
     assert.equal(envName('lifetimeGrace'), 'PETREL_LIFETIME_GRACE');
     assert.equal(envName('webRoot'), 'PETREL_WEB_ROOT');
+    assert.equal(envName('coapsPort'), 'PETREL_COAPS_PORT');
+    assert.equal(flagName('coapsPort'), '--coaps-port');
+    assert.equal(flagName('pskHint'), '--psk-hint');
     assert.equal(flagName('httpAddress'), '--http-address');
   });
 

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { DtlsChannel } from '../../src/dtls/dtls-channel.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
 import { OptionNumber, OptionsBuilder } from '../../src/coap/options.js';
 import { UdpChannel } from '../../src/transport/udp-channel.js';
@@ -123,6 +124,71 @@ describe('petrel server', () => {
     assert.equal(reg?.lwm2m, '1.1');
     stop();
     assert.equal(await exit, 0);
+  });
+
+  it('serves coaps:// with --coaps-port: a PSK set through the API registers over DTLS', async () => {
+    let out = '';
+    let err = '';
+    let stop!: () => void;
+    const io: CliIo = {
+      readStdin: () => Promise.resolve(new Uint8Array()),
+      stdout: (s) => void (out += s),
+      stderr: (s) => void (err += s),
+      shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
+    };
+    const exit = runCli(
+      [
+        'server',
+        '--address',
+        '127.0.0.1',
+        '--coap-port',
+        '0',
+        '--coaps-port',
+        '0',
+        '--psk-hint',
+        'petrel',
+        '--store',
+        'memory',
+        '--http-port',
+        '0',
+      ],
+      io,
+    );
+    await waitFor(() => /http:\/\/\S+/.test(out), 'the http line');
+    const coapsPort = Number(/listening coaps:\/\/127\.0\.0\.1:(\d+) \(DTLS, PSK\)/.exec(out)?.[1]);
+    assert.ok(coapsPort > 0, out);
+    const url = /http (http:\/\/\S+\/) /.exec(out)![1]!;
+    const put = await fetch(`${url}api/security/clients/cli-secure`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ psk: { identity: 'cli-id', key: '00112233445566778899aabbccddeeff' } }),
+    });
+    assert.equal(put.status, 200);
+    const dtls = DtlsChannel.client({
+      channel: await UdpChannel.open({ address: '127.0.0.1', port: 0 }),
+      psk: { identity: 'cli-id', key: Buffer.from('00112233445566778899aabbccddeeff', 'hex') },
+    });
+    const ep = new CoapEndpoint({ channel: dtls });
+    try {
+      const res = await ep.request(
+        { address: '127.0.0.1', port: coapsPort },
+        {
+          code: CoapCode.POST,
+          options: new OptionsBuilder()
+            .uriPath(['rd'])
+            .uint(OptionNumber.CONTENT_FORMAT, 40)
+            .uriQuery(['ep=cli-secure', 'lt=60', 'lwm2m=1.2'])
+            .build(),
+          payload: new TextEncoder().encode('</3/0>'),
+        },
+      );
+      assert.equal(formatCode(res.code), '2.01');
+      await waitFor(() => out.includes('registered ep=cli-secure'), 'the registered line');
+    } finally {
+      await ep.close();
+    }
+    stop();
+    assert.equal(await exit, 0, err);
   });
 
   it('exits 1 with a clear message when the port is taken or a models folder is missing', async () => {
