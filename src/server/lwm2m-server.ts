@@ -353,7 +353,6 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     if (this.#started) return;
     let binding = this.#options.binding;
     if (!binding) {
-      const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
       let channel = this.#options.channel;
       if (!channel) {
         const { UdpChannel } = await import('../transport/udp-channel.js');
@@ -363,15 +362,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         });
         this.#ownedChannel = channel;
       }
-      binding = createCoapServerBinding({
-        channel,
-        codecs: this.codecs,
-        model: this.model,
-        clock: this.#clock,
-        random: this.#random,
-        allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
-        ...(this.#options.coap ?? {}),
-      });
+      binding = await this.#coapBinding(channel);
     }
     if (this.#options.coaps) {
       try {
@@ -393,7 +384,6 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   /** DTLS (PSKs from the credential store) over UDP, and a CoAP binding over it. */
   async #coapsBinding(coaps: CoapsOptions): Promise<ServerBinding> {
     const { DtlsChannel } = await import('../dtls/dtls-channel.js');
-    const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
     let inner = coaps.channel;
     if (!inner) {
       const { UdpChannel } = await import('../transport/udp-channel.js');
@@ -421,6 +411,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     });
     channel.onError((e) => this.#emitError(e));
     this.#secureChannel = channel;
+    return this.#coapBinding(channel);
+  }
+
+  /** The built-in CoAP binding (endpoint + block-wise) on a channel, with the server's settings. */
+  async #coapBinding(channel: Channel): Promise<ServerBinding> {
+    const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
     return createCoapServerBinding({
       channel,
       codecs: this.codecs,
