@@ -3,6 +3,7 @@ import { runApiBench } from './api.js';
 import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
+import { runDtlsBench } from './dtls.js';
 import { runStoresBench } from './stores.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
@@ -11,6 +12,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'coap-endpoint': runCoapEndpointBench,
   stores: runStoresBench,
   api: runApiBench,
+  dtls: runDtlsBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

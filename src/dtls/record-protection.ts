@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { AlertDescription } from './alert.js';
 import { ByteWriter } from './byte-writer.js';
 import type { CipherSuite } from './cipher-suites.js';
@@ -37,7 +45,12 @@ export class RecordProtection {
     private readonly keys: DirectionKeys,
     /** The source of CBC IVs (tests pin it). */
     private readonly random: (n: number) => Uint8Array = (n) => randomBytes(n),
-  ) {}
+  ) {
+    this.cipherKey = createSecretKey(keys.key);
+  }
+
+  /** Made once: importing a raw key on every record is a large part of the cost of a small one. */
+  private readonly cipherKey: KeyObject;
 
   /** The protected form of a plaintext record (`type` is the real content type). */
   protect(plain: DtlsRecord, options: ProtectOptions = {}): DtlsRecord {
@@ -103,7 +116,7 @@ export class RecordProtection {
   private sealCcm(header: DtlsRecord, aad: Uint8Array, content: Uint8Array): Uint8Array {
     // nonce_explicit = epoch || sequence_number: unique per key without extra state.
     const explicit = recordSequence(header.epoch, header.sequenceNumber);
-    const cipher = createCipheriv('aes-128-ccm', this.keys.key, Buffer.concat([this.keys.iv, explicit]), {
+    const cipher = createCipheriv('aes-128-ccm', this.cipherKey, Buffer.concat([this.keys.iv, explicit]), {
       authTagLength: CCM_TAG,
     });
     cipher.setAAD(aad, { plaintextLength: content.length });
@@ -121,7 +134,7 @@ export class RecordProtection {
     try {
       const decipher = createDecipheriv(
         'aes-128-ccm',
-        this.keys.key,
+        this.cipherKey,
         Buffer.concat([this.keys.iv, explicit]),
         {
           authTagLength: CCM_TAG,
@@ -145,7 +158,7 @@ export class RecordProtection {
     block.set(content);
     block.set(mac, content.length);
     const iv = this.random(BLOCK);
-    const cipher = createCipheriv('aes-128-cbc', this.keys.key, iv).setAutoPadding(false);
+    const cipher = createCipheriv('aes-128-cbc', this.cipherKey, iv).setAutoPadding(false);
     return Buffer.concat([iv, cipher.update(block), cipher.final()]);
   }
 
@@ -156,7 +169,7 @@ export class RecordProtection {
     if (f.length < BLOCK + minBlock || (f.length - BLOCK) % BLOCK !== 0) throw badMac();
     let plain: Buffer;
     try {
-      const decipher = createDecipheriv('aes-128-cbc', this.keys.key, f.subarray(0, BLOCK)).setAutoPadding(
+      const decipher = createDecipheriv('aes-128-cbc', this.cipherKey, f.subarray(0, BLOCK)).setAutoPadding(
         false,
       );
       plain = Buffer.concat([decipher.update(f.subarray(BLOCK)), decipher.final()]);

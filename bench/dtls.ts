@@ -1,0 +1,140 @@
+// DTLS benchmark: full PSK handshakes/s (our client and server over loopback UDP), CoAP requests/s
+// over DTLS (PSK, CCM_8, 32 in flight) against the same traffic over plain UDP in the same run, and
+// CCM_8 record protect+unprotect/s (64-byte payload).
+import { CoapEndpoint } from '../src/coap/endpoint.js';
+import { CoapCode } from '../src/coap/message.js';
+import { OptionNumber } from '../src/coap/options.js';
+import { cipherSuite } from '../src/dtls/cipher-suites.js';
+import { DtlsChannel } from '../src/dtls/dtls-channel.js';
+import { ContentType, DTLS_1_2 } from '../src/dtls/record.js';
+import { RecordProtection } from '../src/dtls/record-protection.js';
+import type { Channel } from '../src/transport/channel.js';
+import { UdpChannel } from '../src/transport/udp-channel.js';
+import { newResult, opsPerSecond, writeResult } from './lib/report.js';
+
+const DURATION_MS = Number(process.env.PETREL_BENCH_MS ?? 3000);
+const KEY = new Uint8Array(16).fill(7);
+const IDENTITY = 'bench';
+const HANDSHAKES_IN_FLIGHT = 16;
+const PAYLOAD = new TextEncoder().encode('21.5');
+const OPTIONS = ['3303', '0', '5700'].map((p) => ({
+  number: OptionNumber.URI_PATH,
+  value: new TextEncoder().encode(p),
+}));
+
+function dtlsServer(channel: Channel): DtlsChannel {
+  return DtlsChannel.server({
+    channel,
+    psk: (identity) => (new TextDecoder().decode(identity) === IDENTITY ? KEY : undefined),
+  });
+}
+
+/** Full handshakes/s: each worker opens a fresh client channel and waits for one echoed datagram. */
+async function handshakesPerSecond(): Promise<number> {
+  const udp = await openUdp();
+  const server = dtlsServer(udp.channel);
+  server.onReceive((peer, bytes) => server.send(peer, bytes));
+  const peer = { address: '127.0.0.1', port: udp.port };
+  let count = 0;
+  const one = async (): Promise<void> => {
+    const client = DtlsChannel.client({
+      channel: await UdpChannel.open({ address: '127.0.0.1', port: 0 }),
+      psk: { identity: IDENTITY, key: KEY },
+    });
+    try {
+      await new Promise<void>((resolve) => {
+        client.onReceive(() => resolve());
+        client.send(peer, PAYLOAD);
+      });
+    } finally {
+      await client.close();
+    }
+  };
+  const end = performance.now() + DURATION_MS;
+  const start = performance.now();
+  const worker = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await one();
+      count++;
+    }
+  };
+  await Promise.all(Array.from({ length: HANDSHAKES_IN_FLIGHT }, worker));
+  const rate = (count * 1000) / (performance.now() - start);
+  await server.close();
+  return rate;
+}
+
+async function openUdp(): Promise<{ channel: UdpChannel; port: number }> {
+  const channel = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
+  return { channel, port: channel.local.port };
+}
+
+/** CoAP GETs/s with 32 in flight, over DTLS or plain on loopback UDP. */
+async function coapRps(dtls: boolean): Promise<number> {
+  const s = await openUdp();
+  const c = await openUdp();
+  const serverChannel: Channel = dtls ? dtlsServer(s.channel) : s.channel;
+  const clientChannel: Channel = dtls
+    ? DtlsChannel.client({ channel: c.channel, psk: { identity: IDENTITY, key: KEY } })
+    : c.channel;
+  const transmission = { nstart: 32 };
+  const server = new CoapEndpoint({ channel: serverChannel, transmission });
+  const client = new CoapEndpoint({ channel: clientChannel, transmission });
+  server.onRequest(() => ({ code: CoapCode.CONTENT, payload: PAYLOAD }));
+  const peer = { address: '127.0.0.1', port: s.port };
+  const once = async (): Promise<void> => {
+    const res = await client.request(peer, { code: CoapCode.GET, options: OPTIONS });
+    if (res.code !== CoapCode.CONTENT) throw new Error(`unexpected ${res.code}`);
+  };
+  try {
+    await once(); // the handshake, outside the measurement
+    const warm = performance.now() + 300;
+    while (performance.now() < warm) await once();
+    let count = 0;
+    const end = performance.now() + DURATION_MS;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (performance.now() < end) {
+          await once();
+          count++;
+        }
+      }),
+    );
+    return (count * 1000) / (performance.now() - start);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+}
+
+function recordOpsPerSecond(): number {
+  const suite = cipherSuite(0xc0a8)!;
+  const keys = { macKey: new Uint8Array(), key: KEY, iv: new Uint8Array(4).fill(1) };
+  const out = new RecordProtection(suite, keys);
+  const back = new RecordProtection(suite, keys);
+  const fragment = new Uint8Array(64).fill(0x2a);
+  let seq = 0;
+  return opsPerSecond(() => {
+    const record = {
+      type: ContentType.application_data,
+      version: DTLS_1_2,
+      epoch: 1,
+      sequenceNumber: seq++,
+      fragment,
+    };
+    return back.unprotect(out.protect(record));
+  }, DURATION_MS / 3);
+}
+
+export async function runDtlsBench(): Promise<void> {
+  const result = newResult('dtls');
+  result.metrics.psk_handshakes_udp_per_s = { value: await handshakesPerSecond(), unit: 'handshakes/s' };
+  const udp = await coapRps(false);
+  const dtls = await coapRps(true);
+  result.metrics.coap_dtls_inflight32_rps = { value: dtls, unit: 'req/s' };
+  result.baselines['plain-udp'] = { coap_inflight32_rps: { value: udp, unit: 'req/s' } };
+  result.ratios.dtls_rps_vs_udp = dtls / udp;
+  result.metrics.ccm8_protect_unprotect_64b_per_s = { value: recordOpsPerSecond(), unit: 'ops/s' };
+  writeResult(result);
+}
