@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 
 /*
  * The product's promise (issue 6): kill `petrel server` with SIGKILL in the middle of its work and
- * start it again on the same SQLite store. The device (a real `petrel client` process) neither
+ * start it again on the same SQLite store: registrations, observations and credentials are there. The device (a real `petrel client` process) neither
  * registers again nor is observed again: its notifications reach the new process under the
  * observation the REST API created before the crash.
  */
@@ -103,7 +103,7 @@ async function nextEvent(
 }
 
 describe('petrel server killed with SIGKILL, with a live device', () => {
-  it('keeps the registration and the observation: notifications resume without a new Register or Observe', async () => {
+  it('keeps the registration, the observation and the credentials: notifications resume without a new Register or Observe', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'petrel-restart-'));
     const file = join(dir, 'petrel.db');
     const procs: Proc[] = [];
@@ -125,6 +125,15 @@ describe('petrel server killed with SIGKILL, with a live device', () => {
       procs.push(device);
       await waitFor(() => first.out().includes('registered ep=restart-dev'), 'the device to register');
       const before = (await getJson(`${base}/api/clients/restart-dev`)) as { registrationId: string };
+
+      // A credential for another device, put through the API: it must survive the kill too.
+      const put = await fetch(`${base}/api/security/clients/secure-dev`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ psk: { identity: 'secure-dev-id', key: '00112233445566778899aabbccddeeff' } }),
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(put.status, 200, await put.clone().text());
 
       const observed = await fetch(`${base}/api/clients/restart-dev/3303/0/5700/observe`, {
         method: 'POST',
@@ -158,6 +167,10 @@ describe('petrel server killed with SIGKILL, with a live device', () => {
         list.map((o) => o.id),
         [observation.observationId],
       );
+      const credential = (await getJson(`${base}/api/security/clients/secure-dev`)) as {
+        psk?: { identity: string; keyLength: number };
+      };
+      assert.deepEqual(credential.psk, { identity: 'secure-dev-id', keyLength: 16 });
     } finally {
       for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
