@@ -42,6 +42,12 @@ export interface ConnectionContext {
   readonly mtu: number;
   /** Refuse peers that do not negotiate the extended master secret (RFC 7627 §5.2, §5.3). */
   readonly requireExtendedMasterSecret: boolean;
+  /**
+   * The Connection ID we ask the peer to put on its records (RFC 9146): the server's is unique
+   * among its sessions; a client's is usually zero-length (it sends CIDs but needs none).
+   * Undefined: we do not offer the extension.
+   */
+  readonly connectionId?: Uint8Array;
   /** Hands a datagram to the transport. */
   transmit(bytes: Uint8Array): void;
   established(connection: DtlsConnection): void;
@@ -94,6 +100,12 @@ export abstract class DtlsConnection {
   #readProtection: RecordProtection | undefined;
   #pendingReadProtection: RecordProtection | undefined;
   readonly #replay = new ReplayWindow();
+  /** RFC 9146: the CID on the peer's epoch-1 records, and the one on ours (zero-length: none). */
+  #readCid: Uint8Array | undefined;
+  #writeCid: Uint8Array | undefined;
+  /** Highest authenticated epoch-1 sequence number: only a newer record may move the peer (RFC 9146 §6). */
+  #newestSeq = -1;
+  #advanced = false;
 
   #flight: FlightItem[] = [];
   #timeout: number;
@@ -116,6 +128,11 @@ export abstract class DtlsConnection {
     ctx.timers.scheduleTask(this.#deadlineTask, ctx.timing.handshakeTimeout);
   }
 
+  /** The CID the peer puts on its records to us, when one was negotiated and is not empty. */
+  get readConnectionId(): Uint8Array | undefined {
+    return this.#readCid !== undefined && this.#readCid.length > 0 ? this.#readCid : undefined;
+  }
+
   /** The epoch records from the peer are currently read in. */
   get readEpoch(): number {
     return this.#readEpoch;
@@ -126,11 +143,16 @@ export abstract class DtlsConnection {
 
   // ---- receiving ----
 
-  /** Takes the records of one datagram from this peer. Never throws. */
-  receive(records: readonly DtlsRecord[]): void {
+  /**
+   * Takes the records of one datagram from this peer. Never throws. Returns whether a record
+   * authenticated with a sequence number newer than any before: only then may a CID session
+   * follow the datagram's source address (RFC 9146 §6).
+   */
+  receive(records: readonly DtlsRecord[]): boolean {
     this.#resendRequested = false;
+    this.#advanced = false;
     for (const record of records) {
-      if (this.state === 'closed') return;
+      if (this.state === 'closed') return false;
       if (this.#busy) {
         if (this.#backlog.length < MAX_BACKLOG) this.#backlog.push(record);
         continue;
@@ -138,6 +160,7 @@ export abstract class DtlsConnection {
       this.#record(record);
     }
     if (this.#resendRequested && this.state !== 'closed') this.#transmitFlight();
+    return this.#advanced && this.state !== 'closed';
   }
 
   #record(record: DtlsRecord): void {
@@ -146,6 +169,9 @@ export abstract class DtlsConnection {
       return;
     }
     if (record.epoch !== 1 || this.#readEpoch !== 1 || !this.#readProtection) return; // not readable (yet): drop
+    // RFC 9146 §6: with a CID negotiated, epoch-1 records must carry exactly ours; without, none.
+    const cid = this.readConnectionId;
+    if (cid ? record.cid === undefined || !equalBytes(record.cid, cid) : record.cid !== undefined) return;
     if (!this.#replay.accepts(record.sequenceNumber)) return; // RFC 6347 §4.1.2.6
     let plain: DtlsRecord;
     try {
@@ -160,6 +186,10 @@ export abstract class DtlsConnection {
       return;
     }
     this.#replay.mark(record.sequenceNumber);
+    if (record.sequenceNumber > this.#newestSeq) {
+      this.#newestSeq = record.sequenceNumber;
+      this.#advanced = true;
+    }
     this.lastActivity = this.ctx.clock.now();
     switch (plain.type) {
       case ContentType.handshake:
@@ -278,6 +308,7 @@ export abstract class DtlsConnection {
     this.#pendingReadProtection = undefined;
     this.#readEpoch = 1;
     this.#replay.reset();
+    this.#newestSeq = -1;
   }
 
   #alert(fragment: Uint8Array): void {
@@ -332,6 +363,15 @@ export abstract class DtlsConnection {
     this.ctx.timers.cancel(this.#retransmitTask);
   }
 
+  /**
+   * The negotiated CIDs (RFC 9146 §3), used from epoch 1 on: `read` on the peer's records,
+   * `write` (the peer's choice; zero-length: none) on ours.
+   */
+  protected useConnectionIds(read: Uint8Array, write: Uint8Array): void {
+    this.#readCid = read;
+    this.#writeCid = write;
+  }
+
   /** Keys for epoch 1: ours take effect with our ChangeCipherSpec, the peer's with theirs. */
   protected installKeys(write: RecordProtection, read: RecordProtection): void {
     this.#write[1]!.protection = write;
@@ -354,7 +394,10 @@ export abstract class DtlsConnection {
         records.push(this.#seal(ContentType.change_cipher_spec, item.epoch, CHANGE_CIPHER_SPEC));
         continue;
       }
-      const room = this.ctx.mtu - RECORD_HEADER_LENGTH - (item.epoch > 0 ? PROTECTION_OVERHEAD : 0);
+      const room =
+        this.ctx.mtu -
+        RECORD_HEADER_LENGTH -
+        (item.epoch > 0 ? PROTECTION_OVERHEAD + (this.#writeCid ? this.#writeCid.length + 1 : 0) : 0);
       for (const f of fragmentHandshakeMessage(item.message, Math.max(room, HANDSHAKE_HEADER_LENGTH + 1)))
         records.push(this.#seal(ContentType.handshake, item.epoch, encodeHandshakeFragment(f)));
     }
@@ -376,7 +419,10 @@ export abstract class DtlsConnection {
   #seal(type: number, epoch: number, fragment: Uint8Array): Uint8Array {
     const state = this.#write[epoch]!;
     const plain: DtlsRecord = { type, version: DTLS_1_2, epoch, sequenceNumber: state.seq++, fragment };
-    return encodeRecord(state.protection ? state.protection.protect(plain) : plain);
+    if (!state.protection) return encodeRecord(plain);
+    return encodeRecord(
+      state.protection.protect(plain, this.#writeCid ? { cid: this.#writeCid } : undefined),
+    );
   }
 
   /** Our last flight needs no more resending (the client's, once the server's Finished arrived). */
@@ -455,4 +501,10 @@ export abstract class DtlsConnection {
 
 function task(run: () => void): TimerTask {
   return { due: 0, seq: 0, heapIndex: -1, cancelled: true, run };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -68,6 +68,10 @@ export class ClientHandshake extends DtlsConnection {
       extensions: [
         encodeExtension({ type: 'extended_master_secret' }, 'client'),
         encodeExtension({ type: 'renegotiation_info', renegotiatedConnection: new Uint8Array(0) }, 'client'),
+        // RFC 9146 §3: the CID we want on the records sent to us (zero-length: none, but we can send one).
+        ...(this.ctx.connectionId === undefined
+          ? []
+          : [encodeExtension({ type: 'connection_id', cid: this.ctx.connectionId }, 'client')]),
       ],
     };
     this.#sendHello();
@@ -133,6 +137,10 @@ export class ClientHandshake extends DtlsConnection {
           throw new DtlsError('malformed', 'renegotiation_info not empty', {
             alert: AlertDescription.handshake_failure,
           });
+      } else if (raw.type === ExtensionType.connection_id && this.ctx.connectionId !== undefined) {
+        // CID negotiated: the server's CID goes on our records, ours on its (RFC 9146 §3).
+        const ext = decodeExtension(raw, 'server');
+        if (ext.type === 'connection_id') this.useConnectionIds(this.ctx.connectionId, ext.cid);
       } else {
         // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
         throw new DtlsError('unsupported', `server sent extension ${raw.type}`, {

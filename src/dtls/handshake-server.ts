@@ -106,6 +106,7 @@ export class ServerHandshake extends DtlsConnection {
     this.#suite = cipherSuite(PSK_CCM8)!;
 
     let clientEms = false;
+    let clientCid: Uint8Array | undefined;
     let secureRenegotiation = hello.cipherSuites.includes(EMPTY_RENEGOTIATION_INFO_SCSV);
     for (const raw of hello.extensions) {
       if (raw.type === ExtensionType.extended_master_secret) clientEms = true;
@@ -118,6 +119,10 @@ export class ServerHandshake extends DtlsConnection {
           });
         secureRenegotiation = true;
       }
+      if (raw.type === ExtensionType.connection_id) {
+        const ext = decodeExtension(raw, 'client');
+        if (ext.type === 'connection_id') clientCid = ext.cid;
+      }
     }
     if (!clientEms && this.ctx.requireExtendedMasterSecret)
       throw new DtlsError('unsupported', 'client does not offer extended_master_secret', {
@@ -125,13 +130,20 @@ export class ServerHandshake extends DtlsConnection {
       });
     this.#ems = clientEms;
 
-    // Only what we implement is echoed: not encrypt_then_mac (22), session_ticket, CID, ...
+    // Only what we implement is echoed: not encrypt_then_mac (22), session_ticket, ...
     const extensions: RawExtension[] = [];
     if (secureRenegotiation)
       extensions.push(
         encodeExtension({ type: 'renegotiation_info', renegotiatedConnection: new Uint8Array(0) }, 'server'),
       );
     if (this.#ems) extensions.push(encodeExtension({ type: 'extended_master_secret' }, 'server'));
+    // RFC 9146 §3: CIDs are used only when both hellos carry the extension; the client's CID goes
+    // on our records (zero-length: none), ours on the client's.
+    const ownCid = this.ctx.connectionId;
+    if (clientCid !== undefined && ownCid !== undefined) {
+      extensions.push(encodeExtension({ type: 'connection_id', cid: ownCid }, 'server'));
+      this.useConnectionIds(ownCid, clientCid);
+    }
 
     this.#serverRandom = this.ctx.random.bytes(32);
     this.transcript.add(this.#helloMessage);
