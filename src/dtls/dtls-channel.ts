@@ -67,10 +67,22 @@ export interface DtlsServerOptions extends DtlsCommonOptions {
   hint?: Uint8Array | string;
   /** The HelloVerifyRequest secret rotates this often (ms). Default 5 minutes. */
   cookieRotation?: number;
+  /**
+   * Length of the Connection IDs (RFC 9146) the server gives clients that offer the extension:
+   * their records then find their session whatever address they come from. 0: no CIDs.
+   * Default 6.
+   */
+  connectionIdLength?: number;
 }
 
 export interface DtlsClientOptions extends DtlsCommonOptions {
   psk: { identity: Uint8Array | string; key: Uint8Array };
+  /**
+   * Offer the connection_id extension (RFC 9146) with a zero-length CID: we put the server's CID
+   * on our records, so the server keeps our session when our address changes (NAT rebinding).
+   * Default true.
+   */
+  connectionId?: boolean;
 }
 
 export interface DtlsChannelStats {
@@ -83,7 +95,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? encoder.encode(v) : v);
 
 interface Entry {
+  /** The peerKey of the address the session is at now (a CID session follows its peer). */
+  key: string;
+  /** The hex of our CID on the peer's records, when the server gave one. */
+  cid: string | undefined;
   connection: DtlsConnection;
+  /** Where our records to the peer go: its current address. */
+  route: { peer: Peer };
+  /** The source of the datagram being handled, for a CID session (it may have moved). */
+  incoming: { key: string; peer: Peer } | undefined;
   /** Client: datagrams waiting for the handshake. */
   queue: Uint8Array[];
   idleTask: TimerTask;
@@ -109,6 +129,13 @@ export class DtlsChannel implements Channel {
   readonly #requireEms: boolean;
   readonly #events = new ChannelEvents();
   readonly #entries = new Map<string, Entry>();
+  /** Every session and handshake (a moved CID session may be in #byCid only). */
+  readonly #live = new Set<Entry>();
+  /** Server: sessions (and handshakes) by the hex of the CID we gave them. */
+  readonly #byCid = new Map<string, Entry>();
+  /** Server: the CID length we hand out (0: none). Client: whether we offer the extension. */
+  readonly #cidLength: number;
+  readonly #offerCid: boolean;
   #handshakes = 0;
   #closing: Promise<void> | undefined;
   // server
@@ -145,6 +172,10 @@ export class DtlsChannel implements Channel {
       maxQueuedDatagrams: options.limits?.maxQueuedDatagrams ?? 32,
     };
     this.#requireEms = options.requireExtendedMasterSecret ?? false;
+    this.#cidLength = server?.connectionIdLength ?? (server ? 6 : 0);
+    if (!(Number.isInteger(this.#cidLength) && this.#cidLength >= 0 && this.#cidLength <= 32))
+      throw new ChannelConfigError('DTLS connectionIdLength must be an integer 0..32');
+    this.#offerCid = client?.connectionId ?? client !== undefined;
     if (server) {
       this.#psk = server.psk;
       this.#hint = server.hint === undefined ? undefined : toBytes(server.hint);
@@ -191,19 +222,19 @@ export class DtlsChannel implements Channel {
 
   /** Handshakes in progress and established sessions. */
   get stats(): DtlsChannelStats {
-    return { handshakes: this.#handshakes, sessions: this.#entries.size - this.#handshakes };
+    return { handshakes: this.#handshakes, sessions: this.#live.size - this.#handshakes };
   }
 
   /** The authenticated Peer of an established session with this address, if any. */
   session(peer: Peer): Peer | undefined {
-    const entry = this.#entries.get(peerKey(peer));
+    const entry = this.#lookup(peer);
     return entry?.connection.state === 'established' ? entry.connection.applicationPeer : undefined;
   }
 
   send(peer: Peer, datagram: Uint8Array): void {
     if (this.#closing) throw new ChannelClosedError(this.kind);
     const key = peerKey(peer);
-    let entry = this.#entries.get(key);
+    let entry = this.#lookup(peer);
     if (entry?.connection.state === 'established') {
       this.#sendData(entry.connection, peer, datagram);
       this.#touch(entry);
@@ -219,14 +250,18 @@ export class DtlsChannel implements Channel {
         return;
       }
       const target: Peer = { address: peer.address, port: peer.port };
-      const connection = new ClientHandshake(this.#context(target), {
-        identity: this.#credentials!.identity,
-        key: this.#credentials!.key,
-        identityText: utf8.decode(this.#credentials!.identity),
-      });
-      entry = this.#add(key, connection);
+      entry = this.#add(
+        key,
+        target,
+        (ctx) =>
+          new ClientHandshake(ctx, {
+            identity: this.#credentials!.identity,
+            key: this.#credentials!.key,
+            identityText: utf8.decode(this.#credentials!.identity),
+          }),
+      );
       entry.queue.push(datagram);
-      connection.start();
+      (entry.connection as ClientHandshake).start();
       return;
     }
     if (entry.queue.length >= this.#limits.maxQueuedDatagrams) {
@@ -247,8 +282,10 @@ export class DtlsChannel implements Channel {
   /** Sends close_notify on every session, then closes the transport. */
   close(): Promise<void> {
     if (!this.#closing) {
-      for (const entry of [...this.#entries.values()]) entry.connection.closeNotify();
+      for (const entry of [...this.#live]) entry.connection.closeNotify();
       this.#entries.clear();
+      this.#byCid.clear();
+      this.#live.clear();
       this.#timers.clear();
       this.#closing = this.#inner.close();
     }
@@ -258,9 +295,20 @@ export class DtlsChannel implements Channel {
   // ---- receive path ----
 
   #datagram(peer: Peer, bytes: Uint8Array): void {
-    const { records } = parseDatagram(bytes); // records that do not parse are dropped (RFC 6347 §4.1.2.7)
+    // Records that do not parse are dropped (RFC 6347 §4.1.2.7).
+    const { records } = parseDatagram(bytes, this.#cidLength > 0 ? { cidLength: this.#cidLength } : {});
     if (records.length === 0) return;
     const key = peerKey(peer);
+    const cid = records.find((r) => r.cid !== undefined)?.cid;
+    if (cid) {
+      // RFC 9146 §6: the CID, not the address, names the session.
+      const byCid = this.#byCid.get(hex(cid));
+      if (!byCid) return;
+      byCid.incoming = { key, peer };
+      byCid.connection.receive(records);
+      byCid.incoming = undefined;
+      return;
+    }
     const entry = this.#entries.get(key);
     const helloRecord = this.#role === 'server' ? records.find(isClientHello) : undefined;
     if (helloRecord) {
@@ -314,22 +362,40 @@ export class DtlsChannel implements Channel {
     if (this.#handshakes >= this.#limits.maxHandshakes && existing?.state !== 'handshake') return;
     existing?.close(undefined);
     const target: Peer = { address: peer.address, port: peer.port };
-    const connection = new ServerHandshake(
-      this.#context(target),
-      { psk: this.#psk!, hint: this.#hint, identity: (id) => utf8.decode(id) },
-      hello.body,
-      hello.message,
-      record.sequenceNumber,
+    const entry = this.#add(
+      key,
+      target,
+      (ctx) =>
+        new ServerHandshake(
+          ctx,
+          { psk: this.#psk!, hint: this.#hint, identity: (id) => utf8.decode(id) },
+          hello.body,
+          hello.message,
+          record.sequenceNumber,
+        ),
     );
-    this.#add(key, connection);
-    connection.start();
+    (entry.connection as ServerHandshake).start();
   }
 
   // ---- bookkeeping ----
 
-  #add(key: string, connection: DtlsConnection): Entry {
+  /** The session or handshake a send to `peer` goes through: by its CID, else by its address. */
+  #lookup(peer: Peer): Entry | undefined {
+    if (peer.connectionId !== undefined) {
+      const entry = this.#byCid.get(hex(peer.connectionId));
+      if (entry) return entry;
+    }
+    return this.#entries.get(peerKey(peer));
+  }
+
+  #add(key: string, target: Peer, make: (ctx: ConnectionContext) => DtlsConnection): Entry {
+    const cid = this.#role === 'server' && this.#cidLength > 0 ? this.#newConnectionId() : undefined;
     const entry: Entry = {
-      connection,
+      key,
+      cid: cid && hex(cid),
+      connection: undefined as unknown as DtlsConnection, // set right below, before any use
+      route: { peer: target },
+      incoming: undefined,
       queue: [],
       idleTask: {
         due: 0,
@@ -339,9 +405,40 @@ export class DtlsChannel implements Channel {
         run: () => this.#idleCheck(entry),
       },
     };
+    entry.connection = make(this.#context(entry, cid));
     this.#entries.set(key, entry);
+    this.#live.add(entry);
+    if (entry.cid) this.#byCid.set(entry.cid, entry);
     this.#handshakes++;
     return entry;
+  }
+
+  /** A CID unique among our sessions (RFC 9146 §3: the server chooses it). */
+  #newConnectionId(): Uint8Array {
+    for (;;) {
+      const cid = this.#random.bytes(this.#cidLength);
+      if (!this.#byCid.has(hex(cid))) return cid;
+    }
+  }
+
+  /**
+   * A CID session's newest authenticated record came from another address (NAT rebinding): the
+   * session moves there, and so do our records and the Peer the application sees (RFC 9146 §6).
+   * A session still bound to that address without a CID is unreachable now and goes quietly; one
+   * with a CID stays reachable by it.
+   */
+  #move(entry: Entry, { key, peer: source }: { key: string; peer: Peer }): void {
+    const other = this.#entries.get(key);
+    if (other && other !== entry) {
+      this.#entries.delete(key);
+      if (!other.cid) other.connection.close(undefined);
+    }
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    entry.key = key;
+    this.#entries.set(key, entry);
+    entry.route.peer = { address: source.address, port: source.port };
+    const app = entry.connection.applicationPeer;
+    if (app) entry.connection.applicationPeer = { ...app, address: source.address, port: source.port };
   }
 
   #touch(entry: Entry): void {
@@ -354,38 +451,49 @@ export class DtlsChannel implements Channel {
     else this.#timers.scheduleTask(entry.idleTask, this.#limits.idleTimeout - idle);
   }
 
-  #context(peer: Peer): ConnectionContext {
+  #context(entry: Entry, cid: Uint8Array | undefined): ConnectionContext {
+    // The server's own CID, or a client's zero-length offer (RFC 9146 §3).
+    const connectionId = cid ?? (this.#offerCid ? new Uint8Array(0) : undefined);
     return {
-      peer,
+      get peer() {
+        return entry.route.peer;
+      },
       clock: this.#clock,
       timers: this.#timers,
       random: this.#random,
       timing: this.#timing,
       mtu: this.#mtu,
       requireExtendedMasterSecret: this.#requireEms,
-      transmit: (bytes) => this.#transmit(peer, bytes),
-      established: (c) => this.#established(peerKey(peer), c),
+      transmit: (bytes) => this.#transmit(entry.route.peer, bytes),
+      established: (c) => this.#established(entry, c),
+      newestRecord: () => {
+        if (entry.incoming && entry.incoming.key !== entry.key) this.#move(entry, entry.incoming);
+      },
       data: (c, bytes) => {
         if (c.applicationPeer) this.#events.deliver(c.applicationPeer, bytes);
       },
-      closed: (c, error) => this.#closed(peerKey(peer), c, error),
+      closed: (c, error) => this.#closed(entry, c, error),
+      ...(connectionId === undefined ? {} : { connectionId }),
     };
   }
 
-  #established(key: string, connection: DtlsConnection): void {
-    const entry = this.#entries.get(key);
-    if (entry?.connection !== connection) return;
+  #established(entry: Entry, connection: DtlsConnection): void {
+    if (entry.connection !== connection || connection.state === 'closed') return;
+    // The application keys a CID session by its CID, so it survives an address change.
+    const cid = connection.readConnectionId;
+    if (cid && connection.applicationPeer)
+      connection.applicationPeer = { ...connection.applicationPeer, connectionId: cid };
     this.#handshakes--;
     this.#timers.scheduleTask(entry.idleTask, this.#limits.idleTimeout);
     const queued = entry.queue;
     entry.queue = [];
     for (const datagram of queued) this.#sendData(connection, connection.applicationPeer!, datagram);
-    if (this.#entries.size - this.#handshakes > this.#limits.maxSessions) this.#evictOldest(connection);
+    if (this.#live.size - this.#handshakes > this.#limits.maxSessions) this.#evictOldest(connection);
   }
 
   #evictOldest(keep: DtlsConnection): void {
     let oldest: DtlsConnection | undefined;
-    for (const { connection } of this.#entries.values())
+    for (const { connection } of this.#live)
       if (
         connection !== keep &&
         connection.state === 'established' &&
@@ -395,10 +503,10 @@ export class DtlsChannel implements Channel {
     oldest?.closeNotify();
   }
 
-  #closed(key: string, connection: DtlsConnection, error: DtlsSessionError | undefined): void {
-    const entry = this.#entries.get(key);
-    if (entry?.connection === connection) {
-      this.#entries.delete(key);
+  #closed(entry: Entry, connection: DtlsConnection, error: DtlsSessionError | undefined): void {
+    if (entry.connection === connection && this.#live.delete(entry)) {
+      if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+      if (entry.cid !== undefined && this.#byCid.get(entry.cid) === entry) this.#byCid.delete(entry.cid);
       this.#timers.cancel(entry.idleTask);
       // `state` is already 'closed': a handshake is one that never reached establish().
       if (!connection.applicationPeer) this.#handshakes--;
@@ -457,4 +565,8 @@ function isClientHello(record: DtlsRecord): boolean {
     record.type === ContentType.handshake &&
     record.fragment[0] === HandshakeType.client_hello
   );
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -51,6 +51,11 @@ export interface ConnectionContext {
   /** Hands a datagram to the transport. */
   transmit(bytes: Uint8Array): void;
   established(connection: DtlsConnection): void;
+  /**
+   * An epoch-1 record authenticated with a sequence number newer than any before, before its
+   * content is handled: only such a record may move a CID session to a new address (RFC 9146 §6).
+   */
+  newestRecord?(connection: DtlsConnection): void;
   data(connection: DtlsConnection, bytes: Uint8Array): void;
   /** The connection is over; `error` is absent for a local close. */
   closed(connection: DtlsConnection, error: DtlsSessionError | undefined): void;
@@ -105,7 +110,6 @@ export abstract class DtlsConnection {
   #writeCid: Uint8Array | undefined;
   /** Highest authenticated epoch-1 sequence number: only a newer record may move the peer (RFC 9146 §6). */
   #newestSeq = -1;
-  #advanced = false;
 
   #flight: FlightItem[] = [];
   #timeout: number;
@@ -143,16 +147,11 @@ export abstract class DtlsConnection {
 
   // ---- receiving ----
 
-  /**
-   * Takes the records of one datagram from this peer. Never throws. Returns whether a record
-   * authenticated with a sequence number newer than any before: only then may a CID session
-   * follow the datagram's source address (RFC 9146 §6).
-   */
-  receive(records: readonly DtlsRecord[]): boolean {
+  /** Takes the records of one datagram from this peer. Never throws. */
+  receive(records: readonly DtlsRecord[]): void {
     this.#resendRequested = false;
-    this.#advanced = false;
     for (const record of records) {
-      if (this.state === 'closed') return false;
+      if (this.state === 'closed') return;
       if (this.#busy) {
         if (this.#backlog.length < MAX_BACKLOG) this.#backlog.push(record);
         continue;
@@ -160,7 +159,6 @@ export abstract class DtlsConnection {
       this.#record(record);
     }
     if (this.#resendRequested && this.state !== 'closed') this.#transmitFlight();
-    return this.#advanced && this.state !== 'closed';
   }
 
   #record(record: DtlsRecord): void {
@@ -188,7 +186,7 @@ export abstract class DtlsConnection {
     this.#replay.mark(record.sequenceNumber);
     if (record.sequenceNumber > this.#newestSeq) {
       this.#newestSeq = record.sequenceNumber;
-      this.#advanced = true;
+      this.ctx.newestRecord?.(this);
     }
     this.lastActivity = this.ctx.clock.now();
     switch (plain.type) {

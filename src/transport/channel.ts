@@ -213,11 +213,15 @@ export function normalizeAddress(address: string): string {
 }
 
 /**
- * A stable key for tables keyed by peer (exchanges, dedup, observe relations):
- * `127.0.0.1:5683`, `[::1]:5683`. Only the transport address counts; identity and Connection
- * ID are for the layers that authenticate (DTLS maps a CID back to its peer itself).
+ * A stable key for tables keyed by peer (exchanges, dedup, observe relations, registrations):
+ * `127.0.0.1:5683`, `[::1]:5683`, or `cid:…` for a DTLS session with a Connection ID, whose
+ * address may change under it. The identity does not count.
  */
 export function peerKey(peer: Peer): string {
+  // A DTLS session with a Connection ID keeps its name when its address changes (RFC 9146 §6),
+  // so the layers above (exchanges, registrations) follow it.
+  if (peer.connectionId !== undefined && peer.connectionId.length > 0)
+    return `cid:${Buffer.from(peer.connectionId).toString('hex')}`;
   const { address, port } = peer;
   if (!address.includes(':')) return `${address}:${port}`;
   const a = normalizeAddress(address);

@@ -53,14 +53,14 @@ describe('peerKey', () => {
     assert.equal(peerKey({ address: '2001:DB8::A', port: 9 }), '[2001:db8::a]:9');
   });
 
-  it('ignores identity and connection id, and separates ports', () => {
-    const a: Peer = {
-      address: '10.0.0.1',
-      port: 5684,
-      identity: { psk: 'dev1' },
-      connectionId: new Uint8Array([1]),
-    };
+  it('ignores identity, keys a DTLS Connection ID session by its CID, and separates ports', () => {
+    const a: Peer = { address: '10.0.0.1', port: 5684, identity: { psk: 'dev1' } };
     assert.equal(peerKey(a), '10.0.0.1:5684');
+    const withCid = { ...a, connectionId: new Uint8Array([0xab, 1]) };
+    assert.equal(peerKey(withCid), 'cid:ab01');
+    // The same session after NAT rebinding: same key.
+    assert.equal(peerKey({ ...withCid, address: '10.9.9.9', port: 40000 }), 'cid:ab01');
+    assert.equal(peerKey({ ...a, connectionId: new Uint8Array(0) }), '10.0.0.1:5684');
     assert.notEqual(
       peerKey({ address: '10.0.0.1', port: 5683 }),
       peerKey({ address: '10.0.0.1', port: 5684 }),
