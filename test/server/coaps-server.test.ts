@@ -12,6 +12,7 @@ import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
 import type { Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { RebindableChannel } from '../support/rebindable-channel.js';
 
 const PLAIN: Peer = { address: '10.0.0.1', port: 5683 };
 const SECURE: Peer = { address: '10.0.0.1', port: 5684 };
@@ -151,6 +152,33 @@ describe('LwM2mServer over coaps:// (PSK)', () => {
     const deregister = await other.request(CoapCode.DELETE, owner.location);
     assert.equal(formatCode(deregister.code), '4.04', 'nor a De-register from another identity');
     assert.equal((await server.getRegistration('dev-b'))?.peer.address, '10.0.0.5');
+  });
+
+  it('keeps a DTLS registration across NAT rebinding (Connection ID): Update and Read follow the device', async () => {
+    await credentials.put({ endpoint: 'dev-nat', psk: { identity: 'id-nat', key: KEY_A } });
+    const socket = new RebindableChannel(network.channel('10.0.0.20', 56840));
+    const ep = new CoapEndpoint({
+      channel: DtlsChannel.client({
+        channel: socket,
+        psk: { identity: 'id-nat', key: Buffer.from(KEY_A, 'hex') },
+        random: seededRandom(500),
+      }),
+      random: seededRandom(501),
+    });
+    endpoints.push(ep);
+    const device = new Device(ep, SECURE);
+    assert.equal(await device.register('dev-nat'), '2.01');
+    const reg = await server.getRegistration('dev-nat');
+    assert.ok(reg?.peer.connectionId, 'the session has a Connection ID');
+    socket.rebind(network.channel('10.0.0.21', 61000));
+    assert.equal(await device.update(), '2.04', 'the Update from the new address finds its session');
+    const moved = await server.getRegistration('dev-nat');
+    assert.equal(moved?.id, reg.id);
+    assert.equal(moved?.peer.address, '10.0.0.21');
+    assert.equal(moved?.peer.port, 61000);
+    const read = await server.read('dev-nat', '/3/0/0');
+    assert.equal(read.code, '2.05');
+    assert.equal(device.received.length, 1, 'the Read went to the new address, in the same session');
   });
 
   it('refuses a NoSec Register for an endpoint that has credentials (4.03)', async () => {
