@@ -1,31 +1,55 @@
 import { AlertDescription } from './alert.js';
 import { DtlsError } from './dtls-errors.js';
 
-/** Builds TLS presentation-language structures (RFC 5246 §4): big-endian integers and vectors. */
+/**
+ * Builds TLS presentation-language structures (RFC 5246 §4): big-endian integers and vectors.
+ * Writes into one growing buffer: the handshake and record paths build many small structures,
+ * and an array per integer was a measurable share of their garbage.
+ */
 export class ByteWriter {
-  private readonly parts: Uint8Array[] = [];
+  private buf: Uint8Array;
   private size = 0;
+
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+  }
 
   get length(): number {
     return this.size;
   }
 
-  private push(part: Uint8Array): this {
-    this.parts.push(part);
-    this.size += part.length;
-    return this;
+  /** Room for `n` more bytes; returns where they go. */
+  private reserve(n: number): number {
+    const at = this.size;
+    const need = at + n;
+    if (need > this.buf.length) {
+      const next = new Uint8Array(Math.max(need, this.buf.length * 2));
+      next.set(this.buf.subarray(0, at));
+      this.buf = next;
+    }
+    this.size = need;
+    return at;
   }
 
   u8(v: number): this {
-    return this.push(Uint8Array.of(v & 0xff));
+    const at = this.reserve(1);
+    this.buf[at] = v & 0xff;
+    return this;
   }
 
   u16(v: number): this {
-    return this.push(Uint8Array.of((v >>> 8) & 0xff, v & 0xff));
+    const at = this.reserve(2);
+    this.buf[at] = (v >>> 8) & 0xff;
+    this.buf[at + 1] = v & 0xff;
+    return this;
   }
 
   u24(v: number): this {
-    return this.push(Uint8Array.of((v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff));
+    const at = this.reserve(3);
+    this.buf[at] = (v >>> 16) & 0xff;
+    this.buf[at + 1] = (v >>> 8) & 0xff;
+    this.buf[at + 2] = v & 0xff;
+    return this;
   }
 
   u32(v: number): this {
@@ -37,7 +61,9 @@ export class ByteWriter {
   }
 
   bytes(b: Uint8Array): this {
-    return this.push(b);
+    const at = this.reserve(b.length); // before reading this.buf: reserve may replace it
+    this.buf.set(b, at);
+    return this;
   }
 
   /** A vector with a `lengthBytes`-byte length prefix; refuses contents the prefix cannot carry. */
@@ -54,17 +80,11 @@ export class ByteWriter {
     if (lengthBytes === 1) this.u8(b.length);
     else if (lengthBytes === 2) this.u16(b.length);
     else this.u24(b.length);
-    return this.push(b);
+    return this.bytes(b);
   }
 
-  /** Everything written, as one array. */
+  /** Everything written, as one array (a view: the writer is not used after this). */
   finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return this.size === this.buf.length ? this.buf : this.buf.subarray(0, this.size);
   }
 }
