@@ -115,14 +115,24 @@ export class RecordProtection {
 
   private sealCcm(header: DtlsRecord, aad: Uint8Array, content: Uint8Array): Uint8Array {
     // nonce_explicit = epoch || sequence_number: unique per key without extra state.
-    const explicit = recordSequence(header.epoch, header.sequenceNumber);
-    const cipher = createCipheriv('aes-128-ccm', this.cipherKey, Buffer.concat([this.keys.iv, explicit]), {
-      authTagLength: CCM_TAG,
-    });
+    const nonce = this.nonce(recordSequence(header.epoch, header.sequenceNumber));
+    const cipher = createCipheriv('aes-128-ccm', this.cipherKey, nonce, { authTagLength: CCM_TAG });
     cipher.setAAD(aad, { plaintextLength: content.length });
-    const body = cipher.update(content);
+    // explicit nonce || ciphertext || tag, written into one array.
+    const out = new Uint8Array(8 + content.length + CCM_TAG);
+    out.set(nonce.subarray(4));
+    out.set(cipher.update(content), 8);
     cipher.final();
-    return Buffer.concat([explicit, body, cipher.getAuthTag()]);
+    out.set(cipher.getAuthTag(), 8 + content.length);
+    return out;
+  }
+
+  /** The CCM nonce: the fixed IV from the key block, then the 8-byte explicit part (RFC 6655 §3). */
+  private nonce(explicit: Uint8Array): Uint8Array {
+    const nonce = new Uint8Array(4 + 8);
+    nonce.set(this.keys.iv);
+    nonce.set(explicit, 4);
+    return nonce;
   }
 
   private openCcm(record: DtlsRecord): Uint8Array {
@@ -132,14 +142,9 @@ export class RecordProtection {
     const body = f.subarray(this.suite.recordIvLength, f.length - CCM_TAG);
     const aad = authenticatedHeader(record, body.length);
     try {
-      const decipher = createDecipheriv(
-        'aes-128-ccm',
-        this.cipherKey,
-        Buffer.concat([this.keys.iv, explicit]),
-        {
-          authTagLength: CCM_TAG,
-        },
-      );
+      const decipher = createDecipheriv('aes-128-ccm', this.cipherKey, this.nonce(explicit), {
+        authTagLength: CCM_TAG,
+      });
       decipher.setAuthTag(f.subarray(f.length - CCM_TAG));
       decipher.setAAD(aad, { plaintextLength: body.length });
       const out = decipher.update(body);

@@ -134,7 +134,13 @@ export function encodeRecord(record: DtlsRecord): Uint8Array {
     record.sequenceNumber > MAX_SEQUENCE_NUMBER
   )
     throw new DtlsError('too-large', `sequence number ${record.sequenceNumber} is not a 48-bit integer`);
-  const w = new ByteWriter().u8(record.type).u16(record.version).u16(record.epoch).u48(record.sequenceNumber);
+  // Sized up front: one buffer, no regrowth, returned as is.
+  const size = RECORD_HEADER_LENGTH + (record.cid?.length ?? 0) + record.fragment.length;
+  const w = new ByteWriter(size)
+    .u8(record.type)
+    .u16(record.version)
+    .u16(record.epoch)
+    .u48(record.sequenceNumber);
   if (record.type === ContentType.tls12_cid) {
     if (!record.cid) throw new DtlsError('malformed', 'a tls12_cid record needs a cid');
     w.bytes(record.cid);
@@ -151,5 +157,5 @@ export function encodeDatagram(records: readonly DtlsRecord[]): Uint8Array {
 
 /** The 8-byte seq_num of MACs and AADs: epoch(2) || sequence_number(6) (RFC 6347 §4.1.2.1). */
 export function recordSequence(epoch: number, sequenceNumber: number): Uint8Array {
-  return new ByteWriter().u16(epoch).u48(sequenceNumber).finish();
+  return new ByteWriter(8).u16(epoch).u48(sequenceNumber).finish();
 }
