@@ -10,6 +10,16 @@ import { ApiError } from './api-errors.js';
 import type { ClientState } from './client-summary.js';
 import type { ServerMonitor } from './server-monitor.js';
 
+/** The server's own (D)TLS identity as devices see it: never a private key or a PSK. */
+export interface ServerSecurityInfo {
+  /** The PSK identity hint the server sends in ServerKeyExchange (RFC 4279 §2). */
+  readonly pskHint?: string;
+  /** The server's raw public key (RFC 7250): SubjectPublicKeyInfo, DER, hex. */
+  readonly publicKey?: string;
+  /** The server's certificate: its subject and the DER, hex. */
+  readonly certificate?: { readonly subject: string; readonly der: string };
+}
+
 /** What every route module works with: the server, the stores, and the process's observations of them. */
 export interface ApiContext {
   readonly server: LwM2mServer;
@@ -24,6 +34,8 @@ export interface ApiContext {
   readonly now: () => number;
   readonly startedAt: Date;
   readonly coap: { readonly address: string; readonly port: number } | null;
+  /** The server's own DTLS identity, shown by GET /api/security/server (none: `{}`). */
+  readonly serverSecurity?: ServerSecurityInfo;
   /** Milliseconds between SSE heartbeat comments. */
   readonly heartbeatMs: number;
   /** Open SSE responses, ended when the app closes. */

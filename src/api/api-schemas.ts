@@ -138,6 +138,17 @@ const summaryProperties = {
   address: { type: 'string' },
   transport: { type: 'string' },
   tags: { type: 'array', items: { type: 'string' } },
+  security: {
+    type: 'object',
+    description:
+      'How the client authenticated: the PSK identity, the raw public key (SPKI DER, hex) or the ' +
+      'certificate subject its (D)TLS handshake proved; `nosec` on plain CoAP (no identity).',
+    required: ['mode'],
+    properties: {
+      mode: { type: 'string', enum: ['psk', 'rpk', 'x509', 'nosec'] },
+      identity: { type: 'string' },
+    },
+  },
 } as const;
 
 export const clientSummarySchema = {

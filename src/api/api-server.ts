@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifySchema, FastifyServerOptions } from 'fasti
 import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
-import type { ApiContext } from './api-context.js';
+import type { ApiContext, ServerSecurityInfo } from './api-context.js';
 import { ApiError, MAX_PARAM_LENGTH, frameworkErrorHandler, installErrorHandler } from './api-errors.js';
 import { registerClientRoutes } from './clients-routes.js';
 import { recordServerEvents } from './event-recorder.js';
@@ -43,6 +43,8 @@ export interface ApiServerOptions {
   readonly startedAt?: Date;
   /** The CoAP address to report (default: where the server's own UDP channel listens). */
   readonly endpoints?: { readonly coap?: { readonly address: string; readonly port: number } };
+  /** The server's own DTLS identity, shown by GET /api/security/server. */
+  readonly serverSecurity?: ServerSecurityInfo;
   /** Wall clock in ms (default Date.now). */
   readonly now?: () => number;
   /**
@@ -172,6 +174,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     now,
     startedAt: options.startedAt ?? new Date(now()),
     coap: options.endpoints?.coap ?? null,
+    ...(options.serverSecurity ? { serverSecurity: options.serverSecurity } : {}),
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     streams,
     maxStreams: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,

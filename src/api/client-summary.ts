@@ -1,4 +1,5 @@
 import type { Registration } from '../server/registration.js';
+import type { PeerIdentity } from '../transport/channel.js';
 import type { LinkJson } from './operation-response.js';
 import { linkToJson } from './operation-response.js';
 
@@ -17,6 +18,17 @@ export interface ClientSummary {
   readonly address: string;
   readonly transport: string;
   readonly tags: readonly string[];
+  readonly security: ClientSecurity;
+}
+
+/**
+ * How the client authenticated, from the identity its (D)TLS handshake proved: the PSK identity,
+ * the raw public key (SubjectPublicKeyInfo, DER, hex: the form /api/security/clients shows), or
+ * the certificate subject. A client on plain CoAP has none: `nosec`.
+ */
+export interface ClientSecurity {
+  readonly mode: 'psk' | 'rpk' | 'x509' | 'nosec';
+  readonly identity?: string;
 }
 
 /** ClientSummary plus everything the Register/Update said. */
@@ -53,6 +65,13 @@ export function formatAddress(peer: { readonly address: string; readonly port: n
   return peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
 }
 
+export function clientSecurity(identity: PeerIdentity | undefined): ClientSecurity {
+  if (identity === undefined) return { mode: 'nosec' };
+  if ('psk' in identity) return { mode: 'psk', identity: identity.psk };
+  if ('rpk' in identity) return { mode: 'rpk', identity: Buffer.from(identity.rpk).toString('hex') };
+  return { mode: 'x509', identity: identity.x509.subject };
+}
+
 export function clientSummary(reg: Registration, state: ClientState): ClientSummary {
   const lastSeen = Math.max(reg.lastUpdateAt, state.lastActivity ?? 0);
   return {
@@ -69,6 +88,7 @@ export function clientSummary(reg: Registration, state: ClientState): ClientSumm
     address: formatAddress(reg.peer),
     transport: reg.transport,
     tags: [...state.tags],
+    security: clientSecurity(reg.peer.identity),
   };
 }
 

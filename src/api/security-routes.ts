@@ -1,15 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_PSK_IDENTITY } from '../dtls/handshake-server.js';
 import type { CredentialStore, SecurityInfo } from '../store/credential-store.js';
-import type { ApiContext } from './api-context.js';
+import type { ApiContext, ServerSecurityInfo } from './api-context.js';
 import { clipName } from './api-context.js';
 import { ApiError } from './api-errors.js';
 import { endpointParams, errorResponses } from './api-schemas.js';
-
-/** RFC 4279 §5.3 and the LwM2M Security object: keys up to 64 bytes. */
-const MAX_PSK_KEY = 64;
+import {
+  DEFAULT_GENERATED_PSK,
+  MAX_PSK_KEY,
+  MAX_SPKI_BYTES,
+  MIN_GENERATED_PSK,
+  canonicalP256PublicKey,
+  generateP256KeyPair,
+  generatePsk,
+} from './security-keys.js';
 
 const TAG = ['security'];
+
+const hexString = (description: string, maxBytes: number) =>
+  ({ type: 'string', pattern: `^([0-9a-fA-F]{2}){1,${maxBytes}}$`, description }) as const;
 
 const pskBody = {
   type: 'object',
@@ -22,20 +31,43 @@ const pskBody = {
       maxLength: MAX_PSK_IDENTITY,
       description: `PSK identity, 1-${MAX_PSK_IDENTITY} bytes of UTF-8`,
     },
-    key: {
-      type: 'string',
-      pattern: `^([0-9a-fA-F]{2}){1,${MAX_PSK_KEY}}$`,
-      description: `the pre-shared key in hex, 1-${MAX_PSK_KEY} bytes`,
-    },
+    key: hexString(`the pre-shared key in hex, 1-${MAX_PSK_KEY} bytes`, MAX_PSK_KEY),
   },
+} as const;
+
+const rpkBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['publicKey'],
+  properties: {
+    publicKey: hexString(
+      'the raw public key the device must present (RFC 7250): SubjectPublicKeyInfo, DER, hex; EC P-256',
+      MAX_SPKI_BYTES,
+    ),
+  },
+} as const;
+
+const x509Body = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+  description: "`{}`: the device's certificate subject CN must equal the endpoint name",
 } as const;
 
 const putBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['psk'],
-  properties: { psk: pskBody },
+  description: 'Exactly one of `psk`, `rpk`, `x509`.',
+  properties: { psk: pskBody, rpk: rpkBody, x509: x509Body },
 } as const;
+
+type PutBody = {
+  psk?: { identity: string; key: string };
+  rpk?: { publicKey: string };
+  x509?: Record<string, never>;
+};
+
+export type SecurityMode = 'psk' | 'rpk' | 'x509' | 'none';
 
 /** What the API shows of a device's security information: never the key itself. */
 const securitySchema = {
@@ -52,15 +84,58 @@ const securitySchema = {
         keyLength: { type: 'integer', description: 'length of the key in bytes (the key is never shown)' },
       },
     },
-    rpk: { type: 'object', properties: { publicKey: { type: 'string' } } },
+    rpk: {
+      type: 'object',
+      required: ['publicKey'],
+      properties: { publicKey: { type: 'string', description: 'SubjectPublicKeyInfo, DER, hex' } },
+    },
+    x509: {
+      type: 'object',
+      required: ['commonName'],
+      properties: {
+        commonName: { type: 'string', description: "the subject CN the device's certificate must have" },
+      },
+    },
+  },
+} as const;
+
+const serverSecuritySchema = {
+  type: 'object',
+  description: "The server's own DTLS identity; `{}` when it has none configured.",
+  properties: {
+    pskHint: { type: 'string', description: 'PSK identity hint (RFC 4279 §2)' },
+    publicKey: { type: 'string', description: 'raw public key: SubjectPublicKeyInfo, DER, hex' },
+    certificate: {
+      type: 'object',
+      required: ['subject', 'der'],
+      properties: { subject: { type: 'string' }, der: { type: 'string', description: 'DER, hex' } },
+    },
+  },
+} as const;
+
+const generatedPskSchema = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', description: 'random bytes, hex' } },
+} as const;
+
+const generatedKeyPairSchema = {
+  type: 'object',
+  required: ['publicKey', 'privateKey', 'publicKeyPem', 'privateKeyPem'],
+  properties: {
+    publicKey: { type: 'string', description: 'SubjectPublicKeyInfo, DER, hex (the rpk.publicKey to PUT)' },
+    privateKey: { type: 'string', description: 'PKCS#8, DER, hex (for the device; not kept)' },
+    publicKeyPem: { type: 'string' },
+    privateKeyPem: { type: 'string' },
   },
 } as const;
 
 export interface SecurityView {
   readonly endpoint: string;
-  readonly mode: 'psk' | 'rpk' | 'x509' | 'none';
+  readonly mode: SecurityMode;
   readonly psk?: { readonly identity: string; readonly keyLength: number };
   readonly rpk?: { readonly publicKey: string };
+  readonly x509?: { readonly commonName: string };
 }
 
 /** A device's security information as the API shows it: the PSK's identity and length, not the key. */
@@ -72,7 +147,43 @@ export function securityView(info: SecurityInfo): SecurityView {
       psk: { identity: info.psk.identity, keyLength: info.psk.key.length / 2 },
     };
   if (info.rpk) return { endpoint: info.endpoint, mode: 'rpk', rpk: { publicKey: info.rpk.publicKey } };
-  return { endpoint: info.endpoint, mode: info.x509 ? 'x509' : 'none' };
+  if (info.x509) return { endpoint: info.endpoint, mode: 'x509', x509: { commonName: info.endpoint } };
+  return { endpoint: info.endpoint, mode: 'none' };
+}
+
+/**
+ * The security information a PUT body asks for: exactly one mode, each checked (PSK identity
+ * length in bytes, the public key a P-256 SPKI); 400 BAD_REQUEST otherwise.
+ */
+export function securityInfoFromBody(endpoint: string, body: PutBody): SecurityInfo {
+  const given = (['psk', 'rpk', 'x509'] as const).filter((m) => body[m] !== undefined);
+  if (given.length !== 1)
+    throw new ApiError(
+      'BAD_REQUEST',
+      given.length === 0
+        ? 'give one of psk, rpk or x509'
+        : `give only one of psk, rpk or x509, not ${given.join(' and ')}`,
+    );
+  if (body.psk) {
+    const { identity, key } = body.psk;
+    if (Buffer.byteLength(identity, 'utf8') > MAX_PSK_IDENTITY)
+      throw new ApiError('BAD_REQUEST', `the PSK identity is longer than ${MAX_PSK_IDENTITY} bytes of UTF-8`);
+    return { endpoint, psk: { identity, key: key.toLowerCase() } };
+  }
+  if (body.rpk) return { endpoint, rpk: { publicKey: canonicalP256PublicKey(body.rpk.publicKey) } };
+  return { endpoint, x509: true };
+}
+
+/** The server's own identity as GET /api/security/server shows it: only the fields it has. */
+export function serverSecurityView(info: ServerSecurityInfo | undefined): ServerSecurityInfo {
+  if (!info) return {};
+  return {
+    ...(info.pskHint === undefined ? {} : { pskHint: info.pskHint }),
+    ...(info.publicKey === undefined ? {} : { publicKey: info.publicKey }),
+    ...(info.certificate === undefined
+      ? {}
+      : { certificate: { subject: info.certificate.subject, der: info.certificate.der } }),
+  };
 }
 
 function requireStore(ctx: ApiContext): CredentialStore {
@@ -80,7 +191,10 @@ function requireStore(ctx: ApiContext): CredentialStore {
   return ctx.credentials;
 }
 
-/** Per-device credentials for coaps:// (Core §7.1.3): the PSK and the endpoint it is bound to. */
+/**
+ * Per-device credentials for coaps:// (Core §7.1): a PSK, a raw public key or an X.509 rule,
+ * bound to the endpoint name; fresh keys to provision; and the server's own identity.
+ */
 export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/api/security/clients',
@@ -124,15 +238,17 @@ export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
   );
 
-  app.put<{ Params: { ep: string }; Body: { psk: { identity: string; key: string } } }>(
+  app.put<{ Params: { ep: string }; Body: PutBody }>(
     '/api/security/clients/:ep',
     {
       schema: {
         tags: TAG,
-        summary: "Sets or replaces a device's PSK; the identity is bound to this endpoint",
+        summary: "Sets or replaces a device's credentials: a PSK, a raw public key, or X.509",
         description:
-          'The identity must be unique: one bound to another endpoint is 409 CONFLICT. Sessions already ' +
-          'established keep their key; the next handshake uses the new one.',
+          'Exactly one of `psk` ({identity, key in hex}), `rpk` ({publicKey: hex SPKI DER of an EC ' +
+          'P-256 key}) or `x509` ({}: the certificate subject CN must equal the endpoint). A PSK ' +
+          'identity bound to another endpoint is 409 CONFLICT. Sessions already established keep ' +
+          'their credentials; the next handshake uses the new ones.',
         params: endpointParams,
         body: putBody,
         response: { 200: securitySchema, ...errorResponses(400, 409, 503) },
@@ -140,16 +256,7 @@ export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
     async (request) => {
       const store = requireStore(ctx);
-      const { identity, key } = request.body.psk;
-      if (Buffer.byteLength(identity, 'utf8') > MAX_PSK_IDENTITY)
-        throw new ApiError(
-          'BAD_REQUEST',
-          `the PSK identity is longer than ${MAX_PSK_IDENTITY} bytes of UTF-8`,
-        );
-      const info: SecurityInfo = {
-        endpoint: request.params.ep,
-        psk: { identity, key: key.toLowerCase() },
-      };
+      const info = securityInfoFromBody(request.params.ep, request.body);
       await store.put(info);
       return securityView(info);
     },
@@ -171,5 +278,54 @@ export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): v
         throw new ApiError('NOT_FOUND', `no security information for "${clipName(request.params.ep)}"`);
       return reply.code(204).send();
     },
+  );
+
+  app.post<{ Querystring: { bytes: number } }>(
+    '/api/security/generate/psk',
+    {
+      schema: {
+        tags: TAG,
+        summary: 'A fresh random pre-shared key (nothing is stored)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            bytes: {
+              type: 'integer',
+              minimum: MIN_GENERATED_PSK,
+              maximum: MAX_PSK_KEY,
+              default: DEFAULT_GENERATED_PSK,
+              description: 'key length in bytes',
+            },
+          },
+        },
+        response: { 200: generatedPskSchema, ...errorResponses(400) },
+      },
+    },
+    (request) => ({ key: generatePsk(request.query.bytes) }),
+  );
+
+  app.post(
+    '/api/security/generate/keypair',
+    {
+      schema: {
+        tags: TAG,
+        summary: 'A fresh EC P-256 key pair for a device (nothing is stored; the private key is shown once)',
+        response: { 200: generatedKeyPairSchema },
+      },
+    },
+    () => generateP256KeyPair(),
+  );
+
+  app.get(
+    '/api/security/server',
+    {
+      schema: {
+        tags: TAG,
+        summary: "The server's own DTLS identity: PSK hint, public key, certificate ({} when none)",
+        response: { 200: serverSecuritySchema },
+      },
+    },
+    () => serverSecurityView(ctx.serverSecurity),
   );
 }

@@ -34,6 +34,9 @@ const ROUTES: [string, string][] = [
   ['get', '/api/security/clients/{ep}'],
   ['put', '/api/security/clients/{ep}'],
   ['delete', '/api/security/clients/{ep}'],
+  ['post', '/api/security/generate/psk'],
+  ['post', '/api/security/generate/keypair'],
+  ['get', '/api/security/server'],
 ];
 
 type Json = Record<string, unknown>;

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clientDetails, clientSummary, formatAddress, matchesClient } from '../../src/api/client-summary.js';
+import {
+  clientDetails,
+  clientSecurity,
+  clientSummary,
+  formatAddress,
+  matchesClient,
+} from '../../src/api/client-summary.js';
 import type { Registration } from '../../src/server/registration.js';
 
 const REG: Registration = {
@@ -43,6 +49,7 @@ describe('clientSummary', () => {
       address: '[2001:db8::1]:5683',
       transport: 'udp',
       tags: ['site:paris'],
+      security: { mode: 'nosec' },
     });
   });
 
@@ -74,6 +81,33 @@ describe('clientSummary', () => {
   it('formats IPv4 and IPv6 addresses', () => {
     assert.equal(formatAddress({ address: '10.0.0.2', port: 56830 }), '10.0.0.2:56830');
     assert.equal(formatAddress({ address: '::1', port: 5683 }), '[::1]:5683');
+  });
+});
+
+describe('clientSecurity', () => {
+  it('names the mode and identity the (D)TLS handshake proved, nosec without one', () => {
+    assert.deepEqual(clientSecurity(undefined), { mode: 'nosec' });
+    assert.deepEqual(clientSecurity({ psk: 'dev-1-id' }), { mode: 'psk', identity: 'dev-1-id' });
+    assert.deepEqual(clientSecurity({ rpk: Uint8Array.of(0x30, 0x59, 0xab) }), {
+      mode: 'rpk',
+      identity: '3059ab',
+    });
+    assert.deepEqual(clientSecurity({ x509: { subject: 'CN=dev-1', der: Uint8Array.of(1) } }), {
+      mode: 'x509',
+      identity: 'CN=dev-1',
+    });
+  });
+
+  it('goes into summaries and details from the registration peer', () => {
+    const reg = { ...REG, peer: { ...REG.peer, identity: { psk: 'id-7' } }, transport: 'dtls' };
+    assert.deepEqual(clientSummary(reg, { awake: true, tags: [] }).security, {
+      mode: 'psk',
+      identity: 'id-7',
+    });
+    assert.deepEqual(clientDetails(reg, { awake: true, tags: [] }, 0).security, {
+      mode: 'psk',
+      identity: 'id-7',
+    });
   });
 });
 

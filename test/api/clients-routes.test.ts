@@ -158,3 +158,32 @@ describe('REST API: clients', () => {
     }
   });
 });
+
+describe('REST API: clients, security', () => {
+  let f: ApiFixture;
+  before(async () => {
+    f = await apiFixture();
+    const net = f.rig.network;
+    await f.addClient('psk-dev', '10.0.0.21', {
+      channel: net.channel('10.0.0.21', 56830, { identity: { psk: 'psk-dev-id' } }),
+    });
+    await f.addClient('rpk-dev', '10.0.0.22', {
+      channel: net.channel('10.0.0.22', 56830, { identity: { rpk: Uint8Array.of(0x30, 0x59, 0x01) } }),
+    });
+  });
+  after(() => f.close());
+
+  it('shows each client’s security mode and identity, in the list and in detail', async () => {
+    const { json } = await f.call('GET', '/api/clients');
+    assert.deepEqual(
+      json.items.map((c: { endpoint: string; security: unknown }) => [c.endpoint, c.security]),
+      [
+        ['petrel-rig', { mode: 'nosec' }],
+        ['psk-dev', { mode: 'psk', identity: 'psk-dev-id' }],
+        ['rpk-dev', { mode: 'rpk', identity: '305901' }],
+      ],
+    );
+    const detail = await f.call('GET', '/api/clients/psk-dev');
+    assert.deepEqual(detail.json.security, { mode: 'psk', identity: 'psk-dev-id' });
+  });
+});

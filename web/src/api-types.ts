@@ -59,6 +59,15 @@ export interface ClientSummary {
   readonly address: string;
   readonly transport: string;
   readonly tags: readonly string[];
+  /** Absent only in events logged by a server older than this field. */
+  readonly security?: ClientSecurity;
+}
+
+/** How a client authenticated (src/api/client-summary.ts ClientSecurity). */
+export interface ClientSecurity {
+  readonly mode: 'psk' | 'rpk' | 'x509' | 'nosec';
+  /** PSK identity, raw public key (SPKI DER, hex) or certificate subject. */
+  readonly identity?: string;
 }
 
 export interface ObjectLinkJson {
@@ -249,3 +258,33 @@ export const EVENT_TYPES = [
   'queued-result',
   'tags',
 ] as const;
+
+/** A device's credentials as /api/security/clients shows them: never a PSK key. */
+export interface SecurityView {
+  readonly endpoint: string;
+  readonly mode: 'psk' | 'rpk' | 'x509' | 'none';
+  readonly psk?: { readonly identity: string; readonly keyLength: number };
+  readonly rpk?: { readonly publicKey: string };
+  readonly x509?: { readonly commonName: string };
+}
+
+/** The body of PUT /api/security/clients/{ep}: exactly one mode. */
+export type SecurityBody =
+  | { readonly psk: { readonly identity: string; readonly key: string } }
+  | { readonly rpk: { readonly publicKey: string } }
+  | { readonly x509: Record<string, never> };
+
+/** POST /api/security/generate/keypair: a P-256 pair, nothing kept by the server. */
+export interface GeneratedKeyPair {
+  readonly publicKey: string;
+  readonly privateKey: string;
+  readonly publicKeyPem: string;
+  readonly privateKeyPem: string;
+}
+
+/** GET /api/security/server: the server's own DTLS identity; `{}` when it has none. */
+export interface ServerSecurity {
+  readonly pskHint?: string;
+  readonly publicKey?: string;
+  readonly certificate?: { readonly subject: string; readonly der: string };
+}

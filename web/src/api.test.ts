@@ -67,6 +67,29 @@ describe('ApiClient', () => {
     expect(calls[0]?.headers.authorization).toBeUndefined();
   });
 
+  it('calls the security routes', async () => {
+    const calls: Call[] = [];
+    const api = new ApiClient({ getToken: () => undefined, fetch: fakeFetch(200, {}, calls) });
+    await api.securityClients();
+    await api.setSecurity('urn:x/1', { psk: { identity: 'i', key: 'aa' } });
+    await api.setSecurity('d', { x509: {} });
+    await api.removeSecurity('urn:x/1');
+    await api.generatePsk();
+    await api.generatePsk(32);
+    await api.generateKeyPair();
+    await api.serverSecurity();
+    expect(calls.map((c) => `${c.method} ${c.url}${c.body === undefined ? '' : ` ${c.body}`}`)).toEqual([
+      'GET /api/security/clients',
+      'PUT /api/security/clients/urn%3Ax%2F1 {"psk":{"identity":"i","key":"aa"}}',
+      'PUT /api/security/clients/d {"x509":{}}',
+      'DELETE /api/security/clients/urn%3Ax%2F1',
+      'POST /api/security/generate/psk',
+      'POST /api/security/generate/psk?bytes=32',
+      'POST /api/security/generate/keypair',
+      'GET /api/security/server',
+    ]);
+  });
+
   it('turns error bodies into ApiError and reports 401', async () => {
     let unauthorized = 0;
     const api = new ApiClient({

@@ -7,13 +7,17 @@ import type {
   ClientDetail,
   ClientPage,
   ClientQuery,
+  GeneratedKeyPair,
   JsonValue,
   ObjectModelInfo,
   ObjectSummary,
   ObservationInfo,
   OperationOutcome,
   QueuedResponse,
+  SecurityBody,
+  SecurityView,
   ServerInfo,
+  ServerSecurity,
   StoredEvent,
 } from './api-types.js';
 import { clientUrl, pathUrl, queryString } from './lib/api-paths.js';
@@ -231,6 +235,30 @@ export class ApiClient {
 
   cancelObservation(endpoint: string, id: string): Promise<OperationOutcome> {
     return this.request('DELETE', `${clientUrl(endpoint)}/observations/${encodeURIComponent(id)}`);
+  }
+
+  securityClients(): Promise<{ items: SecurityView[] }> {
+    return this.request('GET', '/api/security/clients');
+  }
+
+  setSecurity(endpoint: string, body: SecurityBody): Promise<SecurityView> {
+    return this.request('PUT', `/api/security/clients/${encodeURIComponent(endpoint)}`, body);
+  }
+
+  removeSecurity(endpoint: string): Promise<void> {
+    return this.request('DELETE', `/api/security/clients/${encodeURIComponent(endpoint)}`);
+  }
+
+  generatePsk(bytes?: number): Promise<{ key: string }> {
+    return this.request('POST', `/api/security/generate/psk${queryString({ bytes })}`);
+  }
+
+  generateKeyPair(): Promise<GeneratedKeyPair> {
+    return this.request('POST', '/api/security/generate/keypair');
+  }
+
+  serverSecurity(): Promise<ServerSecurity> {
+    return this.request('GET', '/api/security/server');
   }
 
   recentEvents(query: EventQuery = {}): Promise<StoredEvent[]> {

@@ -17,6 +17,7 @@ import { ClientList } from './client-list.js';
 import { ClientView } from './client-view.js';
 import { Header } from './header.js';
 import { Link } from './link.js';
+import { SecurityPage } from './security-page.js';
 import { ServerView } from './server-view.js';
 import { TokenDialog } from './token-dialog.js';
 
@@ -148,6 +149,7 @@ export function App() {
         {route.page === 'clients' && <ClientList />}
         {route.page === 'client' && <ClientView endpoint={route.endpoint} key={route.endpoint} />}
         {route.page === 'server' && <ServerView />}
+        {route.page === 'security' && <SecurityPage />}
         {route.page === 'not-found' && (
           <section class="panel">
             <h1>Not found</h1>

@@ -5,6 +5,7 @@ import type { ClientPage, ClientSummary } from '../api-types.js';
 import { useConsole, useNow, useServices, useThrottled } from '../context.js';
 import type { LiveClient, LiveStatus } from '../lib/console-state.js';
 import { relativeTime } from '../lib/format.js';
+import { clientSecurityText } from '../lib/security-form.js';
 import { parseTags } from '../lib/tags.js';
 import { Link } from './link.js';
 import { StatusBadge } from './status-badge.js';
@@ -240,13 +241,14 @@ export function ClientList() {
               <th scope="col">Last seen</th>
               <th scope="col">Lifetime</th>
               <th scope="col">Address</th>
+              <th scope="col">Security</th>
               <th scope="col">Tags</th>
             </tr>
           </thead>
           <tbody>
             {rows.length === 0 && (
               <tr>
-                <td colSpan={8} class="empty">
+                <td colSpan={9} class="empty">
                   {page ? 'No client matches.' : 'Loading…'}
                 </td>
               </tr>
@@ -282,6 +284,13 @@ export function ClientList() {
                     {s ? (s.lifetime === 0 ? 'never expires' : `${s.lifetime} s`) : ''}
                   </td>
                   <td class="mono">{s?.address ?? ''}</td>
+                  <td
+                    data-testid="client-security"
+                    data-mode={s?.security?.mode}
+                    title={s?.security?.identity}
+                  >
+                    {clientSecurityText(s?.security)}
+                  </td>
                   <td>
                     {editing === row.endpoint ? (
                       <TagEditor

@@ -9,6 +9,7 @@ import { useConsole, useNow, useServices } from '../context.js';
 import { pathIds } from '../lib/api-paths.js';
 import type { LiveStatus } from '../lib/console-state.js';
 import { formatDuration, relativeTime } from '../lib/format.js';
+import { MODE_LABELS } from '../lib/security-form.js';
 import { ChartsPanel } from './charts-panel.js';
 import { CompositePanel } from './composite-panel.js';
 import { Link } from './link.js';
@@ -219,6 +220,22 @@ export function ClientView(props: { endpoint: string }) {
                 {detail.address} ({detail.transport})
               </dd>
             </div>
+            {detail.security && (
+              <div>
+                <dt>Security</dt>
+                <dd data-testid="client-security" data-mode={detail.security.mode}>
+                  {MODE_LABELS[detail.security.mode]}
+                  {detail.security.identity !== undefined && (
+                    <>
+                      {' '}
+                      <span class="mono" data-testid="client-identity">
+                        {detail.security.identity}
+                      </span>
+                    </>
+                  )}
+                </dd>
+              </div>
+            )}
             <div>
               <dt>Registration</dt>
               <dd class="mono">{detail.registrationId}</dd>

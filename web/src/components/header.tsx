@@ -61,6 +61,9 @@ export function Header(props: { route: Route; hasToken: boolean; onForgetToken: 
         <Link to={{ page: 'server' }} aria-current={page === 'server' ? 'page' : undefined}>
           Server
         </Link>
+        <Link to={{ page: 'security' }} aria-current={page === 'security' ? 'page' : undefined}>
+          Security
+        </Link>
       </nav>
       <div class="stats" data-testid="server-stats" aria-live="off">
         {info ? (

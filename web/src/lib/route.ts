@@ -4,12 +4,14 @@ export type Route =
   | { readonly page: 'clients' }
   | { readonly page: 'client'; readonly endpoint: string }
   | { readonly page: 'server' }
+  | { readonly page: 'security' }
   | { readonly page: 'not-found'; readonly path: string };
 
 export function parseRoute(pathname: string): Route {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/clients') return { page: 'clients' };
   if (path === '/server') return { page: 'server' };
+  if (path === '/security') return { page: 'security' };
   const m = /^\/clients\/([^/]+)$/.exec(path);
   if (m) {
     try {
@@ -29,6 +31,8 @@ export function routeHref(route: Route): string {
       return `/clients/${encodeURIComponent(route.endpoint)}`;
     case 'server':
       return '/server';
+    case 'security':
+      return '/security';
     case 'not-found':
       return route.path;
   }

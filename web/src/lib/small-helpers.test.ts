@@ -65,6 +65,7 @@ describe('routes', () => {
     for (const route of [
       { page: 'clients' },
       { page: 'server' },
+      { page: 'security' },
       { page: 'client', endpoint: 'urn:imei:1/2 3' },
     ] as const)
       expect(parseRoute(routeHref(route))).toEqual(route);
