@@ -26,7 +26,14 @@ import {
   type HandshakeMessage,
 } from './handshake.js';
 import { ClientHandshake } from './handshake-client.js';
-import { MAX_PSK_IDENTITY, ServerHandshake, type PskLookup } from './handshake-server.js';
+import { HandshakeReassembler } from './handshake-reassembler.js';
+import {
+  DEFAULT_CIPHER_SUITES,
+  MAX_PSK_IDENTITY,
+  ServerHandshake,
+  type PskLookup,
+} from './handshake-server.js';
+import { checkAuthOptions, type DtlsAuthOptions } from './dtls-auth-options.js';
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './hello-messages.js';
 import type { DtlsRecord } from './record.js';
 import { ContentType, DTLS_1_0, encodeRecord, parseDatagram } from './record.js';
@@ -60,9 +67,9 @@ export interface DtlsCommonOptions {
   requireExtendedMasterSecret?: boolean;
 }
 
-export interface DtlsServerOptions extends DtlsCommonOptions {
+export interface DtlsServerOptions extends DtlsCommonOptions, DtlsAuthOptions {
   /** The key of a PSK identity, or undefined when it is unknown (the client gets unknown_psk_identity). */
-  psk: PskLookup;
+  psk?: PskLookup;
   /** The PSK identity hint; when set, a ServerKeyExchange carries it (RFC 4279 §2). */
   hint?: Uint8Array | string;
   /** The HelloVerifyRequest secret rotates this often (ms). Default 5 minutes. */
@@ -75,8 +82,10 @@ export interface DtlsServerOptions extends DtlsCommonOptions {
   connectionIdLength?: number;
 }
 
-export interface DtlsClientOptions extends DtlsCommonOptions {
-  psk: { identity: Uint8Array | string; key: Uint8Array };
+export interface DtlsClientOptions extends DtlsCommonOptions, DtlsAuthOptions {
+  psk?: { identity: Uint8Array | string; key: Uint8Array };
+  /** The server's name: sent as SNI (RFC 6066, not for IP literals) and given to `verifyPeer`. */
+  serverName?: string;
   /**
    * Offer the connection_id extension (RFC 9146) with a zero-length CID: we put the server's CID
    * on our records, so the server keeps our session when our address changes (NAT rebinding).
@@ -129,6 +138,14 @@ export class DtlsChannel implements Channel {
   readonly #requireEms: boolean;
   readonly #events = new ChannelEvents();
   readonly #entries = new Map<string, Entry>();
+  /** Server: ClientHellos arriving in fragments, by address, until complete (bounded, short-lived). */
+  readonly #partialHellos = new Map<string, PartialHello>();
+  /**
+   * Server: a handshake from the address of an established session, kept beside it until it
+   * completes. RFC 6347 §4.2.8: the old association must not go before the client has shown it is
+   * reachable, and a late or replayed hello with a still-valid cookie shows nothing.
+   */
+  readonly #pending = new Map<string, Entry>();
   /** Every session and handshake (a moved CID session may be in #byCid only). */
   readonly #live = new Set<Entry>();
   /** Server: sessions (and handshakes) by the hex of the CID we gave them. */
@@ -144,6 +161,8 @@ export class DtlsChannel implements Channel {
   readonly #hint: Uint8Array | undefined;
   // client
   readonly #credentials: { identity: Uint8Array; key: Uint8Array } | undefined;
+  /** Both roles: the certificate options (and client serverName), checked. */
+  readonly #auth: DtlsAuthOptions & { serverName?: string };
 
   private constructor(
     role: 'client' | 'server',
@@ -176,6 +195,8 @@ export class DtlsChannel implements Channel {
     if (!(Number.isInteger(this.#cidLength) && this.#cidLength >= 0 && this.#cidLength <= 32))
       throw new ChannelConfigError('DTLS connectionIdLength must be an integer 0..32');
     this.#offerCid = client?.connectionId ?? client !== undefined;
+    this.#auth = server ?? client!;
+    checkAuthOptions(this.#auth);
     if (server) {
       this.#psk = server.psk;
       this.#hint = server.hint === undefined ? undefined : toBytes(server.hint);
@@ -185,7 +206,7 @@ export class DtlsChannel implements Channel {
         rotateAfterMs: server.cookieRotation,
       });
     }
-    if (client) {
+    if (client?.psk) {
       const identity = toBytes(client.psk.identity);
       if (identity.length === 0 || identity.length > MAX_PSK_IDENTITY)
         throw new ChannelConfigError('PSK identity must be 1..128 bytes');
@@ -255,9 +276,14 @@ export class DtlsChannel implements Channel {
         target,
         (ctx) =>
           new ClientHandshake(ctx, {
-            identity: this.#credentials!.identity,
-            key: this.#credentials!.key,
-            identityText: utf8.decode(this.#credentials!.identity),
+            psk: this.#credentials && {
+              ...this.#credentials,
+              identityText: utf8.decode(this.#credentials.identity),
+            },
+            certificate: this.#auth.certificate,
+            verifyPeer: this.#auth.verifyPeer,
+            cipherSuites: this.#auth.cipherSuites ?? DEFAULT_CIPHER_SUITES,
+            serverName: this.#auth.serverName,
           }),
       );
       entry.queue.push(datagram);
@@ -285,6 +311,8 @@ export class DtlsChannel implements Channel {
       for (const entry of [...this.#live]) entry.connection.closeNotify();
       this.#entries.clear();
       this.#byCid.clear();
+      this.#pending.clear();
+      this.#partialHellos.clear();
       this.#live.clear();
       this.#timers.clear();
       this.#closing = this.#inner.close();
@@ -296,7 +324,7 @@ export class DtlsChannel implements Channel {
 
   #datagram(peer: Peer, bytes: Uint8Array): void {
     // Records that do not parse are dropped (RFC 6347 §4.1.2.7).
-    const { records } = parseDatagram(bytes, this.#cidLength > 0 ? { cidLength: this.#cidLength } : {});
+    let { records } = parseDatagram(bytes, this.#cidLength > 0 ? { cidLength: this.#cidLength } : {});
     if (records.length === 0) return;
     const key = peerKey(peer);
     const cid = records.find((r) => r.cid !== undefined)?.cid;
@@ -310,20 +338,30 @@ export class DtlsChannel implements Channel {
       return;
     }
     const entry = this.#entries.get(key);
+    const pending = this.#pending.get(key);
     const helloRecord = this.#role === 'server' ? records.find(isClientHello) : undefined;
     if (helloRecord) {
-      const current = entry?.connection;
-      const hello = parseClientHello(helloRecord);
-      if (!hello) return; // malformed hello: no state, no answer
+      const hello = parseClientHello(helloRecord) ?? this.#assembleHello(key, helloRecord);
+      if (!hello) return; // malformed or still incomplete: no answer
       // The hello of the current handshake or session, again: in a handshake it is a
       // retransmission (the connection resends its flight); once established it is a late copy or
       // a replay, and must not end the session. A restarted client has a new random.
-      const same = current instanceof ServerHandshake && equalBytes(current.clientRandom, hello.body.random);
+      const same = [entry?.connection, pending?.connection].find(
+        (c) => c instanceof ServerHandshake && equalBytes(c.clientRandom, hello.body.random),
+      );
       if (!same) {
         this.#clientHello(peer, key, helloRecord, hello);
         return;
       }
-      if (current.state !== 'handshake') return;
+      if (same.state !== 'handshake') return;
+    }
+    if (pending) {
+      // The new handshake takes epoch 0, and epoch 1 once it has read the client's
+      // ChangeCipherSpec; the established session keeps the rest of epoch 1.
+      const toPending = records.filter((r) => r.epoch === 0 || pending.connection.readEpoch === 1);
+      if (toPending.length > 0) pending.connection.receive(toPending);
+      if (toPending.length === records.length) return;
+      records = records.filter((r) => !toPending.includes(r));
     }
     if (!entry) return;
     entry.connection.receive(records); // it notes activity only for authenticated records
@@ -359,8 +397,13 @@ export class DtlsChannel implements Channel {
       return;
     }
     // Past the limit, silently: the client retries. Replacing a handshake of this peer is no new one.
-    if (this.#handshakes >= this.#limits.maxHandshakes && existing?.state !== 'handshake') return;
-    existing?.close(undefined);
+    const replacing = this.#pending.get(key)?.connection ?? existing;
+    if (this.#handshakes >= this.#limits.maxHandshakes && replacing?.state !== 'handshake') return;
+    // A handshake in progress gives way to a newer hello; an established session waits for the
+    // new handshake to complete (#established).
+    const slot = existing?.state === 'established' ? 'pending' : 'entries';
+    if (slot === 'pending') this.#pending.get(key)?.connection.close(undefined);
+    else existing?.close(undefined);
     const target: Peer = { address: peer.address, port: peer.port };
     const entry = this.#add(
       key,
@@ -368,13 +411,65 @@ export class DtlsChannel implements Channel {
       (ctx) =>
         new ServerHandshake(
           ctx,
-          { psk: this.#psk!, hint: this.#hint, identity: (id) => utf8.decode(id) },
+          {
+            psk: this.#psk,
+            hint: this.#hint,
+            identity: (id) => utf8.decode(id),
+            certificate: this.#auth.certificate,
+            verifyPeer: this.#auth.verifyPeer,
+            cipherSuites: this.#auth.cipherSuites,
+          },
           hello.body,
           hello.message,
           record.sequenceNumber,
         ),
+      slot,
     );
     (entry.connection as ServerHandshake).start();
+  }
+
+  /**
+   * A ClientHello split over several records (RFC 6347 §4.2.3: any handshake message may be
+   * fragmented). This is state before the cookie, so it is bounded: at most MAX_PARTIAL_HELLOS
+   * addresses (the oldest goes), MAX_HELLO_LENGTH bytes each, for PARTIAL_HELLO_LIFETIME ms. A
+   * client whose fragments are pushed out retransmits its hello.
+   */
+  #assembleHello(key: string, record: DtlsRecord): ParsedHello | undefined {
+    const now = this.#clock.now();
+    try {
+      for (const f of parseHandshakeFragments(record.fragment)) {
+        if (f.msgType !== HandshakeType.client_hello) continue;
+        let partial = this.#partialHellos.get(key);
+        if (partial && (partial.messageSeq !== f.messageSeq || partial.expires <= now)) {
+          this.#partialHellos.delete(key);
+          partial = undefined;
+        }
+        if (!partial) {
+          for (const [k, p] of this.#partialHellos)
+            if (p.expires <= now || this.#partialHellos.size >= MAX_PARTIAL_HELLOS)
+              this.#partialHellos.delete(k);
+            else break;
+          partial = {
+            messageSeq: f.messageSeq,
+            expires: now + PARTIAL_HELLO_LIFETIME,
+            reassembler: new HandshakeReassembler({
+              nextSeq: f.messageSeq,
+              maxMessageLength: MAX_HELLO_LENGTH,
+              maxPendingMessages: 1,
+            }),
+          };
+          this.#partialHellos.set(key, partial);
+        }
+        const message = partial.reassembler.add(f).messages[0];
+        if (message) {
+          this.#partialHellos.delete(key);
+          return { message, body: decodeClientHello(message.body) };
+        }
+      }
+    } catch {
+      this.#partialHellos.delete(key); // contradicting or malformed fragments: start over
+    }
+    return undefined;
   }
 
   // ---- bookkeeping ----
@@ -388,7 +483,12 @@ export class DtlsChannel implements Channel {
     return this.#entries.get(peerKey(peer));
   }
 
-  #add(key: string, target: Peer, make: (ctx: ConnectionContext) => DtlsConnection): Entry {
+  #add(
+    key: string,
+    target: Peer,
+    make: (ctx: ConnectionContext) => DtlsConnection,
+    slot: 'entries' | 'pending' = 'entries',
+  ): Entry {
     const cid = this.#role === 'server' && this.#cidLength > 0 ? this.#newConnectionId() : undefined;
     const entry: Entry = {
       key,
@@ -406,7 +506,7 @@ export class DtlsChannel implements Channel {
       },
     };
     entry.connection = make(this.#context(entry, cid));
-    this.#entries.set(key, entry);
+    (slot === 'entries' ? this.#entries : this.#pending).set(key, entry);
     this.#live.add(entry);
     if (entry.cid) this.#byCid.set(entry.cid, entry);
     this.#handshakes++;
@@ -479,6 +579,13 @@ export class DtlsChannel implements Channel {
 
   #established(entry: Entry, connection: DtlsConnection): void {
     if (entry.connection !== connection || connection.state === 'closed') return;
+    if (this.#pending.get(entry.key) === entry) {
+      // The client completed a new handshake from this address: it replaces the old session.
+      this.#pending.delete(entry.key);
+      const old = this.#entries.get(entry.key);
+      this.#entries.set(entry.key, entry);
+      old?.connection.close(undefined);
+    }
     // The application keys a CID session by its CID, so it survives an address change.
     const cid = connection.readConnectionId;
     if (cid && connection.applicationPeer)
@@ -506,6 +613,7 @@ export class DtlsChannel implements Channel {
   #closed(entry: Entry, connection: DtlsConnection, error: DtlsSessionError | undefined): void {
     if (entry.connection === connection && this.#live.delete(entry)) {
       if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+      if (this.#pending.get(entry.key) === entry) this.#pending.delete(entry.key);
       if (entry.cid !== undefined && this.#byCid.get(entry.cid) === entry) this.#byCid.delete(entry.cid);
       this.#timers.cancel(entry.idleTask);
       // `state` is already 'closed': a handshake is one that never reached establish().
@@ -538,6 +646,17 @@ export class DtlsChannel implements Channel {
   }
 }
 
+interface PartialHello {
+  messageSeq: number;
+  expires: number;
+  reassembler: HandshakeReassembler;
+}
+
+/** Bounds on ClientHellos in fragments (state before the cookie round). */
+const MAX_PARTIAL_HELLOS = 64;
+const MAX_HELLO_LENGTH = 8192;
+const PARTIAL_HELLO_LIFETIME = 5000;
+
 interface ParsedHello {
   message: HandshakeMessage;
   body: ClientHello;
@@ -547,7 +666,7 @@ interface ParsedHello {
 function parseClientHello(record: DtlsRecord): ParsedHello | undefined {
   try {
     const first = parseHandshakeFragments(record.fragment)[0];
-    const message = first && wholeMessage(first); // choice: a fragmented ClientHello is not accepted
+    const message = first && wholeMessage(first); // fragments: see #assembleHello
     if (!message || message.msgType !== HandshakeType.client_hello) return undefined;
     return { message, body: decodeClientHello(message.body) };
   } catch {

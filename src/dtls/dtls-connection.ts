@@ -116,6 +116,13 @@ export abstract class DtlsConnection {
   readonly #retransmitTask: TimerTask;
   readonly #deadlineTask: TimerTask;
   #resendRequested = false;
+  /**
+   * message_seq below which the peer's messages belong to flights our current flight answered: a
+   * repeat of one of those means our flight was lost. A repeat of the flight we are still taking
+   * in (say, while a PSK lookup runs) means no such thing, and answering it would start a
+   * resend ping-pong at wire speed with a peer that reasons the same way.
+   */
+  #answeredBelow = 0;
   #busy = false;
   readonly #inbox: HandshakeMessage[] = [];
   readonly #backlog: DtlsRecord[] = [];
@@ -232,7 +239,8 @@ export abstract class DtlsConnection {
     try {
       for (const f of parseHandshakeFragments(fragment)) {
         const result = this.reassembler.add(f);
-        if (result.stale) this.#resendRequested = true; // the peer repeated its flight (RFC 6347 §4.2.4)
+        // The peer repeated a flight we answered: ours was probably lost (RFC 6347 §4.2.4).
+        if (result.stale && f.messageSeq < this.#answeredBelow) this.#resendRequested = true;
         this.#inbox.push(...result.messages);
       }
     } catch (e) {
@@ -255,8 +263,9 @@ export abstract class DtlsConnection {
       return;
     }
     for (const f of fragments) {
-      if (f.messageSeq < this.reassembler.nextSeq) this.#resendRequested = true;
-      else if (authenticated) {
+      if (f.messageSeq < this.reassembler.nextSeq) {
+        if (f.messageSeq < this.#answeredBelow) this.#resendRequested = true;
+      } else if (authenticated) {
         this.#sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
         return;
       }
@@ -341,6 +350,7 @@ export abstract class DtlsConnection {
    * which is only resent when the client repeats its own, RFC 6347 §4.2.4).
    */
   protected sendFlight(items: FlightItem[], retransmit: boolean): void {
+    this.#answeredBelow = this.reassembler.nextSeq;
     this.#flight = items;
     this.#timeout = this.ctx.timing.initialTimeout;
     this.ctx.timers.cancel(this.#retransmitTask);

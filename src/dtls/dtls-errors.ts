@@ -16,6 +16,7 @@ export type DtlsErrorReason =
   | 'duplicate-extension' // RFC 5246 §7.4.1.4: at most one extension of each type
   | 'inconsistent-fragment' // fragments of one message that disagree (type, length)
   | 'bad-record-mac' // record authentication failed (RFC 6347 §4.1.2.7: drop silently)
+  | 'bad-certificate' // a peer certificate or raw public key that is not trusted (alert says why)
   | 'unsupported'; // a cipher suite / key exchange / parameter we do not implement
 
 export class DtlsError extends PetrelError {

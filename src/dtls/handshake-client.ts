@@ -1,11 +1,36 @@
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { PeerIdentity } from '../transport/channel.js';
 import { AlertDescription } from './alert.js';
-import { cipherSuite } from './cipher-suites.js';
+import {
+  decodeCertificate,
+  decodeCertificateRequest,
+  encodeCertificate,
+  encodeCertificateVerify,
+} from './certificate-messages.js';
+import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { DtlsConnection, type ConnectionContext } from './dtls-connection.js';
+import type { EcdsaCredentials, PeerVerifier } from './dtls-credentials.js';
 import { DtlsError } from './dtls-errors.js';
-import { ExtensionType, decodeExtension, encodeExtension } from './extensions.js';
+import { ECDSA_SHA256, ecdsaSign, ecdsaVerify, ephemeralKey, serverParamsSignedData } from './ecdhe.js';
+import {
+  CertificateType,
+  EcPointFormat,
+  NamedGroup,
+  decodeExtension,
+  encodeExtension,
+  type RawExtension,
+} from './extensions.js';
 import { decodeFinished, encodeFinished } from './finished-messages.js';
 import { HandshakeType, type HandshakeMessage } from './handshake.js';
+import {
+  HandshakeLog,
+  certificateForm,
+  ownCertificate,
+  ownCertificateType,
+  receivedCertificate,
+  verifyPeer,
+} from './handshake-certificates.js';
 import {
   decodeHelloVerifyRequest,
   decodeServerHello,
@@ -13,8 +38,11 @@ import {
   encodeClientHello,
   type ClientHello,
 } from './hello-messages.js';
-import { PSK_CCM8 } from './handshake-server.js';
-import { decodeServerKeyExchange, encodeClientKeyExchange } from './key-exchange-messages.js';
+import {
+  decodeServerKeyExchange,
+  encodeClientKeyExchange,
+  type ServerEcdhParams,
+} from './key-exchange-messages.js';
 import {
   extendedMasterSecret,
   keyBlock,
@@ -26,20 +54,38 @@ import { DTLS_1_2 } from './record.js';
 import { RecordProtection } from './record-protection.js';
 
 export interface ClientHandshakeOptions {
-  identity: Uint8Array;
-  key: Uint8Array;
-  /** The identity reported on the Peer of this session (the PSK identity that authenticated it). */
-  identityText: string;
+  /** Our PSK credentials; the identity text is reported on the Peer of a PSK session. */
+  psk?: { identity: Uint8Array; key: Uint8Array; identityText: string };
+  /** Our key (and chain) for the ECDHE_ECDSA suites; with it, `verifyPeer` too. */
+  certificate?: EcdsaCredentials;
+  /** Decides on the server's certificate or raw public key. */
+  verifyPeer?: PeerVerifier;
+  /** The suites offered, in order; only those we hold credentials for are sent. */
+  cipherSuites: readonly number[];
+  /** Sent as server_name (RFC 6066 §3, not for IP literals) and given to the verifier. */
+  serverName?: string;
 }
 
-type Expecting = 'server_hello' | 'server_hello_done' | 'finished' | 'done';
+type Expecting =
+  'server_hello' | 'certificate' | 'server_key_exchange' | 'server_hello_done' | 'finished' | 'done';
 
 /** HelloVerifyRequests answered at most (a server asking again and again is broken). */
 const MAX_COOKIE_ROUNDS = 2;
 
+/** The ECDHE state of one handshake. */
+interface Ecdhe {
+  log: HandshakeLog;
+  serverCertificateType: number;
+  serverKey?: KeyObject;
+  serverParams?: ServerEcdhParams;
+  certificateRequested: boolean;
+}
+
 /**
- * The client side of a full PSK handshake (RFC 6347 §4.2.4 flights 1, 3 and 5): ClientHello,
- * the cookie round, ClientKeyExchange + ChangeCipherSpec + Finished, then the server's Finished.
+ * The client side of a full handshake (RFC 6347 §4.2.4 flights 1, 3 and 5): ClientHello, the
+ * cookie round, [Certificate] + ClientKeyExchange + [CertificateVerify] + ChangeCipherSpec +
+ * Finished, then the server's Finished. PSK (RFC 4279) or ECDHE_ECDSA (RFC 8422) with X.509 or
+ * raw public keys (RFC 7250).
  */
 export class ClientHandshake extends DtlsConnection {
   readonly #options: ClientHandshakeOptions;
@@ -50,6 +96,11 @@ export class ClientHandshake extends DtlsConnection {
   #serverRandom: Uint8Array = new Uint8Array(32);
   #ems = false;
   #master: Uint8Array | undefined;
+  #suite: CipherSuite | undefined;
+  #ecdhe: Ecdhe | undefined;
+  #peerIdentity: PeerIdentity | undefined;
+  /** Extensions we sent that the server may answer (RFC 5246 §7.4.1.4). */
+  readonly #offered = new Set<number>();
 
   constructor(ctx: ConnectionContext, options: ClientHandshakeOptions) {
     super(ctx);
@@ -58,21 +109,53 @@ export class ClientHandshake extends DtlsConnection {
 
   /** Sends the first ClientHello. */
   start(): void {
+    const { psk, certificate, verifyPeer: verifier } = this.#options;
+    const suites = this.#options.cipherSuites.filter((id) => {
+      const suite = cipherSuite(id);
+      if (!suite) return false;
+      return suite.keyExchange === 'psk'
+        ? psk !== undefined
+        : certificate !== undefined && verifier !== undefined;
+    });
+    const extensions: RawExtension[] = [
+      encodeExtension({ type: 'extended_master_secret' }, 'client'),
+      encodeExtension({ type: 'renegotiation_info', renegotiatedConnection: new Uint8Array(0) }, 'client'),
+    ];
+    // RFC 9146 §3: the CID we want on the records sent to us (zero-length: none, but we can send one).
+    if (this.ctx.connectionId !== undefined)
+      extensions.push(encodeExtension({ type: 'connection_id', cid: this.ctx.connectionId }, 'client'));
+    const name = this.#options.serverName;
+    if (name !== undefined && isIP(name) === 0)
+      extensions.push(encodeExtension({ type: 'server_name', hostNames: [name] }, 'client'));
+    if (certificate && suites.some((id) => cipherSuite(id)!.keyExchange === 'ecdhe_ecdsa')) {
+      extensions.push(
+        encodeExtension({ type: 'supported_groups', groups: [NamedGroup.secp256r1] }, 'client'),
+        encodeExtension({ type: 'ec_point_formats', formats: [EcPointFormat.uncompressed] }, 'client'),
+        encodeExtension({ type: 'signature_algorithms', schemes: [ECDSA_SHA256] }, 'client'),
+      );
+      // Choice: an LwM2M security mode is RPK or certificate for both ends, so with a raw key we
+      // ask for raw keys both ways (RFC 7250 §4.1); with X.509 we send neither (X.509 is the default).
+      if (ownCertificateType(certificate) === CertificateType.raw_public_key)
+        extensions.push(
+          encodeExtension(
+            { type: 'client_certificate_type', types: [CertificateType.raw_public_key] },
+            'client',
+          ),
+          encodeExtension(
+            { type: 'server_certificate_type', types: [CertificateType.raw_public_key] },
+            'client',
+          ),
+        );
+    }
+    for (const e of extensions) this.#offered.add(e.type);
     this.#hello = {
       clientVersion: DTLS_1_2,
       random: this.ctx.random.bytes(32),
       sessionId: new Uint8Array(0),
       cookie: new Uint8Array(0),
-      cipherSuites: [PSK_CCM8],
+      cipherSuites: suites,
       compressionMethods: [0],
-      extensions: [
-        encodeExtension({ type: 'extended_master_secret' }, 'client'),
-        encodeExtension({ type: 'renegotiation_info', renegotiatedConnection: new Uint8Array(0) }, 'client'),
-        // RFC 9146 §3: the CID we want on the records sent to us (zero-length: none, but we can send one).
-        ...(this.ctx.connectionId === undefined
-          ? []
-          : [encodeExtension({ type: 'connection_id', cid: this.ctx.connectionId }, 'client')]),
-      ],
+      extensions,
     };
     this.#sendHello();
   }
@@ -85,16 +168,33 @@ export class ClientHandshake extends DtlsConnection {
     this.sendFlight([this.handshakeItem(this.#helloMessage)], true);
   }
 
-  protected onHandshakeMessage(message: HandshakeMessage): void {
+  #add(message: HandshakeMessage): void {
+    this.transcript.add(message);
+    this.#ecdhe?.log.add(message);
+  }
+
+  protected onHandshakeMessage(message: HandshakeMessage): void | Promise<void> {
     switch (this.#expecting) {
       case 'server_hello':
         if (message.msgType === HandshakeType.hello_verify_request) return this.#helloVerifyRequest(message);
         if (message.msgType === HandshakeType.server_hello) return this.#serverHello(message);
         break;
+      case 'certificate':
+        if (message.msgType === HandshakeType.certificate) return this.#certificate(message);
+        break;
+      case 'server_key_exchange':
+        if (message.msgType === HandshakeType.server_key_exchange) return this.#serverKeyExchange(message);
+        break;
       case 'server_hello_done':
-        if (message.msgType === HandshakeType.server_key_exchange) {
+        if (message.msgType === HandshakeType.server_key_exchange && !this.#ecdhe) {
           decodeServerKeyExchange(message.body, 'psk'); // the hint: we have one identity per server
-          this.transcript.add(message);
+          this.#add(message);
+          return;
+        }
+        if (message.msgType === HandshakeType.certificate_request && this.#ecdhe) {
+          decodeCertificateRequest(message.body); // we have one key; the server checks it
+          this.#ecdhe.certificateRequested = true;
+          this.#add(message);
           return;
         }
         if (message.msgType === HandshakeType.server_hello_done) return this.#serverHelloDone(message);
@@ -125,54 +225,170 @@ export class ClientHandshake extends DtlsConnection {
       throw new DtlsError('bad-version', 'server did not choose DTLS 1.2', {
         alert: AlertDescription.protocol_version,
       });
-    if (sh.cipherSuite !== PSK_CCM8 || sh.compressionMethod !== 0)
+    const suite = cipherSuite(sh.cipherSuite);
+    if (!suite || !this.#hello!.cipherSuites.includes(sh.cipherSuite) || sh.compressionMethod !== 0)
       throw new DtlsError('unsupported', 'server chose a suite we did not offer', {
         alert: AlertDescription.illegal_parameter,
       });
+    let serverCertificateType: number = CertificateType.x509;
+    let clientCertificateType: number = CertificateType.x509;
     for (const raw of sh.extensions) {
-      if (raw.type === ExtensionType.extended_master_secret) this.#ems = true;
-      else if (raw.type === ExtensionType.renegotiation_info) {
-        const ext = decodeExtension(raw, 'server');
-        if (ext.type === 'renegotiation_info' && ext.renegotiatedConnection.length > 0)
-          throw new DtlsError('malformed', 'renegotiation_info not empty', {
-            alert: AlertDescription.handshake_failure,
-          });
-      } else if (raw.type === ExtensionType.connection_id && this.ctx.connectionId !== undefined) {
-        // CID negotiated: the server's CID goes on our records, ours on its (RFC 9146 §3).
-        const ext = decodeExtension(raw, 'server');
-        if (ext.type === 'connection_id') this.useConnectionIds(this.ctx.connectionId, ext.cid);
-      } else {
-        // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
+      // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
+      if (!this.#offered.has(raw.type))
         throw new DtlsError('unsupported', `server sent extension ${raw.type}`, {
           alert: AlertDescription.unsupported_extension,
         });
+      const ext = decodeExtension(raw, 'server');
+      switch (ext.type) {
+        case 'extended_master_secret':
+          this.#ems = true;
+          break;
+        case 'renegotiation_info':
+          if (ext.renegotiatedConnection.length > 0)
+            throw new DtlsError('malformed', 'renegotiation_info not empty', {
+              alert: AlertDescription.handshake_failure,
+            });
+          break;
+        case 'connection_id':
+          // CID negotiated: the server's CID goes on our records, ours on its (RFC 9146 §3).
+          this.useConnectionIds(this.ctx.connectionId!, ext.cid);
+          break;
+        case 'ec_point_formats':
+          if (!ext.formats.includes(EcPointFormat.uncompressed))
+            throw new DtlsError('unsupported', 'server does not accept uncompressed points', {
+              alert: AlertDescription.illegal_parameter,
+            });
+          break;
+        case 'server_certificate_type':
+          serverCertificateType = ext.types[0]!;
+          break;
+        case 'client_certificate_type':
+          clientCertificateType = ext.types[0]!;
+          break;
+        default:
+          break; // server_name (empty: the server used our SNI)
       }
     }
     if (!this.#ems && this.ctx.requireExtendedMasterSecret)
       throw new DtlsError('unsupported', 'server does not use extended_master_secret', {
         alert: AlertDescription.handshake_failure,
       });
+    this.#suite = suite;
+    if (suite.keyExchange === 'ecdhe_ecdsa') {
+      // RFC 7250 §4.2: the server may only choose a type we offered; ours is fixed by our key.
+      const ownType = ownCertificateType(this.#options.certificate!);
+      const acceptable = ownType === CertificateType.raw_public_key ? ownType : CertificateType.x509;
+      if (serverCertificateType !== acceptable || clientCertificateType !== acceptable)
+        throw new DtlsError('unsupported', 'server chose a certificate type we did not offer', {
+          alert: AlertDescription.unsupported_certificate,
+        });
+      this.#ecdhe = { log: new HandshakeLog(), serverCertificateType, certificateRequested: false };
+      this.#expecting = 'certificate';
+    } else this.#expecting = 'server_hello_done';
     this.flightAnswered();
     this.#serverRandom = sh.random;
     // The hello that got this answer (the one with the cookie) starts the transcript (RFC 6347 §4.2.1).
-    this.transcript.add(this.#helloMessage!).add(message);
+    this.#add(this.#helloMessage!);
+    this.#add(message);
+  }
+
+  /** The server's Certificate: its key, then the verifier (possibly asynchronous). */
+  #certificate(message: HandshakeMessage): void | Promise<void> {
+    const ecdhe = this.#ecdhe!;
+    const received = receivedCertificate(
+      decodeCertificate(message.body, certificateForm(ecdhe.serverCertificateType)),
+    );
+    this.#add(message);
+    ecdhe.serverKey = received.publicKey;
+    this.#expecting = 'server_key_exchange';
+    const identity = verifyPeer(this.#options.verifyPeer!, received.credential, {
+      serverName: this.#options.serverName,
+    });
+    if (identity instanceof Promise)
+      return identity.then((id) => {
+        this.#peerIdentity = id;
+      });
+    this.#peerIdentity = identity;
+  }
+
+  /** The signed ephemeral key (RFC 8422 §5.4): the signature proves the server holds its key. */
+  #serverKeyExchange(message: HandshakeMessage): void {
+    const ecdhe = this.#ecdhe!;
+    const ske = decodeServerKeyExchange(message.body, 'ecdhe_ecdsa');
+    if (ske.keyExchange !== 'ecdhe_ecdsa') return;
+    if (ske.params.namedCurve !== NamedGroup.secp256r1)
+      throw new DtlsError('unsupported', `server chose curve ${ske.params.namedCurve}, not secp256r1`, {
+        alert: AlertDescription.illegal_parameter,
+      });
+    if (ske.signed.scheme !== ECDSA_SHA256)
+      throw new DtlsError(
+        'unsupported',
+        `ServerKeyExchange signed with 0x${ske.signed.scheme.toString(16)}`,
+        {
+          alert: AlertDescription.illegal_parameter,
+        },
+      );
+    const data = serverParamsSignedData(this.#hello!.random, this.#serverRandom, ske.params);
+    if (!ecdsaVerify(ecdhe.serverKey!, data, ske.signed.signature)) {
+      this.fail(AlertDescription.decrypt_error, 'ServerKeyExchange signature does not verify');
+      return;
+    }
+    ecdhe.serverParams = ske.params;
+    this.#add(message);
     this.#expecting = 'server_hello_done';
   }
 
   #serverHelloDone(message: HandshakeMessage): void {
     decodeServerHelloDone(message.body);
-    this.transcript.add(message);
-    const suite = cipherSuite(PSK_CCM8)!;
-    const cke = this.message(
-      HandshakeType.client_key_exchange,
-      encodeClientKeyExchange({ keyExchange: 'psk', identity: this.#options.identity }),
-    );
-    this.transcript.add(cke);
-    const premaster = pskPremasterSecret(this.#options.key);
+    const suite = this.#suite!;
+    const ecdhe = this.#ecdhe;
+    if (ecdhe && !ecdhe.serverParams) {
+      this.fail(AlertDescription.unexpected_message, 'ServerHelloDone before ServerKeyExchange');
+      return;
+    }
+    this.#add(message);
+    const flight: HandshakeMessage[] = [];
+    let premaster: Uint8Array;
+    if (ecdhe) {
+      const certificate = this.#options.certificate!;
+      if (ecdhe.certificateRequested) {
+        const m = this.message(HandshakeType.certificate, encodeCertificate(ownCertificate(certificate)));
+        this.#add(m);
+        flight.push(m);
+      }
+      const ephemeral = ephemeralKey();
+      premaster = ephemeral.sharedSecret(ecdhe.serverParams!.publicKey);
+      const cke = this.message(
+        HandshakeType.client_key_exchange,
+        encodeClientKeyExchange({ keyExchange: 'ecdhe_ecdsa', publicKey: ephemeral.point }),
+      );
+      this.#add(cke);
+      flight.push(cke);
+    } else {
+      const psk = this.#options.psk!;
+      const cke = this.message(
+        HandshakeType.client_key_exchange,
+        encodeClientKeyExchange({ keyExchange: 'psk', identity: psk.identity }),
+      );
+      this.#add(cke);
+      flight.push(cke);
+      premaster = pskPremasterSecret(psk.key);
+    }
     const clientRandom = this.#hello!.random;
+    // RFC 7627 §3: the session hash ends with ClientKeyExchange (before CertificateVerify).
     this.#master = this.#ems
       ? extendedMasterSecret(premaster, this.transcript.hash())
       : masterSecret(premaster, clientRandom, this.#serverRandom);
+    if (ecdhe?.certificateRequested) {
+      // RFC 5246 §7.4.8: a signature over every handshake message so far.
+      const signature = ecdsaSign(this.#options.certificate!.privateKey, ecdhe.log.bytes());
+      const cv = this.message(
+        HandshakeType.certificate_verify,
+        encodeCertificateVerify({ scheme: ECDSA_SHA256, signature }),
+      );
+      this.#add(cv);
+      flight.push(cv);
+    }
     const keys = keyBlock(this.#master, clientRandom, this.#serverRandom, suite);
     this.installKeys(new RecordProtection(suite, keys.client), new RecordProtection(suite, keys.server));
     const finished = this.message(
@@ -182,7 +398,10 @@ export class ClientHandshake extends DtlsConnection {
     this.transcript.add(finished);
     this.enterWriteEpoch1();
     this.#expecting = 'finished';
-    this.sendFlight([this.handshakeItem(cke), this.ccsItem(), this.handshakeItem(finished, 1)], true);
+    this.sendFlight(
+      [...flight.map((m) => this.handshakeItem(m)), this.ccsItem(), this.handshakeItem(finished, 1)],
+      true,
+    );
   }
 
   #finished(message: HandshakeMessage): void {
@@ -200,7 +419,8 @@ export class ClientHandshake extends DtlsConnection {
     this.establish({
       address: this.ctx.peer.address,
       port: this.ctx.peer.port,
-      identity: { psk: this.#options.identityText },
+      // ECDHE: who the server is, as our verifier says; PSK: our own identity (RFC 4279).
+      identity: this.#peerIdentity ?? { psk: this.#options.psk!.identityText },
     });
   }
 }

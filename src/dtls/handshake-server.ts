@@ -1,11 +1,46 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { PeerIdentity } from '../transport/channel.js';
 import { AlertDescription } from './alert.js';
+import {
+  decodeCertificate,
+  decodeCertificateVerify,
+  encodeCertificate,
+  encodeCertificateRequest,
+} from './certificate-messages.js';
 import { EMPTY_RENEGOTIATION_INFO_SCSV, cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { DtlsConnection, type ConnectionContext } from './dtls-connection.js';
+import type { EcdsaCredentials, PeerVerifier } from './dtls-credentials.js';
 import { DtlsError } from './dtls-errors.js';
-import { ExtensionType, decodeExtension, encodeExtension, type RawExtension } from './extensions.js';
+import {
+  ECDSA_SHA256,
+  ecdsaSign,
+  ecdsaVerify,
+  ephemeralKey,
+  serverParams,
+  serverParamsSignedData,
+  type EphemeralKey,
+} from './ecdhe.js';
+import {
+  CertificateType,
+  EcPointFormat,
+  ExtensionType,
+  NamedGroup,
+  decodeExtension,
+  encodeExtension,
+  type RawExtension,
+} from './extensions.js';
 import { decodeFinished, encodeFinished } from './finished-messages.js';
 import { HandshakeType, type HandshakeMessage } from './handshake.js';
+import {
+  ECDSA_SIGN,
+  HandshakeLog,
+  certificateForm,
+  ownCertificate,
+  ownCertificateType,
+  receivedCertificate,
+  verifyPeer,
+  type ReceivedCertificate,
+} from './handshake-certificates.js';
 import { encodeServerHello, type ClientHello } from './hello-messages.js';
 import { decodeClientKeyExchange, encodeServerKeyExchange } from './key-exchange-messages.js';
 import {
@@ -23,23 +58,55 @@ export type PskLookup = (identity: Uint8Array) => Uint8Array | undefined | Promi
 
 /** TLS_PSK_WITH_AES_128_CCM_8 (RFC 6655), the PSK suite LwM2M mandates. */
 export const PSK_CCM8 = 0xc0a8;
+/** TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (RFC 7251), the certificate suite LwM2M mandates. */
+export const ECDHE_ECDSA_CCM8 = 0xc0ae;
+/** TLS_PSK_WITH_AES_128_CBC_SHA256 (RFC 5487). */
+export const PSK_CBC_SHA256 = 0x00ae;
+/** TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 (RFC 5289). */
+export const ECDHE_ECDSA_CBC_SHA256 = 0xc023;
+/** Our preference order: CCM_8 first (LwM2M mandates it), ECDHE before PSK (forward secrecy). */
+export const DEFAULT_CIPHER_SUITES: readonly number[] = [
+  ECDHE_ECDSA_CCM8,
+  PSK_CCM8,
+  ECDHE_ECDSA_CBC_SHA256,
+  PSK_CBC_SHA256,
+];
 /** RFC 4279 §5.3: identities up to 128 bytes must be supported; longer ones are refused. */
 export const MAX_PSK_IDENTITY = 128;
 
 export interface ServerHandshakeOptions {
-  psk: PskLookup;
+  psk?: PskLookup;
   /** The PSK identity hint (RFC 4279 §2): a ServerKeyExchange is sent only when one is set. */
   hint?: Uint8Array;
   /** Decodes an authenticated identity into the Peer's identity. */
   identity: (identity: Uint8Array) => string;
+  /** Our key (and chain) for the ECDHE_ECDSA suites; with it, `verifyPeer` too. */
+  certificate?: EcdsaCredentials;
+  /** Decides on the client's certificate or raw public key. */
+  verifyPeer?: PeerVerifier;
+  /** Suites in our order of preference (default DEFAULT_CIPHER_SUITES); ours to choose from. */
+  cipherSuites?: readonly number[];
 }
 
-type Expecting = 'client_key_exchange' | 'finished' | 'done';
+type Expecting = 'certificate' | 'client_key_exchange' | 'certificate_verify' | 'finished' | 'done';
+
+/** The ECDHE state of one handshake. */
+interface Ecdhe {
+  credentials: EcdsaCredentials;
+  verifier: PeerVerifier;
+  ephemeral: EphemeralKey;
+  /** The client certificate type we chose (RFC 7250). */
+  clientCertificateType: number;
+  serverName: string | undefined;
+  log: HandshakeLog;
+  peer?: ReceivedCertificate;
+}
 
 /**
- * The server side of a full PSK handshake (RFC 6347 §4.2.4 flights 4 and 6), started from a
+ * The server side of a full handshake (RFC 6347 §4.2.4 flights 4 and 6), started from a
  * ClientHello whose cookie was already verified (so this object exists only for clients that
- * proved their address).
+ * proved their address). PSK suites (RFC 4279) and ECDHE_ECDSA suites (RFC 8422) with mutual
+ * authentication by X.509 certificate or raw public key (RFC 7250), as LwM2M requires.
  */
 export class ServerHandshake extends DtlsConnection {
   readonly #options: ServerHandshakeOptions;
@@ -52,6 +119,8 @@ export class ServerHandshake extends DtlsConnection {
   #ems = false;
   #master: Uint8Array | undefined;
   #identity: Uint8Array | undefined;
+  #peerIdentity: PeerIdentity | undefined;
+  #ecdhe: Ecdhe | undefined;
 
   constructor(
     ctx: ConnectionContext,
@@ -72,7 +141,7 @@ export class ServerHandshake extends DtlsConnection {
     return this.#hello.random;
   }
 
-  /** Answers the ClientHello with ServerHello, [ServerKeyExchange], ServerHelloDone. */
+  /** Answers the ClientHello with flight 4. */
   start(): void {
     try {
       this.#answerHello();
@@ -81,6 +150,11 @@ export class ServerHandshake extends DtlsConnection {
         e instanceof DtlsError && e.alert !== undefined ? e.alert : AlertDescription.handshake_failure;
       this.fail(alert, e instanceof Error ? e.message : 'bad ClientHello', e);
     }
+  }
+
+  #add(message: HandshakeMessage): void {
+    this.transcript.add(message);
+    this.#ecdhe?.log.add(message);
   }
 
   #answerHello(): void {
@@ -95,33 +169,45 @@ export class ServerHandshake extends DtlsConnection {
       throw new DtlsError('bad-version', 'client does not offer DTLS 1.2', {
         alert: AlertDescription.protocol_version,
       });
-    if (!hello.cipherSuites.includes(PSK_CCM8))
-      throw new DtlsError('unsupported', 'no cipher suite in common', {
-        alert: AlertDescription.handshake_failure,
-      });
     if (!hello.compressionMethods.includes(0))
       throw new DtlsError('unsupported', 'null compression not offered', {
         alert: AlertDescription.illegal_parameter,
       });
-    this.#suite = cipherSuite(PSK_CCM8)!;
 
     let clientEms = false;
     let clientCid: Uint8Array | undefined;
     let secureRenegotiation = hello.cipherSuites.includes(EMPTY_RENEGOTIATION_INFO_SCSV);
+    const offer: ClientEcOffer = {};
     for (const raw of hello.extensions) {
-      if (raw.type === ExtensionType.extended_master_secret) clientEms = true;
-      if (raw.type === ExtensionType.renegotiation_info) {
-        const ext = decodeExtension(raw, 'client');
-        // RFC 5746 §3.6: an initial handshake carries an empty renegotiated_connection.
-        if (ext.type === 'renegotiation_info' && ext.renegotiatedConnection.length > 0)
-          throw new DtlsError('malformed', 'renegotiation_info not empty', {
-            alert: AlertDescription.handshake_failure,
-          });
-        secureRenegotiation = true;
-      }
-      if (raw.type === ExtensionType.connection_id) {
-        const ext = decodeExtension(raw, 'client');
-        if (ext.type === 'connection_id') clientCid = ext.cid;
+      switch (raw.type) {
+        case ExtensionType.extended_master_secret:
+          clientEms = true;
+          break;
+        case ExtensionType.renegotiation_info: {
+          const ext = decodeExtension(raw, 'client');
+          // RFC 5746 §3.6: an initial handshake carries an empty renegotiated_connection.
+          if (ext.type === 'renegotiation_info' && ext.renegotiatedConnection.length > 0)
+            throw new DtlsError('malformed', 'renegotiation_info not empty', {
+              alert: AlertDescription.handshake_failure,
+            });
+          secureRenegotiation = true;
+          break;
+        }
+        case ExtensionType.connection_id: {
+          const ext = decodeExtension(raw, 'client');
+          if (ext.type === 'connection_id') clientCid = ext.cid;
+          break;
+        }
+        case ExtensionType.server_name:
+        case ExtensionType.supported_groups:
+        case ExtensionType.ec_point_formats:
+        case ExtensionType.signature_algorithms:
+        case ExtensionType.client_certificate_type:
+        case ExtensionType.server_certificate_type:
+          readEcOffer(offer, decodeExtension(raw, 'client'));
+          break;
+        default:
+          break;
       }
     }
     if (!clientEms && this.ctx.requireExtendedMasterSecret)
@@ -129,6 +215,9 @@ export class ServerHandshake extends DtlsConnection {
         alert: AlertDescription.handshake_failure,
       });
     this.#ems = clientEms;
+
+    const choice = this.#chooseSuite(hello.cipherSuites, offer);
+    this.#suite = choice.suite;
 
     // Only what we implement is echoed: not encrypt_then_mac (22), session_ticket, ...
     const extensions: RawExtension[] = [];
@@ -144,22 +233,48 @@ export class ServerHandshake extends DtlsConnection {
       extensions.push(encodeExtension({ type: 'connection_id', cid: ownCid }, 'server'));
       this.useConnectionIds(ownCid, clientCid);
     }
+    if (choice.ecdhe) {
+      // RFC 8422 §5.2: the point formats we accept; RFC 7250 §4.2: the chosen types, echoed.
+      if (offer.pointFormats)
+        extensions.push(
+          encodeExtension({ type: 'ec_point_formats', formats: [EcPointFormat.uncompressed] }, 'server'),
+        );
+      if (offer.clientCertificateTypes)
+        extensions.push(
+          encodeExtension(
+            { type: 'client_certificate_type', types: [choice.ecdhe.clientCertificateType] },
+            'server',
+          ),
+        );
+      if (offer.serverCertificateTypes)
+        extensions.push(
+          encodeExtension(
+            { type: 'server_certificate_type', types: [ownCertificateType(choice.ecdhe.credentials)] },
+            'server',
+          ),
+        );
+      this.#ecdhe = choice.ecdhe;
+    }
 
     this.#serverRandom = this.ctx.random.bytes(32);
-    this.transcript.add(this.#helloMessage);
-    const serverHello = this.message(
-      HandshakeType.server_hello,
-      encodeServerHello({
-        serverVersion: DTLS_1_2,
-        random: this.#serverRandom,
-        sessionId: new Uint8Array(0), // no resumption yet
-        cipherSuite: PSK_CCM8,
-        compressionMethod: 0,
-        extensions,
-      }),
-    );
-    const flight = [serverHello];
-    if (this.#options.hint !== undefined)
+    this.#add(this.#helloMessage);
+    const flight = [
+      this.message(
+        HandshakeType.server_hello,
+        encodeServerHello({
+          serverVersion: DTLS_1_2,
+          random: this.#serverRandom,
+          sessionId: new Uint8Array(0), // no resumption yet
+          cipherSuite: choice.suite.id,
+          compressionMethod: 0,
+          extensions,
+        }),
+      ),
+    ];
+    if (this.#ecdhe) {
+      flight.push(...this.#ecdheFlight(this.#ecdhe));
+      this.#expecting = 'certificate';
+    } else if (this.#options.hint !== undefined)
       flight.push(
         this.message(
           HandshakeType.server_key_exchange,
@@ -167,53 +282,186 @@ export class ServerHandshake extends DtlsConnection {
         ),
       );
     flight.push(this.message(HandshakeType.server_hello_done, new Uint8Array(0)));
-    for (const m of flight) this.transcript.add(m);
+    for (const m of flight) this.#add(m);
     this.sendFlight(
       flight.map((m) => this.handshakeItem(m)),
       true,
     );
   }
 
+  /**
+   * The first suite of our preference list that the client offers and we hold credentials for
+   * (RFC 5246 §7.4.1.3: the server chooses). An ECDHE suite also needs P-256, uncompressed points,
+   * ecdsa_secp256r1_sha256 and certificate types both sides can use.
+   */
+  #chooseSuite(offered: readonly number[], offer: ClientEcOffer): { suite: CipherSuite; ecdhe?: Ecdhe } {
+    const { psk, certificate, verifyPeer: verifier } = this.#options;
+    let ecdheProblem: string | undefined;
+    for (const id of this.#options.cipherSuites ?? DEFAULT_CIPHER_SUITES) {
+      const suite = cipherSuite(id);
+      if (!suite || !offered.includes(id)) continue;
+      if (suite.keyExchange === 'psk') {
+        if (psk) return { suite };
+        continue;
+      }
+      if (!certificate || !verifier) continue;
+      ecdheProblem = ecOfferProblem(offer, ownCertificateType(certificate));
+      if (ecdheProblem !== undefined) continue;
+      return {
+        suite,
+        ecdhe: {
+          credentials: certificate,
+          verifier,
+          ephemeral: ephemeralKey(),
+          clientCertificateType: chooseClientCertificateType(offer, ownCertificateType(certificate)),
+          serverName: offer.serverName,
+          log: new HandshakeLog(),
+        },
+      };
+    }
+    throw new DtlsError(
+      'unsupported',
+      `no cipher suite in common${ecdheProblem ? ` (${ecdheProblem})` : ''}`,
+      {
+        alert: AlertDescription.handshake_failure,
+      },
+    );
+  }
+
+  /** Certificate, ServerKeyExchange (signed), CertificateRequest (RFC 8422 §2.1, RFC 5246 §7.4.4). */
+  #ecdheFlight(ecdhe: Ecdhe): HandshakeMessage[] {
+    const params = serverParams(ecdhe.ephemeral);
+    const signature = ecdsaSign(
+      ecdhe.credentials.privateKey,
+      serverParamsSignedData(this.#hello.random, this.#serverRandom, params),
+    );
+    return [
+      this.message(HandshakeType.certificate, encodeCertificate(ownCertificate(ecdhe.credentials))),
+      this.message(
+        HandshakeType.server_key_exchange,
+        encodeServerKeyExchange({
+          keyExchange: 'ecdhe_ecdsa',
+          params,
+          signed: { scheme: ECDSA_SHA256, signature },
+        }),
+      ),
+      // LwM2M authenticates both ends: the client must send its certificate or raw key.
+      this.message(
+        HandshakeType.certificate_request,
+        encodeCertificateRequest({
+          certificateTypes: [ECDSA_SIGN],
+          signatureSchemes: [ECDSA_SHA256],
+          certificateAuthorities: [],
+        }),
+      ),
+    ];
+  }
+
   protected onHandshakeMessage(message: HandshakeMessage): void | Promise<void> {
-    if (this.#expecting === 'client_key_exchange' && message.msgType === HandshakeType.client_key_exchange)
-      return this.#clientKeyExchange(message);
-    if (this.#expecting === 'finished' && message.msgType === HandshakeType.finished) {
-      this.#finished(message);
-      return;
+    switch (this.#expecting) {
+      case 'certificate':
+        if (message.msgType === HandshakeType.certificate) return this.#certificate(message);
+        // RFC 5246 §7.4.6: a client that skips its certificate when asked gets handshake_failure.
+        if (message.msgType === HandshakeType.client_key_exchange) {
+          this.fail(AlertDescription.handshake_failure, 'client sent no certificate (mutual authentication)');
+          return;
+        }
+        break;
+      case 'client_key_exchange':
+        if (message.msgType === HandshakeType.client_key_exchange) return this.#clientKeyExchange(message);
+        break;
+      case 'certificate_verify':
+        if (message.msgType === HandshakeType.certificate_verify) return this.#certificateVerify(message);
+        break;
+      case 'finished':
+        if (message.msgType === HandshakeType.finished) return this.#finished(message);
+        break;
+      case 'done':
+        break;
     }
     this.fail(AlertDescription.unexpected_message, `unexpected handshake message ${message.msgType}`);
   }
 
+  /** The client's Certificate: its key, then the verifier (possibly asynchronous). */
+  #certificate(message: HandshakeMessage): void | Promise<void> {
+    const ecdhe = this.#ecdhe!;
+    this.flightAnswered();
+    const received = receivedCertificate(
+      decodeCertificate(message.body, certificateForm(ecdhe.clientCertificateType)),
+    );
+    this.#add(message);
+    ecdhe.peer = received;
+    this.#expecting = 'client_key_exchange';
+    const identity = verifyPeer(ecdhe.verifier, received.credential, { serverName: ecdhe.serverName });
+    if (identity instanceof Promise)
+      return identity.then((id) => {
+        this.#peerIdentity = id;
+      });
+    this.#peerIdentity = identity;
+  }
+
   #clientKeyExchange(message: HandshakeMessage): void | Promise<void> {
+    this.flightAnswered();
+    if (this.#ecdhe) {
+      const cke = decodeClientKeyExchange(message.body, 'ecdhe_ecdsa');
+      if (cke.keyExchange !== 'ecdhe_ecdsa') return;
+      const premaster = this.#ecdhe.ephemeral.sharedSecret(cke.publicKey);
+      this.#add(message);
+      this.#expecting = 'certificate_verify';
+      this.#keys(premaster, this.transcript.hash());
+      return;
+    }
     const cke = decodeClientKeyExchange(message.body, 'psk');
     if (cke.keyExchange !== 'psk') return;
     if (cke.identity.length > MAX_PSK_IDENTITY)
       throw new DtlsError('too-large', 'PSK identity over 128 bytes', {
         alert: AlertDescription.illegal_parameter,
       });
-    this.flightAnswered();
-    this.transcript.add(message);
+    this.#add(message);
     const sessionHash = this.transcript.hash(); // RFC 7627 §3: up to and including ClientKeyExchange
     this.#identity = cke.identity;
     this.#expecting = 'finished';
-    const key = this.#options.psk(cke.identity);
-    if (key instanceof Promise) return key.then((k) => this.#keys(k, sessionHash));
-    this.#keys(key, sessionHash);
+    const key = this.#options.psk!(cke.identity);
+    if (key instanceof Promise) return key.then((k) => this.#pskKeys(k, sessionHash));
+    this.#pskKeys(key, sessionHash);
   }
 
-  #keys(psk: Uint8Array | undefined, sessionHash: Uint8Array): void {
+  #pskKeys(psk: Uint8Array | undefined, sessionHash: Uint8Array): void {
     if (this.state === 'closed') return;
     if (psk === undefined || psk.length === 0) {
       this.fail(AlertDescription.unknown_psk_identity, 'unknown PSK identity'); // RFC 4279 §2
       return;
     }
+    this.#keys(pskPremasterSecret(psk), sessionHash);
+  }
+
+  #keys(premaster: Uint8Array, sessionHash: Uint8Array): void {
     const suite = this.#suite!;
-    const premaster = pskPremasterSecret(psk);
     this.#master = this.#ems
       ? extendedMasterSecret(premaster, sessionHash)
       : masterSecret(premaster, this.#hello.random, this.#serverRandom);
     const keys = keyBlock(this.#master, this.#hello.random, this.#serverRandom, suite);
     this.installKeys(new RecordProtection(suite, keys.server), new RecordProtection(suite, keys.client));
+  }
+
+  /** Proof that the client holds its key: a signature over all messages so far (RFC 5246 §7.4.8). */
+  #certificateVerify(message: HandshakeMessage): void {
+    const ecdhe = this.#ecdhe!;
+    const signed = decodeCertificateVerify(message.body);
+    if (signed.scheme !== ECDSA_SHA256)
+      throw new DtlsError(
+        'unsupported',
+        `CertificateVerify with signature scheme 0x${signed.scheme.toString(16)}`,
+        {
+          alert: AlertDescription.illegal_parameter,
+        },
+      );
+    if (!ecdsaVerify(ecdhe.peer!.publicKey, ecdhe.log.bytes(), signed.signature)) {
+      this.fail(AlertDescription.decrypt_error, 'client CertificateVerify does not verify');
+      return;
+    }
+    this.#add(message);
+    this.#expecting = 'finished';
   }
 
   #finished(message: HandshakeMessage): void {
@@ -240,7 +488,74 @@ export class ServerHandshake extends DtlsConnection {
     this.establish({
       address: this.ctx.peer.address,
       port: this.ctx.peer.port,
-      identity: { psk: this.#options.identity(this.#identity!) },
+      identity: this.#peerIdentity ?? { psk: this.#options.identity(this.#identity!) },
     });
   }
+}
+
+/** What the ClientHello says about ECC and certificates (absent fields: extension absent). */
+interface ClientEcOffer {
+  serverName?: string;
+  groups?: number[];
+  pointFormats?: number[];
+  signatureSchemes?: number[];
+  clientCertificateTypes?: number[];
+  serverCertificateTypes?: number[];
+}
+
+function readEcOffer(offer: ClientEcOffer, ext: ReturnType<typeof decodeExtension>): void {
+  switch (ext.type) {
+    case 'server_name':
+      offer.serverName = ext.hostNames[0];
+      break;
+    case 'supported_groups':
+      offer.groups = ext.groups;
+      break;
+    case 'ec_point_formats':
+      offer.pointFormats = ext.formats;
+      break;
+    case 'signature_algorithms':
+      offer.signatureSchemes = ext.schemes;
+      break;
+    case 'client_certificate_type':
+      offer.clientCertificateTypes = ext.types;
+      break;
+    case 'server_certificate_type':
+      offer.serverCertificateTypes = ext.types;
+      break;
+    default:
+      break;
+  }
+}
+
+/**
+ * Why the client's offer rules out ECDHE_ECDSA with our credentials, or undefined when it does
+ * not. An absent extension means its default (RFC 8422 §4: any curve and uncompressed points;
+ * RFC 7250 §4.1: X.509). An absent signature_algorithms would mean SHA-1 (RFC 5246 §7.4.1.4.1);
+ * Choice: we still sign with SHA-256, as every LwM2M client sends the extension.
+ */
+function ecOfferProblem(offer: ClientEcOffer, ownType: number): string | undefined {
+  if (offer.groups && !offer.groups.includes(NamedGroup.secp256r1)) return 'client does not offer secp256r1';
+  if (offer.pointFormats && !offer.pointFormats.includes(EcPointFormat.uncompressed))
+    return 'client does not offer uncompressed points';
+  if (offer.signatureSchemes && !offer.signatureSchemes.includes(ECDSA_SHA256))
+    return 'client does not offer ecdsa_secp256r1_sha256';
+  const serverTypes = offer.serverCertificateTypes ?? [CertificateType.x509];
+  if (!serverTypes.includes(ownType))
+    return `client does not accept a ${ownType === CertificateType.x509 ? 'X.509' : 'raw public key'} server certificate`;
+  const clientTypes = offer.clientCertificateTypes ?? [CertificateType.x509];
+  if (!clientTypes.some((t) => t === CertificateType.x509 || t === CertificateType.raw_public_key))
+    return 'client offers no certificate type we support';
+  return undefined;
+}
+
+/**
+ * The client certificate type (RFC 7250 §4.2): the same kind as our own when the client offers it
+ * (an LwM2M security mode is RPK or certificate for both ends), else the first the client lists.
+ */
+function chooseClientCertificateType(offer: ClientEcOffer, ownType: number): number {
+  const types: number[] = (offer.clientCertificateTypes ?? [CertificateType.x509]).filter(
+    (t) => t === CertificateType.x509 || t === CertificateType.raw_public_key,
+  );
+  return types.includes(ownType) ? ownType : (types[0] ?? CertificateType.x509);
 }
