@@ -19,10 +19,20 @@ export interface ServerSettings {
   /** CoAP bind address (IP literal). */
   readonly address: string;
   readonly coapPort: number;
-  /** CoAP over DTLS (coaps://, PSK) UDP port; undefined = coaps off. */
+  /** CoAP over DTLS (coaps://) UDP port; undefined = coaps off. */
   readonly coapsPort: number | undefined;
   /** PSK identity hint the DTLS server sends (RFC 4279 §2); undefined = none. */
   readonly pskHint: string | undefined;
+  /** The server's P-256 private key file (PEM or DER) for RPK and X.509 devices; undefined = PSK only. */
+  readonly coapsKey: string | undefined;
+  /** The server's certificate chain file (PEM, leaf first); undefined = present the raw public key. */
+  readonly coapsCert: string | undefined;
+  /** Files of CA certificates (PEM or DER) that issue device certificates. */
+  readonly trustAnchors: readonly string[];
+  /** Length of the DTLS Connection IDs handed to devices (0 = none); undefined = the default (6). */
+  readonly coapsCidLength: number | undefined;
+  /** With coaps: refuse every plain-CoAP (NoSec) Register. */
+  readonly secureOnly: boolean;
   /** HTTP API and UI bind address; default: `address`. */
   readonly httpAddress: string;
   readonly httpPort: number;
@@ -173,6 +183,10 @@ const store = textual('memory, sqlite:<file> or redis://host:port', storeText, {
 const folder = textual('a folder path', (t) => (t === '' ? undefined : t), {
   paths: (v, resolve) => resolve(v),
 });
+const file = textual('a file path', (t) => (t === '' ? undefined : t), {
+  paths: (v, resolve) => resolve(v),
+});
+const cidLength = textual('a Connection ID length 0..32', wholeNumber(32), { numeric: true });
 
 /** A comma-separated list in text; an array of strings (or one comma-separated string) in JSON. */
 function list(item: Kind<string>): Kind<readonly string[]> {
@@ -214,6 +228,11 @@ const KINDS: Kinds = {
   coapPort: port,
   coapsPort: port,
   pskHint,
+  coapsKey: file,
+  coapsCert: file,
+  trustAnchors: list(file),
+  coapsCidLength: cidLength,
+  secureOnly: flag,
   httpAddress: ip,
   httpPort: port,
   store,
@@ -244,6 +263,11 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
   coapPort: 5683,
   coapsPort: undefined,
   pskHint: undefined,
+  coapsKey: undefined,
+  coapsCert: undefined,
+  trustAnchors: [],
+  coapsCidLength: undefined,
+  secureOnly: false,
   httpPort: 8080,
   store: 'sqlite:./data/petrel.db',
   models: [],
@@ -439,8 +463,16 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
   {
     address: ['<ip>', 'CoAP address to listen on (default 0.0.0.0)'],
     coapPort: ['<port>', 'CoAP UDP port, 0 = any free port (default 5683)'],
-    coapsPort: ['<port>', 'also serve coaps:// (DTLS, PSK) on this UDP port, e.g. 5684 (default off)'],
+    coapsPort: ['<port>', 'also serve coaps:// (DTLS) on this UDP port, e.g. 5684 (default off)'],
     pskHint: ['<text>', 'PSK identity hint the DTLS server sends (default none)'],
+    coapsKey: ['<file>', "the server's P-256 private key (PEM/DER) for RPK and X.509 devices"],
+    coapsCert: [
+      '<file>',
+      "the server's certificate chain (PEM, leaf first); without it the key is a raw public key",
+    ],
+    trustAnchors: ['<files>', 'CA certificates (PEM/DER) of device certificates, comma separated'],
+    coapsCidLength: ['<bytes>', 'DTLS Connection ID length given to devices, 0 = none (default 6)'],
+    secureOnly: ['', 'with --coaps-port: refuse every plain-CoAP (NoSec) registration'],
     httpAddress: ['<ip>', 'HTTP API and web UI address (default: the --address)'],
     httpPort: ['<port>', 'HTTP API and web UI port, 0 = any free port (default 8080)'],
     store: ['<store>', 'memory, sqlite:<file> or redis://host:port (default sqlite:./data/petrel.db)'],

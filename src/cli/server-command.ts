@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { startApiServer } from '../api/api-server.js';
 import type { RunningApiServer } from '../api/api-server.js';
+import type { ServerSecurityInfo } from '../api/api-context.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
 import { openStores } from '../store/open-stores.js';
@@ -12,6 +13,9 @@ import { addServerOptions, resolveServerConfig, serverConfigWarnings } from './c
 import type { ServerConfig } from './config.js';
 import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
+import { ChannelError, describePeer } from '../transport/channel.js';
+import { LogRateLimiter } from './log-rate-limiter.js';
+import { loadServerDtlsIdentity, type ServerDtlsIdentity } from './server-dtls-identity.js';
 import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
@@ -74,6 +78,12 @@ export function serverCommand(io: CliIo): Command {
     // The IPSO temperature sensor the simulated devices carry: named in the UI unless a models
     // folder brought its own definition.
     if (!model.object(TEMPERATURE_DEFINITION.id)) model.add(TEMPERATURE_DEFINITION);
+    let dtls: ServerDtlsIdentity | undefined;
+    try {
+      if (config.coapsPort !== undefined) dtls = loadServerDtlsIdentity(config);
+    } catch (e) {
+      throw new CliError(`cannot set up coaps://: ${(e as Error).message}`, 1);
+    }
     let stores: Stores;
     try {
       stores = await openStores(config.store);
@@ -94,6 +104,12 @@ export function serverCommand(io: CliIo): Command {
               port: config.coapsPort,
               credentials: stores.credentials,
               ...(config.pskHint === undefined ? {} : { hint: config.pskHint }),
+              ...(dtls?.certificate === undefined ? {} : { certificate: dtls.certificate }),
+              trustAnchors: dtls?.trustAnchors ?? [],
+              refuseNoSec: config.secureOnly,
+              ...(config.coapsCidLength === undefined
+                ? {}
+                : { dtls: { connectionIdLength: config.coapsCidLength } }),
             },
           }),
     });
@@ -105,7 +121,13 @@ export function serverCommand(io: CliIo): Command {
       );
     };
     logServerEvents(server, log);
-    server.on('error', (e) => io.stderr(`petrel: ${e.message}\n`));
+    // Failed handshakes come from outside, one per bad datagram at worst: rate-limited per kind.
+    const errors = new LogRateLimiter((line) => io.stderr(`petrel: ${line}\n`));
+    server.on('error', (e) => {
+      if (e instanceof ChannelError && e.peer !== undefined)
+        errors.log(e.code, `${e.message} (peer ${describePeer(e.peer)})`);
+      else io.stderr(`petrel: ${e.message}\n`);
+    });
     // Listen for the stop signal before announcing anything: a supervisor that reacts to the
     // "listening" line must not be able to kill the process before the handler exists.
     const shutdown = (io.shutdown ?? waitForSignal)();
@@ -119,7 +141,7 @@ export function serverCommand(io: CliIo): Command {
     };
     try {
       await server.start();
-      api = await startHttp(config, server, stores, model);
+      api = await startHttp(config, server, stores, model, dtls?.view);
     } catch (e) {
       await release();
       throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
@@ -132,12 +154,17 @@ export function serverCommand(io: CliIo): Command {
       store: config.store,
     });
     const coaps = server.secureAddress;
-    if (coaps)
-      log('listening', `coaps://${coaps.address}:${coaps.port} (DTLS, PSK)`, {
+    if (coaps) {
+      const modes = ['PSK'];
+      if (dtls?.certificate) modes.push('RPK');
+      if (dtls?.certificate && dtls.trustAnchors.length > 0) modes.push('X.509');
+      log('listening', `coaps://${coaps.address}:${coaps.port} (DTLS: ${modes.join(', ')})`, {
         address: coaps.address,
         port: coaps.port,
         secure: true,
+        modes,
       });
+    }
     const url = `http://${reachableHost(api.address)}:${api.port}/`;
     log('http', `${url} (web UI; REST API at ${url}api, reference at ${url}api/docs)`, {
       url,
@@ -199,6 +226,7 @@ function startHttp(
   server: LwM2mServer,
   stores: Stores,
   model: ReturnType<typeof createDefaultRegistry>,
+  serverSecurity: ServerSecurityInfo | undefined,
 ): Promise<RunningApiServer> {
   const webRoot = config.webRoot ?? packagedWebRoot();
   return startApiServer({
@@ -210,5 +238,6 @@ function startHttp(
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.cors.length > 0 ? { cors: config.cors } : {}),
     ...(webRoot === undefined ? {} : { webRoot }),
+    ...(serverSecurity === undefined ? {} : { serverSecurity }),
   });
 }

@@ -1,6 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import type { UplinkContext } from '../binding/binding.js';
 import { OperationError } from '../operations/result-code.js';
+import { subjectCommonName } from '../dtls/peer-verification.js';
 import type { CredentialStore } from '../store/credential-store.js';
+import type { PeerIdentity } from '../transport/channel.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 
 export interface EndpointSecurityOptions {
@@ -8,6 +11,8 @@ export interface EndpointSecurityOptions {
   readonly store: RegistrationStore;
   /** Let a NoSec peer register an endpoint that has credentials (default false). */
   readonly allowNoSec?: boolean;
+  /** Refuse every NoSec Register (default false). */
+  readonly refuseNoSec?: boolean;
 }
 
 /** Checks a Register's endpoint name against the peer's security; throws OperationError to refuse. */
@@ -19,24 +24,31 @@ function hasCredentials(info: { psk?: unknown; rpk?: unknown; x509?: unknown } |
 
 /**
  * Endpoint binding (Core §7.1.3, Transport §Security): the endpoint name of a Register must be the
- * one the credential store binds to the authenticated identity, else 4.00 (as for an `ep` that
- * differs from a certificate's CN). A NoSec Register for an endpoint that has credentials, or one
- * that would replace a registration made over an authenticated channel, is not allowed: 4.03.
+ * one the authenticated identity stands for, else 4.00 (as for an `ep` that differs from a
+ * certificate's CN):
+ * - PSK: the endpoint the credential store binds to the PSK identity;
+ * - raw public key: an endpoint whose stored public key is this one (the DTLS layer accepted any
+ *   P-256 key and proved possession; only the store says whose it is);
+ * - X.509: the certificate's subject CN (the chain was validated against the trust anchors), and
+ *   when the store has an entry for the endpoint it must be an X.509 one.
+ * A NoSec Register for an endpoint that has credentials, or one that would replace a registration
+ * made over an authenticated channel, is not allowed: 4.03.
  */
 export function createEndpointSecurity(options: EndpointSecurityOptions): EndpointSecurityCheck {
   return async (endpoint, context) => {
     const identity = context.peer.identity;
-    if (identity !== undefined && 'psk' in identity) {
-      const info = await options.credentials.getByPskIdentity(identity.psk);
-      if (info?.endpoint !== endpoint)
-        throw new OperationError(
-          'not-allowed',
-          '4.00',
-          `ep ${JSON.stringify(endpoint)} is not the endpoint bound to this PSK identity`,
-        );
+    if (identity !== undefined) {
+      const reason = await mismatch(options.credentials, endpoint, identity);
+      if (reason !== undefined)
+        throw new OperationError('not-allowed', '4.00', `ep ${JSON.stringify(endpoint)} ${reason}`);
       return;
     }
-    if (identity !== undefined) return;
+    if (options.refuseNoSec)
+      throw new OperationError(
+        'not-allowed',
+        '4.03',
+        'this server takes secure registrations only: register over DTLS (coaps://)',
+      );
     if (!options.allowNoSec && hasCredentials(await options.credentials.get(endpoint)))
       throw new OperationError(
         'not-allowed',
@@ -52,4 +64,50 @@ export function createEndpointSecurity(options: EndpointSecurityOptions): Endpoi
         `${JSON.stringify(endpoint)} is registered over an authenticated channel`,
       );
   };
+}
+
+/**
+ * One spelling per key (uncompressed point, hex), whether the device or the store has it
+ * compressed: OpenSSL re-encodes a compressed point as it came, so go through the JWK (x, y).
+ */
+function canonicalSpki(spki: Uint8Array | string): string | undefined {
+  try {
+    const key = createPublicKey({
+      key: typeof spki === 'string' ? Buffer.from(spki, 'hex') : Buffer.from(spki),
+      format: 'der',
+      type: 'spki',
+    });
+    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' })
+      .export({ format: 'der', type: 'spki' })
+      .toString('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why `identity` may not act as `endpoint`, or undefined when it may. */
+async function mismatch(
+  credentials: CredentialStore,
+  endpoint: string,
+  identity: PeerIdentity,
+): Promise<string | undefined> {
+  if ('psk' in identity) {
+    const info = await credentials.getByPskIdentity(identity.psk);
+    return info?.endpoint === endpoint ? undefined : 'is not the endpoint bound to this PSK identity';
+  }
+  const info = await credentials.get(endpoint);
+  if ('rpk' in identity) {
+    const presented = canonicalSpki(identity.rpk);
+    return info?.rpk !== undefined &&
+      presented !== undefined &&
+      canonicalSpki(info.rpk.publicKey) === presented
+      ? undefined
+      : 'is not the endpoint of this raw public key';
+  }
+  const cn = subjectCommonName(identity.x509.subject);
+  if (cn !== endpoint)
+    return `does not match the certificate's CN ${cn === undefined ? '(none)' : JSON.stringify(cn)}`;
+  if (info !== undefined && hasCredentials(info) && info.x509 === undefined)
+    return 'has PSK or raw public key credentials, not a certificate';
+  return undefined;
 }

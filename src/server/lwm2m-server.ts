@@ -44,7 +44,9 @@ import type { ObservationStore, PersistedObservation } from '../store/observatio
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
-import type { DtlsCommonOptions } from '../dtls/dtls-channel.js';
+import type { DtlsCommonOptions, DtlsServerOptions } from '../dtls/dtls-channel.js';
+import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
+import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
 import { ServerRequestError } from './errors.js';
@@ -130,12 +132,31 @@ export interface CoapsOptions {
   /** PSK identity hint sent in ServerKeyExchange (RFC 4279 §2). */
   readonly hint?: string;
   /**
+   * The server's own P-256 key pair for the ECDHE_ECDSA suites (RPK and X.509 devices): presented
+   * as a raw public key, or as X.509 with `certificateChain`. Without it only PSK is offered.
+   */
+  readonly certificate?: EcdsaCredentials;
+  /**
+   * CAs (DER) that issue device certificates. A device's chain must lead to one of them, and its
+   * subject CN is the endpoint name it may register. Without anchors, X.509 devices are refused.
+   */
+  readonly trustAnchors?: readonly Uint8Array[];
+  /**
    * Let plain-UDP (NoSec) peers register endpoints that have credentials (default false: 4.03).
    * A NoSec peer never replaces a registration an authenticated peer made.
    */
   readonly allowNoSec?: boolean;
-  /** DTLS settings (timing, limits, mtu, clock/random default to the server's). */
-  readonly dtls?: Omit<DtlsCommonOptions, 'channel'>;
+  /**
+   * Refuse every Register over plain CoAP (NoSec), credentials or not (4.03): a server for
+   * secure devices only. Default false.
+   */
+  readonly refuseNoSec?: boolean;
+  /**
+   * DTLS settings (timing, limits, mtu, Connection ID length, cipher suites; clock/random default
+   * to the server's).
+   */
+  readonly dtls?: Omit<DtlsCommonOptions, 'channel'> &
+    Pick<DtlsServerOptions, 'connectionIdLength' | 'cipherSuites' | 'cookieRotation'>;
 }
 
 /** A command to a client, for traces (Msg-Iden-001). */
@@ -331,6 +352,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
               credentials: options.coaps.credentials,
               store: this.store,
               allowNoSec: options.coaps.allowNoSec ?? false,
+              refuseNoSec: options.coaps.refuseNoSec ?? false,
             }),
           }
         : {}),
@@ -408,6 +430,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         }
       },
       ...(coaps.hint === undefined ? {} : { hint: coaps.hint }),
+      ...(coaps.certificate === undefined
+        ? {}
+        : { certificate: coaps.certificate, verifyPeer: devicePeerVerifier(coaps.trustAnchors) }),
     });
     channel.onError((e) => this.#emitError(e));
     this.#secureChannel = channel;

@@ -59,6 +59,11 @@ describe('server configuration', () => {
         coapPort: 5683,
         coapsPort: undefined,
         pskHint: undefined,
+        coapsKey: undefined,
+        coapsCert: undefined,
+        trustAnchors: [],
+        coapsCidLength: undefined,
+        secureOnly: false,
         httpAddress: '0.0.0.0',
         httpPort: 8080,
         store: 'sqlite:./data/petrel.db',
@@ -128,6 +133,11 @@ describe('server configuration', () => {
       PETREL_COAP_PORT: '0',
       PETREL_COAPS_PORT: '5684',
       PETREL_PSK_HINT: 'petrel hint',
+      PETREL_COAPS_KEY: '/etc/petrel/server.key.pem',
+      PETREL_COAPS_CERT: '/etc/petrel/server-chain.pem',
+      PETREL_TRUST_ANCHORS: '/etc/petrel/ca-1.pem,/etc/petrel/ca-2.der',
+      PETREL_COAPS_CID_LENGTH: '0',
+      PETREL_SECURE_ONLY: 'true',
       PETREL_HTTP_ADDRESS: '127.0.0.1',
       PETREL_HTTP_PORT: '9090',
       PETREL_STORE: 'redis://cache:6379',
@@ -148,6 +158,11 @@ describe('server configuration', () => {
         coapPort: 0,
         coapsPort: 5684,
         pskHint: 'petrel hint',
+        coapsKey: '/etc/petrel/server.key.pem',
+        coapsCert: '/etc/petrel/server-chain.pem',
+        trustAnchors: ['/etc/petrel/ca-1.pem', '/etc/petrel/ca-2.der'],
+        coapsCidLength: 0,
+        secureOnly: true,
         httpAddress: '127.0.0.1',
         httpPort: 9090,
         store: 'redis://cache:6379',
@@ -170,6 +185,10 @@ describe('server configuration', () => {
   });
 
   it('names the variable and the value when one is bad', () => {
+    configError(
+      () => parseEnvConfig({ PETREL_COAPS_CID_LENGTH: '33' }),
+      "PETREL_COAPS_CID_LENGTH: expected a Connection ID length 0..32, got '33'",
+    );
     configError(
       () => parseEnvConfig({ PETREL_COAP_PORT: 'abc' }),
       "PETREL_COAP_PORT: expected a port number 0..65535, got 'abc'",
@@ -289,7 +308,7 @@ describe('server configuration', () => {
     );
     configError(
       () => parseConfigFile('{"colour": "blue"}', file),
-      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, httpAddress, httpPort, store, models/,
+      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, coapsKey, coapsCert, trustAnchors, coapsCidLength, secureOnly, httpAddress, httpPort, store, models/,
     );
     configError(
       () => parseConfigFile('{"coapPort": true}', file),

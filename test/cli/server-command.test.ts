@@ -11,7 +11,9 @@ import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { DtlsChannel } from '../../src/dtls/dtls-channel.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
 import { OptionNumber, OptionsBuilder } from '../../src/coap/options.js';
+import { x509Verifier } from '../../src/dtls/peer-verification.js';
 import { UdpChannel } from '../../src/transport/udp-channel.js';
+import { certDer, chainOf, fixturePath, privateKey } from '../support/dtls-fixtures.js';
 
 async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -53,6 +55,21 @@ async function registerAndLeave(port: number, query: string[]): Promise<string[]
   } finally {
     await ep.close();
   }
+}
+
+/** Runs the CLI in-process; `stop` is the shutdown signal. */
+function startCli(args: string[]) {
+  let out = '';
+  let err = '';
+  let stop: () => void = () => undefined;
+  const io: CliIo = {
+    readStdin: () => Promise.resolve(new Uint8Array()),
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+    shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
+  };
+  const exit = runCli(args, io);
+  return { exit, out: () => out, err: () => err, stop: () => stop() };
 }
 
 describe('petrel server', () => {
@@ -155,7 +172,7 @@ describe('petrel server', () => {
       io,
     );
     await waitFor(() => /http:\/\/\S+/.test(out), 'the http line');
-    const coapsPort = Number(/listening coaps:\/\/127\.0\.0\.1:(\d+) \(DTLS, PSK\)/.exec(out)?.[1]);
+    const coapsPort = Number(/listening coaps:\/\/127\.0\.0\.1:(\d+) \(DTLS: PSK\)/.exec(out)?.[1]);
     assert.ok(coapsPort > 0, out);
     const url = /http (http:\/\/\S+\/) /.exec(out)![1]!;
     const put = await fetch(`${url}api/security/clients/cli-secure`, {
@@ -189,6 +206,90 @@ describe('petrel server', () => {
     }
     stop();
     assert.equal(await exit, 0, err);
+  });
+
+  it('serves X.509 devices with --coaps-key, --coaps-cert and --trust-anchors', async () => {
+    const cli = startCli([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--coaps-port',
+      '0',
+      '--coaps-key',
+      fixturePath('server.key.pem'),
+      '--coaps-cert',
+      fixturePath('server-chain.pem'),
+      '--trust-anchors',
+      fixturePath('root-ca.pem'),
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(cli.out()), 'the http line');
+    const coapsPort = Number(
+      /listening coaps:\/\/127\.0\.0\.1:(\d+) \(DTLS: PSK, RPK, X\.509\)/.exec(cli.out())?.[1],
+    );
+    assert.ok(coapsPort > 0, cli.out());
+    const url = /http (http:\/\/\S+\/) /.exec(cli.out())![1]!;
+    const identity = (await (await fetch(`${url}api/security/server`)).json()) as {
+      certificate?: { subject: string };
+    };
+    assert.match(identity.certificate?.subject ?? '', /CN=localhost/);
+    const dtls = DtlsChannel.client({
+      channel: await UdpChannel.open({ address: '127.0.0.1', port: 0 }),
+      certificate: { privateKey: privateKey('client'), certificateChain: chainOf('client') },
+      verifyPeer: x509Verifier({ trust: certDer('root-ca'), certificateUsage: 2, serverName: 'localhost' }),
+      serverName: 'localhost',
+    });
+    const ep = new CoapEndpoint({ channel: dtls });
+    try {
+      const res = await ep.request(
+        { address: '127.0.0.1', port: coapsPort },
+        {
+          code: CoapCode.POST,
+          options: new OptionsBuilder()
+            .uriPath(['rd'])
+            .uint(OptionNumber.CONTENT_FORMAT, 40)
+            .uriQuery(['ep=petrel-dev-1', 'lt=60', 'lwm2m=1.2'])
+            .build(),
+          payload: new TextEncoder().encode('</3/0>'),
+        },
+      );
+      assert.equal(formatCode(res.code), '2.01');
+      await waitFor(() => cli.out().includes('registered ep=petrel-dev-1'), 'the registered line');
+    } finally {
+      await ep.close();
+    }
+    cli.stop();
+    assert.equal(await cli.exit, 0, cli.err());
+  });
+
+  it('exits 1 naming the file when a DTLS key or certificate cannot be used', async () => {
+    for (const [flags, message] of [
+      [['--coaps-key', fixturePath('root-ca.pem')], /is not a private key/],
+      [
+        ['--coaps-key', fixturePath('client.key.pem'), '--coaps-cert', fixturePath('server-chain.pem')],
+        /is not for the key/,
+      ],
+      [['--coaps-cert', fixturePath('server-chain.pem')], /--coaps-cert needs --coaps-key/],
+      [['--trust-anchors', fixturePath('no-such-file.pem')], /cannot read the certificate file/],
+    ] as const) {
+      const cli = startCli([
+        'server',
+        '--coap-port',
+        '0',
+        '--coaps-port',
+        '0',
+        '--store',
+        'memory',
+        ...flags,
+      ]);
+      assert.equal(await cli.exit, 1);
+      assert.match(cli.err(), message);
+    }
   });
 
   it('exits 1 with a clear message when the port is taken or a models folder is missing', async () => {

@@ -6,12 +6,17 @@ import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
 import type { CoapMessage } from '../../src/coap/message.js';
 import { OptionNumber, OptionsBuilder, locationPath } from '../../src/coap/options.js';
+import { AlertDescription } from '../../src/dtls/alert.js';
 import { DtlsChannel } from '../../src/dtls/dtls-channel.js';
+import type { EcdsaCredentials, PeerVerifier } from '../../src/dtls/dtls-credentials.js';
+import { DtlsSessionError } from '../../src/dtls/dtls-session-error.js';
+import { rawPublicKeyVerifier, x509Verifier } from '../../src/dtls/peer-verification.js';
 import { seededRandom } from '../../src/random.js';
 import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
 import type { Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { certDer, chainOf, privateKey, spkiDer } from '../support/dtls-fixtures.js';
 import { RebindableChannel } from '../support/rebindable-channel.js';
 
 const PLAIN: Peer = { address: '10.0.0.1', port: 5683 };
@@ -249,6 +254,46 @@ describe('LwM2mServer coaps allowNoSec', () => {
   });
 });
 
+describe('LwM2mServer coaps refuseNoSec', () => {
+  it('refuses every plain-CoAP Register (4.03) and keeps serving DTLS', async () => {
+    const network = new MemoryNetwork();
+    const credentials = new MemoryCredentialStore();
+    await credentials.put({ endpoint: 'dev-a', psk: { identity: 'id-a', key: KEY_A } });
+    const server = new LwM2mServer({
+      channel: network.channel(PLAIN.address, PLAIN.port),
+      coaps: { channel: network.channel(SECURE.address, SECURE.port), credentials, refuseNoSec: true },
+      random: seededRandom(10),
+    });
+    await server.start();
+    const keepAlive = setInterval(() => undefined, 1000);
+    const plain = new Device(
+      new CoapEndpoint({ channel: network.channel('10.0.0.2', 56830), random: seededRandom(11) }),
+      PLAIN,
+    );
+    const secure = new Device(
+      new CoapEndpoint({
+        channel: DtlsChannel.client({
+          channel: network.channel('10.0.0.3', 56840),
+          psk: { identity: 'id-a', key: Buffer.from(KEY_A, 'hex') },
+          random: seededRandom(12),
+        }),
+        random: seededRandom(13),
+      }),
+      SECURE,
+    );
+    try {
+      assert.equal(await plain.register('no-credentials-at-all'), '4.03');
+      assert.equal(await server.getRegistration('no-credentials-at-all'), undefined);
+      assert.equal(await secure.register('dev-a'), '2.01');
+    } finally {
+      clearInterval(keepAlive);
+      await server.stop();
+      await plain.endpoint.close();
+      await secure.endpoint.close();
+    }
+  });
+});
+
 describe('LwM2mServer coaps with a failing credential store', () => {
   it('fails the handshake and reports the store error, without crashing', async () => {
     const network = new MemoryNetwork();
@@ -280,5 +325,123 @@ describe('LwM2mServer coaps with a failing credential store', () => {
       await server.stop();
       await device.endpoint.close();
     }
+  });
+});
+
+describe('LwM2mServer coaps with raw public keys and X.509 (ECDHE-ECDSA)', () => {
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const network = new MemoryNetwork();
+  const credentials = new MemoryCredentialStore();
+  const endpoints: CoapEndpoint[] = [];
+  const servers: LwM2mServer[] = [];
+  const keepAlive = setInterval(() => undefined, 1000);
+  let n = 0;
+
+  /** A server at `address` presenting its raw public key, or its X.509 chain. */
+  const startServer = async (
+    address: string,
+    form: 'rpk' | 'x509',
+    store = credentials,
+  ): Promise<LwM2mServer> => {
+    const server = new LwM2mServer({
+      channel: network.channel(address, PLAIN.port),
+      coaps: {
+        channel: network.channel(address, SECURE.port),
+        credentials: store,
+        certificate:
+          form === 'rpk'
+            ? { privateKey: privateKey('server-rpk') }
+            : { privateKey: privateKey('server'), certificateChain: chainOf('server') },
+        trustAnchors: [certDer('root-ca')],
+      },
+      random: seededRandom(600 + n++),
+      requestTimeout: 5000,
+    });
+    await server.start();
+    servers.push(server);
+    return server;
+  };
+
+  const device = (
+    server: string,
+    own: EcdsaCredentials,
+    verifyPeer: PeerVerifier,
+    onError: (e: Error) => void = () => undefined,
+  ): Device => {
+    const channel = DtlsChannel.client({
+      channel: network.channel(`10.0.1.${++n}`, 56840),
+      certificate: own,
+      verifyPeer,
+      random: seededRandom(700 + n),
+    });
+    channel.onError(onError);
+    const ep = new CoapEndpoint({ channel, random: seededRandom(800 + n) });
+    endpoints.push(ep);
+    return new Device(ep, { address: server, port: SECURE.port });
+  };
+
+  before(async () => {
+    await credentials.put({ endpoint: 'rpk-dev', rpk: { publicKey: hex(spkiDer('client-rpk')) } });
+    // petrel-dev-1 is the CN of the client certificate; psk-only has a PSK, not a certificate.
+    await credentials.put({ endpoint: 'psk-only', psk: { identity: 'id-psk-only', key: KEY_A } });
+  });
+
+  after(async () => {
+    clearInterval(keepAlive);
+    for (const s of servers) await s.stop();
+    for (const ep of endpoints) await ep.close();
+  });
+
+  it('registers an RPK device only as the endpoint whose stored key it holds (else 4.00)', async () => {
+    const server = await startServer('10.0.2.1', 'rpk');
+    const trustServer = rawPublicKeyVerifier(spkiDer('server-rpk'));
+    const owner = device('10.0.2.1', { privateKey: privateKey('client-rpk') }, trustServer);
+    assert.equal(await owner.register('rpk-dev'), '2.01');
+    const reg = await server.getRegistration('rpk-dev');
+    assert.equal(reg?.transport, 'dtls');
+    assert.ok(reg?.peer.identity && 'rpk' in reg.peer.identity);
+    assert.equal(hex((reg.peer.identity as { rpk: Uint8Array }).rpk), hex(spkiDer('client-rpk')));
+    assert.equal((await server.read('rpk-dev', '/3/0/0')).code, '2.05');
+    assert.equal(await owner.register('someone-else'), '4.00');
+    // A key the store does not know proves nothing about any endpoint.
+    const stranger = device('10.0.2.1', { privateKey: privateKey('server') }, trustServer);
+    assert.equal(await stranger.register('rpk-dev'), '4.00');
+  });
+
+  it("registers an X.509 device as its certificate's CN, checked against the trust anchors", async () => {
+    const server = await startServer('10.0.3.1', 'x509');
+    const trustServer = x509Verifier({
+      trust: certDer('root-ca'),
+      certificateUsage: 2,
+      serverName: 'localhost',
+    });
+    const own = { privateKey: privateKey('client'), certificateChain: chainOf('client') };
+    const dev = device('10.0.3.1', own, trustServer);
+    assert.equal(await dev.register('someone-else'), '4.00');
+    assert.equal(await dev.register('petrel-dev-1'), '2.01');
+    const reg = await server.getRegistration('petrel-dev-1');
+    assert.match((reg?.peer.identity as { x509: { subject: string } }).x509.subject, /CN=petrel-dev-1/);
+    assert.equal((await server.read('petrel-dev-1', '/3/0/0')).code, '2.05');
+  });
+
+  it('refuses a certificate from an unknown CA in the handshake, and a CN whose endpoint uses a PSK', async () => {
+    const store = new MemoryCredentialStore();
+    await store.put({ endpoint: 'petrel-dev-1', psk: { identity: 'id-dev-1', key: KEY_B } });
+    await startServer('10.0.4.1', 'x509', store);
+    const trustServer = x509Verifier({ trust: certDer('root-ca'), certificateUsage: 2 });
+    const error = await new Promise<Error>((resolve) => {
+      const outsider = device(
+        '10.0.4.1',
+        { privateKey: privateKey('other-server'), certificateChain: [certDer('other-server')] },
+        trustServer,
+        resolve,
+      );
+      void outsider.register('other-server').catch(() => undefined);
+    });
+    assert.ok(error instanceof DtlsSessionError && error.failure === 'alert-received', error?.message);
+    assert.equal(error.alert, AlertDescription.unknown_ca);
+    const own = { privateKey: privateKey('client'), certificateChain: chainOf('client') };
+    const dev = device('10.0.4.1', own, trustServer);
+    assert.equal(await dev.register('petrel-dev-1'), '4.00', 'the store says petrel-dev-1 uses a PSK');
   });
 });
