@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { MemoryInstance } from '../client/instance.js';
-import type { LwM2mClient } from '../client/lwm2m-client.js';
+import type { LwM2mClient, ServerSecurityConfig } from '../client/lwm2m-client.js';
 import { PetrelError } from '../errors.js';
 import type { LwM2mValue } from '../model/data-types.js';
 import { LwM2mPath } from '../model/path.js';
@@ -37,6 +39,168 @@ interface ClientCommandOptions {
   json?: boolean;
   /** false with --no-stdin: run unattended until a signal. */
   stdin: boolean;
+  pskIdentity?: string;
+  pskKey?: Uint8Array;
+  key?: string;
+  cert?: string;
+  serverKey?: string;
+  serverCert?: string;
+  certUsage?: number;
+  sni?: string;
+}
+
+/** /0/x/2 as the log shows it. */
+const SECURITY_MODE_NAMES: Readonly<Record<number, string>> = { 0: 'psk', 1: 'rpk', 2: 'x509' };
+
+/** commander parser of --psk-key: 1..64 bytes in hex (Transport TS §Security). */
+function pskKeyOption(text: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(text))
+    throw new InvalidArgumentError('expected 1 to 64 bytes in hex, e.g. 000102030405060708090a0b0c0d0e0f');
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
+
+/** commander parser of --cert-usage (/0/x/15, RFC 6698). */
+function certUsageOption(text: string): number {
+  if (!/^[0-3]$/.test(text))
+    throw new InvalidArgumentError(
+      'expected 0 (CA constraint), 1 (service certificate), 2 (trust anchor) or 3 (domain-issued)',
+    );
+  return Number(text);
+}
+
+function readCredentialFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new CliError(`${flag} ${file}: ${errorText(e)}`);
+  }
+}
+
+const isPem = (bytes: Buffer): boolean => bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN ');
+
+/** A private key file (PEM or DER: PKCS#8 or SEC1) as RFC 5958 OneAsymmetricKey DER, for /0/x/5. */
+function privateKeyFile(file: string): Uint8Array {
+  const bytes = readCredentialFile('--key', file);
+  const attempts = isPem(bytes)
+    ? [() => createPrivateKey(bytes)]
+    : (['pkcs8', 'sec1'] as const).map((type) => () => createPrivateKey({ key: bytes, format: 'der', type }));
+  for (const attempt of attempts) {
+    try {
+      return new Uint8Array(attempt().export({ format: 'der', type: 'pkcs8' }));
+    } catch {
+      // next form
+    }
+  }
+  throw new CliError(`--key ${file}: not a private key (expected PEM, or PKCS#8 / SEC1 DER)`);
+}
+
+/** A public key file (PEM or SubjectPublicKeyInfo DER), or a certificate's key, as SPKI DER (/0/x/4). */
+function publicKeyFile(file: string): Uint8Array {
+  const bytes = readCredentialFile('--server-key', file);
+  try {
+    const key =
+      isPem(bytes) && bytes.includes('CERTIFICATE')
+        ? new X509Certificate(bytes).publicKey
+        : createPublicKey(isPem(bytes) ? bytes : { key: bytes, format: 'der', type: 'spki' });
+    return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
+  } catch {
+    throw new CliError(`--server-key ${file}: not a public key (expected PEM or SubjectPublicKeyInfo DER)`);
+  }
+}
+
+/** A certificate file (PEM or DER) as DER (/0/x/3, /0/x/4). */
+function certificateFile(flag: string, file: string): Uint8Array {
+  const bytes = readCredentialFile(flag, file);
+  try {
+    return new Uint8Array(new X509Certificate(bytes).raw);
+  } catch {
+    throw new CliError(`${flag} ${file}: not an X.509 certificate (expected PEM or DER)`);
+  }
+}
+
+/**
+ * The /0 security resources of the simulated device's account from the flags: PSK (mode 0) with
+ * --psk-identity/--psk-key, RPK (1) with --key and --server-key, Certificate (2) with --key,
+ * --cert and --server-cert; nothing (NoSec) for coap://. Contradictions are usage errors.
+ */
+export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityConfig | undefined {
+  let secure: boolean;
+  try {
+    secure = new URL(opts.server).protocol === 'coaps:';
+  } catch {
+    return undefined; // the client reports the URI
+  }
+  const given = (
+    [
+      ['--psk-identity', opts.pskIdentity],
+      ['--psk-key', opts.pskKey],
+      ['--key', opts.key],
+      ['--cert', opts.cert],
+      ['--server-key', opts.serverKey],
+      ['--server-cert', opts.serverCert],
+      ['--cert-usage', opts.certUsage],
+      ['--sni', opts.sni],
+    ] as const
+  )
+    .filter(([, v]) => v !== undefined)
+    .map(([flag]) => flag);
+  if (!secure) {
+    if (given.length > 0)
+      throw new CliError(`${given.join(', ')}: only for a coaps:// server (--server is ${opts.server})`);
+    return undefined;
+  }
+  const psk = opts.pskIdentity !== undefined || opts.pskKey !== undefined;
+  const sni = opts.sni === undefined ? {} : { sni: opts.sni };
+  if (psk) {
+    if (opts.key !== undefined || opts.cert !== undefined)
+      throw new CliError('choose PSK (--psk-identity, --psk-key) or a key pair (--key …), not both');
+    if (opts.serverKey !== undefined || opts.serverCert !== undefined || opts.certUsage !== undefined)
+      throw new CliError('--server-key, --server-cert and --cert-usage go with --key, not with PSK');
+    if (opts.pskIdentity === undefined || opts.pskKey === undefined)
+      throw new CliError('PSK needs both --psk-identity and --psk-key');
+    if (Buffer.byteLength(opts.pskIdentity) > 128) throw new CliError('--psk-identity: at most 128 bytes');
+    if (opts.pskIdentity === '') throw new CliError('--psk-identity: must not be empty');
+    return { securityMode: 0, publicKeyOrIdentity: opts.pskIdentity, secretKey: opts.pskKey, ...sni };
+  }
+  if (opts.key === undefined) {
+    if (opts.cert !== undefined) throw new CliError("--cert needs --key (the certificate's private key)");
+    throw new CliError(
+      `a coaps:// server needs credentials: --psk-identity and --psk-key, or --key with --server-key (RPK) or --cert and --server-cert (X.509)`,
+    );
+  }
+  const secretKey = privateKeyFile(opts.key);
+  if (opts.cert === undefined) {
+    if (opts.serverCert !== undefined || opts.certUsage !== undefined)
+      throw new CliError(
+        '--server-cert and --cert-usage are for X.509 (with --cert); RPK takes --server-key',
+      );
+    if (opts.serverKey === undefined)
+      throw new CliError("RPK (--key without --cert) needs --server-key, the server's public key");
+    const own = createPublicKey(
+      createPrivateKey({ key: Buffer.from(secretKey), format: 'der', type: 'pkcs8' }),
+    );
+    return {
+      securityMode: 1,
+      publicKeyOrIdentity: new Uint8Array(own.export({ format: 'der', type: 'spki' })),
+      secretKey,
+      serverPublicKey: publicKeyFile(opts.serverKey),
+      ...sni,
+    };
+  }
+  if (opts.serverKey !== undefined)
+    throw new CliError(
+      '--server-key is for RPK; with --cert give the server certificate or trust anchor as --server-cert',
+    );
+  if (opts.serverCert === undefined)
+    throw new CliError('X.509 (--cert) needs --server-cert, the server certificate or its trust anchor');
+  return {
+    securityMode: 2,
+    publicKeyOrIdentity: certificateFile('--cert', opts.cert),
+    secretKey,
+    serverPublicKey: certificateFile('--server-cert', opts.serverCert),
+    ...(opts.certUsage === undefined ? {} : { certificateUsage: opts.certUsage }),
+    ...sni,
+  };
 }
 
 /** commander parser of a registration lifetime (also `petrel fleet`). */
@@ -74,16 +238,19 @@ const errorText = (e: unknown): string => (e instanceof Error ? e.message : Stri
  * uplinks still arrive, since a device wakes for those (queue mode, Transport §6.2).
  */
 class Radio implements Channel {
-  readonly kind = 'udp' as const;
-  on = true;
+  readonly kind: Channel['kind'];
   readonly #inner: Channel;
+  readonly #power: Power;
   readonly #handlers: ReceiveHandler[] = [];
 
-  constructor(inner: Channel) {
+  /** Over plain UDP, or over a DTLS session (where the CoAP code is readable). */
+  constructor(inner: Channel, power: Power) {
+    this.kind = inner.kind;
     this.#inner = inner;
+    this.#power = power;
     inner.onReceive((peer, bytes) => {
       const code = bytes[1] ?? 0;
-      if (!this.on && code >= 1 && code <= 31) return;
+      if (!this.#power.on && code >= 1 && code <= 31) return;
       for (const handler of this.#handlers) handler(peer, bytes);
     });
   }
@@ -107,6 +274,11 @@ class Radio implements Channel {
   close(): Promise<void> {
     return this.#inner.close();
   }
+}
+
+/** Whether the device's radios hear the server's requests (all of them: UDP and DTLS sessions). */
+interface Power {
+  on: boolean;
 }
 
 /** Event lines (suppressed by --quiet), command output, and errors (always, on stderr). */
@@ -152,7 +324,7 @@ const HELP: readonly (readonly [string, string])[] = [
 class Commands {
   constructor(
     private readonly client: LwM2mClient,
-    private readonly radio: Radio,
+    private readonly radio: Power,
     private readonly print: Printer,
     private readonly stopping: Promise<void>,
   ) {}
@@ -372,6 +544,9 @@ function watch(client: LwM2mClient, print: Printer, server: string): void {
   client.on('bootstrap-requested', () =>
     print.log('bootstrap-requested', '(bootstrap is not simulated)', {}),
   );
+  client.on('secure-session-failed', (info) =>
+    print.fail(`DTLS with ${server} failed: ${info.message}${info.fatal ? ' (not retried)' : ''}`),
+  );
   client.on('error', (e) => print.fail(e.message));
 }
 
@@ -384,7 +559,19 @@ export function clientCommand(io: CliIo): Command {
   return new Command('client')
     .description('run a simulated LwM2M device against a server and take commands on stdin')
     .requiredOption('--endpoint <ep>', 'endpoint client name (ep=)')
-    .requiredOption('--server <uri>', 'LwM2M server, coap://host:port')
+    .requiredOption('--server <uri>', 'LwM2M server, coap://host:port or coaps://host:port (DTLS)')
+    .option('--psk-identity <id>', 'coaps:// PSK identity (/0/x/3, UTF-8, up to 128 bytes)')
+    .option('--psk-key <hex>', 'coaps:// pre-shared key in hex (/0/x/5, up to 64 bytes)', pskKeyOption)
+    .option('--key <file>', 'coaps:// our P-256 private key, PEM or DER (/0/x/5): RPK, or X.509 with --cert')
+    .option('--cert <file>', 'coaps:// X.509: our certificate, PEM or DER (/0/x/3)')
+    .option('--server-key <file>', "coaps:// RPK: the server's public key, PEM or DER (/0/x/4)")
+    .option('--server-cert <file>', 'coaps:// X.509: the server certificate or trust anchor (/0/x/4)')
+    .option(
+      '--cert-usage <0..3>',
+      'coaps:// X.509 Certificate Usage (/0/x/15; default 3, domain-issued)',
+      certUsageOption,
+    )
+    .option('--sni <name>', 'coaps:// server name to send (/0/x/14; default the URI host name)')
     .option('--lifetime <seconds>', 'registration lifetime', lifetimeSeconds, 300)
     .addOption(
       new Option('--lwm2m-version <version>', 'LwM2M version to register with (falls back on 4.12)')
@@ -406,6 +593,7 @@ export function clientCommand(io: CliIo): Command {
 
 async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   const print = new Printer(io, opts.json === true, opts.quiet === true);
+  const security = securityFromFlags(opts);
   const stopping = (io.shutdown ?? waitForSignal)();
   let socket: UdpChannel;
   try {
@@ -413,7 +601,8 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   } catch (e) {
     throw new CliError(`cannot open a UDP socket: ${errorText(e)}`, 1);
   }
-  const radio = new Radio(socket);
+  const power: Power = { on: true };
+  const radio = new Radio(socket, power);
   const device = new SimulatedDevice({ interval: opts.interval });
   let client: LwM2mClient;
   try {
@@ -425,6 +614,16 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
       lwm2mVersion: opts.lwm2mVersion,
       queueMode: opts.queueMode === true,
       ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
+      ...(security === undefined
+        ? {}
+        : {
+            security,
+            secure: {
+              // Each DTLS session on its own socket; the radio sits above DTLS, on the plaintext.
+              secureTransport: () => UdpChannel.open({ address: bindAddressFor(opts.server), port: 0 }),
+              wrapSecureChannel: (channel: Channel) => new Radio(channel, power),
+            },
+          }),
     });
   } catch (e) {
     await radio.close();
@@ -439,13 +638,23 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
     throw new CliError(`cannot start the client: ${errorText(e)}`, 1);
   }
   const local = radio.local;
-  print.log(
-    'started',
-    `ep=${opts.endpoint} lwm2m=${opts.lwm2mVersion} from ${local?.address ?? '?'}:${local?.port ?? '?'}`,
-    { endpoint: opts.endpoint, lwm2m: opts.lwm2mVersion, address: local?.address, port: local?.port },
-  );
+  if (security === undefined)
+    print.log(
+      'started',
+      `ep=${opts.endpoint} lwm2m=${opts.lwm2mVersion} from ${local?.address ?? '?'}:${local?.port ?? '?'}`,
+      { endpoint: opts.endpoint, lwm2m: opts.lwm2mVersion, address: local?.address, port: local?.port },
+    );
+  else {
+    // Over coaps:// every DTLS session has a socket of its own.
+    const mode = SECURITY_MODE_NAMES[security.securityMode] ?? String(security.securityMode);
+    print.log('started', `ep=${opts.endpoint} lwm2m=${opts.lwm2mVersion} security=${mode}`, {
+      endpoint: opts.endpoint,
+      lwm2m: opts.lwm2mVersion,
+      security: mode,
+    });
+  }
   device.startWith(client);
-  const commands = new Commands(client, radio, print, stopping);
+  const commands = new Commands(client, power, print, stopping);
   const { lines, close } = opts.stdin ? openLines(io) : { lines: noLines(), close: () => undefined };
   try {
     await readLoop(lines, commands, stopping);

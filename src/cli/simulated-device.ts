@@ -2,6 +2,7 @@ import { createConnectivityMonitoringInstance, createLocationInstance } from '..
 import type { DeviceInstanceOptions } from '../client/core-instances.js';
 import { MemoryInstance } from '../client/instance.js';
 import { LwM2mClient } from '../client/lwm2m-client.js';
+import type { LwM2mClientOptions, ServerSecurityConfig } from '../client/lwm2m-client.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ResourceType } from '../model/data-types.js';
@@ -345,6 +346,10 @@ export interface SimulatedClientOptions {
   readonly profileId?: string;
   /** Spreads the lifetime Updates of many clients (registration engine). */
   readonly random?: RandomSource;
+  /** The account's /0 security resources (required for coaps://). */
+  readonly security?: ServerSecurityConfig;
+  /** The DTLS sessions' sockets and wrapper (coaps://). */
+  readonly secure?: Pick<LwM2mClientOptions, 'secureTransport' | 'wrapSecureChannel'>;
 }
 
 /**
@@ -360,8 +365,10 @@ export function createSimulatedClient(device: SimulatedDevice, options: Simulate
         shortServerId: SIMULATED_SSID,
         ...(options.lifetime === undefined ? {} : { lifetime: options.lifetime }),
         queueMode: options.queueMode === true,
+        ...(options.security === undefined ? {} : { security: options.security }),
       },
     ],
+    ...options.secure,
     model: device.model,
     device: device.device,
     instances: device.instances,

@@ -54,6 +54,14 @@ export interface SecurityInstanceOptions extends CoreInstanceOptions {
   readonly shortServerId?: number;
   /** /0/x/11, seconds. */
   readonly clientHoldOffTime?: number;
+  /** /0/x/13 Matching Type: 0 exact, 1 SHA-256, 2 SHA-384, 3 SHA-512. */
+  readonly matchingType?: number;
+  /** /0/x/14 Server Name Indication. */
+  readonly sni?: string;
+  /** /0/x/15 Certificate Usage (RFC 6698), 0..3. */
+  readonly certificateUsage?: number;
+  /** /0/x/16 DTLS/TLS Ciphersuite: the suites to propose (e.g. 49320 = 0xC0A8). */
+  readonly cipherSuites?: readonly number[];
 }
 
 /** A /0 instance (bootstrap-only: DM operations never reach it). Keys default to empty. */
@@ -67,6 +75,10 @@ export function createSecurityInstance(options: SecurityInstanceOptions): Memory
     5: options.secretKey ?? new Uint8Array(),
     10: options.shortServerId,
     11: options.clientHoldOffTime,
+    13: options.matchingType,
+    14: options.sni,
+    15: options.certificateUsage,
+    16: options.cipherSuites,
   });
 }
 

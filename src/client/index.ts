@@ -11,3 +11,4 @@ export * from './registration-engine.js';
 export * from './server-account.js';
 export * from './profile-hash.js';
 export * from './request-handler.js';
+export * from './security-credentials.js';

@@ -22,6 +22,9 @@ import { isBootstrapOnlyObject } from '../operations/validation.js';
 import { versionFeatures } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
+import type { DtlsChannel, DtlsCommonOptions } from '../dtls/dtls-channel.js';
+import { DtlsSessionError } from '../dtls/dtls-session-error.js';
+import type { DtlsSessionFailure } from '../dtls/dtls-session-error.js';
 import type { Channel, Peer } from '../transport/channel.js';
 import { peerKey } from '../transport/channel.js';
 import { AccessControl } from './access-control.js';
@@ -33,17 +36,47 @@ import { NotificationEngine } from './notification-engine.js';
 import type { NotificationDefaults } from './notification-engine.js';
 import { ObjectTree } from './object-tree.js';
 import type { ObjectTreeOptions } from './object-tree.js';
-import { RegistrationEngine, RegistrationEngineError } from './registration-engine.js';
+import { RegistrationEngine, RegistrationEngineError, UplinkRefusedError } from './registration-engine.js';
 import type { RegistrationEngineEvents, ServerStatus } from './registration-engine.js';
 import { RequestHandler } from './request-handler.js';
 import type { RequestingServer } from './request-handler.js';
+import {
+  clientSecurity,
+  isFatalAlert,
+  parseServerAddress,
+  SecurityConfigError,
+} from './security-credentials.js';
+import type { SecurityResources } from './security-credentials.js';
+import { dtlsClientOptions, securityFingerprint } from './secure-session.js';
 import { accountsFromRecords } from './server-account.js';
 import type { ServerAccount } from './server-account.js';
 
+/**
+ * The (D)TLS credentials of a server account, written into its /0 instance (the client reads them
+ * back from /0 when it connects). Resource ids: Transport TS §Security, LWM2M-1.2.md §4.1.
+ */
+export interface ServerSecurityConfig {
+  /** /0/x/2: 0 PSK, 1 RPK, 2 Certificate, 3 NoSec (default). 4 (EST) is refused. */
+  readonly securityMode: number;
+  /** /0/x/3: PSK identity (a string is UTF-8), our SubjectPublicKeyInfo (RPK) or our certificate (DER). */
+  readonly publicKeyOrIdentity?: Uint8Array | string;
+  /** /0/x/4: the server's SubjectPublicKeyInfo (RPK), or its certificate / trust anchor (X.509). */
+  readonly serverPublicKey?: Uint8Array;
+  /** /0/x/5: the PSK, or our P-256 private key (RFC 5958 OneAsymmetricKey DER). */
+  readonly secretKey?: Uint8Array;
+  /** /0/x/13, /0/x/14, /0/x/15, /0/x/16. */
+  readonly matchingType?: number;
+  readonly sni?: string;
+  readonly certificateUsage?: number;
+  readonly cipherSuites?: readonly number[];
+}
+
 /** A LwM2M server the client registers with (it becomes a /0 + /1 instance pair). */
 export interface ServerConfig {
-  /** `coap://host:port` (DTLS, TCP and MQTT URIs come with their issues). */
+  /** `coap://host[:port]` (NoSec) or `coaps://host[:port]` (DTLS 1.2, default port 5684). */
   readonly uri: string;
+  /** The /0 security resources; required for coaps://, absent (NoSec) for coap://. */
+  readonly security?: ServerSecurityConfig;
   /** Short Server ID (/1/x/0); default 1, 2, ... in order. */
   readonly shortServerId?: number;
   /** Seconds (/1/x/1); default 86400. */
@@ -71,9 +104,19 @@ export interface LwM2mClientOptions {
   readonly device?: DeviceInstanceOptions;
   /** More instances (application objects); their objects are announced in Register. */
   readonly instances?: readonly InstanceEnabler[];
-  /** Run CoAP over this channel (tests); default a UDP socket on an ephemeral port. */
+  /** Run plain CoAP (coap://) over this channel (tests); default a UDP socket on an ephemeral port. */
   readonly channel?: Channel;
   readonly udp?: { readonly address?: string; readonly port?: number };
+  /**
+   * The datagram channel a coaps:// server's DTLS session runs over; called for every new
+   * session (after a lost one the client starts over on a fresh channel), and closed with it.
+   * Default: a UDP socket on an ephemeral port (on `udp.address` when set).
+   */
+  readonly secureTransport?: (server: { shortServerId: number; peer: Peer }) => Channel | Promise<Channel>;
+  /** Wraps each DTLS channel before CoAP runs over it (e.g. a radio that can be switched off). */
+  readonly wrapSecureChannel?: (channel: Channel, shortServerId: number) => Channel;
+  /** DTLS settings (timing, limits, mtu); clock and random default to the client's. */
+  readonly dtls?: Omit<DtlsCommonOptions, 'channel'>;
   readonly clock?: Clock;
   /** Wall-clock ms (historical notification times). */
   readonly now?: () => number;
@@ -106,13 +149,27 @@ export interface LwM2mClientEvents {
     info: { shortServerId: number | undefined; kind: DownlinkRequest['kind']; path: string; code: string },
   ];
   'bootstrap-requested': [info: { shortServerId: number }];
+  /**
+   * A DTLS handshake or session with a coaps:// server failed. The request in flight fails; the
+   * registration engine retries after its back-off, or gives up at once when `fatal` (a "Fail"
+   * alert of Transport TS §Security, e.g. 115 unknown_psk_identity).
+   */
+  'secure-session-failed': [
+    info: {
+      shortServerId: number;
+      failure: DtlsSessionFailure;
+      alert: number | undefined;
+      fatal: boolean;
+      message: string;
+    },
+  ];
   sleeping: [];
   awake: [];
   error: [error: Error];
 }
 
 export type LwM2mClientErrorReason =
-  'bad-uri' | 'not-registered' | 'send-muted' | 'send-failed' | 'not-started';
+  'bad-uri' | 'not-registered' | 'send-muted' | 'send-failed' | 'not-started' | 'secure-session-failed';
 
 export class LwM2mClientError extends PetrelError {
   readonly reason: LwM2mClientErrorReason;
@@ -122,23 +179,29 @@ export class LwM2mClientError extends PetrelError {
   }
 }
 
-/** `coap://host:port` → host and port (5683 by default). */
-function parseServerUri(uri: string): { host: string; port: number } {
-  let url: URL;
+/** `coap://host:port` → host and port (5683 by default; coaps:// 5684). */
+function parseServerUri(uri: string): { scheme: 'coap' | 'coaps'; host: string; port: number } {
   try {
-    url = new URL(uri);
+    return parseServerAddress(uri);
   } catch (e) {
-    throw new LwM2mClientError('bad-uri', `"${uri}" is not a URI`, { cause: e });
+    throw new LwM2mClientError('bad-uri', e instanceof Error ? e.message : String(e), { cause: e });
   }
-  if (url.protocol !== 'coap:')
-    throw new LwM2mClientError(
-      'bad-uri',
-      `${url.protocol}// is not supported yet (coap:// only); DTLS, TCP and MQTT come later`,
-    );
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { host, port: url.port === '' ? 5683 : Number(url.port) };
 }
 
+/** The DTLS session with one coaps:// server: its own channel and CoAP binding. */
+interface SecureSession {
+  readonly fingerprint: string;
+  readonly binding: CoapClientBinding;
+  readonly dtls: DtlsChannel;
+  /** Why it ended, when a handshake or the session failed. */
+  failure: DtlsSessionError | undefined;
+  closed: boolean;
+}
+
+/** A client keeps its DTLS sessions for as long as it is registered (the server may call in). */
+const CLIENT_DTLS_IDLE_MS = 24 * 3600_000;
+
+const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /**
@@ -158,6 +221,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly #handler: RequestHandler;
   #binding: CoapClientBinding | undefined;
   #ownedChannel: Channel | undefined;
+  /** DTLS sessions by Short Server ID (coaps:// servers), and those being opened. */
+  readonly #secure = new Map<number, SecureSession>();
+  readonly #opening = new Map<number, Promise<SecureSession>>();
   /** Server peers resolved from their URIs, by Short Server ID, and back. */
   readonly #peers = new Map<number, { uri: string; peer: Peer }>();
   /** One wait per server for a registration in flight, shared by every request that arrives meanwhile. */
@@ -291,6 +357,10 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     await this.registration.stop();
     this.#started = false;
     this.notifications.close();
+    await Promise.all([...this.#opening.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all(
+      [...this.#secure.entries()].map(([ssid, session]) => this.#closeSession(ssid, session)),
+    );
     await this.#binding?.close();
     await this.#ownedChannel?.close();
   }
@@ -384,10 +454,19 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #addServer(server: ServerConfig, index: number): void {
     const ssid = server.shortServerId ?? index + 1;
     parseServerUri(server.uri);
+    const security = securityInstanceValues(server.security);
+    // Refuse at once what a handshake could never use (the same check runs at every connect).
+    const checked = clientSecurity(server.uri, security);
+    if (checked.kind === 'dtls') dtlsClientOptions(checked);
     if (!this.tree.hasObject(0)) this.tree.addObject(0);
     if (!this.tree.hasObject(1)) this.tree.addObject(1);
     this.tree.addInstance(
-      createSecurityInstance({ instanceId: index, serverUri: server.uri, shortServerId: ssid }),
+      createSecurityInstance({
+        instanceId: index,
+        serverUri: server.uri,
+        shortServerId: ssid,
+        ...security,
+      }),
     );
     const instance = createServerInstance({
       instanceId: index,
@@ -473,11 +552,146 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     return peer;
   }
 
+  /**
+   * Sends an uplink to a server, over plain CoAP or its DTLS session (opened on demand). A failed
+   * DTLS handshake or session rejects with UplinkRefusedError (a "Fail" alert, or credentials that
+   * cannot work: no retry) or LwM2mClientError('secure-session-failed') (retried after back-off).
+   */
   async #uplink(account: ServerAccount, request: UplinkRequest, version: string): Promise<UplinkResponse> {
-    const binding = this.#requireBinding();
+    const plain = this.#requireBinding();
     const peer = await this.#resolve(account);
+    if (parseServerUri(account.uri).scheme === 'coap') {
+      try {
+        clientSecurity(account.uri, account.security ?? {}); // /0 may have changed since the start
+      } catch (e) {
+        throw new UplinkRefusedError(`server ${account.shortServerId}: ${errorMessage(e)}`, { cause: e });
+      }
+      this.#touched();
+      return plain.sendUplink({ peer, lwm2mVersion: version }, request);
+    }
+    let session: SecureSession;
+    try {
+      session = await this.#session(account, peer);
+    } catch (e) {
+      if (e instanceof SecurityConfigError)
+        throw new UplinkRefusedError(`server ${account.shortServerId}: ${e.message}`, { cause: e });
+      throw e;
+    }
     this.#touched();
-    return binding.sendUplink({ peer, lwm2mVersion: version }, request);
+    try {
+      return await session.binding.sendUplink({ peer, lwm2mVersion: version }, request);
+    } catch (e) {
+      const failure = session.failure;
+      if (failure !== undefined && e instanceof BindingError && e.reason === 'closed') {
+        const text = `DTLS with server ${account.shortServerId} failed: ${failure.message}`;
+        if (isFatalAlert(failure.alert)) throw new UplinkRefusedError(text, { cause: failure });
+        throw new LwM2mClientError('secure-session-failed', text, { cause: failure });
+      }
+      // No answer over DTLS: the server may have lost the session (a restart without
+      // close_notify), so the next request starts a new handshake on a fresh channel.
+      if (e instanceof BindingError && e.reason === 'timeout')
+        void this.#closeSession(account.shortServerId, session);
+      throw e;
+    }
+  }
+
+  /** The DTLS session with a coaps:// server: the current one, or a new one (credentials from /0). */
+  #session(account: ServerAccount, peer: Peer): Promise<SecureSession> {
+    const ssid = account.shortServerId;
+    const fingerprint = securityFingerprint(account.uri, peer, account.security);
+    const current = this.#secure.get(ssid);
+    if (current && !current.closed && current.fingerprint === fingerprint) return Promise.resolve(current);
+    const pending = this.#opening.get(ssid);
+    if (pending)
+      return pending.then((s) => (s.fingerprint === fingerprint ? s : this.#session(account, peer)));
+    const opening = this.#openSession(account, peer, fingerprint, current).finally(() =>
+      this.#opening.delete(ssid),
+    );
+    this.#opening.set(ssid, opening);
+    return opening;
+  }
+
+  async #openSession(
+    account: ServerAccount,
+    peer: Peer,
+    fingerprint: string,
+    previous: SecureSession | undefined,
+  ): Promise<SecureSession> {
+    const ssid = account.shortServerId;
+    if (previous) await this.#closeSession(ssid, previous);
+    const security = clientSecurity(account.uri, account.security ?? {});
+    if (security.kind !== 'dtls')
+      throw new SecurityConfigError('mode-mismatch', 'a coaps:// server needs DTLS credentials');
+    const credentials = dtlsClientOptions(security);
+    const { DtlsChannel } = await import('../dtls/dtls-channel.js');
+    const transport = this.#options.secureTransport
+      ? await this.#options.secureTransport({ shortServerId: ssid, peer })
+      : await this.#udpFor(peer);
+    const dtls = DtlsChannel.client({
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      ...this.#options.dtls,
+      limits: { idleTimeout: CLIENT_DTLS_IDLE_MS, ...this.#options.dtls?.limits },
+      channel: transport,
+      ...credentials,
+    });
+    const channel = this.#options.wrapSecureChannel?.(dtls, ssid) ?? dtls;
+    const binding = new CoapClientBinding({
+      channel,
+      codecs: this.codecs,
+      model: this.model,
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
+      onError: (e) => this.#error(e),
+    });
+    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    const session: SecureSession = { fingerprint, binding, dtls, failure: undefined, closed: false };
+    dtls.onError((e) => this.#secureError(ssid, session, e));
+    this.#secure.set(ssid, session);
+    return session;
+  }
+
+  async #udpFor(peer: Peer): Promise<Channel> {
+    const { UdpChannel } = await import('../transport/udp-channel.js');
+    return UdpChannel.open({
+      address: this.#options.udp?.address ?? (isIP(peer.address) === 6 ? '::' : '0.0.0.0'),
+      port: 0,
+    });
+  }
+
+  /**
+   * A failed handshake or session (an alert either way, or no answer to our flights): the client
+   * hears of it, the session closes (its requests in flight fail at once) and the next request
+   * starts over. Transport TS §Security sorts alerts into retry and fail; #uplink applies that.
+   */
+  #secureError(ssid: number, session: SecureSession, e: Error): void {
+    if (session.closed) return;
+    const lost: readonly DtlsSessionFailure[] = ['handshake-failed', 'alert-received', 'handshake-timeout'];
+    if (!(e instanceof DtlsSessionError) || !lost.includes(e.failure)) {
+      this.#error(e);
+      return;
+    }
+    session.failure = e;
+    this.emit('secure-session-failed', {
+      shortServerId: ssid,
+      failure: e.failure,
+      alert: e.alert,
+      fatal: isFatalAlert(e.alert),
+      message: e.message,
+    });
+    void this.#closeSession(ssid, session);
+  }
+
+  async #closeSession(ssid: number, session: SecureSession): Promise<void> {
+    if (this.#secure.get(ssid) === session) this.#secure.delete(ssid);
+    if (session.closed) return;
+    session.closed = true;
+    try {
+      await session.binding.close(); // closes the DTLS channel (close_notify) and its transport
+    } catch (e) {
+      this.#error(e);
+    }
   }
 
   async #sendRegistration(
@@ -588,6 +802,26 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #error(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
   }
+}
+
+/** ServerSecurityConfig as the /0 instance's values (the ones the factory takes). */
+function securityInstanceValues(security: ServerSecurityConfig | undefined): SecurityResources {
+  if (security === undefined) return {};
+  const identity = security.publicKeyOrIdentity;
+  return {
+    securityMode: security.securityMode,
+    ...(identity === undefined
+      ? {}
+      : {
+          publicKeyOrIdentity: typeof identity === 'string' ? new TextEncoder().encode(identity) : identity,
+        }),
+    ...(security.serverPublicKey === undefined ? {} : { serverPublicKey: security.serverPublicKey }),
+    ...(security.secretKey === undefined ? {} : { secretKey: security.secretKey }),
+    ...(security.matchingType === undefined ? {} : { matchingType: security.matchingType }),
+    ...(security.sni === undefined ? {} : { sni: security.sni }),
+    ...(security.certificateUsage === undefined ? {} : { certificateUsage: security.certificateUsage }),
+    ...(security.cipherSuites === undefined ? {} : { cipherSuites: security.cipherSuites }),
+  };
 }
 
 function describe(request: DownlinkRequest): string {

@@ -204,6 +204,17 @@ export class RegistrationEngineError extends PetrelError {
 }
 
 /**
+ * Thrown by a RegistrationSend when the transport refused the server for good, e.g. a fatal
+ * (D)TLS alert of the "Fail" class (Transport TS §Security: 42-46, 48, 49, 112-115): the
+ * registration fails at once, as after a 4.xx, instead of being retried.
+ */
+export class UplinkRefusedError extends PetrelError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PETREL_ERR_UPLINK_REFUSED', message, options);
+  }
+}
+
+/**
  * The versions to offer a server, best first: ours up to `preferred`, narrowed to those /1/x/25
  * names (patch levels ignored, 1.2.1 = 1.2). When /1/x/25 names none of ours (only newer ones, or
  * nothing valid), all of ours: a newer server should accept an older client (Core §5.2).
@@ -672,6 +683,10 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
       const outcome = await this.#send(account, built.request, 'register');
       if (entry.epoch !== epoch || this.#entries.get(entry.ssid) !== entry) {
         this.#cleanUpStale(account, outcome);
+        return;
+      }
+      if (outcome.kind === 'error' && outcome.error instanceof UplinkRefusedError) {
+        this.#procedureFailed(entry, this.#outcomeFailure('register', outcome), 'rejected');
         return;
       }
       if (outcome.kind !== 'response') {

@@ -1,6 +1,7 @@
 import type { LwM2mValue } from '../model/data-types.js';
 import type { LwM2mRecord } from '../model/records.js';
 import { parseBinding } from '../operations/registration-parameters.js';
+import type { SecurityResources } from './security-credentials.js';
 
 /**
  * One LwM2M Server account as the registration engine sees it: the /0 Security instance that is
@@ -46,6 +47,8 @@ export interface ServerAccount {
   readonly defaultNotificationMode?: 0 | 1;
   /** /1/x/6 Notification Storing When Disabled or Offline (absent: true). */
   readonly notificationStoring?: boolean;
+  /** The (D)TLS resources of the /0 instance (/0/x/2-5, 13-16); absent when it has none. */
+  readonly security?: SecurityResources;
 }
 
 export interface AccountsFromRecordsOptions {
@@ -83,6 +86,29 @@ function booleanOf(v: LwM2mValue | undefined): boolean | undefined {
 
 function stringOf(v: LwM2mValue | undefined): string | undefined {
   return v?.type === 'string' ? v.value : undefined;
+}
+
+function bytesOf(v: LwM2mValue | undefined): Uint8Array | undefined {
+  if (v?.type === 'opaque') return v.value;
+  return v?.type === 'string' ? new TextEncoder().encode(v.value) : undefined;
+}
+
+/** /0/x/2-5 and 13-16 of a Security instance; a value of the wrong type reads as absent. */
+function securityOf(sec: InstanceValues): SecurityResources {
+  const res = (rid: number): LwM2mValue | undefined => sec.single.get(rid);
+  const mode = numberOf(res(2));
+  const suites = (sec.multiple.get(16) ?? []).map(numberOf).filter((n): n is number => n !== undefined);
+  const resources: { -readonly [K in keyof SecurityResources]: SecurityResources[K] } = {
+    securityMode: mode,
+    publicKeyOrIdentity: bytesOf(res(3)),
+    serverPublicKey: bytesOf(res(4)),
+    secretKey: bytesOf(res(5)),
+    matchingType: numberOf(res(13)),
+    sni: stringOf(res(14)),
+    certificateUsage: numberOf(res(15)),
+    cipherSuites: suites.length > 0 ? suites : undefined,
+  };
+  return definedOnly(resources);
 }
 
 /** The resources of one instance: resource id → single value, and → resource instance values. */
@@ -139,7 +165,9 @@ export function accountsFromRecords(
     const server = servers.get(ssid);
     if (server === undefined) continue;
     const account = accountOf(ssid, uri, server, options);
-    if (account !== undefined) accounts.set(ssid, account);
+    if (account === undefined) continue;
+    const security = securityOf(sec);
+    accounts.set(ssid, Object.keys(security).length === 0 ? account : { ...account, security });
   }
   return [...accounts.values()].sort((a, b) => a.shortServerId - b.shortServerId);
 }
