@@ -117,6 +117,9 @@ export interface LwM2mServerOptions {
   readonly coaps?: CoapsOptions;
 }
 
+/** How long the coaps:// server keeps a silent DTLS session by default (ms): a day. */
+const SESSION_IDLE_TIMEOUT = 24 * 3600_000;
+
 /** The `coaps://` side of the server: DTLS with PSKs from a credential store. */
 export interface CoapsOptions {
   /** Where DTLS listens over UDP (default `0.0.0.0:5684`) when no channel is given. */
@@ -416,6 +419,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       clock: this.#clock,
       random: this.#random,
       ...coaps.dtls,
+      // A device sleeps between Updates (queue mode, long lifetimes): its session must outlive
+      // that, or downlinks fail until it comes back. Memory stays bounded by maxSessions (LRU).
+      limits: { idleTimeout: SESSION_IDLE_TIMEOUT, ...coaps.dtls?.limits },
       channel: inner,
       psk: async (identity) => {
         const name = pskIdentityText(identity);
