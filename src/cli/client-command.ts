@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { MemoryInstance } from '../client/instance.js';
 import type { LwM2mClient, ServerSecurityConfig } from '../client/lwm2m-client.js';
@@ -15,6 +14,7 @@ import type { Channel, ChannelErrorHandler, Peer, ReceiveHandler } from '../tran
 import { UdpChannel } from '../transport/udp-channel.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
+import { KeyFileError, readCertificates, readPrivateKey, readPublicKey } from './key-files.js';
 import {
   SIMULATED_SSID,
   SimulatedDevice,
@@ -68,54 +68,31 @@ function certUsageOption(text: string): number {
   return Number(text);
 }
 
-function readCredentialFile(flag: string, file: string): Buffer {
+/** Runs a key-file reader; its KeyFileError becomes a usage error naming the flag. */
+function fromFile<T>(flag: string, read: () => T): T {
   try {
-    return readFileSync(file);
+    return read();
   } catch (e) {
-    throw new CliError(`${flag} ${file}: ${errorText(e)}`);
+    if (e instanceof KeyFileError) throw new CliError(`${flag}: ${e.message}`);
+    throw e;
   }
 }
 
-const isPem = (bytes: Buffer): boolean => bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN ');
-
 /** A private key file (PEM or DER: PKCS#8 or SEC1) as RFC 5958 OneAsymmetricKey DER, for /0/x/5. */
 function privateKeyFile(file: string): Uint8Array {
-  const bytes = readCredentialFile('--key', file);
-  const attempts = isPem(bytes)
-    ? [() => createPrivateKey(bytes)]
-    : (['pkcs8', 'sec1'] as const).map((type) => () => createPrivateKey({ key: bytes, format: 'der', type }));
-  for (const attempt of attempts) {
-    try {
-      return new Uint8Array(attempt().export({ format: 'der', type: 'pkcs8' }));
-    } catch {
-      // next form
-    }
-  }
-  throw new CliError(`--key ${file}: not a private key (expected PEM, or PKCS#8 / SEC1 DER)`);
+  const key = fromFile('--key', () => readPrivateKey(file));
+  return new Uint8Array(key.export({ format: 'der', type: 'pkcs8' }));
 }
 
 /** A public key file (PEM or SubjectPublicKeyInfo DER), or a certificate's key, as SPKI DER (/0/x/4). */
 function publicKeyFile(file: string): Uint8Array {
-  const bytes = readCredentialFile('--server-key', file);
-  try {
-    const key =
-      isPem(bytes) && bytes.includes('CERTIFICATE')
-        ? new X509Certificate(bytes).publicKey
-        : createPublicKey(isPem(bytes) ? bytes : { key: bytes, format: 'der', type: 'spki' });
-    return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
-  } catch {
-    throw new CliError(`--server-key ${file}: not a public key (expected PEM or SubjectPublicKeyInfo DER)`);
-  }
+  const key = fromFile('--server-key', () => readPublicKey(file));
+  return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
 }
 
-/** A certificate file (PEM or DER) as DER (/0/x/3, /0/x/4). */
+/** A certificate file (PEM or DER) as DER (/0/x/3, /0/x/4): its first certificate. */
 function certificateFile(flag: string, file: string): Uint8Array {
-  const bytes = readCredentialFile(flag, file);
-  try {
-    return new Uint8Array(new X509Certificate(bytes).raw);
-  } catch {
-    throw new CliError(`${flag} ${file}: not an X.509 certificate (expected PEM or DER)`);
-  }
+  return fromFile(flag, () => readCertificates(file)[0]!);
 }
 
 /**

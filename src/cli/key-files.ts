@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PetrelError } from '../errors.js';
 
@@ -14,37 +14,50 @@ function read(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new KeyFileError(`cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    throw new KeyFileError(
+      `cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
 const isPem = (bytes: Buffer): boolean => bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN');
 
-/**
- * A P-256 private key from a file: PEM (PKCS#8 or SEC1 "EC PRIVATE KEY") or DER (PKCS#8, as in
- * the LwM2M Security object's Secret Key, RFC 5958; or SEC1).
- */
-export function readP256PrivateKey(path: string): KeyObject {
+/** A private key from a file: PEM (PKCS#8, SEC1 "EC PRIVATE KEY", …) or DER (PKCS#8 or SEC1). */
+export function readPrivateKey(path: string): KeyObject {
   const bytes = read(path, 'private key');
-  let key: KeyObject | undefined;
   const attempts = isPem(bytes)
     ? [() => createPrivateKey(bytes)]
-    : [
-        () => createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }),
-        () => createPrivateKey({ key: bytes, format: 'der', type: 'sec1' }),
-      ];
+    : (['pkcs8', 'sec1'] as const).map((type) => () => createPrivateKey({ key: bytes, format: 'der', type }));
   for (const attempt of attempts) {
     try {
-      key = attempt();
-      break;
+      return attempt();
     } catch {
       // try the next form
     }
   }
-  if (!key) throw new KeyFileError(`${path} is not a private key (PEM, or DER PKCS#8 / SEC1)`);
+  throw new KeyFileError(`${path} is not a private key (PEM, or DER PKCS#8 / SEC1)`);
+}
+
+/**
+ * A P-256 private key from a file (see readPrivateKey): the LwM2M Security object's Secret Key is
+ * a PKCS#8 (RFC 5958) P-256 key for the ECDHE_ECDSA suites.
+ */
+export function readP256PrivateKey(path: string): KeyObject {
+  const key = readPrivateKey(path);
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
     throw new KeyFileError(`${path} is not an EC P-256 (prime256v1) key, which DTLS for LwM2M needs`);
   return key;
+}
+
+/** A public key from a file: PEM, SubjectPublicKeyInfo DER, or the key of a certificate (PEM). */
+export function readPublicKey(path: string): KeyObject {
+  const bytes = read(path, 'public key');
+  try {
+    if (isPem(bytes) && bytes.includes('CERTIFICATE')) return new X509Certificate(bytes).publicKey;
+    return createPublicKey(isPem(bytes) ? bytes : { key: bytes, format: 'der', type: 'spki' });
+  } catch {
+    throw new KeyFileError(`${path} is not a public key (PEM or SubjectPublicKeyInfo DER)`);
+  }
 }
 
 /** The certificates of a file, in file order (DER): PEM with one or more, or one DER certificate. */

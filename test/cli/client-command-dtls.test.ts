@@ -230,15 +230,15 @@ describe('petrel client over coaps://', () => {
       [['--server', 'coaps://127.0.0.1', '--cert', key], /--cert needs --key/],
       [
         ['--server', 'coaps://127.0.0.1', '--key', join(dir, 'missing.pem'), '--server-key', key],
-        /--key .*missing\.pem: ENOENT/,
+        /--key: cannot read the private key .*missing\.pem: ENOENT/,
       ],
       [
         ['--server', 'coaps://127.0.0.1', '--key', file('bad.pem', 'nonsense'), '--server-key', key],
-        /--key .*not a private key/,
+        /--key: .*not a private key/,
       ],
       [
         ['--server', 'coaps://127.0.0.1', '--key', key, '--cert', key, '--server-cert', key],
-        /--cert .*not an X\.509 certificate/,
+        /--cert: .*has no CERTIFICATE block/,
       ],
       [
         ['--server', 'coaps://127.0.0.1', '--key', key, '--server-key', key, '--cert-usage', '1'],
