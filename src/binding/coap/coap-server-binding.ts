@@ -299,7 +299,11 @@ export class CoapServerBinding implements ServerBinding {
     const onSent = response.onSent;
     // The endpoint sends the answer as soon as this promise settles; onSent runs after that.
     if (onSent) setImmediate(onSent);
-    return encodeUplinkResponse(response, request);
+    // The codecs encode a Bootstrap-Pack answer's records in the Accept format.
+    return encodeUplinkResponse(response, request, {
+      codecs: this.#options.codecs,
+      model: this.#options.model,
+    });
   }
 }
 
