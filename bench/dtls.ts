@@ -1,5 +1,5 @@
-// DTLS benchmark: full PSK and ECDHE-ECDSA (raw public key) handshakes/s (our client and server
-// over loopback UDP), CoAP requests/s
+// DTLS benchmark: full PSK and ECDHE-ECDSA (raw public key) handshakes/s and PSK session
+// resumptions (abbreviated handshakes)/s (our client and server over loopback UDP), CoAP requests/s
 // over DTLS (PSK, CCM_8, 32 in flight) against the same traffic over plain UDP in the same run, and
 // CCM_8 record protect+unprotect/s (64-byte payload).
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,6 +10,7 @@ import { cipherSuite } from '../src/dtls/cipher-suites.js';
 import { DtlsChannel } from '../src/dtls/dtls-channel.js';
 import { ContentType, DTLS_1_2 } from '../src/dtls/record.js';
 import { RecordProtection } from '../src/dtls/record-protection.js';
+import { SessionCache } from '../src/dtls/session-cache.js';
 import { anyRawPublicKeyVerifier } from '../src/dtls/peer-verification.js';
 import type { Channel, ReceiveHandler } from '../src/transport/channel.js';
 import { UdpChannel } from '../src/transport/udp-channel.js';
@@ -39,13 +40,15 @@ function dtlsServer(channel: Channel): DtlsChannel {
 
 type Mode = 'psk' | 'rpk';
 
-function dtlsClient(channel: Channel, mode: Mode): DtlsChannel {
+/** `sessionCache`: shared with earlier clients, so they resume; default: none (full handshakes). */
+function dtlsClient(channel: Channel, mode: Mode, sessionCache: SessionCache | false = false): DtlsChannel {
   return mode === 'psk'
-    ? DtlsChannel.client({ channel, psk: { identity: IDENTITY, key: KEY } })
+    ? DtlsChannel.client({ channel, psk: { identity: IDENTITY, key: KEY }, sessionCache })
     : DtlsChannel.client({
         channel,
         certificate: { privateKey: clientKey },
         verifyPeer: anyRawPublicKeyVerifier(),
+        sessionCache,
       });
 }
 
@@ -73,31 +76,44 @@ function reusable(socket: UdpChannel): { channel: () => Channel } {
  * Full handshakes/s over loopback UDP: HANDSHAKES_IN_FLIGHT workers, each with its own socket,
  * run one handshake after another (a new client session each time, replacing the previous one on
  * the server, RFC 6347 §4.2.8) and wait for one echoed datagram. Client and server share this
- * process and its CPU.
+ * process and its CPU. `resume`: each worker's clients share a session cache, so after one full
+ * handshake (outside the count) every handshake is abbreviated (RFC 5246 §7.3).
  */
-async function handshakesPerSecond(mode: Mode): Promise<number> {
+async function handshakesPerSecond(mode: Mode, resume = false): Promise<number> {
   const udp = await openUdp();
   const server = dtlsServer(udp.channel);
   server.onReceive((peer, bytes) => server.send(peer, bytes));
   const peer = { address: '127.0.0.1', port: udp.port };
   let count = 0;
+  const sockets = await Promise.all(
+    Array.from({ length: HANDSHAKES_IN_FLIGHT }, () => UdpChannel.open({ address: '127.0.0.1', port: 0 })),
+  );
+  const once = async (channel: Channel, cache: SessionCache | false): Promise<void> => {
+    const client = dtlsClient(channel, mode, cache);
+    await new Promise<void>((resolve) => {
+      client.onReceive(() => resolve());
+      client.send(peer, PAYLOAD);
+    });
+    await client.close();
+  };
+  const workers = await Promise.all(
+    sockets.map(async (socket) => {
+      const reuse = reusable(socket);
+      const cache: SessionCache | false = resume ? new SessionCache(performance) : false;
+      if (cache) await once(reuse.channel(), cache); // the full handshake that makes the session
+      return { reuse, cache };
+    }),
+  );
   const end = performance.now() + DURATION_MS;
   const start = performance.now();
-  const worker = async (): Promise<void> => {
-    const socket = await UdpChannel.open({ address: '127.0.0.1', port: 0 });
-    const sockets = reusable(socket);
+  const worker = async ({ reuse, cache }: (typeof workers)[number]): Promise<void> => {
     while (performance.now() < end) {
-      const client = dtlsClient(sockets.channel(), mode);
-      await new Promise<void>((resolve) => {
-        client.onReceive(() => resolve());
-        client.send(peer, PAYLOAD);
-      });
-      await client.close();
+      await once(reuse.channel(), cache);
       count++;
     }
-    await socket.close();
   };
-  await Promise.all(Array.from({ length: HANDSHAKES_IN_FLIGHT }, worker));
+  await Promise.all(workers.map(worker));
+  await Promise.all(sockets.map((socket) => socket.close()));
   const rate = (count * 1000) / (performance.now() - start);
   await server.close();
   return rate;
@@ -169,6 +185,10 @@ export async function runDtlsBench(): Promise<void> {
   result.metrics.psk_handshakes_udp_per_s = { value: await handshakesPerSecond('psk'), unit: 'handshakes/s' };
   result.metrics.ecdhe_rpk_handshakes_udp_per_s = {
     value: await handshakesPerSecond('rpk'),
+    unit: 'handshakes/s',
+  };
+  result.metrics.resumptions_udp_per_s = {
+    value: await handshakesPerSecond('psk', true),
     unit: 'handshakes/s',
   };
   const udp = await coapRps(false);

@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Registration } from '../server/registration.js';
+import type { BootstrapConfigStore } from '../store/bootstrap-config-store.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Stores } from '../store/stores.js';
@@ -27,6 +29,10 @@ export interface ApiContext {
   readonly events: EventLog;
   /** Devices' security information; the /api/security routes answer 503 without it. */
   readonly credentials: CredentialStore | undefined;
+  /** Per-endpoint bootstrap configurations; the /api/bootstrap/clients routes answer 503 without it. */
+  readonly bootstrapConfigs?: BootstrapConfigStore;
+  /** The Bootstrap-Server of this process; /api/bootstrap/sessions answers 503 without it. */
+  readonly bootstrap?: BootstrapServer;
   readonly storeKind: Stores['kind'];
   readonly model: ObjectModel;
   readonly monitor: ServerMonitor;

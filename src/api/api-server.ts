@@ -5,10 +5,12 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifySchema, FastifyServerOptions } from 'fastify';
+import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
 import type { ApiContext, ServerSecurityInfo } from './api-context.js';
+import { registerBootstrapRoutes } from './bootstrap-routes.js';
 import { ApiError, MAX_PARAM_LENGTH, frameworkErrorHandler, installErrorHandler } from './api-errors.js';
 import { registerClientRoutes } from './clients-routes.js';
 import { recordServerEvents } from './event-recorder.js';
@@ -29,7 +31,10 @@ export interface ApiServerOptions {
    * Tags, the event log and (for /api/security) the credential store: the server's own stores
    * bundle will do.
    */
-  readonly stores: Pick<Stores, 'tags' | 'events' | 'kind'> & Partial<Pick<Stores, 'credentials'>>;
+  readonly stores: Pick<Stores, 'tags' | 'events' | 'kind'> &
+    Partial<Pick<Stores, 'credentials' | 'bootstrapConfigs'>>;
+  /** The Bootstrap-Server running beside the LwM2M server, shown by /api/bootstrap/sessions. */
+  readonly bootstrap?: BootstrapServer;
   /** Object definitions for /api/models (default: the server's model). */
   readonly model?: ObjectModel;
   /** Require `Authorization: Bearer <token>` on /api (not on /api/openapi.json and /api/docs). */
@@ -168,6 +173,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     tags: options.stores.tags,
     events: options.stores.events,
     credentials: options.stores.credentials,
+    ...(options.stores.bootstrapConfigs ? { bootstrapConfigs: options.stores.bootstrapConfigs } : {}),
+    ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
     storeKind: options.stores.kind,
     model: options.model ?? options.server.model,
     monitor,
@@ -245,6 +252,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   registerOperationRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerSecurityRoutes(app, ctx);
+  registerBootstrapRoutes(app, ctx);
 
   const webRoot = options.webRoot !== undefined && hasWebUi(options.webRoot) ? options.webRoot : undefined;
   if (webRoot !== undefined) await registerWebRoutes(app, webRoot);

@@ -33,6 +33,10 @@ export interface ServerSettings {
   readonly coapsCidLength: number | undefined;
   /** With coaps: refuse every plain-CoAP (NoSec) Register. */
   readonly secureOnly: boolean;
+  /** UDP port of the Bootstrap-Server (coap://) run beside the LwM2M server; undefined = off. */
+  readonly bootstrapPort: number | undefined;
+  /** UDP port of the Bootstrap-Server's coaps:// (DTLS, the --coaps-* identity) side; undefined = off. */
+  readonly bootstrapCoapsPort: number | undefined;
   /** HTTP API and UI bind address; default: `address`. */
   readonly httpAddress: string;
   readonly httpPort: number;
@@ -233,6 +237,8 @@ const KINDS: Kinds = {
   trustAnchors: list(file),
   coapsCidLength: cidLength,
   secureOnly: flag,
+  bootstrapPort: port,
+  bootstrapCoapsPort: port,
   httpAddress: ip,
   httpPort: port,
   store,
@@ -268,6 +274,8 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
   trustAnchors: [],
   coapsCidLength: undefined,
   secureOnly: false,
+  bootstrapPort: undefined,
+  bootstrapCoapsPort: undefined,
   httpPort: 8080,
   store: 'sqlite:./data/petrel.db',
   models: [],
@@ -473,6 +481,14 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
     trustAnchors: ['<files>', 'CA certificates (PEM/DER) of device certificates, comma separated'],
     coapsCidLength: ['<bytes>', 'DTLS Connection ID length given to devices, 0 = none (default 6)'],
     secureOnly: ['', 'with --coaps-port: refuse every plain-CoAP (NoSec) registration'],
+    bootstrapPort: [
+      '<port>',
+      'also run a Bootstrap-Server (coap://) on this UDP port, e.g. 5783, 0 = any free port (default off)',
+    ],
+    bootstrapCoapsPort: [
+      '<port>',
+      'also run the Bootstrap-Server on coaps:// (DTLS) on this UDP port, e.g. 5784 (default off)',
+    ],
     httpAddress: ['<ip>', 'HTTP API and web UI address (default: the --address)'],
     httpPort: ['<port>', 'HTTP API and web UI port, 0 = any free port (default 8080)'],
     store: ['<store>', 'memory, sqlite:<file> or redis://host:port (default sqlite:./data/petrel.db)'],

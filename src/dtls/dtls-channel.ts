@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { TimerQueue, type TimerTask } from '../timer-queue.js';
@@ -25,19 +26,21 @@ import {
   wholeMessage,
   type HandshakeMessage,
 } from './handshake.js';
-import { ClientHandshake } from './handshake-client.js';
+import { ClientHandshake, type ClientSessions } from './handshake-client.js';
 import { HandshakeReassembler } from './handshake-reassembler.js';
 import {
   DEFAULT_CIPHER_SUITES,
   MAX_PSK_IDENTITY,
   ServerHandshake,
   type PskLookup,
+  type ServerSessions,
 } from './handshake-server.js';
 import { checkAuthOptions, type DtlsAuthOptions } from './dtls-auth-options.js';
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './hello-messages.js';
 import type { DtlsRecord } from './record.js';
 import { ContentType, DTLS_1_0, encodeRecord, parseDatagram } from './record.js';
 import { MAX_PLAINTEXT } from './record-protection.js';
+import { SessionCache, sessionIdKey, type SessionCacheOptions } from './session-cache.js';
 
 export interface DtlsLimits {
   /** Handshakes in progress at most; ClientHellos beyond are dropped. Default 256. */
@@ -80,6 +83,12 @@ export interface DtlsServerOptions extends DtlsCommonOptions, DtlsAuthOptions {
    * Default 6.
    */
   connectionIdLength?: number;
+  /**
+   * Resumable sessions (RFC 5246 §7.3): each full handshake gets a session_id, and a client that
+   * offers it back gets the abbreviated handshake. `false`: no session_id, no resumption.
+   * Default on: 10000 sessions (LRU), each resumable for 24 h after its full handshake.
+   */
+  sessionCache?: SessionCacheOptions | false;
 }
 
 export interface DtlsClientOptions extends DtlsCommonOptions, DtlsAuthOptions {
@@ -92,6 +101,13 @@ export interface DtlsClientOptions extends DtlsCommonOptions, DtlsAuthOptions {
    * Default true.
    */
   connectionId?: boolean;
+  /**
+   * The sessions remembered per server (address, port and our credentials) and offered for
+   * resumption in the next handshake with it (RFC 5246 §7.3). A SessionCache (say, the
+   * `sessionCache` of an earlier channel) is shared, so a new channel resumes the old one's
+   * sessions. `false`: never resume. Default on: 10000 servers, 24 h.
+   */
+  sessionCache?: SessionCacheOptions | SessionCache | false;
 }
 
 export interface DtlsChannelStats {
@@ -113,6 +129,8 @@ interface Entry {
   route: { peer: Peer };
   /** The source of the datagram being handled, for a CID session (it may have moved). */
   incoming: { key: string; peer: Peer } | undefined;
+  /** Server, a handshake beside an established session: the client's ChangeCipherSpec came. */
+  sawChangeCipherSpec?: boolean;
   /** Client: datagrams waiting for the handshake. */
   queue: Uint8Array[];
   idleTask: TimerTask;
@@ -163,6 +181,10 @@ export class DtlsChannel implements Channel {
   readonly #credentials: { identity: Uint8Array; key: Uint8Array } | undefined;
   /** Both roles: the certificate options (and client serverName), checked. */
   readonly #auth: DtlsAuthOptions & { serverName?: string };
+  /** Both roles: resumable sessions (server: by session_id; client: by server and credentials). */
+  readonly #sessions: SessionCache | undefined;
+  /** Client: names our credentials in the cache keys (a shared cache may serve other credentials). */
+  #credentialTag = '';
 
   private constructor(
     role: 'client' | 'server',
@@ -214,6 +236,14 @@ export class DtlsChannel implements Channel {
         throw new ChannelConfigError('PSK key must be 1..64 bytes');
       this.#credentials = { identity, key: client.psk.key };
     }
+    const cacheOption = server ? server.sessionCache : client?.sessionCache;
+    this.#sessions =
+      cacheOption === false
+        ? undefined
+        : cacheOption instanceof SessionCache
+          ? cacheOption
+          : new SessionCache(this.#clock, cacheOption);
+    if (client) this.#credentialTag = credentialTag(this.#credentials, this.#auth);
     this.#inner.onReceive((peer, bytes) => {
       if (this.#closing) return;
       try {
@@ -239,6 +269,11 @@ export class DtlsChannel implements Channel {
 
   get local(): LocalAddress | undefined {
     return this.#inner.local;
+  }
+
+  /** The resumable sessions (undefined with `sessionCache: false`); a client's may go to a new channel. */
+  get sessionCache(): SessionCache | undefined {
+    return this.#sessions;
   }
 
   /** Handshakes in progress and established sessions. */
@@ -284,6 +319,7 @@ export class DtlsChannel implements Channel {
             verifyPeer: this.#auth.verifyPeer,
             cipherSuites: this.#auth.cipherSuites ?? DEFAULT_CIPHER_SUITES,
             serverName: this.#auth.serverName,
+            ...(this.#sessions ? { session: this.#clientSessions(key) } : {}),
           }),
       );
       entry.queue.push(datagram);
@@ -315,7 +351,9 @@ export class DtlsChannel implements Channel {
       this.#partialHellos.clear();
       this.#live.clear();
       this.#timers.clear();
-      this.#closing = this.#inner.close();
+      // One turn of the event loop first: a UDP send goes out on the next tick (address lookup),
+      // and closing the socket at once would drop the close_notify alerts just sent.
+      this.#closing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#inner.close());
     }
     return this.#closing;
   }
@@ -356,12 +394,17 @@ export class DtlsChannel implements Channel {
       if (same.state !== 'handshake') return;
     }
     if (pending) {
-      // The new handshake takes epoch 0, and epoch 1 once it has read the client's
-      // ChangeCipherSpec; the established session keeps the rest of epoch 1.
-      const toPending = records.filter((r) => r.epoch === 0 || pending.connection.readEpoch === 1);
-      if (toPending.length > 0) pending.connection.receive(toPending);
-      if (toPending.length === records.length) return;
-      records = records.filter((r) => !toPending.includes(r));
+      // The new handshake takes epoch 0, and epoch 1 from the client's ChangeCipherSpec on (it
+      // may sit in the same datagram as the Finished after it, or wait behind a PSK lookup); the
+      // established session keeps the rest of epoch 1. Records in datagram order (RFC 6347 §4.1).
+      const rest: DtlsRecord[] = [];
+      for (const r of records) {
+        if (r.epoch === 0 && r.type === ContentType.change_cipher_spec) pending.sawChangeCipherSpec = true;
+        if (r.epoch === 0 || pending.sawChangeCipherSpec) pending.connection.receive([r]);
+        else rest.push(r);
+      }
+      if (rest.length === 0) return;
+      records = rest;
     }
     if (!entry) return;
     entry.connection.receive(records); // it notes activity only for authenticated records
@@ -418,6 +461,7 @@ export class DtlsChannel implements Channel {
             certificate: this.#auth.certificate,
             verifyPeer: this.#auth.verifyPeer,
             cipherSuites: this.#auth.cipherSuites,
+            ...(this.#sessions ? { sessions: this.#serverSessions(this.#sessions) } : {}),
           },
           hello.body,
           hello.message,
@@ -470,6 +514,29 @@ export class DtlsChannel implements Channel {
       this.#partialHellos.delete(key); // contradicting or malformed fragments: start over
     }
     return undefined;
+  }
+
+  // ---- session resumption ----
+
+  #serverSessions(cache: SessionCache): ServerSessions {
+    return {
+      find: (id) => cache.get(sessionIdKey(id)),
+      save: (session) => cache.set(sessionIdKey(session.sessionId), session),
+      // Not from the injected RandomSource: a session_id must stay unique across restarts (a
+      // client may still offer an old one), which a seeded source restarted with its seed is not.
+      newId: () => new Uint8Array(randomBytes(32)),
+    };
+  }
+
+  /** The client's cache entry for the server at `key`, with our credentials. */
+  #clientSessions(key: string): ClientSessions {
+    const cache = this.#sessions!;
+    const slot = `${key}|${this.#credentialTag}`;
+    return {
+      offer: () => cache.get(slot),
+      save: (session) => cache.set(slot, session),
+      forget: () => cache.delete(slot),
+    };
   }
 
   // ---- bookkeeping ----
@@ -684,6 +751,18 @@ function isClientHello(record: DtlsRecord): boolean {
     record.type === ContentType.handshake &&
     record.fragment[0] === HandshakeType.client_hello
   );
+}
+
+/** A digest of a client's credentials (never the key itself) for its session cache keys. */
+function credentialTag(
+  psk: { identity: Uint8Array; key: Uint8Array } | undefined,
+  auth: DtlsAuthOptions,
+): string {
+  const h = createHash('sha256');
+  if (psk) h.update('psk').update(psk.identity).update(':').update(psk.key);
+  const key = auth.certificate?.privateKey;
+  if (key) h.update('ecdsa').update(key.export({ format: 'der', type: 'pkcs8' }));
+  return h.digest('hex').slice(0, 32);
 }
 
 function hex(bytes: Uint8Array): string {

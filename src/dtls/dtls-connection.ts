@@ -295,6 +295,21 @@ export abstract class DtlsConnection {
     }
   }
 
+  /**
+   * Holds later records back until `step` settles (an asynchronous lookup outside a handshake
+   * message, such as the PSK check of a resumption); a rejection fails the handshake.
+   */
+  protected wait(step: Promise<void>): void {
+    this.#busy = true;
+    step.then(
+      () => this.#resume(),
+      (e: unknown) => {
+        this.#busy = false;
+        this.#failOn(e);
+      },
+    );
+  }
+
   #resume(): void {
     this.#busy = false;
     this.#pump();
@@ -346,8 +361,9 @@ export abstract class DtlsConnection {
   }
 
   /**
-   * Sends a new flight. `retransmit`: arm the timer (every flight but the server's last one,
-   * which is only resent when the client repeats its own, RFC 6347 §4.2.4).
+   * Sends a new flight. `retransmit`: arm the timer (every flight but the last one of the
+   * handshake, which is only resent when the peer repeats its own, RFC 6347 §4.2.4: the server's
+   * flight 6 in a full handshake, the client's CCS+Finished in an abbreviated one, RFC 5246 §7.3).
    */
   protected sendFlight(items: FlightItem[], retransmit: boolean): void {
     this.#answeredBelow = this.reassembler.nextSeq;
@@ -433,7 +449,10 @@ export abstract class DtlsConnection {
     );
   }
 
-  /** Our last flight needs no more resending (the client's, once the server's Finished arrived). */
+  /**
+   * Our flight needs no more resending: the client's flight 5 once the server's Finished arrived,
+   * the server's ServerHello+CCS+Finished of an abbreviated handshake once the client's did.
+   */
   protected forgetFlight(): void {
     this.ctx.timers.cancel(this.#retransmitTask);
     this.#flight = [];

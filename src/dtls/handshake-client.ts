@@ -52,6 +52,7 @@ import {
 } from './key-schedule.js';
 import { DTLS_1_2 } from './record.js';
 import { RecordProtection } from './record-protection.js';
+import type { CachedSession } from './session-cache.js';
 
 export interface ClientHandshakeOptions {
   /** Our PSK credentials; the identity text is reported on the Peer of a PSK session. */
@@ -64,6 +65,18 @@ export interface ClientHandshakeOptions {
   cipherSuites: readonly number[];
   /** Sent as server_name (RFC 6066 §3, not for IP literals) and given to the verifier. */
   serverName?: string;
+  /** The session we remember with this server (RFC 5246 §7.3), offered for resumption. */
+  session?: ClientSessions;
+}
+
+/** The client's memory of its session with one server. */
+export interface ClientSessions {
+  /** The session to offer, if any. */
+  offer(): CachedSession | undefined;
+  /** A full handshake gave a resumable session. */
+  save(session: CachedSession): void;
+  /** The offered session was not resumed, or its resumption failed: forget it. */
+  forget(): void;
 }
 
 type Expecting =
@@ -85,7 +98,8 @@ interface Ecdhe {
  * The client side of a full handshake (RFC 6347 §4.2.4 flights 1, 3 and 5): ClientHello, the
  * cookie round, [Certificate] + ClientKeyExchange + [CertificateVerify] + ChangeCipherSpec +
  * Finished, then the server's Finished. PSK (RFC 4279) or ECDHE_ECDSA (RFC 8422) with X.509 or
- * raw public keys (RFC 7250).
+ * raw public keys (RFC 7250). With a remembered session, the hello offers it, and a ServerHello
+ * with its session_id starts the abbreviated handshake (RFC 5246 §7.3).
  */
 export class ClientHandshake extends DtlsConnection {
   readonly #options: ClientHandshakeOptions;
@@ -94,6 +108,7 @@ export class ClientHandshake extends DtlsConnection {
   #expecting: Expecting = 'server_hello';
   #cookieRounds = 0;
   #serverRandom: Uint8Array = new Uint8Array(32);
+  #sessionId: Uint8Array = new Uint8Array(0);
   #ems = false;
   #master: Uint8Array | undefined;
   #suite: CipherSuite | undefined;
@@ -101,10 +116,18 @@ export class ClientHandshake extends DtlsConnection {
   #peerIdentity: PeerIdentity | undefined;
   /** Extensions we sent that the server may answer (RFC 5246 §7.4.1.4). */
   readonly #offered = new Set<number>();
+  /** The session offered in our ClientHello, and whether the server resumed it. */
+  #offeredSession: CachedSession | undefined;
+  #resumed = false;
 
   constructor(ctx: ConnectionContext, options: ClientHandshakeOptions) {
     super(ctx);
     this.#options = options;
+  }
+
+  /** Whether the server resumed our session (an abbreviated handshake). */
+  get resumed(): boolean {
+    return this.#resumed;
   }
 
   /** Sends the first ClientHello. */
@@ -148,10 +171,13 @@ export class ClientHandshake extends DtlsConnection {
         );
     }
     for (const e of extensions) this.#offered.add(e.type);
+    // Offered only when its suite is still among ours (RFC 5246 §7.4.1.2: the hello must offer it).
+    const session = this.#options.session?.offer();
+    this.#offeredSession = session && suites.includes(session.cipherSuite) ? session : undefined;
     this.#hello = {
       clientVersion: DTLS_1_2,
       random: this.ctx.random.bytes(32),
-      sessionId: new Uint8Array(0),
+      sessionId: this.#offeredSession?.sessionId ?? new Uint8Array(0),
       cookie: new Uint8Array(0),
       cipherSuites: suites,
       compressionMethods: [0],
@@ -274,6 +300,14 @@ export class ClientHandshake extends DtlsConnection {
         alert: AlertDescription.handshake_failure,
       });
     this.#suite = suite;
+    const offered = this.#offeredSession;
+    if (offered && sh.sessionId.length > 0 && equalBytes(sh.sessionId, offered.sessionId)) {
+      this.#resume(offered, sh.random, message);
+      return;
+    }
+    // Not resumed: the server may have forgotten the session, it is of no more use.
+    if (offered) this.#options.session?.forget();
+    this.#sessionId = sh.sessionId;
     if (suite.keyExchange === 'ecdhe_ecdsa') {
       // RFC 7250 §4.2: the server may only choose a type we offered; ours is fixed by our key.
       const ownType = ownCertificateType(this.#options.certificate!);
@@ -292,10 +326,39 @@ export class ClientHandshake extends DtlsConnection {
     this.#add(message);
   }
 
+  /**
+   * The server resumed our session (RFC 5246 §7.3): the same suite and extended master secret as
+   * before (RFC 7627 §5.3), keys from the cached master secret and the new randoms; the server's
+   * CCS + Finished come next, and our own CCS + Finished end the handshake.
+   */
+  #resume(session: CachedSession, serverRandom: Uint8Array, serverHello: HandshakeMessage): void {
+    if (this.#suite!.id !== session.cipherSuite)
+      throw new DtlsError('unsupported', 'resumed session with another cipher suite', {
+        alert: AlertDescription.illegal_parameter,
+      });
+    if (this.#ems !== session.extendedMasterSecret)
+      throw new DtlsError('unsupported', 'resumed session with another extended_master_secret', {
+        alert: AlertDescription.handshake_failure,
+      });
+    this.#resumed = true;
+    this.flightAnswered();
+    this.#serverRandom = serverRandom;
+    this.#master = session.masterSecret;
+    this.#peerIdentity = session.identity;
+    this.#add(this.#helloMessage!);
+    this.#add(serverHello);
+    const keys = keyBlock(this.#master, this.#hello!.random, serverRandom, this.#suite!);
+    this.installKeys(
+      new RecordProtection(this.#suite!, keys.client),
+      new RecordProtection(this.#suite!, keys.server),
+    );
+    this.#expecting = 'finished';
+  }
+
   /** The server's Certificate: its key, then the verifier (possibly asynchronous). */
   #certificate(message: HandshakeMessage): void | Promise<void> {
     const ecdhe = this.#ecdhe!;
-    const received = receivedCertificate(
+    const received = parsedCertificate(
       decodeCertificate(message.body, certificateForm(ecdhe.serverCertificateType)),
     );
     this.#add(message);
@@ -415,12 +478,62 @@ export class ClientHandshake extends DtlsConnection {
       return;
     }
     this.#expecting = 'done';
+    if (this.#resumed) {
+      this.transcript.add(message);
+      const finished = this.message(
+        HandshakeType.finished,
+        encodeFinished(verifyData(this.#master, 'client', this.transcript.hash())),
+      );
+      this.enterWriteEpoch1();
+      // Our flight is the last: resent only when the server repeats its own (RFC 6347 §4.2.4).
+      this.sendFlight([this.ccsItem(), this.handshakeItem(finished, 1)], false);
+      this.establish({
+        address: this.ctx.peer.address,
+        port: this.ctx.peer.port,
+        identity: this.#peerIdentity!,
+      });
+      return;
+    }
     this.forgetFlight();
+    const identity = this.#peerIdentity ?? { psk: this.#options.psk!.identityText };
+    if (this.#sessionId.length > 0)
+      this.#options.session?.save({
+        sessionId: this.#sessionId,
+        masterSecret: this.#master,
+        cipherSuite: this.#suite!.id,
+        extendedMasterSecret: this.#ems,
+        identity,
+      });
     this.establish({
       address: this.ctx.peer.address,
       port: this.ctx.peer.port,
       // ECDHE: who the server is, as our verifier says; PSK: our own identity (RFC 4279).
-      identity: this.#peerIdentity ?? { psk: this.#options.psk!.identityText },
+      identity,
+    });
+  }
+
+  /** A resumption that fails leaves a session not to offer again (RFC 5246 §7.2.2). */
+  override close(error: Parameters<DtlsConnection['close']>[0]): void {
+    if (error && this.state === 'handshake' && this.#offeredSession) this.#options.session?.forget();
+    super.close(error);
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The peer's certificate and key; a certificate that parses but whose key does not is bad_certificate. */
+function parsedCertificate(
+  certificate: Parameters<typeof receivedCertificate>[0],
+): ReturnType<typeof receivedCertificate> {
+  try {
+    return receivedCertificate(certificate);
+  } catch (e) {
+    if (e instanceof DtlsError) throw e;
+    throw new DtlsError('bad-certificate', 'peer certificate key does not parse', {
+      alert: AlertDescription.bad_certificate,
+      cause: e,
     });
   }
 }

@@ -52,6 +52,7 @@ import {
 } from './key-schedule.js';
 import { DTLS_1_2 } from './record.js';
 import { RecordProtection } from './record-protection.js';
+import { pskKeyHash, sameKey, type CachedSession } from './session-cache.js';
 
 /** The server's PSK store: the key for an identity, or undefined for an unknown identity. */
 export type PskLookup = (identity: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
@@ -86,6 +87,16 @@ export interface ServerHandshakeOptions {
   verifyPeer?: PeerVerifier;
   /** Suites in our order of preference (default DEFAULT_CIPHER_SUITES); ours to choose from. */
   cipherSuites?: readonly number[];
+  /** The resumable sessions (RFC 5246 §7.3); without it, no session_id is given and none resumed. */
+  sessions?: ServerSessions;
+}
+
+/** The server's session cache as a handshake sees it. */
+export interface ServerSessions {
+  find(sessionId: Uint8Array): CachedSession | undefined;
+  save(session: CachedSession): void;
+  /** A fresh session_id (32 random bytes). */
+  newId(): Uint8Array;
 }
 
 type Expecting = 'certificate' | 'client_key_exchange' | 'certificate_verify' | 'finished' | 'done';
@@ -106,7 +117,8 @@ interface Ecdhe {
  * The server side of a full handshake (RFC 6347 §4.2.4 flights 4 and 6), started from a
  * ClientHello whose cookie was already verified (so this object exists only for clients that
  * proved their address). PSK suites (RFC 4279) and ECDHE_ECDSA suites (RFC 8422) with mutual
- * authentication by X.509 certificate or raw public key (RFC 7250), as LwM2M requires.
+ * authentication by X.509 certificate or raw public key (RFC 7250), as LwM2M requires. A hello
+ * that offers a cached session gets the abbreviated handshake instead (RFC 5246 §7.3).
  */
 export class ServerHandshake extends DtlsConnection {
   readonly #options: ServerHandshakeOptions;
@@ -121,6 +133,12 @@ export class ServerHandshake extends DtlsConnection {
   #identity: Uint8Array | undefined;
   #peerIdentity: PeerIdentity | undefined;
   #ecdhe: Ecdhe | undefined;
+  #serverName: string | undefined;
+  /** The session_id of our ServerHello (empty: not resumable). */
+  #sessionId: Uint8Array = new Uint8Array(0);
+  /** The cached session an abbreviated handshake resumes. */
+  #resumed: CachedSession | undefined;
+  #pskKeyHash: Uint8Array | undefined;
 
   constructor(
     ctx: ConnectionContext,
@@ -134,6 +152,11 @@ export class ServerHandshake extends DtlsConnection {
     this.#hello = hello;
     this.#helloMessage = helloMessage;
     this.#helloRecordSeq = helloRecordSeq;
+  }
+
+  /** Whether this is an abbreviated handshake (a resumed session). */
+  get resumed(): boolean {
+    return this.#resumed !== undefined;
   }
 
   /** The random of the ClientHello this handshake answers. */
@@ -215,8 +238,65 @@ export class ServerHandshake extends DtlsConnection {
         alert: AlertDescription.handshake_failure,
       });
     this.#ems = clientEms;
+    this.#serverName = offer.serverName;
 
-    const choice = this.#chooseSuite(hello.cipherSuites, offer);
+    const cached = this.#resumable(clientEms, offer.serverName);
+    if (cached?.pskIdentity) {
+      // A PSK session resumes only while its identity still has the same key (the store may have
+      // dropped or changed it since): one more lookup, of the cached identity.
+      const key = this.#options.psk!(cached.pskIdentity);
+      const go = (k: Uint8Array | undefined): void =>
+        this.#respond(
+          sameKey(k, cached.pskKeyHash) ? cached : undefined,
+          offer,
+          clientCid,
+          secureRenegotiation,
+        );
+      if (key instanceof Promise) {
+        this.wait(key.then((k) => (this.state === 'handshake' ? go(k) : undefined)));
+        return;
+      }
+      go(key);
+      return;
+    }
+    this.#respond(cached, offer, clientCid, secureRenegotiation);
+  }
+
+  /**
+   * The cached session the ClientHello may resume, or undefined for a full handshake: its
+   * session_id is known and live, its suite is offered and still ours (with credentials), the
+   * extended master secret agrees (RFC 7627 §5.3: either way round, a mismatch means a full
+   * handshake) and so does the SNI (RFC 6066 §3).
+   */
+  #resumable(clientEms: boolean, serverName: string | undefined): CachedSession | undefined {
+    const id = this.#hello.sessionId;
+    const sessions = this.#options.sessions;
+    if (!sessions || id.length === 0) return undefined;
+    const cached = sessions.find(id);
+    if (!cached || cached.extendedMasterSecret !== clientEms || cached.serverName !== serverName)
+      return undefined;
+    if (!this.#hello.cipherSuites.includes(cached.cipherSuite)) return undefined;
+    if (!(this.#options.cipherSuites ?? DEFAULT_CIPHER_SUITES).includes(cached.cipherSuite)) return undefined;
+    const suite = cipherSuite(cached.cipherSuite);
+    if (!suite) return undefined;
+    const held =
+      suite.keyExchange === 'psk'
+        ? this.#options.psk !== undefined && cached.pskIdentity !== undefined
+        : this.#options.certificate !== undefined;
+    return held ? cached : undefined;
+  }
+
+  /** ServerHello and the rest of our flight: abbreviated for `cached`, else full. */
+  #respond(
+    cached: CachedSession | undefined,
+    offer: ClientEcOffer,
+    clientCid: Uint8Array | undefined,
+    secureRenegotiation: boolean,
+  ): void {
+    const hello = this.#hello;
+    const choice = cached
+      ? { suite: cipherSuite(cached.cipherSuite)! }
+      : this.#chooseSuite(hello.cipherSuites, offer);
     this.#suite = choice.suite;
 
     // Only what we implement is echoed: not encrypt_then_mac (22), session_ticket, ...
@@ -257,6 +337,8 @@ export class ServerHandshake extends DtlsConnection {
     }
 
     this.#serverRandom = this.ctx.random.bytes(32);
+    // RFC 5246 §7.4.1.3: the same session_id resumes; a new one names a session we may resume later.
+    this.#sessionId = cached ? cached.sessionId : (this.#options.sessions?.newId() ?? new Uint8Array(0));
     this.#add(this.#helloMessage);
     const flight = [
       this.message(
@@ -264,13 +346,17 @@ export class ServerHandshake extends DtlsConnection {
         encodeServerHello({
           serverVersion: DTLS_1_2,
           random: this.#serverRandom,
-          sessionId: new Uint8Array(0), // no resumption yet
+          sessionId: this.#sessionId,
           cipherSuite: choice.suite.id,
           compressionMethod: 0,
           extensions,
         }),
       ),
     ];
+    if (cached) {
+      this.#abbreviated(cached, flight[0]!);
+      return;
+    }
     if (this.#ecdhe) {
       flight.push(...this.#ecdheFlight(this.#ecdhe));
       this.#expecting = 'certificate';
@@ -287,6 +373,29 @@ export class ServerHandshake extends DtlsConnection {
       flight.map((m) => this.handshakeItem(m)),
       true,
     );
+  }
+
+  /**
+   * RFC 5246 §7.3 abbreviated handshake: keys from the cached master secret and the new randoms,
+   * then ServerHello + ChangeCipherSpec + Finished. This flight is retransmitted on the timer until
+   * the client's Finished arrives (here the client sends the last flight).
+   */
+  #abbreviated(cached: CachedSession, serverHello: HandshakeMessage): void {
+    this.#resumed = cached;
+    this.#peerIdentity = cached.identity;
+    this.#add(serverHello);
+    this.#master = cached.masterSecret;
+    const suite = this.#suite!;
+    const keys = keyBlock(this.#master, this.#hello.random, this.#serverRandom, suite);
+    this.installKeys(new RecordProtection(suite, keys.server), new RecordProtection(suite, keys.client));
+    const finished = this.message(
+      HandshakeType.finished,
+      encodeFinished(verifyData(this.#master, 'server', this.transcript.hash())),
+    );
+    this.transcript.add(finished);
+    this.enterWriteEpoch1();
+    this.#expecting = 'finished';
+    this.sendFlight([this.handshakeItem(serverHello), this.ccsItem(), this.handshakeItem(finished, 1)], true);
   }
 
   /**
@@ -386,7 +495,7 @@ export class ServerHandshake extends DtlsConnection {
   #certificate(message: HandshakeMessage): void | Promise<void> {
     const ecdhe = this.#ecdhe!;
     this.flightAnswered();
-    const received = receivedCertificate(
+    const received = parsedCertificate(
       decodeCertificate(message.body, certificateForm(ecdhe.clientCertificateType)),
     );
     this.#add(message);
@@ -432,6 +541,7 @@ export class ServerHandshake extends DtlsConnection {
       this.fail(AlertDescription.unknown_psk_identity, 'unknown PSK identity'); // RFC 4279 §2
       return;
     }
+    this.#pskKeyHash = this.#options.sessions && pskKeyHash(psk);
     this.#keys(pskPremasterSecret(psk), sessionHash);
   }
 
@@ -477,6 +587,13 @@ export class ServerHandshake extends DtlsConnection {
       return;
     }
     this.transcript.add(message);
+    if (this.#resumed) {
+      // Abbreviated: the client's Finished ends it; our flight needs no more resending.
+      this.#expecting = 'done';
+      this.forgetFlight();
+      this.#establish();
+      return;
+    }
     const finished = this.message(
       HandshakeType.finished,
       encodeFinished(verifyData(this.#master, 'server', this.transcript.hash())),
@@ -485,11 +602,24 @@ export class ServerHandshake extends DtlsConnection {
     this.#expecting = 'done';
     // Flight 6 is resent only when the client repeats flight 5 (RFC 6347 §4.2.4).
     this.sendFlight([this.ccsItem(), this.handshakeItem(finished, 1)], false);
-    this.establish({
-      address: this.ctx.peer.address,
-      port: this.ctx.peer.port,
-      identity: this.#peerIdentity ?? { psk: this.#options.identity(this.#identity!) },
-    });
+    const identity = this.#peerIdentity ?? { psk: this.#options.identity(this.#identity!) };
+    if (this.#sessionId.length > 0)
+      this.#options.sessions?.save({
+        sessionId: this.#sessionId,
+        masterSecret: this.#master,
+        cipherSuite: this.#suite!.id,
+        extendedMasterSecret: this.#ems,
+        identity,
+        ...(this.#identity && this.#pskKeyHash
+          ? { pskIdentity: this.#identity, pskKeyHash: this.#pskKeyHash }
+          : {}),
+        ...(this.#serverName === undefined ? {} : { serverName: this.#serverName }),
+      });
+    this.#establish(identity);
+  }
+
+  #establish(identity = this.#peerIdentity!): void {
+    this.establish({ address: this.ctx.peer.address, port: this.ctx.peer.port, identity });
   }
 }
 
@@ -558,4 +688,19 @@ function chooseClientCertificateType(offer: ClientEcOffer, ownType: number): num
     (t) => t === CertificateType.x509 || t === CertificateType.raw_public_key,
   );
   return types.includes(ownType) ? ownType : (types[0] ?? CertificateType.x509);
+}
+
+/** The peer's certificate and key; a certificate that parses but whose key does not is bad_certificate. */
+function parsedCertificate(
+  certificate: Parameters<typeof receivedCertificate>[0],
+): ReturnType<typeof receivedCertificate> {
+  try {
+    return receivedCertificate(certificate);
+  } catch (e) {
+    if (e instanceof DtlsError) throw e;
+    throw new DtlsError('bad-certificate', 'peer certificate key does not parse', {
+      alert: AlertDescription.bad_certificate,
+      cause: e,
+    });
+  }
 }

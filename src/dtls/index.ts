@@ -38,3 +38,4 @@ export { AlertDescription, AlertLevel, alertName } from './alert.js';
 export { DtlsError, type DtlsErrorReason } from './dtls-errors.js';
 export { DtlsSessionError, type DtlsSessionFailure } from './dtls-session-error.js';
 export type { HandshakeTiming } from './dtls-connection.js';
+export { SessionCache, type CachedSession, type SessionCacheOptions } from './session-cache.js';

@@ -46,6 +46,7 @@ import { TimerQueue } from '../timer-queue.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
 import type { DtlsCommonOptions, DtlsServerOptions } from '../dtls/dtls-channel.js';
 import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
+import { credentialPskLookup } from './credential-psk-lookup.js';
 import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
@@ -423,18 +424,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       // that, or downlinks fail until it comes back. Memory stays bounded by maxSessions (LRU).
       limits: { idleTimeout: SESSION_IDLE_TIMEOUT, ...coaps.dtls?.limits },
       channel: inner,
-      psk: async (identity) => {
-        const name = pskIdentityText(identity);
-        if (name === undefined) return undefined;
-        try {
-          const info = await credentials.getByPskIdentity(name);
-          return info?.psk ? Buffer.from(info.psk.key, 'hex') : undefined;
-        } catch (e) {
-          // A store that fails (Redis down) fails this handshake, not the server.
-          this.#emitError(e);
-          return undefined;
-        }
-      },
+      psk: credentialPskLookup(credentials, (e) => this.#emitError(e)),
       ...(coaps.hint === undefined ? {} : { hint: coaps.hint }),
       ...(coaps.certificate === undefined
         ? {}
@@ -1446,14 +1436,5 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   #emitError(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
-  }
-}
-
-/** A PSK identity as text (RFC 4279 §5.1: UTF-8); undefined when it is not valid UTF-8. */
-function pskIdentityText(identity: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(identity);
-  } catch {
-    return undefined;
   }
 }

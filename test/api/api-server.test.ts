@@ -37,6 +37,12 @@ const ROUTES: [string, string][] = [
   ['post', '/api/security/generate/psk'],
   ['post', '/api/security/generate/keypair'],
   ['get', '/api/security/server'],
+  ['get', '/api/bootstrap/clients'],
+  ['get', '/api/bootstrap/clients/{ep}'],
+  ['put', '/api/bootstrap/clients/{ep}'],
+  ['delete', '/api/bootstrap/clients/{ep}'],
+  ['get', '/api/bootstrap/sessions'],
+  ['get', '/api/bootstrap/sessions/{ep}'],
 ];
 
 type Json = Record<string, unknown>;

@@ -64,6 +64,8 @@ describe('server configuration', () => {
         trustAnchors: [],
         coapsCidLength: undefined,
         secureOnly: false,
+        bootstrapPort: undefined,
+        bootstrapCoapsPort: undefined,
         httpAddress: '0.0.0.0',
         httpPort: 8080,
         store: 'sqlite:./data/petrel.db',
@@ -138,6 +140,8 @@ describe('server configuration', () => {
       PETREL_TRUST_ANCHORS: '/etc/petrel/ca-1.pem,/etc/petrel/ca-2.der',
       PETREL_COAPS_CID_LENGTH: '0',
       PETREL_SECURE_ONLY: 'true',
+      PETREL_BOOTSTRAP_PORT: '5783',
+      PETREL_BOOTSTRAP_COAPS_PORT: '5784',
       PETREL_HTTP_ADDRESS: '127.0.0.1',
       PETREL_HTTP_PORT: '9090',
       PETREL_STORE: 'redis://cache:6379',
@@ -163,6 +167,8 @@ describe('server configuration', () => {
         trustAnchors: ['/etc/petrel/ca-1.pem', '/etc/petrel/ca-2.der'],
         coapsCidLength: 0,
         secureOnly: true,
+        bootstrapPort: 5783,
+        bootstrapCoapsPort: 5784,
         httpAddress: '127.0.0.1',
         httpPort: 9090,
         store: 'redis://cache:6379',
@@ -308,7 +314,7 @@ describe('server configuration', () => {
     );
     configError(
       () => parseConfigFile('{"colour": "blue"}', file),
-      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, coapsKey, coapsCert, trustAnchors, coapsCidLength, secureOnly, httpAddress, httpPort, store, models/,
+      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, coapsKey, coapsCert, trustAnchors, coapsCidLength, secureOnly, bootstrapPort, bootstrapCoapsPort, httpAddress, httpPort, store, models/,
     );
     configError(
       () => parseConfigFile('{"coapPort": true}', file),
@@ -360,6 +366,30 @@ describe('server configuration', () => {
     assert.deepEqual([file.sources.coapsPort, file.sources.pskHint], ['env', 'file']);
     assert.throws(() => parsed(['--coaps-port', 'x']), CommanderError);
     assert.throws(() => parsed(['--psk-hint', '']), CommanderError);
+  });
+
+  it('runs the Bootstrap-Server with --bootstrap-port / PETREL_BOOTSTRAP_PORT / bootstrapPort (off by default)', () => {
+    assert.equal(resolve([]).bootstrapPort, undefined);
+    assert.equal(resolve([]).sources.bootstrapPort, 'default');
+    const flags = resolve(['--bootstrap-port', '5783'], { PETREL_BOOTSTRAP_PORT: '1' });
+    assert.deepEqual([flags.bootstrapPort, flags.sources.bootstrapPort], [5783, 'cli']);
+    const disk = { [DEFAULT_CONFIG_FILE]: '{"bootstrapPort": 15783}' };
+    assert.deepEqual(
+      [resolve([], {}, disk).bootstrapPort, resolve([], {}, disk).sources.bootstrapPort],
+      [15783, 'file'],
+    );
+    assert.equal(resolve([], { PETREL_BOOTSTRAP_PORT: '0' }, disk).bootstrapPort, 0);
+    assert.equal(flagName('bootstrapPort'), '--bootstrap-port');
+    assert.equal(envName('bootstrapPort'), 'PETREL_BOOTSTRAP_PORT');
+    assert.equal(flagName('bootstrapCoapsPort'), '--bootstrap-coaps-port');
+    assert.equal(envName('bootstrapCoapsPort'), 'PETREL_BOOTSTRAP_COAPS_PORT');
+    assert.equal(resolve(['--bootstrap-coaps-port', '5784']).bootstrapCoapsPort, 5784);
+    assert.equal(resolve([]).bootstrapCoapsPort, undefined);
+    assert.throws(() => parsed(['--bootstrap-port', '70000']), CommanderError);
+    configError(
+      () => parseConfigFile('{"bootstrapPort": "x"}', 'petrel.config.json'),
+      /^petrel\.config\.json: bootstrapPort: expected a port number 0\.\.65535/,
+    );
   });
 
   it('declares a flag and a variable for every setting', () => {

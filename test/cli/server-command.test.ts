@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
+import { describeSession } from '../../src/cli/server-command.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { DtlsChannel } from '../../src/dtls/dtls-channel.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
 import { OptionNumber, OptionsBuilder } from '../../src/coap/options.js';
 import { x509Verifier } from '../../src/dtls/peer-verification.js';
 import { UdpChannel } from '../../src/transport/udp-channel.js';
+import type { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import { certDer, chainOf, fixturePath, privateKey } from '../support/dtls-fixtures.js';
+import { BootstrapPeer } from '../bootstrap/bootstrap-peer.js';
 
 async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -206,6 +209,213 @@ describe('petrel server', () => {
     }
     stop();
     assert.equal(await exit, 0, err);
+  });
+
+  it('runs a Bootstrap-Server with --bootstrap-port: a configuration PUT through the API bootstraps a device', async () => {
+    const cli = startCli([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--bootstrap-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(cli.out()), 'the http line');
+    const bsPort = Number(/listening bootstrap coap:\/\/127\.0\.0\.1:(\d+)/.exec(cli.out())?.[1]);
+    assert.ok(bsPort > 0, cli.out());
+    const coapPort = Number(/listening coap:\/\/127\.0\.0\.1:(\d+)/.exec(cli.out())?.[1]);
+    const url = /http (http:\/\/\S+\/) /.exec(cli.out())![1]!;
+    const config = {
+      servers: [
+        {
+          shortServerId: 101,
+          uri: `coap://127.0.0.1:${coapPort}`,
+          lifetime: 300,
+          binding: 'U',
+          security: { mode: 'nosec' },
+        },
+      ],
+    };
+    const put = await fetch(`${url}api/bootstrap/clients/cli-bs`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(config),
+    });
+    assert.equal(put.status, 200);
+    const peer = new BootstrapPeer(
+      // A real UDP channel is given: the in-memory network is not used.
+      undefined as unknown as MemoryNetwork,
+      {
+        endpoint: 'cli-bs',
+        lwm2mVersion: '1.2',
+        requestQuery: ['ep=cli-bs'],
+        pack: undefined,
+        otherLinks: [],
+      },
+      {
+        channel: await UdpChannel.open({ address: '127.0.0.1', port: 0 }),
+        server: { address: '127.0.0.1', port: bsPort },
+      },
+    );
+    try {
+      assert.equal(formatCode((await peer.bootstrapRequest()).code), '2.04');
+      await peer.whenFinished();
+      await waitFor(() => cli.out().includes('bootstrap ep=cli-bs succeeded'), 'the bootstrap line');
+    } finally {
+      await peer.close();
+    }
+    // The device now holds the configured account: /0/1 (the BS account stays at /0/0) and /1/0.
+    const uri = peer.instances.get('/0/1')?.find((r) => r.path.resourceId === 0)?.value?.value;
+    assert.equal(uri, `coap://127.0.0.1:${coapPort}`);
+    assert.ok(peer.instances.has('/1/0'));
+    const sessions = (await (await fetch(`${url}api/bootstrap/sessions`)).json()) as {
+      items: { endpoint: string; outcome?: { status: string }; steps: unknown[] }[];
+    };
+    assert.equal(sessions.items.length, 1);
+    assert.equal(sessions.items[0]?.endpoint, 'cli-bs');
+    assert.deepEqual(sessions.items[0]?.outcome, { status: 'succeeded' });
+    assert.equal(sessions.items[0]?.steps.length, 4);
+    cli.stop();
+    assert.equal(await cli.exit, 0, cli.err());
+  });
+
+  it('runs the Bootstrap-Server on coaps:// with --bootstrap-coaps-port: a device bootstraps with its PSK', async () => {
+    const cli = startCli([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--bootstrap-coaps-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(cli.out()), 'the http line');
+    assert.doesNotMatch(cli.out(), /listening bootstrap coap:/);
+    const port = Number(
+      /listening bootstrap coaps:\/\/127\.0\.0\.1:(\d+) \(DTLS: PSK\)/.exec(cli.out())?.[1],
+    );
+    assert.ok(port > 0, cli.out());
+    const url = /http (http:\/\/\S+\/) /.exec(cli.out())![1]!;
+    const KEY = '00112233445566778899aabbccddeeff';
+    const json = { 'content-type': 'application/json' };
+    const psk = await fetch(`${url}api/security/clients/bs-secure`, {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({ psk: { identity: 'bs-id', key: KEY } }),
+    });
+    assert.equal(psk.status, 200);
+    const config = await fetch(`${url}api/bootstrap/clients/bs-secure`, {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({
+        servers: [
+          {
+            shortServerId: 1,
+            uri: 'coaps://127.0.0.1:5684',
+            security: { mode: 'psk', identity: 'bs-secure-dm', key: KEY },
+          },
+        ],
+      }),
+    });
+    assert.equal(config.status, 200);
+    const dtls = DtlsChannel.client({
+      channel: await UdpChannel.open({ address: '127.0.0.1', port: 0 }),
+      psk: { identity: 'bs-id', key: Buffer.from(KEY, 'hex') },
+    });
+    const peer = new BootstrapPeer(
+      undefined as unknown as MemoryNetwork,
+      {
+        endpoint: 'bs-secure',
+        lwm2mVersion: '1.1',
+        requestQuery: ['ep=bs-secure'],
+        pack: undefined,
+        otherLinks: [],
+      },
+      { channel: dtls, server: { address: '127.0.0.1', port } },
+    );
+    try {
+      assert.equal(formatCode((await peer.bootstrapRequest()).code), '2.04');
+      await peer.whenFinished();
+      await waitFor(() => cli.out().includes('bootstrap ep=bs-secure succeeded'), 'the bootstrap line');
+    } finally {
+      await peer.close();
+    }
+    // The PSK of the configured server account reached the device's /0/1 (Secret Key, /0/x/5).
+    const secret = peer.instances.get('/0/1')?.find((r) => r.path.resourceId === 5)?.value?.value;
+    assert.equal(Buffer.from(secret as Uint8Array).toString('hex'), KEY);
+    const session = (await (await fetch(`${url}api/bootstrap/sessions/bs-secure`)).json()) as {
+      transport: string;
+      outcome: unknown;
+    };
+    assert.deepEqual(session.outcome, { status: 'succeeded' });
+    cli.stop();
+    assert.equal(await cli.exit, 0, cli.err());
+  });
+
+  it('logs a finished bootstrap session as one line: succeeded, or failed at the step with its code', () => {
+    const base = {
+      id: '1',
+      endpoint: 'dev',
+      kind: 'request' as const,
+      peer: '127.0.0.1:1',
+      transport: 'udp',
+      startedAt: 0,
+      steps: [],
+    };
+    assert.equal(describeSession({ ...base, outcome: { status: 'succeeded' } }), 'ep=dev succeeded');
+    assert.equal(
+      describeSession({
+        ...base,
+        outcome: {
+          status: 'failed',
+          reason: 'error-code',
+          operation: 'bootstrap-write',
+          path: '/1/0',
+          code: '4.00',
+          message: 'refused',
+        },
+      }),
+      'ep=dev failed at bootstrap-write /1/0: 4.00 (refused)',
+    );
+    assert.equal(
+      describeSession({
+        ...base,
+        kind: 'pack',
+        outcome: { status: 'failed', reason: 'stopped', message: 'the bootstrap server stopped' },
+      }),
+      'ep=dev (pack) failed: stopped (the bootstrap server stopped)',
+    );
+  });
+
+  it('answers 503 on /api/bootstrap/sessions without --bootstrap-port', async () => {
+    const cli = startCli([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(cli.out()), 'the http line');
+    assert.doesNotMatch(cli.out(), /listening bootstrap/);
+    const url = /http (http:\/\/\S+\/) /.exec(cli.out())![1]!;
+    const res = await fetch(`${url}api/bootstrap/sessions`);
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { code: string }).code, 'UNAVAILABLE');
+    cli.stop();
+    assert.equal(await cli.exit, 0, cli.err());
   });
 
   it('serves X.509 devices with --coaps-key, --coaps-cert and --trust-anchors', async () => {
