@@ -102,13 +102,13 @@ describe('DTLS Connection ID (RFC 9146)', () => {
     const from = r.serverGot[0]!.peer;
     assert.equal(r.serverGot[0]!.text, 'hello');
     assert.equal(from.connectionId?.length, 6);
-    assert.equal(peerKey(from), `cid:${Buffer.from(from.connectionId!).toString('hex')}`);
+    assert.equal(peerKey(from), `cid:${Buffer.from(from.connectionId).toString('hex')}`);
     // Every epoch-1 record of the client is tls12_cid with that CID; the client asked for none.
     const clientEpoch1 = records(r.clientSent).filter((x) => x.epoch === 1);
     assert.ok(clientEpoch1.length >= 2); // Finished and the data
     for (const x of clientEpoch1) {
       assert.equal(x.type, ContentType.tls12_cid);
-      assert.equal(Buffer.from(x.cid!).toString('hex'), Buffer.from(from.connectionId!).toString('hex'));
+      assert.equal(Buffer.from(x.cid!).toString('hex'), Buffer.from(from.connectionId).toString('hex'));
     }
     r.server.send(from, text('back'));
     await r.settle();
@@ -193,7 +193,7 @@ describe('DTLS Connection ID (RFC 9146)', () => {
       r.client.send(SERVER, text('plain'));
       await r.settle();
       assert.equal(r.serverGot[0]?.text, 'plain');
-      assert.equal(r.serverGot[0]!.peer.connectionId, undefined);
+      assert.equal(r.serverGot[0].peer.connectionId, undefined);
       assert.ok(!serverHelloExtensions(r.serverSent).includes(ExtensionType.connection_id));
       assert.ok(records(r.clientSent).every((x) => x.type !== ContentType.tls12_cid));
       // Without a CID, a new address is a new peer with no session: the data is dropped.
