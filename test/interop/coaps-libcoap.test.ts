@@ -1,13 +1,18 @@
-// CoAP over DTLS (PSK) between Petrel and libcoap (Debian libcoap3-bin) over real UDP on 127.0.0.1,
+// CoAP over DTLS (PSK, X.509, raw public keys) between Petrel and libcoap (Debian libcoap3-bin) over real UDP on 127.0.0.1,
 // with both of libcoap's DTLS back ends (OpenSSL and GnuTLS):
 // - coap-client-openssl and coap-client-gnutls do a PSK handshake with the LwM2M server's coaps://
 //   side and register, with the endpoint the credential store binds to their identity (2.01) and
 //   with another one (4.00);
 // - Petrel's CoAP client (a CoapEndpoint over DtlsChannel.client over UdpChannel) GETs the
 //   resources coap-server-openssl and coap-server-gnutls serve by default.
+// - both coap-clients register with an X.509 chain (ep = the certificate's CN), and
+//   coap-client-gnutls with a raw public key (ep = the endpoint that key is stored for).
 // Every external process is bounded in time and stopped in finally.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
@@ -17,6 +22,7 @@ import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
 import type { ChannelError } from '../../src/transport/channel.js';
 import { UdpChannel } from '../../src/transport/udp-channel.js';
+import { certDer, chainOf, fixturePath, privateKey, spkiDer } from '../support/dtls-fixtures.js';
 import { spawnPeer } from '../support/peer-process.js';
 import { freeUdpPort, requirePeer, run } from '../support/peers.js';
 
@@ -175,4 +181,103 @@ describe("Petrel's CoAP client over DTLS (PSK) against libcoap's coap-server", (
         const missing = await get(['no-such-resource']);
         assert.equal(missing.code, '4.04');
       }));
+});
+
+describe('libcoap clients registering over coaps:// with certificates and raw public keys', () => {
+  /** A LwM2M server whose coaps:// side presents `form` and trusts the test root CA. */
+  async function certificateServer(form: 'x509' | 'rpk'): Promise<LwM2mServer> {
+    const credentials = new MemoryCredentialStore();
+    await credentials.put({
+      endpoint: 'rpk-dev',
+      rpk: { publicKey: Buffer.from(spkiDer('client-rpk')).toString('hex') },
+    });
+    const server = new LwM2mServer({
+      udp: { address: '127.0.0.1', port: 0 },
+      coaps: {
+        address: '127.0.0.1',
+        port: 0,
+        credentials,
+        certificate:
+          form === 'x509'
+            ? { privateKey: privateKey('server'), certificateChain: chainOf('server') }
+            : { privateKey: privateKey('server-rpk') },
+        // The issuing CA too: coap-client-openssl sends only the leaf of its -c file.
+        trustAnchors: [certDer('root-ca'), certDer('intermediate-ca')],
+      },
+      requestTimeout: 5000,
+    });
+    await server.start();
+    return server;
+  }
+
+  const register = (program: string, security: string[], port: number, ep: string) =>
+    run(program, [
+      '-B',
+      '5',
+      ...security,
+      '-m',
+      'post',
+      '-t',
+      '40',
+      '-e',
+      '</3/0>',
+      `coaps://127.0.0.1:${port}/rd?ep=${ep}&lt=60&lwm2m=1.2`,
+    ]);
+
+  for (const backend of BACKENDS)
+    it(`coap-client-${backend} registers with an X.509 chain as its certificate's CN (and not as another ep)`, async (t) => {
+      const client = requirePeer(t, `coap-client-${backend}`, 'libcoap3-bin');
+      if (!client) return;
+      const server = await certificateServer('x509');
+      const port = server.secureAddress!.port;
+      const pki = [
+        '-c',
+        fixturePath('client-chain.pem'),
+        '-j',
+        fixturePath('client.key.pem'),
+        '-C',
+        fixturePath('root-ca.pem'),
+      ];
+      try {
+        const ok = await register(client, pki, port, 'petrel-dev-1');
+        const output = ok.stdout + ok.stderr;
+        assert.equal(responseCode(output), undefined, output);
+        const reg = await server.getRegistration('petrel-dev-1');
+        assert.ok(reg, output);
+        assert.match((reg.peer.identity as { x509: { subject: string } }).x509.subject, /CN=petrel-dev-1/);
+        const refused = await register(client, pki, port, 'someone-else');
+        assert.equal(responseCode(refused.stdout + refused.stderr), '4.00', refused.stdout + refused.stderr);
+      } finally {
+        await server.stop();
+      }
+    });
+
+  it('coap-client-gnutls registers with a raw public key as the endpoint that key is stored for', async (t) => {
+    const client = requirePeer(t, 'coap-client-gnutls', 'libcoap3-bin');
+    if (!client) return;
+    const server = await certificateServer('rpk');
+    const port = server.secureAddress!.port;
+    // GnuTLS wants the PUBLIC KEY and the PRIVATE KEY blocks in the one -M file.
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-libcoap-rpk-'));
+    const rpkFile = join(dir, 'client-rpk.pem');
+    writeFileSync(
+      rpkFile,
+      readFileSync(fixturePath('client-rpk.pub.pem'), 'utf8') +
+        readFileSync(fixturePath('client-rpk.key.pem'), 'utf8'),
+    );
+    const rpk = ['-M', rpkFile];
+    try {
+      const ok = await register(client, rpk, port, 'rpk-dev');
+      const output = ok.stdout + ok.stderr;
+      assert.equal(responseCode(output), undefined, output);
+      const reg = await server.getRegistration('rpk-dev');
+      assert.ok(reg, output);
+      assert.ok(reg.peer.identity && 'rpk' in reg.peer.identity);
+      const refused = await register(client, rpk, port, 'someone-else');
+      assert.equal(responseCode(refused.stdout + refused.stderr), '4.00', refused.stdout + refused.stderr);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
