@@ -45,6 +45,19 @@ export interface ReceivedCertificate {
  * LwM2M's mutual authentication does not allow (RFC 5246 §7.4.6: handshake_failure).
  */
 export function receivedCertificate(certificate: Certificate): ReceivedCertificate {
+  try {
+    return readCertificate(certificate);
+  } catch (e) {
+    if (e instanceof DtlsError) throw e;
+    // A certificate that parses but whose key does not (a corrupt point, say).
+    throw new DtlsError('bad-certificate', 'peer certificate key does not parse', {
+      alert: AlertDescription.bad_certificate,
+      cause: e,
+    });
+  }
+}
+
+function readCertificate(certificate: Certificate): ReceivedCertificate {
   if (certificate.type === 'raw_public_key')
     return {
       credential: { type: 'rpk', publicKey: certificate.subjectPublicKeyInfo },

@@ -358,7 +358,7 @@ export class ClientHandshake extends DtlsConnection {
   /** The server's Certificate: its key, then the verifier (possibly asynchronous). */
   #certificate(message: HandshakeMessage): void | Promise<void> {
     const ecdhe = this.#ecdhe!;
-    const received = parsedCertificate(
+    const received = receivedCertificate(
       decodeCertificate(message.body, certificateForm(ecdhe.serverCertificateType)),
     );
     this.#add(message);
@@ -521,19 +521,4 @@ export class ClientHandshake extends DtlsConnection {
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** The peer's certificate and key; a certificate that parses but whose key does not is bad_certificate. */
-function parsedCertificate(
-  certificate: Parameters<typeof receivedCertificate>[0],
-): ReturnType<typeof receivedCertificate> {
-  try {
-    return receivedCertificate(certificate);
-  } catch (e) {
-    if (e instanceof DtlsError) throw e;
-    throw new DtlsError('bad-certificate', 'peer certificate key does not parse', {
-      alert: AlertDescription.bad_certificate,
-      cause: e,
-    });
-  }
 }

@@ -495,7 +495,7 @@ export class ServerHandshake extends DtlsConnection {
   #certificate(message: HandshakeMessage): void | Promise<void> {
     const ecdhe = this.#ecdhe!;
     this.flightAnswered();
-    const received = parsedCertificate(
+    const received = receivedCertificate(
       decodeCertificate(message.body, certificateForm(ecdhe.clientCertificateType)),
     );
     this.#add(message);
@@ -688,19 +688,4 @@ function chooseClientCertificateType(offer: ClientEcOffer, ownType: number): num
     (t) => t === CertificateType.x509 || t === CertificateType.raw_public_key,
   );
   return types.includes(ownType) ? ownType : (types[0] ?? CertificateType.x509);
-}
-
-/** The peer's certificate and key; a certificate that parses but whose key does not is bad_certificate. */
-function parsedCertificate(
-  certificate: Parameters<typeof receivedCertificate>[0],
-): ReturnType<typeof receivedCertificate> {
-  try {
-    return receivedCertificate(certificate);
-  } catch (e) {
-    if (e instanceof DtlsError) throw e;
-    throw new DtlsError('bad-certificate', 'peer certificate key does not parse', {
-      alert: AlertDescription.bad_certificate,
-      cause: e,
-    });
-  }
 }
