@@ -96,6 +96,13 @@ export interface DtlsClientOptions extends DtlsCommonOptions, DtlsAuthOptions {
   /** The server's name: sent as SNI (RFC 6066, not for IP literals) and given to `verifyPeer`. */
   serverName?: string;
   /**
+   * Offer record_size_limit (RFC 8449): the largest record plaintext this client takes, 64..2^14.
+   * A server that implements it keeps its records (handshake fragments too) within it.
+   */
+  recordSizeLimit?: number;
+  /** Offer max_fragment_length (RFC 6066 §4): 1..4 for records of 2^9..2^12 bytes both ways. */
+  maxFragmentLength?: 1 | 2 | 3 | 4;
+  /**
    * Offer the connection_id extension (RFC 9146) with a zero-length CID: we put the server's CID
    * on our records, so the server keeps our session when our address changes (NAT rebinding).
    * Default true.
@@ -171,6 +178,8 @@ export class DtlsChannel implements Channel {
   /** Server: the CID length we hand out (0: none). Client: whether we offer the extension. */
   readonly #cidLength: number;
   readonly #offerCid: boolean;
+  /** Client: the record size extensions it offers. */
+  readonly #recordLimits: { recordSizeLimit?: number; maxFragmentLength?: number } = {};
   #handshakes = 0;
   #closing: Promise<void> | undefined;
   // server
@@ -217,6 +226,17 @@ export class DtlsChannel implements Channel {
     if (!(Number.isInteger(this.#cidLength) && this.#cidLength >= 0 && this.#cidLength <= 32))
       throw new ChannelConfigError('DTLS connectionIdLength must be an integer 0..32');
     this.#offerCid = client?.connectionId ?? client !== undefined;
+    if (client?.recordSizeLimit !== undefined) {
+      const limit = client.recordSizeLimit;
+      if (!(Number.isInteger(limit) && limit >= 64 && limit <= MAX_PLAINTEXT))
+        throw new ChannelConfigError('DTLS recordSizeLimit must be an integer 64..16384 (RFC 8449)');
+      this.#recordLimits.recordSizeLimit = limit;
+    }
+    if (client?.maxFragmentLength !== undefined) {
+      if (![1, 2, 3, 4].includes(client.maxFragmentLength))
+        throw new ChannelConfigError('DTLS maxFragmentLength must be 1..4 (2^9..2^12 bytes, RFC 6066)');
+      this.#recordLimits.maxFragmentLength = client.maxFragmentLength;
+    }
     this.#auth = server ?? client!;
     checkAuthOptions(this.#auth);
     if (server) {
@@ -320,6 +340,7 @@ export class DtlsChannel implements Channel {
             cipherSuites: this.#auth.cipherSuites ?? DEFAULT_CIPHER_SUITES,
             serverName: this.#auth.serverName,
             ...(this.#sessions ? { session: this.#clientSessions(key) } : {}),
+            ...this.#recordLimits,
           }),
       );
       entry.queue.push(datagram);
@@ -691,9 +712,11 @@ export class DtlsChannel implements Channel {
 
   /** Application data in one record; one over 2^14 bytes is refused like an oversized UDP datagram. */
   #sendData(connection: DtlsConnection, peer: Peer, datagram: Uint8Array): void {
-    if (datagram.length > MAX_PLAINTEXT) {
+    const max = connection.maxPlaintext;
+    if (datagram.length > max) {
+      const why = max === MAX_PLAINTEXT ? 'a DTLS record (2^14)' : `the peer's record size limit (${max})`;
       this.#events.errorLater(
-        new ChannelSendError('too-large', peer, `${datagram.length} bytes exceed a DTLS record (2^14)`, {
+        new ChannelSendError('too-large', peer, `${datagram.length} bytes exceed ${why}`, {
           systemCode: 'EMSGSIZE',
         }),
       );

@@ -17,7 +17,7 @@ import { HandshakeReassembler } from './handshake-reassembler.js';
 import { HandshakeTranscript } from './handshake-transcript.js';
 import type { DtlsRecord } from './record.js';
 import { ContentType, DTLS_1_2, RECORD_HEADER_LENGTH, encodeRecord } from './record.js';
-import type { RecordProtection } from './record-protection.js';
+import { MAX_PLAINTEXT, type RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 
 /** Timing of flight retransmission (RFC 6347 §4.2.4.1) and of the handshake as a whole. */
@@ -110,6 +110,8 @@ export abstract class DtlsConnection {
   #writeCid: Uint8Array | undefined;
   /** Highest authenticated epoch-1 sequence number: only a newer record may move the peer (RFC 9146 §6). */
   #newestSeq = -1;
+  /** The largest plaintext the peer takes in a record (RFC 8449 record_size_limit, RFC 6066 MFL). */
+  #peerRecordLimit = MAX_PLAINTEXT;
 
   #flight: FlightItem[] = [];
   #timeout: number;
@@ -142,6 +144,15 @@ export abstract class DtlsConnection {
   /** The CID the peer puts on its records to us, when one was negotiated and is not empty. */
   get readConnectionId(): Uint8Array | undefined {
     return this.#readCid !== undefined && this.#readCid.length > 0 ? this.#readCid : undefined;
+  }
+
+  /**
+   * The largest datagram the application may send in one record: 2^14, or less when the peer
+   * asked (record_size_limit counts a CID record's inner content type too, RFC 8449 §4).
+   */
+  get maxPlaintext(): number {
+    if (this.#peerRecordLimit >= MAX_PLAINTEXT) return MAX_PLAINTEXT;
+    return this.#peerRecordLimit - (this.#writeCid && this.#writeCid.length > 0 ? 1 : 0);
   }
 
   /** The epoch records from the peer are currently read in. */
@@ -396,6 +407,14 @@ export abstract class DtlsConnection {
     this.#writeCid = write;
   }
 
+  /**
+   * The peer takes records of at most `limit` bytes of plaintext (RFC 8449, RFC 6066 §4): our
+   * handshake fragments and application data stay within it from now on.
+   */
+  protected limitRecordSize(limit: number): void {
+    this.#peerRecordLimit = Math.min(limit, MAX_PLAINTEXT);
+  }
+
   /** Keys for epoch 1: ours take effect with our ChangeCipherSpec, the peer's with theirs. */
   protected installKeys(write: RecordProtection, read: RecordProtection): void {
     this.#write[1]!.protection = write;
@@ -422,7 +441,11 @@ export abstract class DtlsConnection {
         this.ctx.mtu -
         RECORD_HEADER_LENGTH -
         (item.epoch > 0 ? PROTECTION_OVERHEAD + (this.#writeCid ? this.#writeCid.length + 1 : 0) : 0);
-      for (const f of fragmentHandshakeMessage(item.message, Math.max(room, HANDSHAKE_HEADER_LENGTH + 1)))
+      const fragmentSize = Math.min(room, this.#peerRecordLimit);
+      for (const f of fragmentHandshakeMessage(
+        item.message,
+        Math.max(fragmentSize, HANDSHAKE_HEADER_LENGTH + 1),
+      ))
         records.push(this.#seal(ContentType.handshake, item.epoch, encodeHandshakeFragment(f)));
     }
     let datagram: Uint8Array[] = [];

@@ -67,6 +67,10 @@ export interface ClientHandshakeOptions {
   serverName?: string;
   /** The session we remember with this server (RFC 5246 §7.3), offered for resumption. */
   session?: ClientSessions;
+  /** Offer record_size_limit (RFC 8449): the largest record plaintext we take (64..2^14). */
+  recordSizeLimit?: number;
+  /** Offer max_fragment_length (RFC 6066 §4): 1..4 for 2^9..2^12 bytes, both directions. */
+  maxFragmentLength?: number;
 }
 
 /** The client's memory of its session with one server. */
@@ -147,6 +151,14 @@ export class ClientHandshake extends DtlsConnection {
     // RFC 9146 §3: the CID we want on the records sent to us (zero-length: none, but we can send one).
     if (this.ctx.connectionId !== undefined)
       extensions.push(encodeExtension({ type: 'connection_id', cid: this.ctx.connectionId }, 'client'));
+    if (this.#options.maxFragmentLength !== undefined)
+      extensions.push(
+        encodeExtension({ type: 'max_fragment_length', code: this.#options.maxFragmentLength }, 'client'),
+      );
+    if (this.#options.recordSizeLimit !== undefined)
+      extensions.push(
+        encodeExtension({ type: 'record_size_limit', limit: this.#options.recordSizeLimit }, 'client'),
+      );
     const name = this.#options.serverName;
     if (name !== undefined && isIP(name) === 0)
       extensions.push(encodeExtension({ type: 'server_name', hostNames: [name] }, 'client'));
@@ -290,6 +302,17 @@ export class ClientHandshake extends DtlsConnection {
           break;
         case 'client_certificate_type':
           clientCertificateType = ext.types[0]!;
+          break;
+        case 'record_size_limit':
+          this.limitRecordSize(ext.limit); // what the server takes (RFC 8449 §4)
+          break;
+        case 'max_fragment_length':
+          // RFC 6066 §4: the server echoes our code, which then limits both directions.
+          if (ext.code !== this.#options.maxFragmentLength)
+            throw new DtlsError('malformed', 'server answered another max_fragment_length', {
+              alert: AlertDescription.illegal_parameter,
+            });
+          this.limitRecordSize(2 ** (8 + ext.code));
           break;
         default:
           break; // server_name (empty: the server used our SNI)

@@ -11,6 +11,7 @@ import { EMPTY_RENEGOTIATION_INFO_SCSV, cipherSuite, type CipherSuite } from './
 import { DtlsConnection, type ConnectionContext } from './dtls-connection.js';
 import type { EcdsaCredentials, PeerVerifier } from './dtls-credentials.js';
 import { DtlsError } from './dtls-errors.js';
+import { MAX_PLAINTEXT } from './record-protection.js';
 import {
   ECDSA_SHA256,
   ecdsaSign,
@@ -136,6 +137,9 @@ export class ServerHandshake extends DtlsConnection {
   #serverName: string | undefined;
   /** The session_id of our ServerHello (empty: not resumable). */
   #sessionId: Uint8Array = new Uint8Array(0);
+  /** The client's record_size_limit (RFC 8449) or max_fragment_length code (RFC 6066), if sent. */
+  #recordSizeLimit: number | undefined;
+  #maxFragmentCode: number | undefined;
   /** The cached session an abbreviated handshake resumes. */
   #resumed: CachedSession | undefined;
   #pskKeyHash: Uint8Array | undefined;
@@ -219,6 +223,23 @@ export class ServerHandshake extends DtlsConnection {
         case ExtensionType.connection_id: {
           const ext = decodeExtension(raw, 'client');
           if (ext.type === 'connection_id') clientCid = ext.cid;
+          break;
+        }
+        case ExtensionType.record_size_limit: {
+          const ext = decodeExtension(raw, 'client'); // below 64: illegal_parameter
+          if (ext.type === 'record_size_limit') this.#recordSizeLimit = ext.limit;
+          break;
+        }
+        case ExtensionType.max_fragment_length: {
+          const ext = decodeExtension(raw, 'client');
+          if (ext.type === 'max_fragment_length') {
+            // RFC 6066 §4: 1..4 (2^9..2^12); anything else is illegal_parameter.
+            if (ext.code < 1 || ext.code > 4)
+              throw new DtlsError('malformed', `max_fragment_length code ${ext.code}`, {
+                alert: AlertDescription.illegal_parameter,
+              });
+            this.#maxFragmentCode = ext.code;
+          }
           break;
         }
         case ExtensionType.server_name:
@@ -312,6 +333,17 @@ export class ServerHandshake extends DtlsConnection {
     if (clientCid !== undefined && ownCid !== undefined) {
       extensions.push(encodeExtension({ type: 'connection_id', cid: ownCid }, 'server'));
       this.useConnectionIds(ownCid, clientCid);
+    }
+    // A constrained client's buffer: record_size_limit (RFC 8449; it wins over max_fragment_length,
+    // §5) or max_fragment_length (RFC 6066 §4, echoed). We take any record up to 2^14 ourselves.
+    if (this.#recordSizeLimit !== undefined) {
+      extensions.push(encodeExtension({ type: 'record_size_limit', limit: MAX_PLAINTEXT }, 'server'));
+      this.limitRecordSize(this.#recordSizeLimit);
+    } else if (this.#maxFragmentCode !== undefined) {
+      extensions.push(
+        encodeExtension({ type: 'max_fragment_length', code: this.#maxFragmentCode }, 'server'),
+      );
+      this.limitRecordSize(2 ** (8 + this.#maxFragmentCode));
     }
     if (choice.ecdhe) {
       // RFC 8422 §5.2: the point formats we accept; RFC 7250 §4.2: the chosen types, echoed.
