@@ -5,6 +5,26 @@ import { NOTIFICATION_ATTRIBUTE_NAMES } from '../model/attributes.js';
 import { API_ERROR_STATUS } from './api-errors.js';
 
 export const MAX_PAGE_LIMIT = 1000;
+
+/** The `offset` and `limit` query parameters of a paged list. */
+export const pagingProperties = {
+  offset: { type: 'integer', minimum: 0, default: 0 },
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: 50 },
+} as const;
+
+/** A page of a list: `{ total, offset, limit, items }`. */
+export function pageSchema(items: unknown) {
+  return {
+    type: 'object',
+    required: ['total', 'offset', 'limit', 'items'],
+    properties: {
+      total: { type: 'integer' },
+      offset: { type: 'integer' },
+      limit: { type: 'integer' },
+      items: { type: 'array', items },
+    },
+  } as const;
+}
 export const MAX_TIMEOUT_MS = 300_000;
 export const MAX_PATHS = 256;
 

@@ -11,7 +11,7 @@ import type { BootstrapConfig, BootstrapConfigStore } from '../store/bootstrap-c
 import type { ApiContext } from './api-context.js';
 import { clipName } from './api-context.js';
 import { ApiError } from './api-errors.js';
-import { MAX_PAGE_LIMIT, endpointParams, errorResponses, freeObject } from './api-schemas.js';
+import { pageSchema, pagingProperties, endpointParams, errorResponses, freeObject } from './api-schemas.js';
 
 const TAG = ['bootstrap'];
 
@@ -241,21 +241,11 @@ export function registerBootstrapRoutes(app: FastifyInstance, ctx: ApiContext): 
           type: 'object',
           additionalProperties: false,
           properties: {
-            offset: { type: 'integer', minimum: 0, default: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: 50 },
+            ...pagingProperties,
           },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['total', 'offset', 'limit', 'items'],
-            properties: {
-              total: { type: 'integer' },
-              offset: { type: 'integer' },
-              limit: { type: 'integer' },
-              items: { type: 'array', items: configViewSchema },
-            },
-          },
+          200: pageSchema(configViewSchema),
           ...errorResponses(400, 503),
         },
       },

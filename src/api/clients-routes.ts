@@ -3,7 +3,8 @@ import { MAX_TAGS, TAG_PATTERN } from '../store/tag-store.js';
 import type { ApiContext } from './api-context.js';
 import { clientState, requireRegistration } from './api-context.js';
 import {
-  MAX_PAGE_LIMIT,
+  pageSchema,
+  pagingProperties,
   clientDetailsSchema,
   clientSummarySchema,
   endpointParams,
@@ -61,21 +62,11 @@ export function registerClientRoutes(app: FastifyInstance, ctx: ApiContext): voi
             status: { type: 'string', enum: ['awake', 'sleeping'] },
             version: { type: 'string', maxLength: 16 },
             binding: { type: 'string', maxLength: 8 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: 50 },
+            ...pagingProperties,
           },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['total', 'offset', 'limit', 'items'],
-            properties: {
-              total: { type: 'integer' },
-              offset: { type: 'integer' },
-              limit: { type: 'integer' },
-              items: { type: 'array', items: clientSummarySchema },
-            },
-          },
+          200: pageSchema(clientSummarySchema),
           ...errorResponses(400),
         },
       },

@@ -12,8 +12,9 @@ import { HandshakeType, parseHandshakeFragments } from '../../src/dtls/handshake
 import { decodeServerHello } from '../../src/dtls/hello-messages.js';
 import { ContentType, encodeRecord, parseDatagram } from '../../src/dtls/record.js';
 import { seededRandom } from '../../src/random.js';
-import { peerKey, type Channel, type Peer } from '../../src/transport/channel.js';
+import { peerKey, type Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { recordingChannel } from '../support/recording-channel.js';
 import { RebindableChannel } from '../support/rebindable-channel.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -21,31 +22,14 @@ const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 const KEY = Uint8Array.from(Buffer.from('00112233445566778899aabbccddeeff', 'hex'));
 const SERVER: Peer = { address: '10.0.0.1', port: 5684 };
 
-/** Records what a channel sends. */
-function tap(inner: Channel, sent: Uint8Array[]): Channel {
-  return {
-    kind: inner.kind,
-    get local() {
-      return inner.local;
-    },
-    send: (peer, bytes) => {
-      sent.push(bytes.slice());
-      inner.send(peer, bytes);
-    },
-    onReceive: (h) => inner.onReceive(h),
-    onError: (h) => inner.onError?.(h),
-    close: () => inner.close(),
-  };
-}
-
 function rig(server: Partial<DtlsServerOptions> = {}, client: Partial<DtlsClientOptions> = {}) {
   const clock = new FakeClock();
   const net = new MemoryNetwork({ schedule: () => {} });
   const serverSent: Uint8Array[] = [];
   const clientSent: Uint8Array[] = [];
-  const socket = new RebindableChannel(tap(net.channel('10.0.0.2', 40000), clientSent));
+  const socket = new RebindableChannel(recordingChannel(net.channel('10.0.0.2', 40000), clientSent));
   const s = DtlsChannel.server({
-    channel: tap(net.channel(SERVER.address, SERVER.port), serverSent),
+    channel: recordingChannel(net.channel(SERVER.address, SERVER.port), serverSent),
     clock,
     random: seededRandom(11),
     psk: (id) => (str(id) === 'dev-1' ? KEY : undefined),
@@ -73,7 +57,7 @@ function rig(server: Partial<DtlsServerOptions> = {}, client: Partial<DtlsClient
   };
   /** The client's NAT mapping changes: it now sends from `address:port`. */
   const rebind = (address: string, port: number): void =>
-    socket.rebind(tap(net.channel(address, port), clientSent));
+    socket.rebind(recordingChannel(net.channel(address, port), clientSent));
   return { net, server: s, client: c, serverSent, clientSent, serverGot, clientGot, errors, settle, rebind };
 }
 

@@ -10,35 +10,20 @@ import { decodeServerHello } from '../../src/dtls/hello-messages.js';
 import { x509ChainValidator, x509Verifier } from '../../src/dtls/peer-verification.js';
 import { ContentType, parseDatagram } from '../../src/dtls/record.js';
 import { seededRandom } from '../../src/random.js';
-import type { Channel, ChannelError, Peer } from '../../src/transport/channel.js';
+import type { ChannelError, Peer } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { recordingChannel } from '../support/recording-channel.js';
 import { certDer, chainOf, privateKey } from '../support/dtls-fixtures.js';
 
 const SERVER: Peer = { address: '10.0.0.1', port: 5684 };
 const KEY = new Uint8Array(16).fill(9);
-
-function recording(inner: Channel, sent: Uint8Array[]): Channel {
-  return {
-    kind: inner.kind,
-    get local() {
-      return inner.local;
-    },
-    send: (peer, bytes) => {
-      sent.push(bytes.slice());
-      inner.send(peer, bytes);
-    },
-    onReceive: (h) => inner.onReceive(h),
-    onError: (h) => inner.onError?.(h),
-    close: () => inner.close(),
-  };
-}
 
 async function connect(client: Partial<DtlsClientOptions>) {
   const clock = new FakeClock();
   const net = new MemoryNetwork({ schedule: () => {} });
   const serverSent: Uint8Array[] = [];
   const server = DtlsChannel.server({
-    channel: recording(net.channel(SERVER.address, SERVER.port), serverSent),
+    channel: recordingChannel(net.channel(SERVER.address, SERVER.port), serverSent),
     clock,
     random: seededRandom(3),
     psk: () => KEY,
