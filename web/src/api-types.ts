@@ -288,3 +288,138 @@ export interface ServerSecurity {
   readonly publicKey?: string;
   readonly certificate?: { readonly subject: string; readonly der: string };
 }
+
+// ---- /api/bootstrap (src/api/bootstrap-routes.ts, docs/bootstrap.md) ----
+
+/** A bootstrap security mode as the API shows it: identities, public keys, certificates; secrets only by length. */
+export type BootstrapSecurityView =
+  | { readonly mode: 'nosec' }
+  | { readonly mode: 'psk'; readonly identity: string; readonly keyLength: number }
+  | {
+      readonly mode: 'rpk';
+      readonly publicKey: string;
+      readonly serverPublicKey: string;
+      readonly privateKeyLength: number;
+    }
+  | {
+      readonly mode: 'x509';
+      readonly certificate: string;
+      readonly serverCertificate: string;
+      readonly certificateUsage?: number;
+      readonly privateKeyLength: number;
+    };
+
+export type BootstrapSecurityMode = BootstrapSecurityView['mode'];
+
+/** One LwM2M Server account of a configuration (/0 and /1 instance). */
+export interface BootstrapServerAccountView {
+  readonly shortServerId: number;
+  readonly uri: string;
+  readonly lifetime?: number;
+  readonly binding?: string;
+  readonly defaultMinPeriod?: number;
+  readonly defaultMaxPeriod?: number;
+  readonly notificationStoring?: boolean;
+  readonly supportedServerVersions?: readonly string[];
+  readonly security: BootstrapSecurityView;
+}
+
+/** The Bootstrap-Server account rewrite of a configuration. */
+export interface BootstrapAccountView {
+  readonly uri: string;
+  readonly security: BootstrapSecurityView;
+  readonly clientHoldOffTime?: number;
+  readonly accountTimeout?: number;
+}
+
+/** GET /api/bootstrap/clients[/{ep}]: a configuration, or `error` for an invalid stored document. */
+export interface BootstrapConfigView {
+  readonly endpoint: string;
+  readonly servers?: readonly BootstrapServerAccountView[];
+  readonly bootstrapServer?: BootstrapAccountView;
+  readonly deleteFirst?: boolean;
+  readonly error?: string;
+}
+
+export interface BootstrapConfigPage {
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly items: readonly BootstrapConfigView[];
+}
+
+/** A security mode as PUT /api/bootstrap/clients/{ep} takes it (keys hex DER). */
+export type BootstrapSecurityBody =
+  | { readonly mode: 'nosec' }
+  | { readonly mode: 'psk'; readonly identity: string; readonly key: string }
+  | {
+      readonly mode: 'rpk';
+      readonly publicKey: string;
+      readonly privateKey: string;
+      readonly serverPublicKey: string;
+    }
+  | {
+      readonly mode: 'x509';
+      readonly certificate: string;
+      readonly privateKey: string;
+      readonly serverCertificate: string;
+      readonly certificateUsage?: number;
+    };
+
+export interface BootstrapServerAccountBody extends Omit<BootstrapServerAccountView, 'security'> {
+  readonly security: BootstrapSecurityBody;
+}
+
+export interface BootstrapAccountBody extends Omit<BootstrapAccountView, 'security'> {
+  readonly security: BootstrapSecurityBody;
+}
+
+/** The body of PUT /api/bootstrap/clients/{ep}. */
+export interface BootstrapConfigBody {
+  readonly servers: readonly BootstrapServerAccountBody[];
+  readonly bootstrapServer?: BootstrapAccountBody;
+  readonly deleteFirst?: boolean;
+}
+
+export type BootstrapOperation =
+  'bootstrap-discover' | 'bootstrap-delete' | 'bootstrap-write' | 'bootstrap-read' | 'bootstrap-finish';
+
+/** One request of a bootstrap session and the client's answer. */
+export interface BootstrapStep {
+  /** A BootstrapOperation (kept open: a newer server may add some). */
+  readonly operation: string;
+  readonly path?: string;
+  /** The client's answer (`2.04`); absent when none came. */
+  readonly code?: string;
+  /** Content-Format of a Write. */
+  readonly format?: number;
+  readonly latencyMs: number;
+  readonly error?: string;
+}
+
+export interface BootstrapOutcome {
+  readonly status: 'succeeded' | 'failed';
+  /** Why it failed: error-code, timeout, closed, bad-answer, replaced, stopped, internal. */
+  readonly reason?: string;
+  readonly operation?: string;
+  readonly path?: string;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+/** GET /api/bootstrap/sessions items and /api/bootstrap/sessions/{ep}. */
+export interface BootstrapSession {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly kind: 'request' | 'pack';
+  readonly peer: string;
+  readonly transport: string;
+  /** Wall-clock ms. */
+  readonly startedAt: number;
+  readonly finishedAt?: number;
+  readonly requestedFormat?: number;
+  readonly lwm2mVersion?: string;
+  readonly steps: readonly BootstrapStep[];
+  /** Absent while the session runs. */
+  readonly outcome?: BootstrapOutcome;
+}

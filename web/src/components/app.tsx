@@ -13,6 +13,7 @@ import type { Route } from '../lib/route.js';
 import { createStore } from '../lib/store.js';
 import type { Store } from '../lib/store.js';
 import { loadToken, saveToken } from '../lib/token-store.js';
+import { BootstrapPage } from './bootstrap-page.js';
 import { ClientList } from './client-list.js';
 import { ClientView } from './client-view.js';
 import { Header } from './header.js';
@@ -150,6 +151,7 @@ export function App() {
         {route.page === 'client' && <ClientView endpoint={route.endpoint} key={route.endpoint} />}
         {route.page === 'server' && <ServerView />}
         {route.page === 'security' && <SecurityPage />}
+        {route.page === 'bootstrap' && <BootstrapPage />}
         {route.page === 'not-found' && (
           <section class="panel">
             <h1>Not found</h1>

@@ -64,6 +64,9 @@ export function Header(props: { route: Route; hasToken: boolean; onForgetToken: 
         <Link to={{ page: 'security' }} aria-current={page === 'security' ? 'page' : undefined}>
           Security
         </Link>
+        <Link to={{ page: 'bootstrap' }} aria-current={page === 'bootstrap' ? 'page' : undefined}>
+          Bootstrap
+        </Link>
       </nav>
       <div class="stats" data-testid="server-stats" aria-live="off">
         {info ? (

@@ -5,6 +5,7 @@ export type Route =
   | { readonly page: 'client'; readonly endpoint: string }
   | { readonly page: 'server' }
   | { readonly page: 'security' }
+  | { readonly page: 'bootstrap' }
   | { readonly page: 'not-found'; readonly path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -12,6 +13,7 @@ export function parseRoute(pathname: string): Route {
   if (path === '/' || path === '/clients') return { page: 'clients' };
   if (path === '/server') return { page: 'server' };
   if (path === '/security') return { page: 'security' };
+  if (path === '/bootstrap') return { page: 'bootstrap' };
   const m = /^\/clients\/([^/]+)$/.exec(path);
   if (m) {
     try {
@@ -33,6 +35,8 @@ export function routeHref(route: Route): string {
       return '/server';
     case 'security':
       return '/security';
+    case 'bootstrap':
+      return '/bootstrap';
     case 'not-found':
       return route.path;
   }

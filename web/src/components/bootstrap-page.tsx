@@ -1,0 +1,465 @@
+// The Bootstrap page: the per-endpoint bootstrap configurations (GET/PUT/DELETE
+// /api/bootstrap/clients, secrets never shown), one configuration's details and its latest
+// session, the create/edit form, and the Bootstrap-Server's recent sessions (polled).
+import { useEffect, useState } from 'preact/hooks';
+import type {
+  BootstrapConfigPage,
+  BootstrapConfigView,
+  BootstrapSession,
+  BootstrapSecurityView,
+} from '../api-types.js';
+import { ApiError } from '../api.js';
+import { useServices } from '../context.js';
+import {
+  bootstrapConfig,
+  bootstrapConfigs,
+  deleteBootstrapConfig,
+  latestBootstrapSession,
+} from '../lib/bootstrap-api.js';
+import {
+  EMPTY_CONFIG_FORM,
+  SECURITY_MODE_LABELS,
+  failureText,
+  formFromView,
+  secretsToReenter,
+  securitySummary,
+  serverLines,
+  sessionStatus,
+} from '../lib/bootstrap-form.js';
+import type { ConfigForm } from '../lib/bootstrap-form.js';
+import { clockTime } from '../lib/format.js';
+import { shortHex } from '../lib/security-form.js';
+import { BootstrapConfigForm } from './bootstrap-config-form.js';
+import { BootstrapSessions, POLL_MS, SessionBadge, SessionSteps, useVisible } from './bootstrap-sessions.js';
+
+const PAGE_SIZE = 25;
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+function ConfigTable(props: {
+  page: BootstrapConfigPage | undefined;
+  error: string | undefined;
+  selected: string | undefined;
+  onOffset: (offset: number) => void;
+  onSelect: (endpoint: string) => void;
+  onEdit: (view: BootstrapConfigView) => void;
+  onRemoved: (endpoint: string) => void;
+}) {
+  const { api } = useServices();
+  const [confirming, setConfirming] = useState<string>();
+  const [error, setError] = useState<string>();
+  const { page } = props;
+  const remove = (endpoint: string): void => {
+    deleteBootstrapConfig(api, endpoint)
+      .then(() => {
+        setConfirming(undefined);
+        setError(undefined);
+        props.onRemoved(endpoint);
+      })
+      .catch((e: unknown) => setError(message(e)));
+  };
+  return (
+    <section class="panel" aria-labelledby="bs-configs-title">
+      <div class="panel-head">
+        <h1 id="bs-configs-title">Bootstrap configurations</h1>
+        <span class="muted">{page ? page.total : ''}</span>
+      </div>
+      {(props.error ?? error) && (
+        <p class="error" role="alert">
+          {props.error ?? error}
+        </p>
+      )}
+      <div class="table-wrap">
+        <table data-testid="config-table">
+          <thead>
+            <tr>
+              <th scope="col">Endpoint</th>
+              <th scope="col">Servers (SSID → URI · security)</th>
+              <th scope="col">BS account rewrite</th>
+              <th scope="col">Delete first</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {page?.items.length === 0 && (
+              <tr>
+                <td colSpan={5} class="empty">
+                  No bootstrap configuration yet.
+                </td>
+              </tr>
+            )}
+            {!page && !props.error && (
+              <tr>
+                <td colSpan={5} class="empty">
+                  Loading…
+                </td>
+              </tr>
+            )}
+            {page?.items.map((v) => (
+              <tr
+                key={v.endpoint}
+                data-testid="config-row"
+                data-endpoint={v.endpoint}
+                class={props.selected === v.endpoint ? 'selected' : undefined}
+                aria-selected={props.selected === v.endpoint}
+              >
+                <td class="mono">
+                  <button
+                    type="button"
+                    class="link mono"
+                    aria-label={`Show ${v.endpoint}`}
+                    onClick={() => props.onSelect(v.endpoint)}
+                  >
+                    {v.endpoint}
+                  </button>
+                </td>
+                <td data-testid="config-servers">
+                  {v.error !== undefined ? (
+                    <span class="err-text" data-testid="config-error">
+                      invalid: {v.error}
+                    </span>
+                  ) : (
+                    serverLines(v).map((line) => (
+                      <div key={line} class="mono small-text">
+                        {line}
+                      </div>
+                    ))
+                  )}
+                </td>
+                <td data-testid="config-bs-rewrite">
+                  {v.error !== undefined ? '' : v.bootstrapServer ? 'yes' : 'no'}
+                </td>
+                <td>{v.error !== undefined ? '' : v.deleteFirst === false ? 'no' : 'yes'}</td>
+                <td>
+                  {confirming === v.endpoint ? (
+                    <span class="buttons">
+                      <button
+                        type="button"
+                        class="danger small"
+                        aria-label={`Confirm delete ${v.endpoint}`}
+                        onClick={() => remove(v.endpoint)}
+                      >
+                        Delete
+                      </button>
+                      <button type="button" class="small" onClick={() => setConfirming(undefined)}>
+                        Cancel
+                      </button>
+                    </span>
+                  ) : (
+                    <span class="buttons">
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Edit ${v.endpoint}`}
+                        onClick={() => props.onEdit(v)}
+                      >
+                        {v.error !== undefined ? 'Replace' : 'Edit'}
+                      </button>
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Delete ${v.endpoint}`}
+                        onClick={() => setConfirming(v.endpoint)}
+                      >
+                        Delete…
+                      </button>
+                    </span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {page && page.total > page.limit && (
+        <div class="pager">
+          <button
+            type="button"
+            disabled={page.offset === 0}
+            onClick={() => props.onOffset(Math.max(0, page.offset - page.limit))}
+          >
+            Previous
+          </button>
+          <span class="muted">
+            {page.offset + 1}–{Math.min(page.total, page.offset + page.limit)} of {page.total}
+          </span>
+          <button
+            type="button"
+            disabled={page.offset + page.limit >= page.total}
+            onClick={() => props.onOffset(page.offset + page.limit)}
+          >
+            Next
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** A security view as facts: identities, keys and certificates shortened, secrets by length. */
+function SecurityFacts(props: { security: BootstrapSecurityView }) {
+  const s = props.security;
+  const hex = (label: string, value: string) => (
+    <div>
+      <dt>{label}</dt>
+      <dd class="mono" title={value}>
+        {shortHex(value, 12)}
+      </dd>
+    </div>
+  );
+  return (
+    <dl class="facts" data-testid="security-facts" data-mode={s.mode}>
+      <div>
+        <dt>Security</dt>
+        <dd>{SECURITY_MODE_LABELS[s.mode]}</dd>
+      </div>
+      {s.mode === 'psk' && (
+        <>
+          <div>
+            <dt>PSK identity</dt>
+            <dd class="mono">{s.identity}</dd>
+          </div>
+          <div>
+            <dt>Key</dt>
+            <dd data-testid="secret-length">{s.keyLength} bytes (not shown)</dd>
+          </div>
+        </>
+      )}
+      {s.mode === 'rpk' && (
+        <>
+          {hex('Public key', s.publicKey)}
+          {hex('Server public key', s.serverPublicKey)}
+          <div>
+            <dt>Private key</dt>
+            <dd data-testid="secret-length">{s.privateKeyLength} bytes (not shown)</dd>
+          </div>
+        </>
+      )}
+      {s.mode === 'x509' && (
+        <>
+          {hex('Certificate', s.certificate)}
+          {hex('Server certificate', s.serverCertificate)}
+          {s.certificateUsage !== undefined && (
+            <div>
+              <dt>Certificate usage</dt>
+              <dd>{s.certificateUsage}</dd>
+            </div>
+          )}
+          <div>
+            <dt>Private key</dt>
+            <dd data-testid="secret-length">{s.privateKeyLength} bytes (not shown)</dd>
+          </div>
+        </>
+      )}
+    </dl>
+  );
+}
+
+const optional = (label: string, value: string | number | boolean | undefined) =>
+  value === undefined ? null : (
+    <div>
+      <dt>{label}</dt>
+      <dd>{typeof value === 'boolean' ? (value ? 'yes' : 'no') : value}</dd>
+    </div>
+  );
+
+function ConfigDetail(props: { endpoint: string; version: number; onClose: () => void }) {
+  const { api } = useServices();
+  const [view, setView] = useState<BootstrapConfigView>();
+  const [session, setSession] = useState<BootstrapSession | null>();
+  const [error, setError] = useState<string>();
+  const visible = useVisible();
+  useEffect(() => {
+    let alive = true;
+    setError(undefined);
+    bootstrapConfig(api, props.endpoint)
+      .then((v) => alive && setView(v))
+      .catch((e: unknown) => alive && setError(message(e)));
+    return () => {
+      alive = false;
+    };
+  }, [api, props.endpoint, props.version]);
+  // The latest session, polled like the session list.
+  useEffect(() => {
+    if (!visible) return;
+    let alive = true;
+    const load = (): void => {
+      latestBootstrapSession(api, props.endpoint)
+        .then((s) => alive && setSession(s))
+        .catch((e: unknown) => {
+          // 404: no session yet; 503: no Bootstrap-Server here. Either way there is none to show.
+          if (!alive || !(e instanceof ApiError)) return;
+          if (e.status === 404 || e.status === 503) setSession(null);
+          if (e.status === 503) window.clearInterval(id);
+        });
+    };
+    const id = window.setInterval(load, POLL_MS);
+    load();
+    return () => {
+      alive = false;
+      window.clearInterval(id);
+    };
+  }, [api, props.endpoint, visible]);
+  return (
+    <section
+      class="panel bs-detail"
+      aria-labelledby="bs-detail-title"
+      data-testid="config-detail"
+      data-endpoint={props.endpoint}
+    >
+      <div class="panel-head">
+        <h2 id="bs-detail-title">
+          Configuration of <span class="mono">{props.endpoint}</span>
+        </h2>
+        <span class="spacer" />
+        <button type="button" class="small" onClick={props.onClose}>
+          Close
+        </button>
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {view?.error !== undefined && (
+        <p class="error">This stored document is not a valid configuration: {view.error}</p>
+      )}
+      {view?.servers?.map((s) => (
+        <div
+          class="bs-detail-account"
+          key={s.shortServerId}
+          data-testid="detail-server"
+          data-ssid={s.shortServerId}
+        >
+          <h3>
+            Server {s.shortServerId} <span class="mono small-text">{s.uri}</span>
+          </h3>
+          <dl class="facts">
+            {optional('Lifetime (s)', s.lifetime)}
+            {optional('Binding', s.binding)}
+            {optional('Default minimum period (s)', s.defaultMinPeriod)}
+            {optional('Default maximum period (s)', s.defaultMaxPeriod)}
+            {optional('Notification storing', s.notificationStoring)}
+            {optional('Supported server versions', s.supportedServerVersions?.join(', '))}
+          </dl>
+          <SecurityFacts security={s.security} />
+        </div>
+      ))}
+      {view?.bootstrapServer && (
+        <div class="bs-detail-account" data-testid="detail-bootstrap-account">
+          <h3>
+            Bootstrap-Server account <span class="mono small-text">{view.bootstrapServer.uri}</span>
+          </h3>
+          <dl class="facts">
+            {optional('Client hold off time (s)', view.bootstrapServer.clientHoldOffTime)}
+            {optional('Account timeout (s)', view.bootstrapServer.accountTimeout)}
+          </dl>
+          <SecurityFacts security={view.bootstrapServer.security} />
+        </div>
+      )}
+      {view?.servers && (
+        <p class="small-text muted">
+          {view.deleteFirst === false
+            ? 'The device keeps its other server accounts.'
+            : "The device's server accounts are deleted before these are written."}{' '}
+          {view.servers.map((s) => `${s.shortServerId}: ${securitySummary(s.security)}`).join('; ')}
+        </p>
+      )}
+      <h3>Latest session</h3>
+      {session === undefined && <p class="muted">loading…</p>}
+      {session === null && <p class="muted">This device has not bootstrapped yet.</p>}
+      {session && (
+        <div data-testid="latest-session" data-status={sessionStatus(session)}>
+          <p>
+            <SessionBadge status={sessionStatus(session)} /> started {clockTime(session.startedAt)} from{' '}
+            <span class="mono">{session.peer}</span>
+            {failureText(session) && <span class="err-text"> · {failureText(session)}</span>}
+          </p>
+          <SessionSteps session={session} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function BootstrapPage() {
+  const { api } = useServices();
+  const [page, setPage] = useState<BootstrapConfigPage>();
+  const [error, setError] = useState<string>();
+  const [offset, setOffset] = useState(0);
+  const [reload, setReload] = useState(0);
+  const [selected, setSelected] = useState<string>();
+  const [form, setForm] = useState<ConfigForm>(EMPTY_CONFIG_FORM);
+  const [status, setStatus] = useState<string>();
+  useEffect(() => {
+    let alive = true;
+    bootstrapConfigs(api, { offset, limit: PAGE_SIZE })
+      .then((p) => {
+        if (!alive) return;
+        setPage(p);
+        setError(undefined);
+      })
+      .catch((e: unknown) => alive && setError(message(e)));
+    return () => {
+      alive = false;
+    };
+  }, [api, offset, reload]);
+
+  return (
+    <div data-testid="bootstrap-page">
+      <ConfigTable
+        page={page}
+        error={error}
+        selected={selected}
+        onOffset={setOffset}
+        onSelect={(ep) => setSelected(ep)}
+        onEdit={(v) => {
+          const next = formFromView(v);
+          setForm(next);
+          setStatus(
+            v.error !== undefined
+              ? `Replacing the invalid configuration of ${v.endpoint}.`
+              : secretsToReenter(next).length > 0
+                ? `Editing ${v.endpoint}: enter its pre-shared and private keys again (they are never shown).`
+                : `Editing ${v.endpoint}.`,
+          );
+          document.getElementById('bs-form-title')?.scrollIntoView();
+        }}
+        onRemoved={(ep) => {
+          setStatus(`Deleted the bootstrap configuration of ${ep}.`);
+          if (selected === ep) setSelected(undefined);
+          if (form.editing && form.endpoint === ep) setForm(EMPTY_CONFIG_FORM);
+          setReload((n) => n + 1);
+        }}
+      />
+      {status && (
+        <p class="status-line" role="status" data-testid="bootstrap-status">
+          {status}
+        </p>
+      )}
+      {selected !== undefined && (
+        <ConfigDetail
+          key={selected}
+          endpoint={selected}
+          version={reload}
+          onClose={() => setSelected(undefined)}
+        />
+      )}
+      <BootstrapConfigForm
+        key={form.editing ? `edit:${form.endpoint}` : 'new'}
+        form={form}
+        onChange={setForm}
+        onSaved={(view) => {
+          setStatus(`Saved the bootstrap configuration of ${view.endpoint}.`);
+          // Secrets leave the page once stored.
+          setForm(EMPTY_CONFIG_FORM);
+          setSelected(view.endpoint);
+          setReload((n) => n + 1);
+        }}
+      />
+      <BootstrapSessions />
+    </div>
+  );
+}
