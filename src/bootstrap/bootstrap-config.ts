@@ -312,17 +312,29 @@ function bootstrapAccount(v: unknown, field: string): BootstrapAccountConfig {
   };
 }
 
+export interface ParseBootstrapConfigOptions {
+  /**
+   * Let `servers` be absent or empty when there is a `bootstrapServer` (a factory configuration of
+   * a device that knows only its Bootstrap-Server). A Bootstrap-Server's configurations need one.
+   */
+  readonly allowNoServers?: boolean;
+}
+
 /**
  * Validates a stored configuration document. Throws BootstrapConfigError naming the first bad
  * field; unknown fields are errors too (a misspelt `lifetme` would otherwise be dropped silently).
  */
-export function parseBootstrapConfig(input: unknown): BootstrapConfiguration {
+export function parseBootstrapConfig(
+  input: unknown,
+  options: ParseBootstrapConfigOptions = {},
+): BootstrapConfiguration {
   const doc = object(input, '(configuration)');
   onlyFields(doc, '', ['servers', 'bootstrapServer', 'deleteFirst']);
-  const rawServers = required(doc, '', 'servers');
+  const noServersOk = options.allowNoServers === true && doc['bootstrapServer'] !== undefined;
+  const rawServers = noServersOk && doc['servers'] === undefined ? [] : required(doc, '', 'servers');
   if (!Array.isArray(rawServers)) throw new BootstrapConfigError('wrong-type', 'servers', 'must be a list');
   // A device left without any server account would only bootstrap again (and a Pack must hold one).
-  if (rawServers.length === 0)
+  if (rawServers.length === 0 && !noServersOk)
     throw new BootstrapConfigError('missing', 'servers', 'needs at least one server');
   if (rawServers.length > MAX_SERVER_ACCOUNTS)
     throw new BootstrapConfigError('out-of-range', 'servers', `has more than ${MAX_SERVER_ACCOUNTS} servers`);

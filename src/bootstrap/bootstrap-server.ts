@@ -30,8 +30,9 @@ import type { BootstrapConfigStore } from '../store/bootstrap-config-store.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
-import { BootstrapConfigError, parseBootstrapConfig } from './bootstrap-config.js';
+import { BootstrapConfigError } from './bootstrap-config.js';
 import type { BootstrapConfiguration } from './bootstrap-config.js';
+import { resolveConfigDocument } from './bootstrap-template.js';
 import {
   bootstrapPackRecords,
   bootstrapWriteRequests,
@@ -357,12 +358,16 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     return endpoint;
   }
 
-  /** The endpoint's configuration, validated; undefined when it has none. */
+  /**
+   * The endpoint's configuration, validated; undefined when it has none. A document that names a
+   * template is resolved with its values first; one that cannot be is invalid like a bad document.
+   */
   async #configOf(endpoint: string): Promise<BootstrapConfiguration | undefined> {
-    const doc = await this.#options.configs.get(endpoint);
+    const configs = this.#options.configs;
+    const doc = await configs.get(endpoint);
     if (doc === undefined) return undefined;
     try {
-      return parseBootstrapConfig(doc);
+      return await resolveConfigDocument(doc, endpoint, (name) => configs.getTemplate(name));
     } catch (e) {
       if (!(e instanceof BootstrapConfigError)) throw e;
       this.#emitError(e);

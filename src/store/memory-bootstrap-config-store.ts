@@ -1,12 +1,17 @@
-import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap-config-store.js';
+import type {
+  BootstrapConfig,
+  BootstrapConfigStore,
+  BootstrapTemplateDocument,
+} from './bootstrap-config-store.js';
 
 /**
- * Bootstrap configurations in a map by endpoint. Lost on exit. A configuration is a document of
+ * Bootstrap configurations in a map by endpoint (and templates in one by name). Lost on exit. A configuration is a document of
  * unknown depth, so it is copied in and out: a caller changing it afterwards changes no stored one
  * (as with the persistent stores).
  */
 export class MemoryBootstrapConfigStore implements BootstrapConfigStore {
   readonly #configs = new Map<string, BootstrapConfig>();
+  readonly #templates = new Map<string, BootstrapTemplateDocument>();
 
   put(endpoint: string, config: BootstrapConfig): Promise<void> {
     this.#configs.set(endpoint, structuredClone(config));
@@ -27,5 +32,26 @@ export class MemoryBootstrapConfigStore implements BootstrapConfigStore {
   async *all(): AsyncIterable<{ readonly endpoint: string; readonly config: BootstrapConfig }> {
     for (const [endpoint, config] of [...this.#configs])
       yield await Promise.resolve({ endpoint, config: structuredClone(config) });
+  }
+
+  putTemplate(name: string, template: BootstrapTemplateDocument): Promise<void> {
+    this.#templates.set(name, structuredClone(template));
+    return Promise.resolve();
+  }
+
+  getTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    const template = this.#templates.get(name);
+    return Promise.resolve(template && structuredClone(template));
+  }
+
+  removeTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    const template = this.#templates.get(name);
+    this.#templates.delete(name);
+    return Promise.resolve(template);
+  }
+
+  async *templates(): AsyncIterable<{ readonly name: string; readonly template: BootstrapTemplateDocument }> {
+    for (const [name, template] of [...this.#templates])
+      yield await Promise.resolve({ name, template: structuredClone(template) });
   }
 }

@@ -1,19 +1,25 @@
 import type { Redis } from 'ioredis';
-import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap-config-store.js';
+import type {
+  BootstrapConfig,
+  BootstrapConfigStore,
+  BootstrapTemplateDocument,
+} from './bootstrap-config-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { scanHash } from './redis-hash-scan.js';
 import type { RedisStoreOptions } from './redis-registration-store.js';
 
-// Key below the prefix: bootstrap → hash endpoint → JSON.
+// Keys below the prefix: bootstrap → hash endpoint → JSON; bootstrap-templates → hash name → JSON.
 
-/** Bootstrap configurations in one Redis hash. */
+/** Bootstrap configurations in one Redis hash, templates in another. */
 export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   readonly #redis: Redis;
   readonly #key: string;
+  readonly #templatesKey: string;
 
   constructor(options: RedisStoreOptions) {
     this.#redis = options.redis;
     this.#key = `${options.prefix ?? '{petrel}:'}bootstrap`;
+    this.#templatesKey = `${options.prefix ?? '{petrel}:'}bootstrap-templates`;
   }
 
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
@@ -24,9 +30,13 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     return decode(await this.#redis.hget(this.#key, endpoint));
   }
 
-  async remove(endpoint: string): Promise<BootstrapConfig | undefined> {
-    // MULTI: the value read is the one deleted, whatever another process does meanwhile.
-    const replies = await this.#redis.multi().hget(this.#key, endpoint).hdel(this.#key, endpoint).exec();
+  remove(endpoint: string): Promise<BootstrapConfig | undefined> {
+    return this.#take(this.#key, endpoint);
+  }
+
+  /** HGET and HDEL in one MULTI: the value read is the one deleted, whatever another process does. */
+  async #take(key: string, field: string): Promise<Readonly<Record<string, unknown>> | undefined> {
+    const replies = await this.#redis.multi().hget(key, field).hdel(key, field).exec();
     const [error, json] = replies?.[0] ?? [null, null];
     if (error) throw error;
     return decode(json as string | null);
@@ -35,6 +45,23 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async *all(): AsyncIterable<{ readonly endpoint: string; readonly config: BootstrapConfig }> {
     for await (const [endpoint, json] of scanHash(this.#redis, this.#key))
       yield { endpoint, config: documentFromJson<BootstrapConfig>(json) };
+  }
+
+  async putTemplate(name: string, template: BootstrapTemplateDocument): Promise<void> {
+    await this.#redis.hset(this.#templatesKey, name, documentToJson(template));
+  }
+
+  async getTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    return decode(await this.#redis.hget(this.#templatesKey, name));
+  }
+
+  removeTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    return this.#take(this.#templatesKey, name);
+  }
+
+  async *templates(): AsyncIterable<{ readonly name: string; readonly template: BootstrapTemplateDocument }> {
+    for await (const [name, json] of scanHash(this.#redis, this.#templatesKey))
+      yield { name, template: documentFromJson<BootstrapTemplateDocument>(json) };
   }
 }
 

@@ -1,4 +1,8 @@
-import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap-config-store.js';
+import type {
+  BootstrapConfig,
+  BootstrapConfigStore,
+  BootstrapTemplateDocument,
+} from './bootstrap-config-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
 import type { SqlStatement } from './sqlite-driver.js';
@@ -8,12 +12,24 @@ interface Row {
   readonly data: string;
 }
 
-/** Bootstrap configurations in SQLite: one row per endpoint, the configuration as JSON. */
+interface TemplateRow {
+  readonly name: string;
+  readonly data: string;
+}
+
+/**
+ * Bootstrap configurations in SQLite: one row per endpoint, the configuration as JSON; templates
+ * likewise, one row per name in their own table (added beside the first, so older files gain it).
+ */
 export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
   readonly #put: SqlStatement<[string, string]>;
   readonly #get: SqlStatement<[string], Row>;
   readonly #remove: SqlStatement<[string], Row>;
   readonly #all: SqlStatement<[], Row>;
+  readonly #putTemplate: SqlStatement<[string, string]>;
+  readonly #getTemplate: SqlStatement<[string], TemplateRow>;
+  readonly #removeTemplate: SqlStatement<[string], TemplateRow>;
+  readonly #templates: SqlStatement<[], TemplateRow>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;
@@ -21,6 +37,10 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
       CREATE TABLE IF NOT EXISTS bootstrap_configs (
         endpoint TEXT PRIMARY KEY,
         data     TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS bootstrap_templates (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL
       );
     `);
     this.#put = db.prepare(
@@ -30,6 +50,13 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
     this.#get = db.prepare('SELECT endpoint, data FROM bootstrap_configs WHERE endpoint = ?');
     this.#remove = db.prepare('DELETE FROM bootstrap_configs WHERE endpoint = ? RETURNING endpoint, data');
     this.#all = db.prepare('SELECT endpoint, data FROM bootstrap_configs');
+    this.#putTemplate = db.prepare(
+      `INSERT INTO bootstrap_templates (name, data) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET data = excluded.data`,
+    );
+    this.#getTemplate = db.prepare('SELECT name, data FROM bootstrap_templates WHERE name = ?');
+    this.#removeTemplate = db.prepare('DELETE FROM bootstrap_templates WHERE name = ? RETURNING name, data');
+    this.#templates = db.prepare('SELECT name, data FROM bootstrap_templates');
   }
 
   put(endpoint: string, config: BootstrapConfig): Promise<void> {
@@ -51,6 +78,30 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
         config: documentFromJson<BootstrapConfig>(row.data),
       });
   }
+
+  putTemplate(name: string, template: BootstrapTemplateDocument): Promise<void> {
+    return sqliteStep(() => void this.#putTemplate.run(name, documentToJson(template)));
+  }
+
+  getTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    return sqliteStep(() => decodeTemplate(this.#getTemplate.get(name)));
+  }
+
+  removeTemplate(name: string): Promise<BootstrapTemplateDocument | undefined> {
+    return sqliteStep(() => decodeTemplate(this.#removeTemplate.get(name)));
+  }
+
+  async *templates(): AsyncIterable<{ readonly name: string; readonly template: BootstrapTemplateDocument }> {
+    for (const row of this.#templates.all())
+      yield await Promise.resolve({
+        name: row.name,
+        template: documentFromJson<BootstrapTemplateDocument>(row.data),
+      });
+  }
+}
+
+function decodeTemplate(row: TemplateRow | undefined): BootstrapTemplateDocument | undefined {
+  return row === undefined ? undefined : documentFromJson<BootstrapTemplateDocument>(row.data);
 }
 
 function decode(row: Row | undefined): BootstrapConfig | undefined {

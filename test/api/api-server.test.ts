@@ -43,6 +43,10 @@ const ROUTES: [string, string][] = [
   ['delete', '/api/bootstrap/clients/{ep}'],
   ['get', '/api/bootstrap/sessions'],
   ['get', '/api/bootstrap/sessions/{ep}'],
+  ['get', '/api/bootstrap/templates'],
+  ['get', '/api/bootstrap/templates/{name}'],
+  ['put', '/api/bootstrap/templates/{name}'],
+  ['delete', '/api/bootstrap/templates/{name}'],
 ];
 
 type Json = Record<string, unknown>;

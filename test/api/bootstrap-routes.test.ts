@@ -252,6 +252,251 @@ describe('/api/bootstrap/clients', () => {
   });
 });
 
+const SENSOR_TEMPLATE = {
+  servers: [
+    {
+      shortServerId: 101,
+      uri: 'coaps://${host}:5684',
+      lifetime: '${lifetime}',
+      security: { mode: 'psk', identity: '${endpoint}', key: '${psk}' },
+    },
+  ],
+  bootstrapServer: {
+    uri: 'coaps://bs.example:5684',
+    security: { mode: 'rpk', publicKey: 'b2b2', privateKey: PRIVATE, serverPublicKey: 'c3c3' },
+  },
+};
+
+const SENSOR_VALUES = { host: 'lwm2m.example', lifetime: 600, psk: PSK };
+
+describe('/api/bootstrap/templates', () => {
+  let r: Rig;
+  const call = caller(() => r.app);
+  before(async () => {
+    r = await rig(false);
+  });
+  after(() => r.close());
+
+  it('PUT validates and stores a template; GET shows it with its placeholders, fixed secrets as *', async () => {
+    const put = await call('PUT', '/api/bootstrap/templates/sensor', SENSOR_TEMPLATE);
+    assert.equal(put.status, 200, put.body);
+    const expected = {
+      name: 'sensor',
+      placeholders: ['host', 'lifetime', 'endpoint', 'psk'],
+      secretPlaceholders: ['psk'],
+      template: {
+        ...SENSOR_TEMPLATE,
+        bootstrapServer: {
+          ...SENSOR_TEMPLATE.bootstrapServer,
+          security: { ...SENSOR_TEMPLATE.bootstrapServer.security, privateKey: '*'.repeat(80) },
+        },
+      },
+      clients: 0,
+    };
+    assert.deepEqual(put.json, expected);
+    const got = await call('GET', '/api/bootstrap/templates/sensor');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.json, expected);
+    for (const body of [put.body, got.body]) assert.doesNotMatch(body, /a1a1a1/);
+    // The store keeps the template as given (the fixed key included).
+    assert.deepEqual(await r.configs.getTemplate('sensor'), SENSOR_TEMPLATE);
+  });
+
+  it('a bad template or name is 400 BAD_REQUEST naming the field, and nothing is stored', async () => {
+    const server = SENSOR_TEMPLATE.servers[0]!;
+    const cases: [unknown, RegExp][] = [
+      [{ servers: [{ ...server, lifetme: 1 }] }, /^servers\[0\]\.lifetme: is not a field/],
+      [
+        { servers: [{ ...server, security: { mode: '${mode}', identity: 'x', key: '00' } }] },
+        /^servers\[0\]\.security\.mode: cannot be a placeholder/,
+      ],
+      [
+        { servers: [{ ...server, uri: 'coaps://${host' }] },
+        /^servers\[0\]\.uri: has a malformed placeholder/,
+      ],
+      [{ servers: [{ ...server, uri: 'coap://${host}' }] }, /^servers\[0\]\.uri: security mode psk needs/],
+      [{ template: 'other' }, /^template: is not a field/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call('PUT', '/api/bootstrap/templates/bad', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.json.code, 'BAD_REQUEST');
+      assert.match(res.json.message, message);
+    }
+    for (const name of ['-x', 'a%20b', 'x'.repeat(65), '.hidden']) {
+      const res = await call('PUT', `/api/bootstrap/templates/${name}`, SENSOR_TEMPLATE);
+      assert.equal(res.status, 400, name);
+      assert.equal(res.json.code, 'BAD_REQUEST');
+    }
+    assert.equal(await r.configs.getTemplate('bad'), undefined);
+    assert.equal((await call('GET', '/api/bootstrap/templates/nothing')).status, 404);
+  });
+
+  it('a device of a template: values with secrets by length, and the resolved configuration', async () => {
+    const put = await call('PUT', '/api/bootstrap/clients/dev-t1', {
+      template: 'sensor',
+      values: { ...SENSOR_VALUES, unused: true },
+    });
+    assert.equal(put.status, 200, put.body);
+    const expected = {
+      endpoint: 'dev-t1',
+      template: 'sensor',
+      values: { host: 'lwm2m.example', lifetime: 600, psk: { length: 32 }, unused: true },
+      resolved: {
+        endpoint: 'dev-t1',
+        servers: [
+          {
+            shortServerId: 101,
+            uri: 'coaps://lwm2m.example:5684',
+            lifetime: 600,
+            security: { mode: 'psk', identity: 'dev-t1', keyLength: 16 },
+          },
+        ],
+        bootstrapServer: {
+          uri: 'coaps://bs.example:5684',
+          security: { mode: 'rpk', publicKey: 'b2b2', serverPublicKey: 'c3c3', privateKeyLength: 40 },
+        },
+        deleteFirst: true,
+      },
+    };
+    assert.deepEqual(put.json, expected);
+    const got = await call('GET', '/api/bootstrap/clients/dev-t1');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.json, expected);
+    const list = await call('GET', '/api/bootstrap/clients');
+    assert.deepEqual(
+      list.json.items.find((i: { endpoint: string }) => i.endpoint === 'dev-t1'),
+      expected,
+    );
+    for (const body of [put.body, got.body, list.body]) {
+      assert.doesNotMatch(body, /00112233445566778899/i);
+      assert.doesNotMatch(body, /a1a1a1/);
+    }
+    // Stored as the reference, so a changed template reaches the device.
+    assert.deepEqual(await r.configs.get('dev-t1'), {
+      template: 'sensor',
+      values: { ...SENSOR_VALUES, unused: true },
+    });
+    assert.equal((await call('GET', '/api/bootstrap/templates/sensor')).json.clients, 1);
+  });
+
+  it('PUT of a device refuses an unknown template, unfilled placeholders and values that do not fit', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ template: 'meter', values: SENSOR_VALUES }, /^template: there is no template "meter"/],
+      [
+        { template: 'sensor', values: { host: 'h.example', lifetime: 1 } },
+        /^servers\[0\]\.security\.key: no value for \$\{psk\}$/,
+      ],
+      [
+        { template: 'sensor', values: { ...SENSOR_VALUES, psk: 'xyz' } },
+        /^servers\[0\]\.security\.key: must be hex/,
+      ],
+      [{ template: 'sensor', values: { ...SENSOR_VALUES, lifetime: '600' } }, /^servers\[0\]\.lifetime: /],
+      [{ template: 'sensor', values: { ...SENSOR_VALUES, endpoint: 'x' } }, /^values\.endpoint: is built in/],
+      [{ template: 'sensor', values: SENSOR_VALUES, servers: [] }, /^servers: is not a field of a template/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call('PUT', '/api/bootstrap/clients/dev-bad', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.json.code, 'BAD_REQUEST');
+      assert.match(res.json.message, message);
+      assert.doesNotMatch(res.body, /00112233445566778899/i);
+    }
+    assert.equal(await r.configs.get('dev-bad'), undefined);
+  });
+
+  it('a stored reference to a missing template shows the error, every value by length', async () => {
+    await r.configs.put('orphan', { template: 'gone', values: { host: 'abc', n: 12 } });
+    const got = await call('GET', '/api/bootstrap/clients/orphan');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.json, {
+      endpoint: 'orphan',
+      template: 'gone',
+      values: { host: { length: 3 }, n: { length: 2 } },
+      resolved: { endpoint: 'orphan', error: 'template: there is no template "gone"' },
+    });
+    await r.configs.remove('orphan');
+  });
+
+  it('PUT of a template names the devices it no longer resolves for', async () => {
+    const changed = {
+      ...SENSOR_TEMPLATE,
+      servers: [{ ...SENSOR_TEMPLATE.servers[0]!, binding: '${binding}' }],
+    };
+    const put = await call('PUT', '/api/bootstrap/templates/sensor', changed);
+    assert.equal(put.status, 200, put.body);
+    assert.equal(put.json.clients, 1);
+    assert.deepEqual(put.json.unresolved, [
+      { endpoint: 'dev-t1', error: 'servers[0].binding: no value for ${binding}' },
+    ]);
+    const got = await call('GET', '/api/bootstrap/clients/dev-t1');
+    assert.equal(got.json.resolved.error, 'servers[0].binding: no value for ${binding}');
+    const back = await call('PUT', '/api/bootstrap/templates/sensor', SENSOR_TEMPLATE);
+    assert.equal(back.json.unresolved, undefined);
+  });
+
+  it('lists templates sorted and paged', async () => {
+    assert.equal((await call('PUT', '/api/bootstrap/templates/a-meter', SENSOR_TEMPLATE)).status, 200);
+    assert.equal((await call('PUT', '/api/bootstrap/templates/z_tracker.v2', SENSOR_TEMPLATE)).status, 200);
+    const all = await call('GET', '/api/bootstrap/templates');
+    assert.equal(all.status, 200);
+    assert.equal(all.json.total, 3);
+    assert.deepEqual(
+      all.json.items.map((i: { name: string; clients: number }) => `${i.name}:${i.clients}`),
+      ['a-meter:0', 'sensor:1', 'z_tracker.v2:0'],
+    );
+    assert.doesNotMatch(all.body, /a1a1a1/);
+    const page = await call('GET', '/api/bootstrap/templates?offset=1&limit=1');
+    assert.deepEqual(
+      [page.json.total, page.json.offset, page.json.limit, page.json.items[0].name],
+      [3, 1, 1, 'sensor'],
+    );
+    assert.equal((await call('GET', '/api/bootstrap/templates?limit=0')).status, 400);
+  });
+
+  it('DELETE of a template devices use is 409 CONFLICT naming them; then 204, then 404', async () => {
+    assert.equal(
+      (await call('PUT', '/api/bootstrap/clients/dev-t2', { template: 'sensor', values: SENSOR_VALUES }))
+        .status,
+      200,
+    );
+    const refused = await call('DELETE', '/api/bootstrap/templates/sensor');
+    assert.equal(refused.status, 409);
+    assert.equal(refused.json.code, 'CONFLICT');
+    assert.match(refused.json.message, /used by 2 devices: "dev-t1", "dev-t2"$/);
+    assert.ok(await r.configs.getTemplate('sensor'));
+    assert.equal((await call('DELETE', '/api/bootstrap/clients/dev-t1')).status, 204);
+    assert.equal((await call('DELETE', '/api/bootstrap/clients/dev-t2')).status, 204);
+    assert.equal((await call('DELETE', '/api/bootstrap/templates/sensor')).status, 204);
+    assert.equal(await r.configs.getTemplate('sensor'), undefined);
+    const again = await call('DELETE', '/api/bootstrap/templates/sensor');
+    assert.equal(again.status, 404);
+    assert.equal(again.json.code, 'NOT_FOUND');
+  });
+
+  it('documents the template routes in /api/openapi.json', async () => {
+    const doc = (await call('GET', '/api/openapi.json')).json;
+    assert.ok(doc.paths['/api/bootstrap/templates']?.get);
+    const one = doc.paths['/api/bootstrap/templates/{name}'];
+    assert.ok(one?.get && one.put && one.delete);
+    assert.ok(one.delete.responses['409']);
+  });
+
+  it('is 503 UNAVAILABLE without a configuration store', async () => {
+    const app = await createApiServer({
+      server: new LwM2mServer({ channel: new MemoryNetwork().channel('10.0.0.9', 5683) }),
+      stores: { tags: new MemoryTagStore(), events: new MemoryEventLog({ capacity: 10 }), kind: 'memory' },
+      record: false,
+    });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/api/bootstrap/templates' });
+      assert.equal(res.statusCode, 503);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('/api/bootstrap/sessions', () => {
   let r: Rig;
   const call = caller(() => r.app);

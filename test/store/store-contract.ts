@@ -417,6 +417,48 @@ export function bootstrapConfigStoreContract(name: string, make: Factory<Bootstr
       assert.equal(await store.remove('dev-a'), undefined);
       assertSame(await store.get('dev-b'), { v: 2 }, 'other stays');
     });
+
+    it('keeps templates by name, apart from the configurations: round trip, replace, remove, list', async () => {
+      const store = sut.get();
+      assert.equal(await store.getTemplate('sensor'), undefined);
+      assert.equal(await store.removeTemplate('sensor'), undefined);
+      assert.deepEqual(await collect(store.templates()), []);
+      const template = {
+        servers: [{ shortServerId: '${ssid}', uri: 'coaps://${host}:5684', security: { key: '${psk}' } }],
+        note: 'Überwachung — ✓',
+        bytes: Uint8Array.from([0, 0xff]),
+      };
+      await store.putTemplate('sensor', template);
+      await store.put('sensor', { v: 'a configuration of the same name' });
+      const got = await store.getTemplate('sensor');
+      assertSame(got, template, 'getTemplate');
+      assert.ok(got?.bytes instanceof Uint8Array, 'bytes come back as bytes');
+      assertSame(await store.get('sensor'), { v: 'a configuration of the same name' }, 'config apart');
+      assert.deepEqual(
+        (await collect(store.all())).map((e) => e.endpoint),
+        ['sensor'],
+      );
+      template.servers.length = 0;
+      assert.equal(
+        ((await store.getTemplate('sensor')) as { servers: unknown[] }).servers.length,
+        1,
+        'copy in',
+      );
+      await store.putTemplate('meter', { v: 1 });
+      await store.putTemplate('meter', { v: 2 });
+      assert.deepEqual(
+        (await collect(store.templates()))
+          .map((e) => `${e.name}=${JSON.stringify(e.template.v ?? null)}`)
+          .sort(),
+        ['meter=2', 'sensor=null'],
+      );
+      assertSame(await store.removeTemplate('meter'), { v: 2 }, 'removeTemplate');
+      assert.equal(await store.getTemplate('meter'), undefined);
+      assert.equal(await store.removeTemplate('meter'), undefined);
+      assert.ok(await store.getTemplate('sensor'), 'other template stays');
+      assertSame(await store.remove('sensor'), { v: 'a configuration of the same name' }, 'remove config');
+      assert.ok(await store.getTemplate('sensor'), 'removing a configuration leaves the template');
+    });
   });
 }
 
