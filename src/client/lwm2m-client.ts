@@ -9,7 +9,7 @@ import { createCodecRegistry } from '../content/codec-registry.js';
 import type { CodecRegistry } from '../content/codec-registry.js';
 import { lookupContentFormat } from '../content/content-format.js';
 import { PetrelError } from '../errors.js';
-import type { ObjectModel } from '../model/object-definition.js';
+import type { ObjectDefinition, ObjectModel } from '../model/object-definition.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord } from '../model/records.js';
@@ -28,6 +28,13 @@ import type { DtlsSessionFailure } from '../dtls/dtls-session-error.js';
 import type { Channel, Peer } from '../transport/channel.js';
 import { peerKey } from '../transport/channel.js';
 import { AccessControl } from './access-control.js';
+import { BootstrapEngine } from './bootstrap-engine.js';
+import type { BootstrapFailureReason, BootstrapTrigger } from './bootstrap-engine.js';
+import { BootstrapSession } from './bootstrap-session.js';
+import type { ProvisioningPolicy, ProvisioningSource } from './bootstrap-session.js';
+import type { ClientStateStore } from './client-state.js';
+import { factoryRecords, smartcardRecords } from './provisioning.js';
+import type { SecureElement } from './provisioning.js';
 import { createDeviceInstance, createSecurityInstance, createServerInstance } from './core-instances.js';
 import type { DeviceInstanceOptions } from './core-instances.js';
 import type { InstanceEnabler } from './instance.js';
@@ -48,8 +55,8 @@ import {
 } from './security-credentials.js';
 import type { SecurityResources } from './security-credentials.js';
 import { dtlsClientOptions, securityFingerprint } from './secure-session.js';
-import { accountsFromRecords } from './server-account.js';
-import type { ServerAccount } from './server-account.js';
+import { accountsFromRecords, bootstrapAccountFromRecords } from './server-account.js';
+import type { BootstrapAccount, ServerAccount } from './server-account.js';
 
 /**
  * The (D)TLS credentials of a server account, written into its /0 instance (the client reads them
@@ -94,10 +101,54 @@ export interface ServerConfig {
   readonly values?: Readonly<Record<number, string | number | boolean>>;
 }
 
+/** The Bootstrap-Server account a client is built with (it becomes a /0 instance with /0/x/1 true). */
+export interface BootstrapServerConfig {
+  /** `coap://host[:port]` or `coaps://host[:port]`. */
+  readonly uri: string;
+  readonly security?: ServerSecurityConfig;
+  /** /0/x/11 Client Hold Off Time, s (default 0). */
+  readonly holdOffTime?: number;
+  /** /0/x/12 Bootstrap-Server Account Timeout, s (default 0 = kept). */
+  readonly accountTimeout?: number;
+}
+
+/** How the client bootstraps (Core §6.1). */
+export interface ClientBootstrapOptions {
+  /** A Bootstrap-Server account the client starts with (part of its factory configuration). */
+  readonly server?: BootstrapServerConfig;
+  /** Try Bootstrap-Pack-Request (1.2) first; any error falls back to Bootstrap-Request. Default false. */
+  readonly packFirst?: boolean;
+  /** Accept of the Pack-Request (default 112 SenML CBOR). */
+  readonly packFormat?: number;
+  /** `pct` of Bootstrap-Request (default: SenML CBOR for 1.1+, none for 1.0). */
+  readonly preferredFormat?: number;
+  /** ms without a request from the Bootstrap-Server before the session fails (default 247 s). */
+  readonly finishTimeout?: number;
+  /** Back-off between failed bootstraps while no server works (ms; default 30 s doubling to 1 h). */
+  readonly retry?: { readonly initial?: number; readonly max?: number };
+  /** Which provisioned instances a network Bootstrap-Server may change (default: none). */
+  readonly policy?: ProvisioningPolicy;
+}
+
 export interface LwM2mClientOptions {
   /** `ep`. */
   readonly endpoint: string;
+  /** LwM2M Server accounts the client starts with (part of its factory configuration); may be empty. */
   readonly servers: readonly ServerConfig[];
+  /** Bootstrap: the Bootstrap-Server account and how to use it. */
+  readonly bootstrap?: ClientBootstrapOptions;
+  /**
+   * A factory configuration document (docs/bootstrap.md format: `servers`, `bootstrapServer`): used
+   * instead of `servers`/`bootstrap.server` when no smartcard provisions the client.
+   */
+  readonly factoryConfig?: unknown;
+  /** A smartcard: tried first (Core §6.1.4); its /0 and /1 replace the factory's. */
+  readonly smartcard?: SecureElement;
+  /**
+   * Where the client keeps /0, /1 and /2 across restarts. With a saved state the client starts from
+   * it (a bootstrapped device stays bootstrapped) instead of the smartcard or factory.
+   */
+  readonly state?: ClientStateStore;
   /** Object definitions; default: the built-in core objects. */
   readonly model?: ObjectModel;
   /** Device object values (/3/0). */
@@ -149,6 +200,17 @@ export interface LwM2mClientEvents {
     info: { shortServerId: number | undefined; kind: DownlinkRequest['kind']; path: string; code: string },
   ];
   'bootstrap-requested': [info: { shortServerId: number }];
+  /** A client-initiated bootstrap started (Pack-Request or Bootstrap-Request). */
+  'bootstrap-started': [info: { trigger: BootstrapTrigger; mode: 'request' | 'pack' }];
+  /** A Bootstrap-Pack-Request failed (error code, unusable Pack, no answer): Bootstrap-Request follows. */
+  'bootstrap-pack-fallback': [info: { code: string | undefined; reason: string }];
+  /** A bootstrap completed and its configuration is in use. */
+  bootstrapped: [info: { trigger: BootstrapTrigger; mode: 'request' | 'pack' }];
+  'bootstrap-failed': [
+    info: { trigger: BootstrapTrigger; reason: BootstrapFailureReason; code?: string; message: string },
+  ];
+  /** Where the /0 and /1 instances came from at start (the saved state counts as 'state'). */
+  provisioned: [info: { source: ProvisioningSource | 'state' | 'options' }];
   /**
    * A DTLS handshake or session with a coaps:// server failed. The request in flight fails; the
    * registration engine retries after its back-off, or gives up at once when `fatal` (a "Fail"
@@ -169,7 +231,13 @@ export interface LwM2mClientEvents {
 }
 
 export type LwM2mClientErrorReason =
-  'bad-uri' | 'not-registered' | 'send-muted' | 'send-failed' | 'not-started' | 'secure-session-failed';
+  | 'bad-uri'
+  | 'not-registered'
+  | 'send-muted'
+  | 'send-failed'
+  | 'not-started'
+  | 'secure-session-failed'
+  | 'bad-state';
 
 export class LwM2mClientError extends PetrelError {
   readonly reason: LwM2mClientErrorReason;
@@ -198,6 +266,14 @@ interface SecureSession {
   closed: boolean;
 }
 
+/**
+ * The key of the Bootstrap-Server in the per-server maps (peers, DTLS sessions). Short Server ID 0
+ * is reserved (Core: /1/x/0 is 1..65534), so it names no LwM2M Server.
+ */
+const BOOTSTRAP_KEY = 0;
+/** The objects a client state keeps (Security, Server, Access Control). */
+const STATE_OBJECTS: readonly number[] = [0, 1, 2];
+
 /** A client keeps its DTLS sessions for as long as it is registered (the server may call in). */
 const CLIENT_DTLS_IDLE_MS = 24 * 3600_000;
 
@@ -216,7 +292,14 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly access: AccessControl;
   readonly notifications: NotificationEngine;
   readonly registration: RegistrationEngine;
+  readonly bootstrap: BootstrapEngine;
   readonly #options: LwM2mClientOptions;
+  /** Source of each /0 and /1 instance a smartcard or the factory provisioned (`/o/i`). */
+  readonly #sources = new Map<string, ProvisioningSource>();
+  /** Saves run one after another; the last one always sees the newest tree. */
+  #saving: Promise<void> = Promise.resolve();
+  #saveQueued = false;
+  #accountTimer: ReturnType<Clock['setTimeout']> | undefined;
   readonly #clock: Clock;
   readonly #handler: RequestHandler;
   #binding: CoapClientBinding | undefined;
@@ -244,7 +327,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(options.onCreate ? { onCreate: options.onCreate } : {}),
       ...(options.onDelete ? { onDelete: options.onDelete } : {}),
     });
+    this.tree.addObject(0);
+    this.tree.addObject(1, { factory: (iid, records, def) => this.#serverInstance(iid, records, def) });
     for (const [i, server] of options.servers.entries()) this.#addServer(server, i);
+    if (options.bootstrap?.server) this.#addBootstrapServer(options.bootstrap.server);
+    for (const oid of [0, 1])
+      for (const iid of this.tree.instanceIds(oid)) this.#sources.set(`/${oid}/${iid}`, 'factory');
     this.tree.addInstance(createDeviceInstance(options.device));
     for (const instance of options.instances ?? []) {
       if (!this.tree.hasObject(instance.objectId)) this.tree.addObject(instance.objectId);
@@ -273,6 +361,41 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(options.profileId ? { profileId: options.profileId } : {}),
       ...(options.random ? { random: options.random } : {}),
     });
+    const pct = options.bootstrap?.preferredFormat ?? defaultPct(options.version);
+    this.bootstrap = new BootstrapEngine({
+      clock: this.#clock,
+      endpoint: options.endpoint,
+      account: () => this.bootstrapAccount(),
+      send: (request) => this.#bootstrapUplink(request),
+      openSession: () =>
+        new BootstrapSession({
+          tree: this.tree,
+          lwm2mVersion: options.version ?? '1.2',
+          sourceOf: (oid, iid) => this.#sources.get(`/${oid}/${iid}`),
+          ...(pct === undefined ? {} : { readFormat: pct }),
+          ...(options.bootstrap?.policy ? { policy: options.bootstrap.policy } : {}),
+        }),
+      onCommitted: (session) => this.#bootstrapCommitted(session),
+      ...(options.bootstrap?.packFirst ? { packFirst: true } : {}),
+      ...(options.bootstrap?.packFormat === undefined ? {} : { packFormat: options.bootstrap.packFormat }),
+      ...(pct === undefined ? {} : { preferredFormat: pct }),
+      packAccounts: () => {
+        const bs = this.bootstrapAccount();
+        return bs ? [LwM2mPath.of(0, bs.instanceId)] : undefined;
+      },
+      ...(options.bootstrap?.finishTimeout === undefined
+        ? {}
+        : { finishTimeout: options.bootstrap.finishTimeout }),
+      ...(options.bootstrap?.retry ? { retry: options.bootstrap.retry } : {}),
+    });
+    this.bootstrap.on('started', (info) => this.emit('bootstrap-started', info));
+    this.bootstrap.on('succeeded', (info) => this.emit('bootstrapped', info));
+    this.bootstrap.on('failed', (info) => this.emit('bootstrap-failed', info));
+    this.bootstrap.on('pack-fallback', (info) => this.emit('bootstrap-pack-fallback', info));
+    this.bootstrap.on('error', (e) => this.#error(e));
+    this.#forward('bootstrap-needed', () => {
+      if (this.#started) void this.bootstrap.request('registration-failed');
+    });
     this.#forward('registered', (info) => this.emit('registered', info));
     this.#forward('updated', (info) => this.emit('updated', { shortServerId: info.shortServerId }));
     this.#forward('deregistered', (info) => this.emit('deregistered', { shortServerId: info.shortServerId }));
@@ -291,7 +414,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.#forward('error', (e) => this.#error(e));
     this.tree.onChange((paths, kind) => {
       if (kind === 'values') this.notifications.changed(paths);
-      if (!this.#started) return;
+      // A bootstrap session's changes count only once it commits (#bootstrapCommitted).
+      if (!this.#started || this.bootstrap.inSession) return;
+      if (paths.some((p) => p.objectId !== undefined && STATE_OBJECTS.includes(p.objectId))) this.#save();
       if (kind === 'structure') void this.registration.objectsChanged().catch((e: unknown) => this.#error(e));
       // A write to /0 or /1 (URI, lifetime, binding) changes a registration: Update, or a
       // Register with the new server (Core §6.2.2).
@@ -313,6 +438,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     return accountsFromRecords(records);
   }
 
+  /** The Bootstrap-Server account the tree holds now, if any. */
+  bootstrapAccount(): BootstrapAccount | undefined {
+    const read = this.tree.read(LwM2mPath.of(0));
+    return read.ok ? bootstrapAccountFromRecords(read.value) : undefined;
+  }
+
   /** Where the client's socket is bound (after start). */
   get address(): { address: string; port: number } | undefined {
     return (this.#ownedChannel ?? this.#options.channel)?.local;
@@ -324,6 +455,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   async start(): Promise<void> {
     if (this.#started) return;
+    await this.#provision();
     let channel = this.#options.channel;
     if (!channel) {
       const { UdpChannel } = await import('../transport/udp-channel.js');
@@ -334,25 +466,27 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       this.#ownedChannel = channel;
     }
     for (const account of this.accounts()) await this.#resolve(account);
-    const binding = new CoapClientBinding({
-      channel,
-      codecs: this.codecs,
-      model: this.model,
-      clock: this.#clock,
-      random: this.#options.random ?? cryptoRandom,
-      ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
-      onError: (e) => this.#error(e),
-    });
-    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    const binding = this.#newBinding(channel);
     this.#binding = binding;
     this.#started = true;
     this.registration.start();
+    this.#scheduleAccountTimeout();
+    // Core §6.1.4: with no LwM2M Server account, Client-Initiated Bootstrap.
+    if (this.accounts().length === 0) void this.bootstrap.request('no-servers');
+  }
+
+  /** Starts a Client-Initiated Bootstrap now (or joins the one running); true when it succeeded. */
+  requestBootstrap(): Promise<boolean> {
+    this.#requireBinding();
+    return this.bootstrap.request('application');
   }
 
   /** De-registers from every server and closes the socket. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     if (this.#awakeTimer) this.#clock.clearTimeout(this.#awakeTimer);
+    if (this.#accountTimer) this.#clock.clearTimeout(this.#accountTimer);
+    this.bootstrap.stop();
     // De-register while the binding is still up; only then refuse further work.
     await this.registration.stop();
     this.#started = false;
@@ -363,6 +497,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     );
     await this.#binding?.close();
     await this.#ownedChannel?.close();
+    await this.#saving;
   }
 
   /** Sets a resource value from the application side (notifications follow). */
@@ -458,30 +593,79 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     // Refuse at once what a handshake could never use (the same check runs at every connect).
     const checked = clientSecurity(server.uri, security);
     if (checked.kind === 'dtls') dtlsClientOptions(checked);
-    if (!this.tree.hasObject(0)) this.tree.addObject(0);
-    if (!this.tree.hasObject(1)) this.tree.addObject(1);
     this.tree.addInstance(
       createSecurityInstance({
-        instanceId: index,
+        instanceId: this.#freeInstanceId(0),
         serverUri: server.uri,
         shortServerId: ssid,
         ...security,
       }),
     );
     const instance = createServerInstance({
-      instanceId: index,
+      instanceId: this.#freeInstanceId(1),
       shortServerId: ssid,
       ...(server.lifetime === undefined ? {} : { lifetime: server.lifetime }),
       binding: (server.binding ?? 'U') + (server.queueMode ? 'Q' : ''),
       ...(server.defaultMinPeriod === undefined ? {} : { defaultMinPeriod: server.defaultMinPeriod }),
       ...(server.defaultMaxPeriod === undefined ? {} : { defaultMaxPeriod: server.defaultMaxPeriod }),
       values: { 23: server.muteSend ?? false, ...(server.values ?? {}) },
-      onDisable: () => {
+    });
+    this.tree.addInstance(this.#withServerHandlers(instance));
+  }
+
+  #addBootstrapServer(server: BootstrapServerConfig): void {
+    parseServerUri(server.uri);
+    const security = securityInstanceValues(server.security);
+    const checked = clientSecurity(server.uri, security);
+    if (checked.kind === 'dtls') dtlsClientOptions(checked);
+    this.tree.addInstance(
+      createSecurityInstance({
+        instanceId: this.#freeInstanceId(0),
+        serverUri: server.uri,
+        bootstrapServer: true,
+        ...security,
+        ...(server.holdOffTime === undefined ? {} : { clientHoldOffTime: server.holdOffTime }),
+        ...(server.accountTimeout === undefined ? {} : { values: { 12: server.accountTimeout } }),
+      }),
+    );
+  }
+
+  #freeInstanceId(objectId: number): number {
+    const used = new Set(this.tree.instanceIds(objectId));
+    let id = 0;
+    while (used.has(id)) id++;
+    return id;
+  }
+
+  /** A /1 instance a Bootstrap-Write, a Pack or a saved state brings. */
+  #serverInstance(
+    instanceId: number,
+    records: readonly LwM2mRecord[],
+    definition: ObjectDefinition | undefined,
+  ): MemoryInstance {
+    return this.#withServerHandlers(new MemoryInstance(definition, 1, instanceId, records));
+  }
+
+  /**
+   * Disable, Registration Update Trigger and Bootstrap-Request Trigger of a /1 instance. The Short
+   * Server ID is read when the Execute arrives: a bootstrap may have rewritten it.
+   */
+  #withServerHandlers(instance: MemoryInstance): MemoryInstance {
+    const ssidNow = (): number | undefined => {
+      const v = instance.get(0)?.value;
+      return typeof v === 'number' ? v : undefined;
+    };
+    return instance
+      .onExecute(4, () => {
+        const ssid = ssidNow();
         // After the Execute's answer has left: De-register, then stay silent (Core §6.2.1 Disable).
-        setImmediate(() => void this.registration.disable(ssid).catch((e: unknown) => this.#error(e)));
+        if (ssid !== undefined)
+          setImmediate(() => void this.registration.disable(ssid).catch((e: unknown) => this.#error(e)));
         return { ok: true, value: undefined };
-      },
-      onRegistrationUpdateTrigger: (args) => {
+      })
+      .onExecute(8, (args) => {
+        const ssid = ssidNow();
+        if (ssid === undefined) return { ok: true, value: undefined };
         const binding = args.find((a) => a.digit === 0)?.value;
         // The client MUST send an Update; a binding it cannot use is ignored (TRAN-BIND-003).
         setImmediate(
@@ -500,13 +684,169 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
               .catch((e: unknown) => this.#error(e)),
         );
         return { ok: true, value: undefined };
-      },
-      onBootstrapRequestTrigger: () => {
-        setImmediate(() => this.emit('bootstrap-requested', { shortServerId: ssid }));
+      })
+      .onExecute(9, () => {
+        const ssid = ssidNow() ?? 0;
+        // Server-Initiated Bootstrap (Core §6.1.4): the answer first, then a Client-Initiated one.
+        setImmediate(() => {
+          this.emit('bootstrap-requested', { shortServerId: ssid });
+          void this.bootstrap.request('server-initiated');
+        });
         return { ok: true, value: undefined };
-      },
+      });
+  }
+
+  #newBinding(channel: Channel): CoapClientBinding {
+    const binding = new CoapClientBinding({
+      channel,
+      codecs: this.codecs,
+      model: this.model,
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
+      isBootstrapServer: (peer) => this.#byPeer.get(peerKey(peer)) === BOOTSTRAP_KEY,
+      onError: (e) => this.#error(e),
     });
-    this.tree.addInstance(instance);
+    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    return binding;
+  }
+
+  // ---- provisioning, bootstrap, saved state ----
+
+  /**
+   * The start of the bootstrap sequence (Core §6.1.4): a saved state if there is one; else the
+   * smartcard's accounts if a card is present; else the factory configuration (or the options).
+   */
+  async #provision(): Promise<void> {
+    const saved = await this.#options.state?.load(this.model);
+    if (saved) {
+      this.#replaceInstances(saved.objects, saved.records);
+      this.#sources.clear();
+      for (const [k, v] of Object.entries(saved.sources)) this.#sources.set(k, v);
+      this.emit('provisioned', { source: 'state' });
+      return;
+    }
+    const card = await this.#options.smartcard?.readBootstrapData();
+    if (card !== undefined) {
+      this.#provisionFrom('smartcard', smartcardRecords(card, this.codecs, this.model));
+    } else if (this.#options.factoryConfig !== undefined) {
+      this.#provisionFrom(
+        'factory',
+        factoryRecords(this.#options.factoryConfig, this.#options.version ?? '1.2'),
+      );
+    } else this.emit('provisioned', { source: 'options' });
+    await this.#saveNow();
+  }
+
+  #provisionFrom(source: ProvisioningSource, records: readonly LwM2mRecord[]): void {
+    this.#replaceInstances([0, 1], records);
+    this.#sources.clear();
+    for (const oid of [0, 1])
+      for (const iid of this.tree.instanceIds(oid)) this.#sources.set(`/${oid}/${iid}`, source);
+    this.emit('provisioned', { source });
+  }
+
+  /** Every instance of `objectIds` goes; the records' instances come in (through the factories). */
+  #replaceInstances(objectIds: readonly number[], records: readonly LwM2mRecord[]): void {
+    for (const oid of objectIds) {
+      if (!this.tree.hasObject(oid)) this.tree.addObject(oid);
+      for (const iid of this.tree.instanceIds(oid)) this.tree.removeInstance(oid, iid);
+      const mine = records.filter((r) => r.path.objectId === oid);
+      if (mine.length > 0) {
+        const written = this.tree.write(LwM2mPath.of(oid), mine, 'replace', { bootstrap: true });
+        if (!written.ok)
+          throw new LwM2mClientError('bad-state', `cannot restore /${oid}: ${written.message}`);
+      }
+    }
+  }
+
+  /** The Bootstrap-Server's uplinks go out like any server's (plain CoAP or its DTLS session). */
+  #bootstrapUplink(
+    request: Extract<UplinkRequest, { kind: 'bootstrap-request' | 'bootstrap-pack-request' }>,
+  ): Promise<UplinkResponse> {
+    const bs = this.bootstrapAccount();
+    if (!bs) throw new LwM2mClientError('not-started', 'no Bootstrap-Server account');
+    const account: ServerAccount = {
+      shortServerId: BOOTSTRAP_KEY,
+      uri: bs.uri,
+      lifetime: 0,
+      binding: 'U',
+      ...(bs.security ? { security: bs.security } : {}),
+    };
+    return this.#uplink(account, request, this.#options.version ?? '1.2');
+  }
+
+  /**
+   * A bootstrap's configuration is in place: registrations follow it (a deleted account counts as
+   * de-registered, new ones register), and it is saved.
+   */
+  async #bootstrapCommitted(session: BootstrapSession): Promise<void> {
+    // Instances the network wrote are the network's, unless a source still protects them.
+    for (const oid of [0, 1]) {
+      for (const key of [...this.#sources.keys()])
+        if (key.startsWith(`/${oid}/`) && !this.tree.instance(oid, Number(key.split('/')[2])))
+          this.#sources.delete(key);
+    }
+    for (const ssid of session.removedServers) this.#handler.endServer(ssid);
+    this.registration.bootstrapped();
+    await this.#saveNow();
+    this.#scheduleAccountTimeout();
+    if (!this.#started) return;
+    for (const account of this.accounts()) await this.#resolve(account).catch((e: unknown) => this.#error(e));
+    await this.registration.accountsChanged();
+    await this.registration.objectsChanged();
+  }
+
+  /** /0/x/12: the Bootstrap-Server account is purged that long after a bootstrap (0 = kept). */
+  #scheduleAccountTimeout(): void {
+    if (this.#accountTimer) this.#clock.clearTimeout(this.#accountTimer);
+    this.#accountTimer = undefined;
+    const bs = this.bootstrapAccount();
+    if (!bs || bs.accountTimeout <= 0) return;
+    this.#accountTimer = this.#clock.setTimeout(() => {
+      this.#accountTimer = undefined;
+      if (this.bootstrap.inSession) return;
+      const current = this.bootstrapAccount();
+      if (current?.instanceId !== bs.instanceId) return;
+      this.tree.removeInstance(0, bs.instanceId);
+      this.#sources.delete(`/0/${bs.instanceId}`);
+    }, bs.accountTimeout * 1000);
+  }
+
+  /** Saves the state soon (coalesced); errors go to 'error'. */
+  #save(): void {
+    if (!this.#options.state || this.#saveQueued) return;
+    this.#saveQueued = true;
+    this.#saving = this.#saving.then(() => {
+      this.#saveQueued = false;
+      return this.#writeState();
+    });
+  }
+
+  async #saveNow(): Promise<void> {
+    if (!this.#options.state) return;
+    this.#saving = this.#saving.then(() => this.#writeState());
+    await this.#saving;
+  }
+
+  async #writeState(): Promise<void> {
+    const store = this.#options.state;
+    if (!store) return;
+    const records: LwM2mRecord[] = [];
+    for (const oid of STATE_OBJECTS) {
+      if (!this.tree.hasObject(oid)) continue;
+      const read = this.tree.read(LwM2mPath.of(oid));
+      if (read.ok) records.push(...read.value.filter((r) => r.path.depth >= 3));
+    }
+    try {
+      await store.save({
+        objects: STATE_OBJECTS.filter((oid) => this.tree.hasObject(oid)),
+        records,
+        sources: Object.fromEntries(this.#sources),
+      });
+    } catch (e) {
+      this.#error(e);
+    }
   }
 
   #objects(): RegistrationPayloadInput {
@@ -636,16 +976,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...credentials,
     });
     const channel = this.#options.wrapSecureChannel?.(dtls, ssid) ?? dtls;
-    const binding = new CoapClientBinding({
-      channel,
-      codecs: this.codecs,
-      model: this.model,
-      clock: this.#clock,
-      random: this.#options.random ?? cryptoRandom,
-      ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
-      onError: (e) => this.#error(e),
-    });
-    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    const binding = this.#newBinding(channel);
     const session: SecureSession = { fingerprint, binding, dtls, failure: undefined, closed: false };
     dtls.onError((e) => this.#secureError(ssid, session, e));
     this.#secure.set(ssid, session);
@@ -713,6 +1044,16 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   async #onDownlink(request: DownlinkRequest, source: DownlinkSource): Promise<DownlinkAnswer> {
     const ssid = this.#byPeer.get(peerKey(source.peer));
     this.#touched();
+    if (ssid === BOOTSTRAP_KEY) {
+      const answer = this.bootstrap.handle(request);
+      this.emit('request', {
+        shortServerId: undefined,
+        kind: request.kind,
+        path: describe(request),
+        code: answer.response.code,
+      });
+      return answer;
+    }
     // A request can overtake the 2.01 in the network (or in our own event loop): give a
     // registration in flight a moment to complete before refusing.
     if (ssid !== undefined && this.registration.state(ssid) === 'registering') await this.#settled(ssid);
@@ -802,6 +1143,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #error(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
   }
+}
+
+/** `pct` by version: SenML CBOR from 1.1 on (the capture's 1.2 client does the same), none for 1.0. */
+function defaultPct(version: LwM2mVersion | undefined): number | undefined {
+  return version === '1.0' ? undefined : 112;
 }
 
 /** ServerSecurityConfig as the /0 instance's values (the ones the factory takes). */

@@ -693,6 +693,21 @@ export class ObjectTree {
     return treeOk(iid);
   }
 
+  /**
+   * Builds an instance of `objectId` from records with the object's factory (as a Create or a
+   * Bootstrap-Write would) without adding it to the tree: a bootstrap session swaps such copies in
+   * so it can put the originals back if the session fails.
+   */
+  instantiate(
+    objectId: number,
+    instanceId: number,
+    records: readonly LwM2mRecord[],
+  ): TreeResult<InstanceEnabler> {
+    const entry = this.#objects.get(objectId);
+    if (!entry) return treeFail('4.04', `object ${objectId} not found`);
+    return this.#instantiate(entry, instanceId, records);
+  }
+
   #instantiate(
     entry: ObjectEntry,
     iid: number,

@@ -227,3 +227,33 @@ function definedOnly<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], u
     [K in keyof T]?: Exclude<T[K], undefined>;
   };
 }
+
+/** The Bootstrap-Server account (/0 instance with /0/x/1 true) as the bootstrap engine uses it. */
+export interface BootstrapAccount {
+  readonly instanceId: number;
+  /** /0/x/0 Bootstrap-Server URI. */
+  readonly uri: string;
+  /** /0/x/11 Client Hold Off Time, s (0 when absent). */
+  readonly holdOffTime: number;
+  /** /0/x/12 Bootstrap-Server Account Timeout, s (0 when absent: kept for ever). */
+  readonly accountTimeout: number;
+  readonly security?: SecurityResources;
+}
+
+/** The first /0 instance that is a Bootstrap-Server account with a URI, if any. */
+export function bootstrapAccountFromRecords(records: readonly LwM2mRecord[]): BootstrapAccount | undefined {
+  for (const [iid, sec] of instancesOf(records, 0)) {
+    if (booleanOf(sec.single.get(1)) !== true) continue;
+    const uri = stringOf(sec.single.get(0));
+    if (uri === undefined || uri === '') continue;
+    const security = securityOf(sec);
+    return {
+      instanceId: iid,
+      uri,
+      holdOffTime: numberOf(sec.single.get(11)) ?? 0,
+      accountTimeout: numberOf(sec.single.get(12)) ?? 0,
+      ...(Object.keys(security).length === 0 ? {} : { security }),
+    };
+  }
+  return undefined;
+}

@@ -133,7 +133,10 @@ export class CoapClientBinding implements ClientBinding {
       if (e instanceof EndpointClosedError) throw new BindingError('closed', e.message, { cause: e });
       throw e;
     }
-    return decodeUplinkResponse(message, request);
+    return decodeUplinkResponse(message, request, {
+      codecs: this.#options.codecs,
+      model: this.#options.model,
+    });
   }
 
   async close(): Promise<void> {
