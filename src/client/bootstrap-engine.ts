@@ -254,12 +254,13 @@ export class BootstrapEngine extends EventEmitter<BootstrapEngineEvents> {
         preferredFormat: this.#o.preferredFormat,
       });
     } catch (e) {
-      if (attempt !== this.#attempt) return;
+      // A Finish may have committed while the request's answer was lost: that run succeeded.
+      if (attempt !== this.#attempt || !this.#session) return;
       this.#abandonSession();
       this.#fail('unreachable', `Bootstrap-Request: ${errorText(e)}`);
       return;
     }
-    if (attempt !== this.#attempt) return;
+    if (attempt !== this.#attempt || !this.#session) return;
     if (response.code !== '2.04') {
       this.#abandonSession();
       this.#fail(
@@ -280,9 +281,10 @@ export class BootstrapEngine extends EventEmitter<BootstrapEngineEvents> {
     }
     if (attempt !== this.#attempt) return;
     this.#retryDelay = this.#o.retry?.initial ?? DEFAULT_RETRY.initial;
+    // Waiters and state first: a listener that asks for another bootstrap starts a new run.
     this.#setState('idle');
-    this.emit('succeeded', { trigger: this.#trigger, mode });
     this.#settle(true);
+    this.emit('succeeded', { trigger: this.#trigger, mode });
   }
 
   // ---- failure, retry, timers ----
@@ -298,21 +300,20 @@ export class BootstrapEngine extends EventEmitter<BootstrapEngineEvents> {
     this.#cancelTimer();
     this.#attempt++;
     const trigger = this.#trigger;
-    this.emit('failed', { trigger, reason, message, ...(code === undefined ? {} : { code }) });
-    this.#settle(false);
     // Server-initiated: the old configuration still works. Otherwise keep trying, more slowly.
     const retry = !this.#stopped && reason !== 'no-account' && trigger !== 'server-initiated';
-    if (!retry) {
-      this.#setState('idle');
-      return;
-    }
-    const delay = this.#retryDelay;
-    this.#retryDelay = Math.min(delay * 2, this.#o.retry?.max ?? DEFAULT_RETRY.max);
-    this.#setState('waiting-retry');
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#state === 'waiting-retry') void this.request(trigger);
-    }, delay);
+    // Waiters and state first: a listener that asks for another bootstrap starts a new run.
+    this.#settle(false);
+    if (retry) {
+      const delay = this.#retryDelay;
+      this.#retryDelay = Math.min(delay * 2, this.#o.retry?.max ?? DEFAULT_RETRY.max);
+      this.#setState('waiting-retry');
+      this.#timer = this.#o.clock.setTimeout(() => {
+        this.#timer = undefined;
+        if (this.#state === 'waiting-retry') void this.request(trigger);
+      }, delay);
+    } else this.#setState('idle');
+    this.emit('failed', { trigger, reason, message, ...(code === undefined ? {} : { code }) });
   }
 
   #armFinishTimer(): void {

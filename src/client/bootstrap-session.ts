@@ -127,9 +127,14 @@ export class BootstrapSession {
     }
     for (const i of instances) this.#tx.guard(oid, i);
     // An instance that exists is updated (resources the payload leaves out keep their values:
-    // a Bootstrap-Server may rotate one key); one that does not is created with what came.
+    // a Bootstrap-Server may rotate one key); one that does not is created with what came. A
+    // Write that fails half-way (an object-level one, instance by instance) changes nothing.
+    const attempt = new TreeTransaction(tree);
+    for (const i of instances) attempt.guard(oid, i);
     const result = tree.write(path, records, 'update', { bootstrap: true });
-    return result.ok ? ok('2.04') : fail(result.code, result.message);
+    if (result.ok) return ok('2.04');
+    attempt.rollback();
+    return fail(result.code, result.message);
   }
 
   // ---- Bootstrap-Read (1.1+: /1 and /2 only, Core §6.1.7.2) ----
@@ -211,7 +216,7 @@ export class BootstrapSession {
     return kept;
   }
 
-  #delete(path: LwM2mPath): Answer {
+  #delete(path: LwM2mPath, unbootstrap = true): Answer {
     const { tree } = this.#o;
     if (path.depth > 2) return fail('4.00', 'Bootstrap-Delete addresses /, an object or an instance');
     const [oid, iid] = path.ids;
@@ -221,7 +226,7 @@ export class BootstrapSession {
       if (source !== undefined)
         return fail('4.01', `/${oid}/${iid} was provisioned by the ${source} and is protected`);
       // Deleting what is not there is done already (the BS deletes before writing).
-      if (tree.instance(oid, iid)) this.#remove(oid, iid);
+      if (tree.instance(oid, iid)) this.#remove(oid, iid, unbootstrap);
       return ok('2.02');
     }
     // `/` or `/o`: everything but the BS account (+ its /21) and /3/0, and what a source protects.
@@ -229,7 +234,7 @@ export class BootstrapSession {
     for (const o of oid === undefined ? tree.objectIds() : [oid])
       for (const i of tree.instanceIds(o))
         if (!kept.has(`${o}/${i}`) && this.#protectedBy(o, i) === undefined && tree.instance(o, i))
-          this.#remove(o, i);
+          this.#remove(o, i, unbootstrap);
     return ok('2.02');
   }
 
@@ -237,7 +242,7 @@ export class BootstrapSession {
    * Removes an instance; a /0 instance of a LwM2M Server also takes its /1 instance, that server's
    * ACL entries and observations (T12 §Unbootstrapping).
    */
-  #remove(objectId: number, instanceId: number): void {
+  #remove(objectId: number, instanceId: number, unbootstrap = true): void {
     const { tree } = this.#o;
     const inst = tree.instance(objectId, instanceId);
     const ssid = objectId === SECURITY && !isBootstrapAccount(inst) ? ssidOf(inst, SECURITY) : undefined;
@@ -249,6 +254,7 @@ export class BootstrapSession {
     }
     if (ssid === undefined) return;
     this.removedServers.add(ssid);
+    if (!unbootstrap) return;
     for (const iid of tree.instanceIds(SERVER))
       if (
         ssidOf(tree.instance(SERVER, iid), SERVER) === ssid &&
@@ -279,7 +285,14 @@ export class BootstrapSession {
       const owner = valueOf(acl, 3);
       if (!mine && owner !== ssid) continue;
       this.#tx.guard(ACCESS_CONTROL, iid);
-      if (others.length === 0 && typeof target.o === 'number' && typeof target.i === 'number') {
+      // Another server can still reach the target through its own entry, a default entry (ACL
+      // 0) that grants something, or by owning it.
+      const defaultRights = rights.find((r) => r.path.resourceInstanceId === 0)?.value?.value;
+      const reachable =
+        others.some((r) => Number(r.value?.value ?? 0) !== 0) ||
+        Number(defaultRights ?? 0) !== 0 ||
+        (typeof owner === 'number' && owner !== ssid && owner !== 65535);
+      if (!reachable && typeof target.o === 'number' && typeof target.i === 'number') {
         if (
           target.i !== 65535 &&
           tree.instance(target.o, target.i) &&
@@ -326,7 +339,8 @@ export class BootstrapSession {
     if (!byObject.has(SECURITY) || !byObject.has(SERVER))
       return { ok: false, code: '4.00', message: 'a Pack must hold at least one Server Account (/0 and /1)' };
     for (const [oid, recs] of [...byObject].sort(([a], [b]) => a - b)) {
-      const cleared = this.#delete(LwM2mPath.of(oid));
+      // Objects the Pack leaves out stay untouched (Core §6.1.7.7): no unbootstrapping cascade.
+      const cleared = this.#delete(LwM2mPath.of(oid), false);
       if (cleared.response.code !== '2.02')
         return { ok: false, code: cleared.response.code, message: `/${oid}` };
       const written = this.#write(LwM2mPath.of(oid), recs);

@@ -127,6 +127,13 @@ export class FileClientStateStore implements ClientStateStore {
         await file.close();
       }
       await rename(tmp, this.path);
+      // The rename itself must reach the disk too: flush the folder's entry.
+      const folder = await open(dirname(this.path), 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw new ClientStateError('io', `cannot save ${this.path}: ${(e as Error).message}`, { cause: e });

@@ -401,6 +401,8 @@ export class ObjectTree {
     const values = checked.value;
 
     if (!inst) {
+      if (!this.#isMultiple(oid) && entry.instances.size > 0)
+        return treeFail('4.00', `object ${oid} is single-instance: /${oid}/${iid} cannot be created`);
       const created = this.#instantiate(entry, iid, values);
       if (!created.ok) return created;
       inst = created.value;
@@ -691,21 +693,6 @@ export class ObjectTree {
     if (!created.ok) return created;
     this.addInstance(created.value);
     return treeOk(iid);
-  }
-
-  /**
-   * Builds an instance of `objectId` from records with the object's factory (as a Create or a
-   * Bootstrap-Write would) without adding it to the tree: a bootstrap session swaps such copies in
-   * so it can put the originals back if the session fails.
-   */
-  instantiate(
-    objectId: number,
-    instanceId: number,
-    records: readonly LwM2mRecord[],
-  ): TreeResult<InstanceEnabler> {
-    const entry = this.#objects.get(objectId);
-    if (!entry) return treeFail('4.04', `object ${objectId} not found`);
-    return this.#instantiate(entry, instanceId, records);
   }
 
   #instantiate(
