@@ -22,17 +22,26 @@ export interface ServerSecurityInfo {
   readonly certificate?: { readonly subject: string; readonly der: string };
 }
 
-/** What every route module works with: the server, the stores, and the process's observations of them. */
-export interface ApiContext {
-  readonly server: LwM2mServer;
-  readonly tags: TagStore;
-  readonly events: EventLog;
+/**
+ * What the security and bootstrap routes work with: all an API needs beside a Bootstrap-Server
+ * that runs without a LwM2M server (`petrel bootstrap`).
+ */
+export interface BootstrapApiContext {
   /** Devices' security information; the /api/security routes answer 503 without it. */
   readonly credentials: CredentialStore | undefined;
   /** Per-endpoint bootstrap configurations; the /api/bootstrap/clients routes answer 503 without it. */
   readonly bootstrapConfigs?: BootstrapConfigStore;
   /** The Bootstrap-Server of this process; /api/bootstrap/sessions answers 503 without it. */
   readonly bootstrap?: BootstrapServer;
+  /** The server's own DTLS identity, shown by GET /api/security/server (none: `{}`). */
+  readonly serverSecurity?: ServerSecurityInfo;
+}
+
+/** What every route module works with: the server, the stores, and the process's observations of them. */
+export interface ApiContext extends BootstrapApiContext {
+  readonly server: LwM2mServer;
+  readonly tags: TagStore;
+  readonly events: EventLog;
   readonly storeKind: Stores['kind'];
   readonly model: ObjectModel;
   readonly monitor: ServerMonitor;
@@ -40,8 +49,6 @@ export interface ApiContext {
   readonly now: () => number;
   readonly startedAt: Date;
   readonly coap: { readonly address: string; readonly port: number } | null;
-  /** The server's own DTLS identity, shown by GET /api/security/server (none: `{}`). */
-  readonly serverSecurity?: ServerSecurityInfo;
   /** Milliseconds between SSE heartbeat comments. */
   readonly heartbeatMs: number;
   /** Open SSE responses, ended when the app closes. */

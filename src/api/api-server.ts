@@ -9,7 +9,7 @@ import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import type { LwM2mServer } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
-import type { ApiContext, ServerSecurityInfo } from './api-context.js';
+import type { ApiContext, BootstrapApiContext, ServerSecurityInfo } from './api-context.js';
 import { registerBootstrapRoutes } from './bootstrap-routes.js';
 import { ApiError, MAX_PARAM_LENGTH, frameworkErrorHandler, installErrorHandler } from './api-errors.js';
 import { registerClientRoutes } from './clients-routes.js';
@@ -26,7 +26,11 @@ import { ServerMonitor } from './server-monitor.js';
 import { hasWebUi, registerWebRoutes } from './web-routes.js';
 
 export interface ApiServerOptions {
-  readonly server: LwM2mServer;
+  /**
+   * The LwM2M server the API manages. Without it (`petrel bootstrap`: a Bootstrap-Server alone)
+   * only the /api/security and /api/bootstrap routes are served, with the API reference.
+   */
+  readonly server?: LwM2mServer;
   /**
    * Tags, the event log and (for /api/security) the credential store: the server's own stores
    * bundle will do.
@@ -167,37 +171,47 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     },
   });
   const streams = new Set<ServerResponse>();
-  const monitor = new ServerMonitor(options.server, { now });
-  const ctx: ApiContext = {
-    server: options.server,
-    tags: options.stores.tags,
-    events: options.stores.events,
+  const server = options.server;
+  const monitor = server ? new ServerMonitor(server, { now }) : undefined;
+  // What the security and bootstrap routes use: all they need when no LwM2M server runs.
+  const bootstrapCtx: BootstrapApiContext = {
     credentials: options.stores.credentials,
     ...(options.stores.bootstrapConfigs ? { bootstrapConfigs: options.stores.bootstrapConfigs } : {}),
     ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
-    storeKind: options.stores.kind,
-    model: options.model ?? options.server.model,
-    monitor,
-    now,
-    startedAt: options.startedAt ?? new Date(now()),
-    coap: options.endpoints?.coap ?? null,
     ...(options.serverSecurity ? { serverSecurity: options.serverSecurity } : {}),
-    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-    streams,
-    maxStreams: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
-    newId: () => randomBytes(8).toString('hex'),
-    reportError: (e) => app.log.error({ err: e }, 'REST API background error'),
   };
+  const reportError = (e: unknown): void => app.log.error({ err: e }, 'REST API background error');
+  const ctx: ApiContext | undefined =
+    server && monitor
+      ? {
+          ...bootstrapCtx,
+          server,
+          tags: options.stores.tags,
+          events: options.stores.events,
+          storeKind: options.stores.kind,
+          model: options.model ?? server.model,
+          monitor,
+          now,
+          startedAt: options.startedAt ?? new Date(now()),
+          coap: options.endpoints?.coap ?? null,
+          heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+          streams,
+          maxStreams: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
+          newId: () => randomBytes(8).toString('hex'),
+          reportError,
+        }
+      : undefined;
 
   const record = options.record ?? true;
-  const recorder = record
-    ? recordServerEvents(options.server, options.stores.events, {
-        ...(typeof record === 'object' ? record : {}),
-        now,
-        tags: options.stores.tags,
-        onError: (e) => ctx.reportError(e),
-      })
-    : undefined;
+  const recorder =
+    record && server
+      ? recordServerEvents(server, options.stores.events, {
+          ...(typeof record === 'object' ? record : {}),
+          now,
+          tags: options.stores.tags,
+          onError: reportError,
+        })
+      : undefined;
 
   app.addHook('preClose', (done) => {
     for (const raw of streams) raw.end();
@@ -206,7 +220,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
   app.addHook('onClose', async () => {
     recorder?.();
-    monitor.close();
+    monitor?.close();
     await recorder?.flush();
   });
 
@@ -246,15 +260,23 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  registerServerRoutes(app, ctx);
-  registerModelRoutes(app, ctx);
-  registerClientRoutes(app, ctx);
-  registerOperationRoutes(app, ctx);
-  registerEventRoutes(app, ctx);
-  registerSecurityRoutes(app, ctx);
-  registerBootstrapRoutes(app, ctx);
+  if (ctx) {
+    registerServerRoutes(app, ctx);
+    registerModelRoutes(app, ctx);
+    registerClientRoutes(app, ctx);
+    registerOperationRoutes(app, ctx);
+    registerEventRoutes(app, ctx);
+  }
+  registerSecurityRoutes(app, ctx ?? bootstrapCtx);
+  // registerBootstrapRoutes reads only the fields of BootstrapApiContext (bootstrapConfigs,
+  // bootstrap); its parameter is typed ApiContext, hence the cast when no LwM2M server runs.
+  registerBootstrapRoutes(app, ctx ?? (bootstrapCtx as ApiContext));
 
-  const webRoot = options.webRoot !== undefined && hasWebUi(options.webRoot) ? options.webRoot : undefined;
+  // The web UI is the LwM2M server's console: not served without one.
+  const webRoot =
+    ctx !== undefined && options.webRoot !== undefined && hasWebUi(options.webRoot)
+      ? options.webRoot
+      : undefined;
   if (webRoot !== undefined) await registerWebRoutes(app, webRoot);
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -9,7 +9,8 @@ import { PetrelError } from '../errors.js';
  * The settings of `petrel server`, from four places, each setting on its own: command-line flags,
  * then environment variables (PETREL_<SETTING> in upper snake case), then the JSON config file
  * (--config <file>, PETREL_CONFIG, or ./petrel.config.json when present), then defaults. Lists
- * (models, cors) are replaced, not merged: the first place that sets one wins.
+ * (models, cors) are replaced, not merged: the first place that sets one wins. `petrel bootstrap`
+ * follows the same rules with its own settings (see BootstrapSettings at the end).
  */
 
 /** Where a value came from. */
@@ -98,7 +99,8 @@ type Kind<T> = {
   /** The value is a secret: never echo it. */
   readonly secret?: boolean;
   /** Relative paths in it are relative to the config file's folder. */
-  readonly paths?: (value: T, resolve: (path: string) => string) => T;
+  // A method, so a Kind<string> is also a Kind<unknown> in the generic setting tables.
+  paths?(value: T, resolve: (path: string) => string): T;
 };
 
 const expect = (what: string, value: unknown, secret = false): BadValue =>
@@ -255,11 +257,17 @@ export const SETTING_NAMES = Object.keys(KINDS) as readonly ServerSettingName[];
 
 /** `coapPort` → `PETREL_COAP_PORT`. */
 export function envName(name: ServerSettingName): string {
-  return `PETREL_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  return prefixedEnvName(SERVER_ENV_PREFIX, name);
 }
 
-/** `coapPort` → `--coap-port`. */
-export function flagName(name: ServerSettingName): string {
+const SERVER_ENV_PREFIX = 'PETREL_';
+
+function prefixedEnvName(prefix: string, name: string): string {
+  return `${prefix}${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** `coapPort` → `--coap-port` (the same rule for every command's settings). */
+export function flagName(name: string): string {
   return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
@@ -289,17 +297,44 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
 
 export type PartialSettings = { -readonly [K in ServerSettingName]?: ServerSettings[K] };
 
-function parseWith<K extends ServerSettingName>(
-  name: K,
-  source: string,
-  read: (kind: Kinds[K]) => Exclude<ServerSettings[K], undefined>,
-): Exclude<ServerSettings[K], undefined> {
+/**
+ * One command's settings, for the generic layer functions below: the kind, default and help of
+ * each, the prefix of its variables, and the variable and default path of its config file.
+ */
+interface SettingsSpec {
+  readonly kinds: Readonly<Record<string, Kind<unknown>>>;
+  /** Every setting's default; `httpAddress`, when the command has it, follows `address`. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly descriptions: Readonly<Record<string, readonly [argument: string, description: string]>>;
+  readonly envPrefix: string;
+  readonly configEnv: string;
+  readonly defaultConfigFile: string;
+  /** Shown when the file is not a JSON object. */
+  readonly example: string;
+}
+
+type Layer = Record<string, unknown>;
+
+const namesOf = (spec: SettingsSpec): readonly string[] => Object.keys(spec.kinds);
+
+function parseWith(spec: SettingsSpec, name: string, source: string, read: (kind: Kind<unknown>) => unknown) {
   try {
-    return read(KINDS[name]);
+    return read(spec.kinds[name]!);
   } catch (e) {
     if (e instanceof BadValue) throw new ConfigError(source, e.message);
     throw e;
   }
+}
+
+function parseEnvLayer(spec: SettingsSpec, env: NodeJS.ProcessEnv): Layer {
+  const out: Layer = {};
+  for (const name of namesOf(spec)) {
+    const variable = prefixedEnvName(spec.envPrefix, name);
+    const text = env[variable];
+    if (text === undefined || text === '') continue;
+    out[name] = parseWith(spec, name, variable, (kind) => kind.text(text));
+  }
+  return out;
 }
 
 /**
@@ -308,25 +343,13 @@ function parseWith<K extends ServerSettingName>(
  * (PETREL_SHARED, PETREL_CONFIG …) are not settings and are left alone.
  */
 export function parseEnvConfig(env: NodeJS.ProcessEnv): PartialSettings {
-  const out: PartialSettings = {};
-  for (const name of SETTING_NAMES) {
-    const variable = envName(name);
-    const text = env[variable];
-    if (text === undefined || text === '') continue;
-    (out as Record<string, unknown>)[name] = parseWith(name, variable, (kind) => kind.text(text));
-  }
-  return out;
+  return parseEnvLayer(SERVER_SPEC, env);
 }
 
 /** Keys compared loosely, to suggest `coapPort` for `coap_port` or `COAP-PORT`. */
 const loose = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
 
-/**
- * The settings of a JSON config file: an object whose keys are the setting names (`coapPort`,
- * `models` as an array …); `$schema` is allowed and ignored. Relative paths (models, webRoot,
- * an SQLite file) are taken relative to the file's folder.
- */
-export function parseConfigFile(text: string, file: string): PartialSettings {
+function parseFileLayer(spec: SettingsSpec, text: string, file: string): Layer {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -334,42 +357,54 @@ export function parseConfigFile(text: string, file: string): PartialSettings {
     throw new ConfigError(file, `not valid JSON: ${(e as Error).message}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
-    throw new ConfigError(file, 'expected a JSON object of settings, e.g. {"coapPort": 5683}');
+    throw new ConfigError(file, `expected a JSON object of settings, e.g. ${spec.example}`);
   const base = dirname(file);
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(base, p));
-  const out: PartialSettings = {};
+  const names = namesOf(spec);
+  const out: Layer = {};
   for (const [key, value] of Object.entries(data)) {
     if (key === '$schema') continue;
-    if (!(SETTING_NAMES as readonly string[]).includes(key)) {
-      const near = SETTING_NAMES.find((n) => loose(n) === loose(key));
+    if (!names.includes(key)) {
+      const near = names.find((n) => loose(n) === loose(key));
       throw new ConfigError(
         file,
         `unknown key "${key.slice(0, 60)}"` +
-          (near ? ` (did you mean "${near}"?)` : ` (known keys: ${SETTING_NAMES.join(', ')})`),
+          (near ? ` (did you mean "${near}"?)` : ` (known keys: ${names.join(', ')})`),
       );
     }
-    const name = key as ServerSettingName;
     if (value === null) continue; // null: not set here
-    const parsed = parseWith(name, `${file}: ${key}`, (kind) => kind.json(value));
-    const kind = KINDS[name] as Kind<unknown>;
-    (out as Record<string, unknown>)[name] = kind.paths ? kind.paths(parsed, resolve) : parsed;
+    const parsed = parseWith(spec, key, `${file}: ${key}`, (kind) => kind.json(value));
+    const kind = spec.kinds[key]!;
+    out[key] = kind.paths ? kind.paths(parsed, resolve) : parsed;
   }
   return out;
 }
 
-export interface ConfigLayers {
-  readonly cli: PartialSettings;
-  readonly env: PartialSettings;
-  readonly file: PartialSettings;
+/**
+ * The settings of a JSON config file: an object whose keys are the setting names (`coapPort`,
+ * `models` as an array …); `$schema` is allowed and ignored. Relative paths (models, webRoot,
+ * an SQLite file) are taken relative to the file's folder.
+ */
+export function parseConfigFile(text: string, file: string): PartialSettings {
+  return parseFileLayer(SERVER_SPEC, text, file);
+}
+
+export interface ConfigLayers<P = PartialSettings> {
+  readonly cli: P;
+  readonly env: P;
+  readonly file: P;
   readonly configFile?: string | undefined;
 }
 
 /** Merges the layers: command line > environment > file > defaults. */
-export function mergeServerConfig(layers: ConfigLayers): ServerConfig {
-  const values: Record<string, unknown> = {};
+function mergeLayers(
+  spec: SettingsSpec,
+  layers: ConfigLayers<Layer>,
+): Layer & { configFile: string | undefined; sources: Record<string, ConfigSource> } {
+  const values: Layer = {};
   const sources: Record<string, ConfigSource> = {};
-  for (const name of SETTING_NAMES) {
-    const from: [ConfigSource, PartialSettings][] = [
+  for (const name of namesOf(spec)) {
+    const from: [ConfigSource, Layer][] = [
       ['cli', layers.cli],
       ['env', layers.env],
       ['file', layers.file],
@@ -379,17 +414,18 @@ export function mergeServerConfig(layers: ConfigLayers): ServerConfig {
       values[name] = hit[1][name];
       sources[name] = hit[0];
     } else {
-      values[name] = name === 'httpAddress' ? undefined : SERVER_DEFAULTS[name];
+      values[name] = spec.defaults[name];
       sources[name] = 'default';
     }
   }
   // One --address confines everything (e.g. 127.0.0.1); --http-address splits them.
-  values.httpAddress ??= values.address;
-  return {
-    ...(values as unknown as ServerSettings),
-    configFile: layers.configFile,
-    sources: sources as Record<ServerSettingName, ConfigSource>,
-  };
+  if ('httpAddress' in spec.kinds) values.httpAddress ??= values.address;
+  return { ...values, configFile: layers.configFile, sources };
+}
+
+/** Merges the layers: command line > environment > file > defaults. */
+export function mergeServerConfig(layers: ConfigLayers): ServerConfig {
+  return mergeLayers(SERVER_SPEC, layers) as unknown as ServerConfig;
 }
 
 /** Reads a file from disk; undefined when it does not exist. */
@@ -403,11 +439,30 @@ export const readConfigFile: ReadConfigFile = (path) => {
 };
 
 /** The values the user gave on the command line (commander's value source 'cli'). */
-function cliSettings(cmd: Command): PartialSettings {
+function cliSettings(spec: SettingsSpec, cmd: Command): Layer {
   const opts = cmd.opts<Record<string, unknown>>();
-  const out: Record<string, unknown> = {};
-  for (const name of SETTING_NAMES) if (cmd.getOptionValueSource(name) === 'cli') out[name] = opts[name];
+  const out: Layer = {};
+  for (const name of namesOf(spec)) if (cmd.getOptionValueSource(name) === 'cli') out[name] = opts[name];
   return out;
+}
+
+function resolveLayers(spec: SettingsSpec, cmd: Command, env: NodeJS.ProcessEnv, readFile: ReadConfigFile) {
+  const fromEnv = env[spec.configEnv];
+  const explicit: [string, string] | undefined =
+    cmd.getOptionValueSource('config') === 'cli'
+      ? ['--config', cmd.opts<{ config: string }>().config]
+      : fromEnv
+        ? [spec.configEnv, fromEnv]
+        : undefined;
+  const path = explicit?.[1] ?? spec.defaultConfigFile;
+  const text = readFile(path);
+  if (text === undefined && explicit) throw new ConfigError(explicit[0], `no such file: ${path}`);
+  return mergeLayers(spec, {
+    cli: cliSettings(spec, cmd),
+    env: parseEnvLayer(spec, env),
+    file: text === undefined ? {} : parseFileLayer(spec, text, path),
+    configFile: text === undefined ? undefined : path,
+  });
 }
 
 /**
@@ -420,21 +475,7 @@ export function resolveServerConfig(
   env: NodeJS.ProcessEnv,
   readFile: ReadConfigFile = readConfigFile,
 ): ServerConfig {
-  const explicit: [string, string] | undefined =
-    cmd.getOptionValueSource('config') === 'cli'
-      ? ['--config', cmd.opts<{ config: string }>().config]
-      : env[CONFIG_ENV]
-        ? [CONFIG_ENV, env[CONFIG_ENV]]
-        : undefined;
-  const path = explicit?.[1] ?? DEFAULT_CONFIG_FILE;
-  const text = readFile(path);
-  if (text === undefined && explicit) throw new ConfigError(explicit[0], `no such file: ${path}`);
-  return mergeServerConfig({
-    cli: cliSettings(cmd),
-    env: parseEnvConfig(env),
-    file: text === undefined ? {} : parseConfigFile(text, path),
-    configFile: text === undefined ? undefined : path,
-  });
+  return resolveLayers(SERVER_SPEC, cmd, env, readFile) as unknown as ServerConfig;
 }
 
 /** 127.0.0.0/8, ::1, and IPv4-mapped 127.x. */
@@ -447,24 +488,37 @@ export function isLoopback(address: string): boolean {
 /** The shortest token we accept without a warning. */
 export const MIN_TOKEN_LENGTH = 16;
 
-/** Things worth a warning line at start-up (none is fatal). */
-export function serverConfigWarnings(config: ServerConfig): string[] {
+/** Warnings about an HTTP API's token: none on an open address, a short one, one on the command line. */
+function tokenWarnings(
+  api: { token: string | undefined; httpAddress: string; httpPort: number; tokenSource: ConfigSource },
+  what: readonly [noun: string, verb: 'has' | 'have'],
+  envVariable: string,
+): string[] {
   const warnings: string[] = [];
-  if (config.token === undefined && !isLoopback(config.httpAddress))
+  if (api.token === undefined && !isLoopback(api.httpAddress))
     warnings.push(
-      `the HTTP API and UI on ${config.httpAddress}:${config.httpPort} have no token: anyone who can ` +
-        `reach that port can read and change your devices. Set PETREL_TOKEN (or --token), or listen ` +
+      `the ${what[0]} on ${api.httpAddress}:${api.httpPort} ${what[1]} no token: anyone who can ` +
+        `reach that port can read and change your devices. Set ${envVariable} (or --token), or listen ` +
         `on 127.0.0.1 with --http-address`,
     );
-  if (config.token !== undefined && config.token.length < MIN_TOKEN_LENGTH)
+  if (api.token !== undefined && api.token.length < MIN_TOKEN_LENGTH)
     warnings.push(
-      `the token is short (${config.token.length} characters); use at least ${MIN_TOKEN_LENGTH} random ones`,
+      `the token is short (${api.token.length} characters); use at least ${MIN_TOKEN_LENGTH} random ones`,
     );
-  if (config.sources.token === 'cli')
+  if (api.tokenSource === 'cli')
     warnings.push(
-      '--token on the command line is visible to other users of this machine; prefer PETREL_TOKEN',
+      `--token on the command line is visible to other users of this machine; prefer ${envVariable}`,
     );
   return warnings;
+}
+
+/** Things worth a warning line at start-up (none is fatal). */
+export function serverConfigWarnings(config: ServerConfig): string[] {
+  return tokenWarnings(
+    { ...config, tokenSource: config.sources.token },
+    ['HTTP API and UI', 'have'],
+    envName('token'),
+  );
 }
 
 const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: string, description: string] } =
@@ -501,9 +555,18 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
     webRoot: ['<dir>', 'folder of the web UI to serve (default: the packaged UI)'],
   };
 
+const SERVER_SPEC: SettingsSpec = {
+  kinds: KINDS,
+  defaults: SERVER_DEFAULTS,
+  descriptions: DESCRIPTIONS,
+  envPrefix: SERVER_ENV_PREFIX,
+  configEnv: CONFIG_ENV,
+  defaultConfigFile: DEFAULT_CONFIG_FILE,
+  example: '{"coapPort": 5683}',
+};
+
 /** A commander parser from a setting kind; lists given several times add up. */
-function cliParser(name: ServerSettingName): (text: string, previous: unknown) => unknown {
-  const kind = KINDS[name] as Kind<unknown>;
+function cliParser(kind: Kind<unknown>): (text: string, previous: unknown) => unknown {
   return (text, previous) => {
     try {
       const value = kind.text(text);
@@ -517,20 +580,168 @@ function cliParser(name: ServerSettingName): (text: string, previous: unknown) =
   };
 }
 
+function addOptions(spec: SettingsSpec, cmd: Command): Command {
+  cmd.option(
+    '--config <file>',
+    `JSON settings file (default ${spec.defaultConfigFile} when present) [env ${spec.configEnv}]`,
+  );
+  for (const name of namesOf(spec)) {
+    const [argument, description] = spec.descriptions[name]!;
+    const text = `${description} [env ${prefixedEnvName(spec.envPrefix, name)}]`;
+    if (argument === '') cmd.option(flagName(name), text);
+    else cmd.option(`${flagName(name)} ${argument}`, text, cliParser(spec.kinds[name]!));
+  }
+  return cmd;
+}
+
 /**
  * Declares every server setting as a flag (no commander defaults: resolveServerConfig applies
  * them after the environment and the file), plus --config. Descriptions name the variables.
  */
 export function addServerOptions(cmd: Command): Command {
-  cmd.option(
-    '--config <file>',
-    `JSON settings file (default ${DEFAULT_CONFIG_FILE} when present) [env ${CONFIG_ENV}]`,
+  return addOptions(SERVER_SPEC, cmd);
+}
+
+// ---- `petrel bootstrap`: the same conventions, its variables prefixed PETREL_BOOTSTRAP_ ----
+
+/**
+ * The settings of `petrel bootstrap`, a Bootstrap-Server alone. Its variables are
+ * PETREL_BOOTSTRAP_<SETTING> (so PETREL_BOOTSTRAP_PORT and PETREL_BOOTSTRAP_COAPS_PORT mean what
+ * they mean for `petrel server`, and one environment can hold both commands' settings), and its
+ * config file is its own (`--config`, PETREL_BOOTSTRAP_CONFIG, or ./petrel-bootstrap.config.json).
+ */
+export interface BootstrapSettings {
+  readonly address: string;
+  /** CoAP/UDP port; undefined = no plain CoAP (at least one of port and coapsPort is needed). */
+  readonly port: number | undefined;
+  /** coaps:// (DTLS) UDP port; undefined = off. */
+  readonly coapsPort: number | undefined;
+  readonly pskHint: string | undefined;
+  readonly coapsKey: string | undefined;
+  readonly coapsCert: string | undefined;
+  readonly trustAnchors: readonly string[];
+  readonly coapsCidLength: number | undefined;
+  /** Let a NoSec peer bootstrap an endpoint that has credentials (BootstrapServer allowNoSec). */
+  readonly allowNosec: boolean;
+  /** REST API bind address; default: `address`. */
+  readonly httpAddress: string;
+  /** REST API port; undefined = no REST API. */
+  readonly httpPort: number | undefined;
+  readonly store: string;
+  readonly json: boolean;
+  readonly token: string | undefined;
+  readonly cors: readonly string[];
+}
+
+export type BootstrapSettingName = keyof BootstrapSettings;
+
+export interface BootstrapCommandConfig extends BootstrapSettings {
+  readonly configFile: string | undefined;
+  readonly sources: Readonly<Record<BootstrapSettingName, ConfigSource>>;
+}
+
+export const DEFAULT_BOOTSTRAP_CONFIG_FILE = './petrel-bootstrap.config.json';
+export const BOOTSTRAP_CONFIG_ENV = 'PETREL_BOOTSTRAP_CONFIG';
+const BOOTSTRAP_ENV_PREFIX = 'PETREL_BOOTSTRAP_';
+
+const BOOTSTRAP_KINDS: {
+  readonly [K in BootstrapSettingName]: Kind<Exclude<BootstrapSettings[K], undefined>>;
+} = {
+  address: ip,
+  port,
+  coapsPort: port,
+  pskHint,
+  coapsKey: file,
+  coapsCert: file,
+  trustAnchors: list(file),
+  coapsCidLength: cidLength,
+  allowNosec: flag,
+  httpAddress: ip,
+  httpPort: port,
+  store,
+  json: flag,
+  token,
+  cors: list(origin),
+};
+
+export const BOOTSTRAP_SETTING_NAMES = Object.keys(BOOTSTRAP_KINDS) as readonly BootstrapSettingName[];
+
+/** `coapsPort` → `PETREL_BOOTSTRAP_COAPS_PORT`. */
+export function bootstrapEnvName(name: BootstrapSettingName): string {
+  return prefixedEnvName(BOOTSTRAP_ENV_PREFIX, name);
+}
+
+/** The store is the server's default one: a Bootstrap-Server beside `petrel server` shares its file. */
+export const BOOTSTRAP_DEFAULTS: Omit<BootstrapSettings, 'httpAddress'> = Object.freeze({
+  address: '0.0.0.0',
+  port: undefined,
+  coapsPort: undefined,
+  pskHint: undefined,
+  coapsKey: undefined,
+  coapsCert: undefined,
+  trustAnchors: [],
+  coapsCidLength: undefined,
+  allowNosec: false,
+  httpPort: undefined,
+  store: SERVER_DEFAULTS.store,
+  json: false,
+  token: undefined,
+  cors: [],
+});
+
+const BOOTSTRAP_SPEC: SettingsSpec = {
+  kinds: BOOTSTRAP_KINDS,
+  defaults: BOOTSTRAP_DEFAULTS,
+  descriptions: {
+    address: DESCRIPTIONS.address,
+    port: ['<port>', 'CoAP UDP port of the Bootstrap-Server, e.g. 5683, 0 = any free port'],
+    coapsPort: ['<port>', 'coaps:// (DTLS) UDP port of the Bootstrap-Server, e.g. 5684, 0 = any free port'],
+    pskHint: DESCRIPTIONS.pskHint,
+    coapsKey: DESCRIPTIONS.coapsKey,
+    coapsCert: DESCRIPTIONS.coapsCert,
+    trustAnchors: DESCRIPTIONS.trustAnchors,
+    coapsCidLength: DESCRIPTIONS.coapsCidLength,
+    allowNosec: ['', 'let a plain-CoAP (NoSec) device bootstrap an endpoint that has credentials'],
+    httpAddress: ['<ip>', 'REST API address (default: the --address)'],
+    httpPort: [
+      '<port>',
+      'serve the REST API (bootstrap configurations, credentials) on this port, 0 = any free port (default off)',
+    ],
+    store: DESCRIPTIONS.store,
+    json: DESCRIPTIONS.json,
+    token: ['<token>', 'bearer token the REST API requires (the variable keeps it out of ps)'],
+    cors: DESCRIPTIONS.cors,
+  },
+  envPrefix: BOOTSTRAP_ENV_PREFIX,
+  configEnv: BOOTSTRAP_CONFIG_ENV,
+  defaultConfigFile: DEFAULT_BOOTSTRAP_CONFIG_FILE,
+  example: '{"port": 5683}',
+};
+
+/** Declares every `petrel bootstrap` setting as a flag, plus --config (no commander defaults). */
+export function addBootstrapOptions(cmd: Command): Command {
+  return addOptions(BOOTSTRAP_SPEC, cmd);
+}
+
+/**
+ * The bootstrap command's settings, flags > PETREL_BOOTSTRAP_* > its config file > defaults.
+ * Throws ConfigError on a bad value. Both ports may be unset here: the command refuses that.
+ */
+export function resolveBootstrapConfig(
+  cmd: Command,
+  env: NodeJS.ProcessEnv,
+  readFile: ReadConfigFile = readConfigFile,
+): BootstrapCommandConfig {
+  return resolveLayers(BOOTSTRAP_SPEC, cmd, env, readFile) as unknown as BootstrapCommandConfig;
+}
+
+/** Warning lines at start-up of `petrel bootstrap` (none is fatal). */
+export function bootstrapConfigWarnings(config: BootstrapCommandConfig): string[] {
+  if (config.httpPort === undefined)
+    return config.token === undefined ? [] : ['--token has no effect without --http-port'];
+  return tokenWarnings(
+    { ...config, httpPort: config.httpPort, tokenSource: config.sources.token },
+    ['REST API (bootstrap configurations and credentials)', 'has'],
+    bootstrapEnvName('token'),
   );
-  for (const name of SETTING_NAMES) {
-    const [argument, description] = DESCRIPTIONS[name];
-    const text = `${description} [env ${envName(name)}]`;
-    if (argument === '') cmd.option(flagName(name), text);
-    else cmd.option(`${flagName(name)} ${argument}`, text, cliParser(name));
-  }
-  return cmd;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { PetrelError } from '../errors.js';
+import { bootstrapCommand } from './bootstrap-command.js';
 import { clientCommand } from './client-command.js';
 import { codecCommand } from './codec-command.js';
 import { ConfigError } from './config.js';
@@ -18,6 +19,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   program.addCommand(codecCommand(io));
   program.addCommand(serverCommand(io));
+  program.addCommand(bootstrapCommand(io));
   program.addCommand(clientCommand(io));
   program.addCommand(fleetCommand(io));
   for (const cmd of program.commands) {

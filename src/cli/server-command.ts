@@ -4,14 +4,7 @@ import { Command } from 'commander';
 import { startApiServer } from '../api/api-server.js';
 import type { RunningApiServer } from '../api/api-server.js';
 import type { ServerSecurityInfo } from '../api/api-context.js';
-import { createCoapServerBinding } from '../binding/coap/coap-server-binding.js';
-import { BootstrapServer } from '../bootstrap/bootstrap-server.js';
-import { createCodecRegistry } from '../content/codec-registry.js';
-import { DtlsChannel } from '../dtls/dtls-channel.js';
-import { credentialPskLookup } from '../server/credential-psk-lookup.js';
-import { devicePeerVerifier } from '../server/device-peer-verifier.js';
-import { UdpChannel } from '../transport/udp-channel.js';
-import type { BootstrapSessionRecord } from '../bootstrap/bootstrap-server.js';
+import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
 import { openStores } from '../store/open-stores.js';
@@ -23,6 +16,8 @@ import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ChannelError, describePeer } from '../transport/channel.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
+import { dtlsModes, lineLog, openBootstrapRunner } from './bootstrap-runner.js';
+import type { BootstrapRunner, Log } from './bootstrap-runner.js';
 import { loadServerDtlsIdentity, type ServerDtlsIdentity } from './server-dtls-identity.js';
 import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
@@ -52,7 +47,7 @@ export function packagedWebRoot(): string | undefined {
 }
 
 /** A URL a person can open: a wildcard address becomes the loopback one. */
-function reachableHost(address: string): string {
+export function reachableHost(address: string): string {
   if (address === '0.0.0.0') return '127.0.0.1';
   if (address === '::') return '[::1]';
   return address.includes(':') ? `[${address}]` : address;
@@ -122,48 +117,8 @@ export function serverCommand(io: CliIo): Command {
             },
           }),
     });
-    const log = (event: string, text: string, data: Record<string, unknown>): void => {
-      io.stdout(
-        config.json
-          ? `${JSON.stringify({ time: new Date().toISOString(), event, ...data })}\n`
-          : `${event} ${text}\n`,
-      );
-    };
+    const log = lineLog((text) => io.stdout(text), config.json);
     logServerEvents(server, log);
-    // The Bootstrap-Server shares the stores: configurations PUT through the API, and the
-    // credentials for the ep-vs-identity check.
-    let bootstrap: BootstrapServer | undefined;
-    let bootstrapDtls: DtlsChannel | undefined;
-    try {
-      if (config.bootstrapCoapsPort !== undefined)
-        bootstrapDtls = await bootstrapDtlsChannel(config, config.bootstrapCoapsPort, stores, dtls, (e) =>
-          io.stderr(`petrel: bootstrap credential lookup failed: ${(e as Error).message}\n`),
-        );
-    } catch (e) {
-      await stores.close().catch(() => undefined);
-      throw new CliError(`cannot start the bootstrap server: ${(e as Error).message}`, 1);
-    }
-    const secure =
-      bootstrapDtls === undefined
-        ? undefined
-        : createCoapServerBinding({ channel: bootstrapDtls, codecs: createCodecRegistry(), model });
-    if (config.bootstrapPort !== undefined || secure !== undefined)
-      bootstrap = new BootstrapServer({
-        configs: stores.bootstrapConfigs,
-        credentials: stores.credentials,
-        model,
-        // Without a plain port the DTLS binding is the only one (no UDP channel of its own).
-        ...(config.bootstrapPort === undefined
-          ? { binding: secure! }
-          : {
-              udp: { address: config.address, port: config.bootstrapPort },
-              ...(secure === undefined ? {} : { bindings: [secure] }),
-            }),
-      });
-    if (bootstrap) {
-      bootstrap.on('session-finished', (s) => log('bootstrap', describeSession(s), { ...s }));
-      bootstrap.on('error', (e) => io.stderr(`petrel: bootstrap: ${e.message}\n`));
-    }
     // Failed handshakes come from outside, one per bad datagram at worst: rate-limited per kind.
     const errors = new LogRateLimiter((line) => io.stderr(`petrel: ${line}\n`));
     server.on('error', (e) => {
@@ -171,11 +126,27 @@ export function serverCommand(io: CliIo): Command {
         errors.log(e.code, `${e.message} (peer ${describePeer(e.peer)})`);
       else io.stderr(`petrel: ${e.message}\n`);
     });
-    bootstrapDtls?.onError((e) => {
-      if (e instanceof ChannelError && e.peer !== undefined)
-        errors.log(e.code, `bootstrap: ${e.message} (peer ${describePeer(e.peer)})`);
-      else io.stderr(`petrel: bootstrap: ${e instanceof Error ? e.message : String(e)}\n`);
-    });
+    // The Bootstrap-Server shares the stores: configurations PUT through the API, and the
+    // credentials for the ep-vs-identity check.
+    let bootstrap: BootstrapRunner | undefined;
+    try {
+      bootstrap = await openBootstrapRunner({
+        address: config.address,
+        port: config.bootstrapPort,
+        coapsPort: config.bootstrapCoapsPort,
+        pskHint: config.pskHint,
+        coapsCidLength: config.coapsCidLength,
+        identity: dtls,
+        stores,
+        model,
+        log,
+        warn: (line) => io.stderr(`petrel: ${line}\n`),
+        handshakeErrors: errors,
+      });
+    } catch (e) {
+      await stores.close().catch(() => undefined);
+      throw new CliError(`cannot start the bootstrap server: ${(e as Error).message}`, 1);
+    }
     // Listen for the stop signal before announcing anything: a supervisor that reacts to the
     // "listening" line must not be able to kill the process before the handler exists.
     const shutdown = (io.shutdown ?? waitForSignal)();
@@ -184,16 +155,14 @@ export function serverCommand(io: CliIo): Command {
     const release = async (): Promise<void> => {
       await fleet?.stop().catch(() => undefined);
       await api?.close().catch(() => undefined);
-      await bootstrap?.stop().catch(() => undefined);
-      // Closed with the bootstrap server once it started; a failed start leaves it open.
-      await bootstrapDtls?.close().catch(() => undefined);
+      await bootstrap?.stop();
       await server.stop().catch(() => undefined);
       await stores.close().catch(() => undefined);
     };
     try {
       await server.start();
       await bootstrap?.start();
-      api = await startHttp(config, server, stores, model, dtls?.view, bootstrap);
+      api = await startHttp(config, server, stores, model, dtls?.view, bootstrap?.server);
     } catch (e) {
       await release();
       throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
@@ -215,26 +184,7 @@ export function serverCommand(io: CliIo): Command {
         modes,
       });
     }
-    const bs = bootstrap?.address;
-    if (bs)
-      log('listening', `bootstrap coap://${bs.address}:${bs.port}`, {
-        address: bs.address,
-        port: bs.port,
-        bootstrap: true,
-      });
-    const bsSecure = bootstrapDtls?.local;
-    if (bsSecure)
-      log(
-        'listening',
-        `bootstrap coaps://${bsSecure.address}:${bsSecure.port} (DTLS: ${dtlsModes(dtls).join(', ')})`,
-        {
-          address: bsSecure.address,
-          port: bsSecure.port,
-          bootstrap: true,
-          secure: true,
-          modes: dtlsModes(dtls),
-        },
-      );
+    bootstrap?.logListening();
     const url = `http://${reachableHost(api.address)}:${api.port}/`;
     log('http', `${url} (web UI; REST API at ${url}api, reference at ${url}api/docs)`, {
       url,
@@ -260,49 +210,8 @@ export function serverCommand(io: CliIo): Command {
   });
 }
 
-type Log = (event: string, text: string, data: Record<string, unknown>) => void;
-
-/** The kinds of device credentials a DTLS side accepts with this identity. */
-function dtlsModes(dtls: ServerDtlsIdentity | undefined): string[] {
-  const modes = ['PSK'];
-  if (dtls?.certificate) modes.push('RPK');
-  if (dtls?.certificate && dtls.trustAnchors.length > 0) modes.push('X.509');
-  return modes;
-}
-
-/**
- * The Bootstrap-Server's DTLS channel: PSKs from the store's credentials (the device's bootstrap
- * PSK is the one `PUT /api/security/clients/{ep}` set), and the --coaps-key identity for RPK and
- * X.509 devices, as on the LwM2M server's coaps:// side.
- */
-async function bootstrapDtlsChannel(
-  config: ServerConfig,
-  port: number,
-  stores: Stores,
-  dtls: ServerDtlsIdentity | undefined,
-  onError: (e: unknown) => void,
-): Promise<DtlsChannel> {
-  const inner = await UdpChannel.open({ address: config.address, port });
-  return DtlsChannel.server({
-    channel: inner,
-    ...(config.coapsCidLength === undefined ? {} : { connectionIdLength: config.coapsCidLength }),
-    psk: credentialPskLookup(stores.credentials, onError),
-    ...(config.pskHint === undefined ? {} : { hint: config.pskHint }),
-    ...(dtls?.certificate === undefined
-      ? {}
-      : { certificate: dtls.certificate, verifyPeer: devicePeerVerifier(dtls.trustAnchors) }),
-  });
-}
-
-/** `ep=dev succeeded`, or `ep=dev failed at bootstrap-write /1/0: 4.00 (…)`. */
-export function describeSession(s: BootstrapSessionRecord): string {
-  const kind = s.kind === 'pack' ? ' (pack)' : '';
-  const o = s.outcome;
-  if (o === undefined) return `ep=${s.endpoint}${kind} running`;
-  if (o.status === 'succeeded') return `ep=${s.endpoint}${kind} succeeded`;
-  const at = o.operation === undefined ? '' : ` at ${o.operation}${o.path === undefined ? '' : ` ${o.path}`}`;
-  return `ep=${s.endpoint}${kind} failed${at}: ${o.code ?? o.reason} (${o.message})`;
-}
+// Kept here too: `describeSession` was first exported by this module.
+export { describeSession } from './bootstrap-runner.js';
 
 function logServerEvents(server: LwM2mServer, log: Log): void {
   const regData = (r: Registration): Record<string, unknown> => ({

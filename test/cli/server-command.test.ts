@@ -374,6 +374,7 @@ describe('petrel server', () => {
       peer: '127.0.0.1:1',
       transport: 'udp',
       startedAt: 0,
+      reason: 'reconfigure' as const,
       steps: [],
     };
     assert.equal(describeSession({ ...base, outcome: { status: 'succeeded' } }), 'ep=dev succeeded');

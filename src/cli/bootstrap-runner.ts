@@ -1,0 +1,172 @@
+import { createCoapServerBinding } from '../binding/coap/coap-server-binding.js';
+import { BootstrapServer } from '../bootstrap/bootstrap-server.js';
+import type { BootstrapSessionRecord } from '../bootstrap/bootstrap-server.js';
+import { createCodecRegistry } from '../content/codec-registry.js';
+import { DtlsChannel } from '../dtls/dtls-channel.js';
+import type { ObjectModel } from '../model/object-definition.js';
+import { credentialPskLookup } from '../server/credential-psk-lookup.js';
+import { devicePeerVerifier } from '../server/device-peer-verifier.js';
+import type { Stores } from '../store/stores.js';
+import { ChannelError, describePeer } from '../transport/channel.js';
+import { UdpChannel } from '../transport/udp-channel.js';
+import type { LogRateLimiter } from './log-rate-limiter.js';
+import type { ServerDtlsIdentity } from './server-dtls-identity.js';
+
+/*
+ * The Bootstrap-Server as the CLI runs it, shared by `petrel bootstrap` (alone) and
+ * `petrel server --bootstrap-port` (beside the LwM2M server): the coaps:// channel over the
+ * store's credentials, the BootstrapServer with its bindings, its log lines, and its stop.
+ */
+
+/** One log line per event: `event text`, or with `--json` one JSON object per line. */
+export type Log = (event: string, text: string, data: Record<string, unknown>) => void;
+
+/** The log of a long-running command, written to `write` (stdout). */
+export function lineLog(write: (text: string) => void, json: boolean): Log {
+  return (event, text, data) =>
+    write(
+      json ? `${JSON.stringify({ time: new Date().toISOString(), event, ...data })}\n` : `${event} ${text}\n`,
+    );
+}
+
+/** The kinds of device credentials a DTLS side accepts with this identity. */
+export function dtlsModes(dtls: ServerDtlsIdentity | undefined): string[] {
+  const modes = ['PSK'];
+  if (dtls?.certificate) modes.push('RPK');
+  if (dtls?.certificate && dtls.trustAnchors.length > 0) modes.push('X.509');
+  return modes;
+}
+
+/** `ep=dev succeeded`, or `ep=dev failed at bootstrap-write /1/0: 4.00 (…)`. */
+export function describeSession(s: BootstrapSessionRecord): string {
+  const kind = s.kind === 'pack' ? ' (pack)' : '';
+  const o = s.outcome;
+  if (o === undefined) return `ep=${s.endpoint}${kind} running`;
+  if (o.status === 'succeeded') return `ep=${s.endpoint}${kind} succeeded`;
+  const at = o.operation === undefined ? '' : ` at ${o.operation}${o.path === undefined ? '' : ` ${o.path}`}`;
+  return `ep=${s.endpoint}${kind} failed${at}: ${o.code ?? o.reason} (${o.message})`;
+}
+
+export interface BootstrapRunnerOptions {
+  /** Address of both sides. */
+  readonly address: string;
+  /** CoAP/UDP port; undefined = no plain side. */
+  readonly port: number | undefined;
+  /** coaps:// (DTLS) UDP port; undefined = no DTLS side. */
+  readonly coapsPort: number | undefined;
+  readonly pskHint: string | undefined;
+  /** DTLS Connection ID length; undefined = the DTLS default. */
+  readonly coapsCidLength: number | undefined;
+  /** The --coaps-key identity for RPK and X.509 devices; undefined = PSK only. */
+  readonly identity: ServerDtlsIdentity | undefined;
+  /** Let a NoSec peer bootstrap an endpoint that has credentials. */
+  readonly allowNoSec?: boolean;
+  /** Configurations to serve, and the credentials of the ep-vs-identity check and the PSKs. */
+  readonly stores: Pick<Stores, 'bootstrapConfigs' | 'credentials'>;
+  readonly model: ObjectModel;
+  readonly log: Log;
+  /** A line for stderr, without the `petrel: ` prefix. */
+  readonly warn: (line: string) => void;
+  /** Where failed handshakes go, rate-limited per kind (shared with the LwM2M server's). */
+  readonly handshakeErrors: LogRateLimiter;
+}
+
+/** A Bootstrap-Server built from the CLI settings: start it, announce it, stop it. */
+export interface BootstrapRunner {
+  readonly server: BootstrapServer;
+  /** Starts the BootstrapServer (binds the UDP port, when there is one). */
+  start(): Promise<void>;
+  /** The `listening bootstrap coap://…` and `listening bootstrap coaps://… (DTLS: …)` lines. */
+  logListening(): void;
+  /** Stops the server and closes the DTLS side; never throws. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The Bootstrap-Server's DTLS channel: PSKs from the store's credentials (the device's bootstrap
+ * PSK is the one `PUT /api/security/clients/{ep}` set), and the --coaps-key identity for RPK and
+ * X.509 devices, as on the LwM2M server's coaps:// side.
+ */
+async function bootstrapDtlsChannel(options: BootstrapRunnerOptions, port: number): Promise<DtlsChannel> {
+  const inner = await UdpChannel.open({ address: options.address, port });
+  const { identity } = options;
+  return DtlsChannel.server({
+    channel: inner,
+    ...(options.coapsCidLength === undefined ? {} : { connectionIdLength: options.coapsCidLength }),
+    psk: credentialPskLookup(options.stores.credentials, (e) =>
+      options.warn(`bootstrap credential lookup failed: ${(e as Error).message}`),
+    ),
+    ...(options.pskHint === undefined ? {} : { hint: options.pskHint }),
+    ...(identity?.certificate === undefined
+      ? {}
+      : { certificate: identity.certificate, verifyPeer: devicePeerVerifier(identity.trustAnchors) }),
+  });
+}
+
+/**
+ * Builds the Bootstrap-Server of the settings, or undefined when neither port is set. The DTLS
+ * side's socket is bound here (a port that is taken fails now); the UDP side's on start().
+ */
+export async function openBootstrapRunner(
+  options: BootstrapRunnerOptions,
+): Promise<BootstrapRunner | undefined> {
+  if (options.port === undefined && options.coapsPort === undefined) return undefined;
+  const dtls =
+    options.coapsPort === undefined ? undefined : await bootstrapDtlsChannel(options, options.coapsPort);
+  const { model } = options;
+  const secure =
+    dtls === undefined
+      ? undefined
+      : createCoapServerBinding({ channel: dtls, codecs: createCodecRegistry(), model });
+  const server = new BootstrapServer({
+    configs: options.stores.bootstrapConfigs,
+    credentials: options.stores.credentials,
+    model,
+    ...(options.allowNoSec === undefined ? {} : { allowNoSec: options.allowNoSec }),
+    // Without a plain port the DTLS binding is the only one (no UDP channel of its own).
+    ...(options.port === undefined
+      ? { binding: secure! }
+      : {
+          udp: { address: options.address, port: options.port },
+          ...(secure === undefined ? {} : { bindings: [secure] }),
+        }),
+  });
+  const { log, warn } = options;
+  server.on('session-finished', (s) => log('bootstrap', describeSession(s), { ...s }));
+  server.on('error', (e) => warn(`bootstrap: ${e.message}`));
+  // Failed handshakes come from outside, one per bad datagram at worst: rate-limited per kind.
+  dtls?.onError((e) => {
+    if (e instanceof ChannelError && e.peer !== undefined)
+      options.handshakeErrors.log(e.code, `bootstrap: ${e.message} (peer ${describePeer(e.peer)})`);
+    else warn(`bootstrap: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  return {
+    server,
+    start: () => server.start(),
+    logListening() {
+      const plain = server.address;
+      if (plain)
+        log('listening', `bootstrap coap://${plain.address}:${plain.port}`, {
+          address: plain.address,
+          port: plain.port,
+          bootstrap: true,
+        });
+      const local = dtls?.local;
+      if (local) {
+        const modes = dtlsModes(options.identity);
+        log('listening', `bootstrap coaps://${local.address}:${local.port} (DTLS: ${modes.join(', ')})`, {
+          address: local.address,
+          port: local.port,
+          bootstrap: true,
+          secure: true,
+          modes,
+        });
+      }
+    },
+    async stop() {
+      await server.stop().catch(() => undefined);
+      // Closed with the bootstrap server once it started; a failed start leaves it open.
+      await dtls?.close().catch(() => undefined);
+    },
+  };
+}
