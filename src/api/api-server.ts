@@ -268,9 +268,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     registerEventRoutes(app, ctx);
   }
   registerSecurityRoutes(app, ctx ?? bootstrapCtx);
-  // registerBootstrapRoutes reads only the fields of BootstrapApiContext (bootstrapConfigs,
-  // bootstrap); its parameter is typed ApiContext, hence the cast when no LwM2M server runs.
-  registerBootstrapRoutes(app, ctx ?? (bootstrapCtx as ApiContext));
+  // Without a LwM2M server the trigger route only records the reason (it cannot execute /1/x/9).
+  registerBootstrapRoutes(app, ctx ?? bootstrapCtx);
 
   // The web UI is the LwM2M server's console: not served without one.
   const webRoot =

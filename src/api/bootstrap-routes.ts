@@ -6,7 +6,13 @@ import type {
   SecurityConfig,
   ServerAccountConfig,
 } from '../bootstrap/bootstrap-config.js';
-import type { BootstrapServer, BootstrapSessionRecord } from '../bootstrap/bootstrap-server.js';
+import { BOOTSTRAP_REASONS, BootstrapServerError } from '../bootstrap/bootstrap-server.js';
+import type {
+  BootstrapReason,
+  BootstrapServer,
+  BootstrapSessionRecord,
+} from '../bootstrap/bootstrap-server.js';
+import type { LwM2mServer } from '../server/lwm2m-server.js';
 import {
   TEMPLATE_NAME_RE,
   isTemplateReference,
@@ -24,7 +30,7 @@ import type {
   BootstrapConfigStore,
   BootstrapTemplateDocument,
 } from '../store/bootstrap-config-store.js';
-import type { ApiContext } from './api-context.js';
+import type { BootstrapApiContext } from './api-context.js';
 import { clipName } from './api-context.js';
 import { ApiError } from './api-errors.js';
 import { pageSchema, pagingProperties, endpointParams, errorResponses, freeObject } from './api-schemas.js';
@@ -391,6 +397,12 @@ const sessionSchema = {
     finishedAt: { type: 'number' },
     requestedFormat: { type: 'integer' },
     lwm2mVersion: { type: 'string' },
+    reason: { type: 'string', enum: ['reconfigure', 'rotate', 'unbootstrap'] },
+    rotation: {
+      type: 'string',
+      enum: ['writing', 'confirmed'],
+      description: 'writing: the session writes the next PSK; confirmed: the device used it',
+    },
     steps: { type: 'array', items: stepSchema },
     outcome: {
       type: 'object',
@@ -410,13 +422,16 @@ const sessionSchema = {
 
 // ---- routes ----
 
-function requireConfigs(ctx: ApiContext): BootstrapConfigStore {
+/** The bootstrap routes' context: the LwM2M server only when one runs here (it executes /1/x/9). */
+type BootstrapRoutesContext = BootstrapApiContext & { readonly server?: LwM2mServer };
+
+function requireConfigs(ctx: BootstrapRoutesContext): BootstrapConfigStore {
   if (!ctx.bootstrapConfigs)
     throw new ApiError('UNAVAILABLE', 'this server has no bootstrap configuration store');
   return ctx.bootstrapConfigs;
 }
 
-function requireBootstrap(ctx: ApiContext): BootstrapServer {
+function requireBootstrap(ctx: BootstrapRoutesContext): BootstrapServer {
   if (!ctx.bootstrap) throw new ApiError('UNAVAILABLE', 'no bootstrap server runs in this process');
   return ctx.bootstrap;
 }
@@ -459,7 +474,7 @@ const MAX_NAMED = 10;
  * the templates they may name (LightweightM2M-Opt-001), and the sessions of the Bootstrap-Server
  * running in this process.
  */
-export function registerBootstrapRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function registerBootstrapRoutes(app: FastifyInstance, ctx: BootstrapRoutesContext): void {
   app.get<{ Querystring: { offset: number; limit: number } }>(
     '/api/bootstrap/clients',
     {
@@ -759,4 +774,123 @@ export function registerBootstrapRoutes(app: FastifyInstance, ctx: ApiContext): 
       return session;
     },
   );
+
+  app.post<{ Params: { ep: string }; Body: TriggerBody }>(
+    '/api/bootstrap/clients/:ep/trigger',
+    {
+      schema: {
+        tags: TAG,
+        summary: 'Send a device back to bootstrap, recording why (Core-001; rotate = BS-001 PSK rotation)',
+        description:
+          "Records the reason for the endpoint's next bootstrap and, when the device is registered " +
+          'with the LwM2M server of this process, executes its /1/x/9 Bootstrap-Request Trigger. ' +
+          '`rotate` stores the next PSK (generated unless given) beside the current one; both ' +
+          'authenticate the device until it has used the next one.',
+        params: endpointParams,
+        body: {
+          type: 'object',
+          required: ['reason'],
+          additionalProperties: false,
+          properties: {
+            reason: { type: 'string', enum: [...BOOTSTRAP_REASONS] },
+            nextPsk: {
+              type: 'object',
+              required: ['identity', 'key'],
+              additionalProperties: false,
+              properties: {
+                identity: { type: 'string', minLength: 1, maxLength: 128 },
+                key: { type: 'string', pattern: '^([0-9a-fA-F]{2}){1,64}$' },
+              },
+            },
+          },
+        },
+        response: {
+          202: {
+            type: 'object',
+            required: ['endpoint', 'reason', 'requestedAt', 'trigger'],
+            properties: {
+              endpoint: { type: 'string' },
+              reason: { type: 'string' },
+              requestedAt: { type: 'number' },
+              nextPsk: {
+                type: 'object',
+                properties: { identity: { type: 'string' }, keyLength: { type: 'integer' } },
+              },
+              trigger: {
+                type: 'object',
+                description: 'the Execute of /1/x/9: its code, or why none was sent',
+                properties: {
+                  path: { type: 'string' },
+                  code: { type: 'string' },
+                  skipped: { type: 'string' },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 404, 409, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const bs = requireBootstrap(ctx);
+      const ep = request.params.ep;
+      const { reason, nextPsk } = request.body;
+      if (nextPsk !== undefined && reason !== 'rotate')
+        throw new ApiError('BAD_REQUEST', 'nextPsk goes with reason "rotate"');
+      if (reason !== 'unbootstrap' && (await requireConfigs(ctx).get(ep)) === undefined)
+        throw new ApiError('NOT_FOUND', `no bootstrap configuration for "${clipName(ep)}"`);
+      let next: { identity: string; key: string } | undefined;
+      if (reason === 'rotate') {
+        try {
+          next = await bs.startRotation(
+            ep,
+            nextPsk === undefined ? undefined : { ...nextPsk, key: nextPsk.key.toLowerCase() },
+          );
+        } catch (e) {
+          if (e instanceof BootstrapServerError)
+            throw new ApiError(e.reason === 'no-credentials' ? 'UNAVAILABLE' : 'CONFLICT', e.message);
+          throw e;
+        }
+      }
+      const pending = reason === 'rotate' ? bs.pendingBootstrap(ep)! : bs.requestBootstrap(ep, reason);
+      const trigger = await executeTrigger(ctx.server, ep);
+      return reply.code(202).send({
+        endpoint: ep,
+        reason: pending.reason,
+        requestedAt: pending.requestedAt,
+        ...(next === undefined
+          ? {}
+          : { nextPsk: { identity: next.identity, keyLength: next.key.length / 2 } }),
+        trigger,
+      });
+    },
+  );
+}
+
+interface TriggerBody {
+  readonly reason: BootstrapReason;
+  readonly nextPsk?: { readonly identity: string; readonly key: string };
+}
+
+/**
+ * Executes /1/x/9 on the device when it is registered here (its first /1 instance: any of them
+ * starts the same Client-Initiated Bootstrap); otherwise says why not. The reason stays recorded
+ * either way, for the device's next bootstrap.
+ */
+async function executeTrigger(
+  server: LwM2mServer | undefined,
+  endpoint: string,
+): Promise<{ path?: string; code?: string; skipped?: string }> {
+  if (!server) return { skipped: 'no LwM2M server runs in this process' };
+  const registration = await server.getRegistration(endpoint);
+  if (!registration) return { skipped: 'the device is not registered here' };
+  const instance = registration.objects.find((o) => o.id === 1)?.instances[0];
+  if (instance === undefined) return { skipped: 'the device registered no /1 instance' };
+  const path = `/1/${instance}/9`;
+  try {
+    const result = await server.execute(endpoint, path);
+    return { path, code: result.code };
+  } catch (e) {
+    return { path, skipped: e instanceof Error ? e.message : String(e) };
+  }
 }

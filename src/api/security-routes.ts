@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_PSK_IDENTITY } from '../dtls/handshake-server.js';
 import type { CredentialStore, SecurityInfo } from '../store/credential-store.js';
-import type { ApiContext, ServerSecurityInfo } from './api-context.js';
+import type { BootstrapApiContext, ServerSecurityInfo } from './api-context.js';
 import { clipName } from './api-context.js';
 import { ApiError } from './api-errors.js';
 import { endpointParams, errorResponses } from './api-schemas.js';
@@ -54,20 +54,37 @@ const x509Body = {
   description: "`{}`: the device's certificate subject CN must equal the endpoint name",
 } as const;
 
+const nextPskBody = {
+  ...pskBody,
+  description:
+    'a PSK being rotated in: while set, it authenticates the device as well as the current ' +
+    'credentials; its identity must differ from `psk`',
+} as const;
+
 const putBody = {
   type: 'object',
   additionalProperties: false,
-  description: 'Exactly one of `psk`, `rpk`, `x509`.',
-  properties: { psk: pskBody, rpk: rpkBody, x509: x509Body },
+  description: 'Exactly one of `psk`, `rpk`, `x509`; optionally `nextPsk` beside it.',
+  properties: { psk: pskBody, rpk: rpkBody, x509: x509Body, nextPsk: nextPskBody },
 } as const;
 
 type PutBody = {
   psk?: { identity: string; key: string };
   rpk?: { publicKey: string };
   x509?: Record<string, never>;
+  nextPsk?: { identity: string; key: string };
 };
 
 export type SecurityMode = 'psk' | 'rpk' | 'x509' | 'none';
+
+const pskViewSchema = {
+  type: 'object',
+  required: ['identity', 'keyLength'],
+  properties: {
+    identity: { type: 'string' },
+    keyLength: { type: 'integer', description: 'length of the key in bytes (the key is never shown)' },
+  },
+} as const;
 
 /** What the API shows of a device's security information: never the key itself. */
 const securitySchema = {
@@ -76,13 +93,10 @@ const securitySchema = {
   properties: {
     endpoint: { type: 'string' },
     mode: { type: 'string', enum: ['psk', 'rpk', 'x509', 'none'] },
-    psk: {
-      type: 'object',
-      required: ['identity', 'keyLength'],
-      properties: {
-        identity: { type: 'string' },
-        keyLength: { type: 'integer', description: 'length of the key in bytes (the key is never shown)' },
-      },
+    psk: pskViewSchema,
+    nextPsk: {
+      ...pskViewSchema,
+      description: 'a PSK being rotated in: it authenticates the device as well, until promoted or cancelled',
     },
     rpk: {
       type: 'object',
@@ -133,29 +147,58 @@ const generatedKeyPairSchema = {
 export interface SecurityView {
   readonly endpoint: string;
   readonly mode: SecurityMode;
-  readonly psk?: { readonly identity: string; readonly keyLength: number };
+  readonly psk?: PskView;
   readonly rpk?: { readonly publicKey: string };
   readonly x509?: { readonly commonName: string };
+  /** A PSK being rotated in (SecurityInfo.nextPsk), whatever the mode. */
+  readonly nextPsk?: PskView;
 }
 
-/** A device's security information as the API shows it: the PSK's identity and length, not the key. */
+export interface PskView {
+  readonly identity: string;
+  readonly keyLength: number;
+}
+
+function pskView(psk: { readonly identity: string; readonly key: string }): PskView {
+  return { identity: psk.identity, keyLength: psk.key.length / 2 };
+}
+
+/** A device's security information as the API shows it: PSK identities and lengths, not the keys. */
 export function securityView(info: SecurityInfo): SecurityView {
-  if (info.psk)
-    return {
-      endpoint: info.endpoint,
-      mode: 'psk',
-      psk: { identity: info.psk.identity, keyLength: info.psk.key.length / 2 },
-    };
-  if (info.rpk) return { endpoint: info.endpoint, mode: 'rpk', rpk: { publicKey: info.rpk.publicKey } };
-  if (info.x509) return { endpoint: info.endpoint, mode: 'x509', x509: { commonName: info.endpoint } };
-  return { endpoint: info.endpoint, mode: 'none' };
+  const next = info.nextPsk ? { nextPsk: pskView(info.nextPsk) } : {};
+  if (info.psk) return { endpoint: info.endpoint, mode: 'psk', psk: pskView(info.psk), ...next };
+  if (info.rpk)
+    return { endpoint: info.endpoint, mode: 'rpk', rpk: { publicKey: info.rpk.publicKey }, ...next };
+  if (info.x509)
+    return { endpoint: info.endpoint, mode: 'x509', x509: { commonName: info.endpoint }, ...next };
+  return { endpoint: info.endpoint, mode: 'none', ...next };
+}
+
+/** A PSK from a PUT body: the identity's length checked in bytes, the key lower-cased. */
+function pskFromBody(psk: { identity: string; key: string }, field: string) {
+  if (Buffer.byteLength(psk.identity, 'utf8') > MAX_PSK_IDENTITY)
+    throw new ApiError(
+      'BAD_REQUEST',
+      `the ${field} identity is longer than ${MAX_PSK_IDENTITY} bytes of UTF-8`,
+    );
+  return { identity: psk.identity, key: psk.key.toLowerCase() };
 }
 
 /**
  * The security information a PUT body asks for: exactly one mode, each checked (PSK identity
- * length in bytes, the public key a P-256 SPKI); 400 BAD_REQUEST otherwise.
+ * length in bytes, the public key a P-256 SPKI), and an optional `nextPsk` checked like `psk`
+ * with an identity other than `psk`'s; 400 BAD_REQUEST otherwise.
  */
 export function securityInfoFromBody(endpoint: string, body: PutBody): SecurityInfo {
+  const mode = modeFromBody(endpoint, body);
+  if (!body.nextPsk) return mode;
+  const nextPsk = pskFromBody(body.nextPsk, 'nextPsk');
+  if (nextPsk.identity === mode.psk?.identity)
+    throw new ApiError('BAD_REQUEST', 'nextPsk needs an identity of its own, not the identity of psk');
+  return { ...mode, nextPsk };
+}
+
+function modeFromBody(endpoint: string, body: PutBody): SecurityInfo {
   const given = (['psk', 'rpk', 'x509'] as const).filter((m) => body[m] !== undefined);
   if (given.length !== 1)
     throw new ApiError(
@@ -164,12 +207,7 @@ export function securityInfoFromBody(endpoint: string, body: PutBody): SecurityI
         ? 'give one of psk, rpk or x509'
         : `give only one of psk, rpk or x509, not ${given.join(' and ')}`,
     );
-  if (body.psk) {
-    const { identity, key } = body.psk;
-    if (Buffer.byteLength(identity, 'utf8') > MAX_PSK_IDENTITY)
-      throw new ApiError('BAD_REQUEST', `the PSK identity is longer than ${MAX_PSK_IDENTITY} bytes of UTF-8`);
-    return { endpoint, psk: { identity, key: key.toLowerCase() } };
-  }
+  if (body.psk) return { endpoint, psk: pskFromBody(body.psk, 'PSK') };
   if (body.rpk) return { endpoint, rpk: { publicKey: canonicalP256PublicKey(body.rpk.publicKey) } };
   return { endpoint, x509: true };
 }
@@ -186,7 +224,7 @@ export function serverSecurityView(info: ServerSecurityInfo | undefined): Server
   };
 }
 
-function requireStore(ctx: ApiContext): CredentialStore {
+function requireStore(ctx: BootstrapApiContext): CredentialStore {
   if (!ctx.credentials) throw new ApiError('UNAVAILABLE', 'this server has no credential store');
   return ctx.credentials;
 }
@@ -195,7 +233,7 @@ function requireStore(ctx: ApiContext): CredentialStore {
  * Per-device credentials for coaps:// (Core §7.1): a PSK, a raw public key or an X.509 rule,
  * bound to the endpoint name; fresh keys to provision; and the server's own identity.
  */
-export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function registerSecurityRoutes(app: FastifyInstance, ctx: BootstrapApiContext): void {
   app.get(
     '/api/security/clients',
     {
@@ -246,9 +284,12 @@ export function registerSecurityRoutes(app: FastifyInstance, ctx: ApiContext): v
         summary: "Sets or replaces a device's credentials: a PSK, a raw public key, or X.509",
         description:
           'Exactly one of `psk` ({identity, key in hex}), `rpk` ({publicKey: hex SPKI DER of an EC ' +
-          'P-256 key}) or `x509` ({}: the certificate subject CN must equal the endpoint). A PSK ' +
-          'identity bound to another endpoint is 409 CONFLICT. Sessions already established keep ' +
-          'their credentials; the next handshake uses the new ones.',
+          'P-256 key}) or `x509` ({}: the certificate subject CN must equal the endpoint); optionally ' +
+          "`nextPsk` ({identity, key in hex}, an identity other than psk's): a PSK being rotated in, " +
+          'which authenticates the device as well until a PUT without it (cancel, or promote by ' +
+          'sending it as `psk`). A PSK identity (psk or nextPsk) another endpoint holds as its psk ' +
+          'or nextPsk is 409 CONFLICT. Sessions already established keep their credentials; the ' +
+          'next handshake uses the new ones.',
         params: endpointParams,
         body: putBody,
         response: { 200: securitySchema, ...errorResponses(400, 409, 503) },

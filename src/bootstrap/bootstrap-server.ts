@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { PetrelError } from '../errors.js';
 import { BindingError } from '../binding/binding.js';
 import type { DownlinkTarget, ServerBinding, UplinkContext } from '../binding/binding.js';
 import { systemClock } from '../clock.js';
@@ -24,14 +25,16 @@ import { OperationError } from '../operations/result-code.js';
 import type { ResultCode } from '../operations/result-code.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
-import { createEndpointSecurity } from '../server/endpoint-security.js';
+import { createEndpointSecurity, hasCredentials } from '../server/endpoint-security.js';
 import type { EndpointSecurityCheck } from '../server/endpoint-security.js';
 import type { BootstrapConfigStore } from '../store/bootstrap-config-store.js';
-import type { CredentialStore } from '../store/credential-store.js';
+import type { CredentialStore, SecurityInfo } from '../store/credential-store.js';
 import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 import type { Channel, LocalAddress } from '../transport/channel.js';
 import { BootstrapConfigError } from './bootstrap-config.js';
 import type { BootstrapConfiguration } from './bootstrap-config.js';
+import { bootstrapAccountPskWrites, generatePsk, rotatedConfig } from './bootstrap-rotation.js';
+import type { Psk } from './bootstrap-rotation.js';
 import { resolveConfigDocument } from './bootstrap-template.js';
 import {
   bootstrapPackRecords,
@@ -132,9 +135,39 @@ export interface BootstrapSessionRecord {
   readonly requestedFormat?: number;
   /** The client's enabler version from its Bootstrap-Discover. */
   readonly lwm2mVersion?: string;
+  /** What the session was for: the reason recorded with requestBootstrap, else 'reconfigure'. */
+  readonly reason: BootstrapReason;
+  /**
+   * Credential rotation (BS-001): 'writing' when the session writes the next PSK, 'confirmed' when
+   * the device authenticated with it (the old one is then retired).
+   */
+  readonly rotation?: 'writing' | 'confirmed';
   readonly steps: readonly BootstrapStep[];
   /** Undefined while the session runs. */
   readonly outcome?: BootstrapOutcome;
+}
+
+/**
+ * Why a device is sent back to bootstrap (Core-001: the Execute of /1/x/9 carries no reason, so it
+ * is recorded here first): apply the configuration again, rotate the credentials, or remove every
+ * LwM2M Server account (the Bootstrap-Server account stays).
+ */
+export type BootstrapReason = 'reconfigure' | 'rotate' | 'unbootstrap';
+export const BOOTSTRAP_REASONS: readonly BootstrapReason[] = ['reconfigure', 'rotate', 'unbootstrap'];
+
+/** The reason waiting for an endpoint's next bootstrap. */
+export interface PendingBootstrap {
+  readonly reason: BootstrapReason;
+  /** Wall-clock ms. */
+  readonly requestedAt: number;
+}
+
+export class BootstrapServerError extends PetrelError {
+  readonly reason: 'no-credentials' | 'not-psk' | 'bad-psk';
+  constructor(reason: BootstrapServerError['reason'], message: string) {
+    super(`PETREL_ERR_BOOTSTRAP_${reason.toUpperCase().replaceAll('-', '_')}`, message);
+    this.reason = reason;
+  }
 }
 
 export interface BootstrapServerEvents {
@@ -154,7 +187,12 @@ interface Session {
   readonly peerText: string;
   readonly transport: string;
   readonly binding: ServerBinding;
-  readonly config: BootstrapConfiguration;
+  /** undefined only for 'unbootstrap' of an endpoint without configuration. */
+  readonly config: BootstrapConfiguration | undefined;
+  readonly reason: BootstrapReason;
+  /** The PSKs of a rotation this session writes (the device authenticated with `current`). */
+  readonly rotate?: { readonly current: Psk; readonly next: Psk };
+  rotation?: 'writing' | 'confirmed';
   readonly startedAt: number;
   finishedAt?: number;
   requestedFormat?: number;
@@ -178,10 +216,6 @@ class StepFailed extends Error {
 /** Formats a Bootstrap-Pack can come in (Core §6.1.7.7). */
 const PACK_FORMATS: ReadonlySet<number> = new Set([110, 112, 11544]);
 const DEFAULT_PACK_FORMAT = 112;
-
-function hasCredentials(info: { psk?: unknown; rpk?: unknown; x509?: unknown } | undefined): boolean {
-  return info !== undefined && (info.psk !== undefined || info.rpk !== undefined || info.x509 !== undefined);
-}
 
 /**
  * The Bootstrap-Write format for a client: its `pct` when its version has that format (LwM2M CBOR
@@ -216,6 +250,8 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   readonly #security: EndpointSecurityCheck | undefined;
   readonly #running = new Map<string, Session>();
   readonly #recent: Session[] = [];
+  /** Reasons recorded for endpoints' next bootstrap (kept in memory; see docs/bootstrap.md). */
+  readonly #pending = new Map<string, PendingBootstrap>();
   #bindings: ServerBinding[] = [];
   #ownedChannel: Channel | undefined;
   #nextId = 1;
@@ -292,6 +328,52 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       if (s.endpoint === endpoint) return snapshot(s);
     }
     return undefined;
+  }
+
+  /**
+   * Records why an endpoint's next bootstrap happens (the LwM2M server then executes /1/x/9); its
+   * next Bootstrap-Request acts on it, and a successful session clears it.
+   */
+  requestBootstrap(endpoint: string, reason: BootstrapReason): PendingBootstrap {
+    const pending = { reason, requestedAt: this.#now() };
+    this.#pending.set(endpoint, pending);
+    return pending;
+  }
+
+  pendingBootstrap(endpoint: string): PendingBootstrap | undefined {
+    return this.#pending.get(endpoint);
+  }
+
+  cancelBootstrap(endpoint: string): boolean {
+    return this.#pending.delete(endpoint);
+  }
+
+  /**
+   * Starts a PSK rotation (BS-001, bootstrap-rotation.ts): stores `next` (generated when absent)
+   * as the endpoint's next PSK beside the current one and records 'rotate'. A rotation already
+   * under way keeps its next PSK (the device may hold it already) unless `next` repeats it.
+   */
+  async startRotation(endpoint: string, next?: Psk): Promise<Psk> {
+    const credentials = this.#options.credentials;
+    if (!credentials) throw new BootstrapServerError('no-credentials', 'rotation needs a credential store');
+    const info = await credentials.get(endpoint);
+    if (!info?.psk)
+      throw new BootstrapServerError('not-psk', `${JSON.stringify(endpoint)} has no PSK to rotate`);
+    if (info.nextPsk !== undefined) {
+      if (next !== undefined && (next.identity !== info.nextPsk.identity || next.key !== info.nextPsk.key))
+        throw new BootstrapServerError(
+          'bad-psk',
+          `a rotation to ${JSON.stringify(info.nextPsk.identity)} is under way: the device may hold it already`,
+        );
+      this.requestBootstrap(endpoint, 'rotate');
+      return info.nextPsk;
+    }
+    const chosen = next ?? generatePsk(endpoint, this.#random);
+    if (chosen.identity === info.psk.identity)
+      throw new BootstrapServerError('bad-psk', 'the next PSK needs an identity of its own');
+    await credentials.put({ ...info, nextPsk: chosen });
+    this.requestBootstrap(endpoint, 'rotate');
+    return chosen;
   }
 
   // ---- uplinks ----
@@ -381,10 +463,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     context: UplinkContext,
   ): Promise<UplinkResponse> {
     const endpoint = await this.#endpointOf(request.endpoint, context);
+    const reason = this.#pending.get(endpoint)?.reason ?? 'reconfigure';
     const config = await this.#configOf(endpoint);
-    if (config === undefined)
+    if (config === undefined && reason !== 'unbootstrap')
       return { code: '4.00', diagnostic: `no bootstrap configuration for ${JSON.stringify(endpoint)}` };
     if (this.#stopped) return { code: '5.03', diagnostic: 'the bootstrap server is stopping' };
+    const rotation = await this.#rotation(endpoint, context);
     const previous = this.#running.get(endpoint);
     if (previous)
       this.#finish(previous, {
@@ -392,10 +476,36 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
         reason: 'replaced',
         message: 'a new Bootstrap-Request arrived from the endpoint',
       });
-    const session = this.#open(binding, endpoint, 'request', context, config, request.preferredFormat);
+    const session = this.#open(binding, endpoint, 'request', context, config, request.preferredFormat, {
+      reason,
+      ...rotation,
+    });
     // The first downlink leaves only once the 2.04 has (Core §6.1.7.1: the server starts after
     // answering); the binding calls onSent then.
     return { code: '2.04', onSent: () => void this.#run(session) };
+  }
+
+  /**
+   * The rotation state of a Bootstrap-Request (bootstrap-rotation.ts): a device that authenticated
+   * with its next PSK has proven it holds it (the next becomes current: 'confirmed'); one that
+   * used its current PSK while a next one waits gets it written ('writing').
+   */
+  async #rotation(
+    endpoint: string,
+    context: UplinkContext,
+  ): Promise<{ rotate?: { current: Psk; next: Psk }; rotation?: 'writing' | 'confirmed' }> {
+    const identity = context.peer.identity;
+    const credentials = this.#options.credentials;
+    if (!credentials || identity === undefined || !('psk' in identity)) return {};
+    const info = await credentials.get(endpoint);
+    if (!info?.psk || !info.nextPsk) return {};
+    if (identity.psk === info.nextPsk.identity) {
+      await credentials.put(promoted(info));
+      return { rotation: 'confirmed' };
+    }
+    if (identity.psk === info.psk.identity)
+      return { rotate: { current: info.psk, next: info.nextPsk }, rotation: 'writing' };
+    return {};
   }
 
   async #packRequest(
@@ -407,6 +517,13 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     if (!PACK_FORMATS.has(format))
       return { code: '4.06', diagnostic: 'a Bootstrap-Pack comes as SenML JSON, SenML CBOR or LwM2M CBOR' };
     const endpoint = await this.#endpointOf(request.endpoint, context);
+    // A Pack has no Finish and no Bootstrap-Server account (bootstrapPackRecords): rotations and
+    // unbootstrapping go through Bootstrap-Request, which the client falls back to (4.05).
+    const pending = this.#pending.get(endpoint);
+    if (pending !== undefined && pending.reason !== 'reconfigure')
+      return { code: '4.05', diagnostic: `a ${pending.reason} is pending: use Bootstrap-Request` };
+    if ((await this.#options.credentials?.get(endpoint))?.nextPsk)
+      return { code: '4.05', diagnostic: 'a credential rotation is pending: use Bootstrap-Request' };
     const config = await this.#configOf(endpoint);
     if (config === undefined)
       return { code: '4.04', diagnostic: `no bootstrap configuration for ${JSON.stringify(endpoint)}` };
@@ -415,8 +532,9 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     const bsIds = accounts === undefined || accounts.length === 0 ? [0] : accounts.map((p) => p.instanceId!);
     const layout = layoutInstances({ ...config, deleteFirst: true }, emptyInventory('1.2', bsIds));
     const records = bootstrapPackRecords(config, layout);
-    const session = this.#open(binding, endpoint, 'pack', context, config, format);
+    const session = this.#open(binding, endpoint, 'pack', context, config, format, { reason: 'reconfigure' });
     this.#finish(session, { status: 'succeeded' });
+    this.#pending.delete(endpoint);
     return { code: '2.05', records, format };
   }
 
@@ -427,10 +545,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     endpoint: string,
     kind: Session['kind'],
     context: UplinkContext,
-    config: BootstrapConfiguration,
+    config: BootstrapConfiguration | undefined,
     requestedFormat: number | undefined,
+    purpose: Pick<Session, 'reason' | 'rotate' | 'rotation'>,
   ): Session {
     const session: Session = {
+      ...purpose,
       id: `bs-${this.#nextId++}`,
       endpoint,
       kind,
@@ -473,6 +593,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     try {
       await this.#configure(session);
       this.#finish(session, { status: 'succeeded' });
+      // Done what was asked; a rotation stays pending until the device shows it holds the new PSK.
+      const pending = this.#pending.get(session.endpoint);
+      if (pending?.reason === session.reason && session.reason !== 'rotate')
+        this.#pending.delete(session.endpoint);
+      if (session.rotation === 'confirmed' && pending?.reason === 'rotate')
+        this.#pending.delete(session.endpoint);
     } catch (e) {
       if (e instanceof SessionEnded) return;
       if (e instanceof StepFailed) {
@@ -484,9 +610,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     }
   }
 
-  /** The session's steps (Core §6.1.7): Discover, Delete, Write..., Finish. */
+  /**
+   * The session's steps (Core §6.1.7): Discover, Delete, Write..., Finish. 'unbootstrap' deletes
+   * every LwM2M Server account and writes nothing; a rotation writes the next PSK into the
+   * Bootstrap-Server account and the accounts that used the current one.
+   */
   async #configure(session: Session): Promise<void> {
-    const config = session.config;
     let inventory: DeviceInventory = emptyInventory('1.0');
     const discover = await this.#step(
       session,
@@ -507,7 +636,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       });
     }
     session.lwm2mVersion = inventory.lwm2mVersion;
-    if (config.deleteFirst) {
+    const unbootstrap = session.reason === 'unbootstrap' || session.config === undefined;
+    const config =
+      session.config && session.rotate
+        ? rotatedConfig(session.config, session.rotate.current, session.rotate.next)
+        : session.config;
+    if (unbootstrap || config?.deleteFirst) {
       // /1 first: deleting a /0 instance first would make the client unbootstrap (and delete)
       // the paired /1 itself, and the /1 Delete would then find nothing.
       const bs = new Set(inventory.bootstrapAccounts);
@@ -519,10 +653,25 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       for (const path of deletes)
         await this.#step(session, inventory, { kind: 'bootstrap-delete', path }, ['2.02', '4.04']);
     }
-    const layout = layoutInstances(config, inventory);
     const format = writeFormatFor(session.requestedFormat, inventory.lwm2mVersion);
-    for (const write of bootstrapWriteRequests(config, inventory, layout, format))
-      await this.#step(session, inventory, write, ['2.04']);
+    if (!unbootstrap && config) {
+      const layout = layoutInstances(config, inventory);
+      for (const write of bootstrapWriteRequests(config, inventory, layout, format))
+        await this.#step(session, inventory, write, ['2.04']);
+      if (session.rotate) {
+        const account = inventory.bootstrapAccounts[0];
+        if (account === undefined)
+          throw new StepFailed({
+            status: 'failed',
+            reason: 'internal',
+            operation: 'bootstrap-discover',
+            path: '/',
+            message: 'the device lists no Bootstrap-Server account: its PSK cannot be rotated',
+          });
+        for (const write of bootstrapAccountPskWrites(account, session.rotate.next, format))
+          await this.#step(session, inventory, write, ['2.04']);
+      }
+    }
     await this.#step(session, inventory, { kind: 'bootstrap-finish' }, ['2.04']);
   }
 
@@ -600,6 +749,12 @@ function failureOf(e: unknown): { reason: BootstrapFailureReason; message: strin
   return undefined;
 }
 
+/** The next PSK made current; the old one is retired. */
+function promoted(info: SecurityInfo): SecurityInfo {
+  const { nextPsk, ...rest } = info;
+  return nextPsk === undefined ? info : { ...rest, psk: nextPsk };
+}
+
 function snapshot(s: Session): BootstrapSessionRecord {
   return {
     id: s.id,
@@ -611,6 +766,8 @@ function snapshot(s: Session): BootstrapSessionRecord {
     ...(s.finishedAt === undefined ? {} : { finishedAt: s.finishedAt }),
     ...(s.requestedFormat === undefined ? {} : { requestedFormat: s.requestedFormat }),
     ...(s.lwm2mVersion === undefined ? {} : { lwm2mVersion: s.lwm2mVersion }),
+    reason: s.reason,
+    ...(s.rotation === undefined ? {} : { rotation: s.rotation }),
     steps: [...s.steps],
     ...(s.outcome === undefined ? {} : { outcome: s.outcome }),
   };

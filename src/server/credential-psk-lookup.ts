@@ -1,5 +1,5 @@
 import type { PskLookup } from '../dtls/handshake-server.js';
-import type { CredentialStore } from '../store/credential-store.js';
+import { type CredentialStore, pskFor } from '../store/credential-store.js';
 
 /** A PSK identity as the store keys it: UTF-8 (RFC 4279 §5.1), or undefined when it is not. */
 function pskIdentityText(identity: Uint8Array): string | undefined {
@@ -13,15 +13,16 @@ function pskIdentityText(identity: Uint8Array): string | undefined {
 /**
  * The DTLS server's PSK lookup from a credential store (the LwM2M server's and the
  * Bootstrap-Server's coaps:// sides). A store that fails (Redis down) fails this handshake, not
- * the server: the error goes to `onError` and the identity counts as unknown.
+ * the server: the error goes to `onError` and the identity counts as unknown. The key is the one
+ * of the identity the device named: its `psk`, or its `nextPsk` while one is being rotated in.
  */
 export function credentialPskLookup(credentials: CredentialStore, onError: (e: unknown) => void): PskLookup {
   return async (identity) => {
     const name = pskIdentityText(identity);
     if (name === undefined) return undefined;
     try {
-      const info = await credentials.getByPskIdentity(name);
-      return info?.psk ? Buffer.from(info.psk.key, 'hex') : undefined;
+      const psk = pskFor(await credentials.getByPskIdentity(name), name);
+      return psk ? Buffer.from(psk.key, 'hex') : undefined;
     } catch (e) {
       onError(e);
       return undefined;

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import type { UplinkContext } from '../binding/binding.js';
 import { OperationError } from '../operations/result-code.js';
 import { subjectCommonName } from '../dtls/peer-verification.js';
-import type { CredentialStore } from '../store/credential-store.js';
+import { type CredentialStore, pskFor } from '../store/credential-store.js';
 import type { PeerIdentity } from '../transport/channel.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 
@@ -18,15 +18,25 @@ export interface EndpointSecurityOptions {
 /** Checks a Register's endpoint name against the peer's security; throws OperationError to refuse. */
 export type EndpointSecurityCheck = (endpoint: string, context: UplinkContext) => Promise<void>;
 
-function hasCredentials(info: { psk?: unknown; rpk?: unknown; x509?: unknown } | undefined): boolean {
-  return info !== undefined && (info.psk !== undefined || info.rpk !== undefined || info.x509 !== undefined);
+/** Whether the endpoint has any credential (so NoSec must not act for it). */
+export function hasCredentials(
+  info: { psk?: unknown; nextPsk?: unknown; rpk?: unknown; x509?: unknown } | undefined,
+): boolean {
+  return (
+    info !== undefined &&
+    (info.psk !== undefined ||
+      info.nextPsk !== undefined ||
+      info.rpk !== undefined ||
+      info.x509 !== undefined)
+  );
 }
 
 /**
  * Endpoint binding (Core §7.1.3, Transport §Security): the endpoint name of a Register must be the
  * one the authenticated identity stands for, else 4.00 (as for an `ep` that differs from a
  * certificate's CN):
- * - PSK: the endpoint the credential store binds to the PSK identity;
+ * - PSK: the endpoint the credential store binds to the PSK identity, its `psk` or the `nextPsk`
+ *   being rotated in (both stand for the endpoint until the rotation is promoted or cancelled);
  * - raw public key: an endpoint whose stored public key is this one (the DTLS layer accepted any
  *   P-256 key and proved possession; only the store says whose it is);
  * - X.509: the certificate's subject CN (the chain was validated against the trust anchors), and
@@ -93,7 +103,9 @@ async function mismatch(
 ): Promise<string | undefined> {
   if ('psk' in identity) {
     const info = await credentials.getByPskIdentity(identity.psk);
-    return info?.endpoint === endpoint ? undefined : 'is not the endpoint bound to this PSK identity';
+    return info?.endpoint === endpoint && pskFor(info, identity.psk) !== undefined
+      ? undefined
+      : 'is not the endpoint bound to this PSK identity';
   }
   const info = await credentials.get(endpoint);
   if ('rpk' in identity) {

@@ -1,22 +1,28 @@
-import type { CredentialStore, SecurityInfo } from './credential-store.js';
+import { type CredentialStore, type SecurityInfo, pskIdentitiesOf } from './credential-store.js';
 import { CredentialConflictError } from './store-errors.js';
 
-/** Security information in a map by endpoint, with an index by PSK identity. Lost on exit. */
+/**
+ * Security information in a map by endpoint, with one index by PSK identity for both `psk` and
+ * `nextPsk` (one namespace: an identity names one key of one endpoint). Lost on exit.
+ */
 export class MemoryCredentialStore implements CredentialStore {
   readonly #byEndpoint = new Map<string, SecurityInfo>();
   readonly #endpointByIdentity = new Map<string, string>();
 
   put(info: SecurityInfo): Promise<void> {
-    const identity = info.psk?.identity;
-    if (identity !== undefined) {
-      const holder = this.#endpointByIdentity.get(identity);
-      if (holder !== undefined && holder !== info.endpoint)
-        return Promise.reject(new CredentialConflictError(identity, holder, info.endpoint));
-    }
-    this.#unlink(info.endpoint);
-    this.#byEndpoint.set(info.endpoint, info);
-    if (identity !== undefined) this.#endpointByIdentity.set(identity, info.endpoint);
-    return Promise.resolve();
+    // A throw in the executor (a conflict) rejects: nothing has changed by then.
+    return new Promise((resolve) => {
+      const identities = pskIdentitiesOf(info);
+      for (const identity of identities) {
+        const holder = this.#endpointByIdentity.get(identity);
+        if (holder !== undefined && holder !== info.endpoint)
+          throw new CredentialConflictError(identity, holder, info.endpoint);
+      }
+      this.#unlink(info.endpoint);
+      this.#byEndpoint.set(info.endpoint, info);
+      for (const identity of identities) this.#endpointByIdentity.set(identity, info.endpoint);
+      resolve();
+    });
   }
 
   get(endpoint: string): Promise<SecurityInfo | undefined> {
@@ -40,7 +46,7 @@ export class MemoryCredentialStore implements CredentialStore {
     const info = this.#byEndpoint.get(endpoint);
     if (!info) return undefined;
     this.#byEndpoint.delete(endpoint);
-    if (info.psk) this.#endpointByIdentity.delete(info.psk.identity);
+    for (const psk of [info.psk, info.nextPsk]) if (psk) this.#endpointByIdentity.delete(psk.identity);
     return info;
   }
 }

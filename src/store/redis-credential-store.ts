@@ -1,28 +1,41 @@
 import type { Redis } from 'ioredis';
-import type { CredentialStore, SecurityInfo } from './credential-store.js';
+import { type CredentialStore, type SecurityInfo, pskFor, pskIdentitiesOf } from './credential-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { scanHash } from './redis-hash-scan.js';
 import type { RedisStoreOptions } from './redis-registration-store.js';
 import { CredentialConflictError } from './store-errors.js';
 
-// Keys below the prefix: cred → hash endpoint → JSON, psk → hash identity → endpoint,
-// cred-psk → hash endpoint → identity (so a replace frees the old identity without parsing JSON).
+// Keys below the prefix: cred → hash endpoint → JSON; psk → hash identity → endpoint, for both
+// the current and the next PSK (one namespace, so an identity names one key of one endpoint);
+// cred-psk and cred-next-psk → hash endpoint → identity (so a replace frees the old identities
+// without parsing JSON). A database written before nextPsk existed is read as it is.
 
-/** put: refuses an identity another endpoint holds (returns that endpoint), else stores and re-indexes. */
+/**
+ * put: refuses an identity another endpoint holds as current or next (returns {identity,
+ * holder}), else stores and re-indexes. ARGV: prefix, endpoint, psk identity, next identity
+ * ('' for none: an identity is never empty), JSON.
+ */
 const PUT = `
-local p, ep, hasPsk, identity, json = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if hasPsk == '1' then
-  local holder = redis.call('HGET', p .. 'psk', identity)
-  if holder and holder ~= ep then return holder end
+local p, ep, cur, nxt, json = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+for _, identity in ipairs({cur, nxt}) do
+  if identity ~= '' then
+    local holder = redis.call('HGET', p .. 'psk', identity)
+    if holder and holder ~= ep then return {identity, holder} end
+  end
 end
-local old = redis.call('HGET', p .. 'cred-psk', ep)
-if old then redis.call('HDEL', p .. 'psk', old) end
+for _, field in ipairs({'cred-psk', 'cred-next-psk'}) do
+  local old = redis.call('HGET', p .. field, ep)
+  if old then redis.call('HDEL', p .. 'psk', old) end
+end
 redis.call('HSET', p .. 'cred', ep, json)
-if hasPsk == '1' then
-  redis.call('HSET', p .. 'psk', identity, ep)
-  redis.call('HSET', p .. 'cred-psk', ep, identity)
-else
-  redis.call('HDEL', p .. 'cred-psk', ep)
+local fields = {{'cred-psk', cur}, {'cred-next-psk', nxt}}
+for _, pair in ipairs(fields) do
+  if pair[2] ~= '' then
+    redis.call('HSET', p .. 'psk', pair[2], ep)
+    redis.call('HSET', p .. pair[1], ep, pair[2])
+  else
+    redis.call('HDEL', p .. pair[1], ep)
+  end
 end
 return false`;
 
@@ -30,13 +43,15 @@ const REMOVE = `
 local p, ep = ARGV[1], ARGV[2]
 local json = redis.call('HGET', p .. 'cred', ep)
 if not json then return false end
-local old = redis.call('HGET', p .. 'cred-psk', ep)
-if old then redis.call('HDEL', p .. 'psk', old) end
-redis.call('HDEL', p .. 'cred-psk', ep)
+for _, field in ipairs({'cred-psk', 'cred-next-psk'}) do
+  local old = redis.call('HGET', p .. field, ep)
+  if old then redis.call('HDEL', p .. 'psk', old) end
+  redis.call('HDEL', p .. field, ep)
+end
 redis.call('HDEL', p .. 'cred', ep)
 return json`;
 
-/** Security information in Redis; put and remove are Lua scripts, so the PSK index never drifts. */
+/** Security information in Redis; put and remove are Lua scripts, so the PSK indexes never drift. */
 export class RedisCredentialStore implements CredentialStore {
   readonly #redis: Redis;
   readonly #p: string;
@@ -47,18 +62,17 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   async put(info: SecurityInfo): Promise<void> {
-    const identity = info.psk?.identity;
-    const holder = (await this.#redis.eval(
+    pskIdentitiesOf(info); // the same identity as psk and nextPsk: refused before Redis
+    const conflict = (await this.#redis.eval(
       PUT,
       0,
       this.#p,
       info.endpoint,
-      identity === undefined ? '0' : '1',
-      identity ?? '',
+      info.psk?.identity ?? '',
+      info.nextPsk?.identity ?? '',
       documentToJson(info),
-    )) as string | null;
-    if (holder !== null && identity !== undefined)
-      throw new CredentialConflictError(identity, holder, info.endpoint);
+    )) as [string, string] | null;
+    if (conflict !== null) throw new CredentialConflictError(conflict[0], conflict[1], info.endpoint);
   }
 
   async get(endpoint: string): Promise<SecurityInfo | undefined> {
@@ -70,7 +84,7 @@ export class RedisCredentialStore implements CredentialStore {
     if (endpoint === null) return undefined;
     const info = await this.get(endpoint);
     // Two reads: a change in between could pair the identity with another info; check it.
-    return info?.psk?.identity === identity ? info : undefined;
+    return pskFor(info, identity) === undefined ? undefined : info;
   }
 
   async remove(endpoint: string): Promise<SecurityInfo | undefined> {

@@ -43,6 +43,7 @@ const ROUTES: [string, string][] = [
   ['delete', '/api/bootstrap/clients/{ep}'],
   ['get', '/api/bootstrap/sessions'],
   ['get', '/api/bootstrap/sessions/{ep}'],
+  ['post', '/api/bootstrap/clients/{ep}/trigger'],
   ['get', '/api/bootstrap/templates'],
   ['get', '/api/bootstrap/templates/{name}'],
   ['put', '/api/bootstrap/templates/{name}'],

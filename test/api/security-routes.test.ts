@@ -7,7 +7,6 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } 
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { ApiContext } from '../../src/api/api-context.js';
 import { installErrorHandler } from '../../src/api/api-errors.js';
 import { createApiServer } from '../../src/api/api-server.js';
 import { registerSecurityRoutes } from '../../src/api/security-routes.js';
@@ -204,6 +203,98 @@ describe('/api/security/clients', () => {
     assert.equal((await call('DELETE', '/api/security/clients/multi')).status, 204);
   });
 
+  it('PUT nextPsk rotates a PSK in: shown as identity and length, both identities bound', async () => {
+    const put = await call('PUT', '/api/security/clients/rot', {
+      psk: { identity: 'rot-1', key: 'aabb' },
+      nextPsk: { identity: 'rot-2', key: 'CCDDEE' },
+    });
+    assert.equal(put.status, 200);
+    const view = {
+      endpoint: 'rot',
+      mode: 'psk',
+      psk: { identity: 'rot-1', keyLength: 2 },
+      nextPsk: { identity: 'rot-2', keyLength: 3 },
+    };
+    assert.deepEqual(put.json, view);
+    assert.deepEqual((await call('GET', '/api/security/clients/rot')).json, view);
+    const listed = (await call('GET', '/api/security/clients')).json.items.find(
+      (i: { endpoint: string }) => i.endpoint === 'rot',
+    );
+    assert.deepEqual(listed, view);
+    assert.doesNotMatch(JSON.stringify(listed), /ccddee|"key"/i);
+    assert.deepEqual((await credentials.get('rot'))?.nextPsk, { identity: 'rot-2', key: 'ccddee' });
+    assert.equal((await credentials.getByPskIdentity('rot-2'))?.endpoint, 'rot');
+    assert.equal((await credentials.getByPskIdentity('rot-1'))?.endpoint, 'rot');
+
+    // Either identity is taken for other endpoints, as psk or as nextPsk.
+    for (const body of [
+      { psk: { identity: 'rot-2', key: 'aa' } },
+      { psk: { identity: 'other', key: 'aa' }, nextPsk: { identity: 'rot-1', key: 'bb' } },
+    ]) {
+      const res = await call('PUT', '/api/security/clients/thief', body);
+      assert.equal(res.status, 409, JSON.stringify(body));
+      assert.equal(res.json.code, 'CONFLICT');
+    }
+    assert.equal(await credentials.get('thief'), undefined);
+
+    // Promote: the next PSK becomes the PSK, the old identity is free.
+    const promoted = await call('PUT', '/api/security/clients/rot', {
+      psk: { identity: 'rot-2', key: 'ccddee' },
+    });
+    assert.deepEqual(promoted.json, {
+      endpoint: 'rot',
+      mode: 'psk',
+      psk: { identity: 'rot-2', keyLength: 3 },
+    });
+    assert.equal(await credentials.getByPskIdentity('rot-1'), undefined);
+    // A nextPsk beside an RPK or X.509 (a move to PSK) is shown the same way.
+    const x509 = await call('PUT', '/api/security/clients/rot', {
+      x509: {},
+      nextPsk: { identity: 'rot-3', key: '01' },
+    });
+    assert.deepEqual(x509.json, {
+      endpoint: 'rot',
+      mode: 'x509',
+      x509: { commonName: 'rot' },
+      nextPsk: { identity: 'rot-3', keyLength: 1 },
+    });
+    assert.equal(await credentials.getByPskIdentity('rot-2'), undefined, 'replaced: the old psk is freed');
+    assert.equal((await call('DELETE', '/api/security/clients/rot')).status, 204);
+    assert.equal(await credentials.getByPskIdentity('rot-3'), undefined, 'removed: the nextPsk is freed');
+  });
+
+  it('validates nextPsk like psk, with an identity of its own, and never alone', async () => {
+    const psk = { identity: 'v-1', key: 'aa' };
+    const bad: [unknown, RegExp?][] = [
+      [{ psk, nextPsk: { identity: '', key: 'aa' } }],
+      [{ psk, nextPsk: { identity: 'x'.repeat(129), key: 'aa' } }],
+      [
+        { psk, nextPsk: { identity: 'é'.repeat(65), key: 'aa' } },
+        /nextPsk identity is longer than 128 bytes/,
+      ],
+      [{ psk, nextPsk: { identity: 'v-2', key: 'abc' } }],
+      [{ psk, nextPsk: { identity: 'v-2', key: 'aa'.repeat(65) } }],
+      [{ psk, nextPsk: { identity: 'v-2' } }],
+      [{ psk, nextPsk: { identity: 'v-2', key: 'aa', extra: 1 } }],
+      [{ psk, nextPsk: { identity: 'v-1', key: 'bb' } }, /nextPsk needs an identity of its own/],
+      [{ nextPsk: { identity: 'v-2', key: 'bb' } }, /give one of psk, rpk or x509/],
+    ];
+    for (const [body, message] of bad) {
+      const res = await call('PUT', '/api/security/clients/val', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.json.code, 'BAD_REQUEST');
+      if (message) assert.match(res.json.message, message);
+    }
+    assert.equal(await credentials.get('val'), undefined);
+    const max = await call('PUT', '/api/security/clients/val', {
+      psk,
+      nextPsk: { identity: 'é'.repeat(64), key: 'ab'.repeat(64) },
+    });
+    assert.equal(max.status, 200);
+    assert.deepEqual(max.json.nextPsk, { identity: 'é'.repeat(64), keyLength: 64 });
+    assert.equal((await call('DELETE', '/api/security/clients/val')).status, 204);
+  });
+
   it('POST generate/psk answers fresh random hex keys, 16 bytes unless ?bytes=16..64', async () => {
     const a = await call('POST', '/api/security/generate/psk');
     const b = await call('POST', '/api/security/generate/psk');
@@ -255,7 +346,9 @@ describe('/api/security/clients', () => {
     assert.ok(paths['/api/security/generate/keypair']?.post);
     assert.ok(paths['/api/security/server']?.get);
     const put = JSON.stringify(paths['/api/security/clients/{ep}']?.put);
-    for (const mode of ['"psk"', '"rpk"', '"x509"']) assert.ok(put.includes(mode), mode);
+    for (const mode of ['"psk"', '"rpk"', '"x509"', '"nextPsk"']) assert.ok(put.includes(mode), mode);
+    const view = JSON.stringify(paths['/api/security/clients/{ep}']?.get);
+    assert.match(view, /"nextPsk":\{[^}]*"keyLength"/);
   });
 });
 
@@ -282,7 +375,7 @@ describe('/api/security/server with a server identity', () => {
       certificate: { subject: 'CN=petrel.example', der: '3082' },
       secret: 'never shown',
     };
-    registerSecurityRoutes(app, { credentials: undefined, serverSecurity } as unknown as ApiContext);
+    registerSecurityRoutes(app, { credentials: undefined, serverSecurity });
     try {
       const res = await app.inject({ method: 'GET', url: '/api/security/server' });
       assert.equal(res.statusCode, 200);

@@ -84,10 +84,10 @@ async function rig(t: TestContext, endpoint = 'bs-client-1'): Promise<Rig> {
   const clients: LwM2mClient[] = [];
   const keepAlive = setInterval(() => undefined, 1000);
   t.after(async () => {
-    clearInterval(keepAlive);
     for (const c of clients) await c.stop().catch(() => undefined);
     await bs.stop();
     await dm.stop();
+    clearInterval(keepAlive); // last: the stops wait on the stack's unref'd timers
   });
   return {
     network,

@@ -228,6 +228,12 @@ const PSK_A: SecurityInfo = {
   psk: { identity: 'identity-a', key: '000102030405060708090a0b0c0d0e0f' },
 };
 
+/** PSK_A with a PSK being rotated in. */
+const ROTATING_A: SecurityInfo = {
+  ...PSK_A,
+  nextPsk: { identity: 'identity-a-next', key: 'a0a1a2a3' },
+};
+
 export function credentialStoreContract(name: string, make: Factory<CredentialStore>): void {
   describe(`CredentialStore contract: ${name}`, () => {
     const sut = withStore(make);
@@ -337,6 +343,162 @@ export function credentialStoreContract(name: string, make: Factory<CredentialSt
       assert.equal((await store.getByPskIdentity('ident'))?.endpoint, 'Dev-Ä');
       assert.equal(await store.getByPskIdentity('IDENT'), undefined);
       assert.equal((await store.get('Dev-Ä'))?.psk?.key, '02');
+    });
+
+    // PSK rotation (BS-001): a nextPsk is indexed beside psk, in the same identity namespace.
+
+    it('round-trips a nextPsk and finds the info by either identity', async () => {
+      const store = sut.get();
+      await store.put(ROTATING_A);
+      assertSame(await store.get('dev-a'), ROTATING_A, 'get');
+      assertSame(await store.getByPskIdentity('identity-a'), ROTATING_A, 'by the current identity');
+      assertSame(await store.getByPskIdentity('identity-a-next'), ROTATING_A, 'by the next identity');
+      assertSame((await collect(store.all()))[0], ROTATING_A, 'all');
+      const rpkThenPsk: SecurityInfo = {
+        endpoint: 'dev-r',
+        rpk: { publicKey: '3059' },
+        nextPsk: { identity: 'identity-r-next', key: '01' },
+      };
+      await store.put(rpkThenPsk);
+      assertSame(await store.getByPskIdentity('identity-r-next'), rpkThenPsk, 'a nextPsk beside an RPK');
+    });
+
+    it('refuses a psk or nextPsk identity another endpoint holds as psk or nextPsk, changing nothing', async () => {
+      const store = sut.get();
+      await store.put(ROTATING_A);
+      const b: SecurityInfo = { endpoint: 'dev-b', psk: { identity: 'identity-b', key: '01' } };
+      await store.put(b);
+      const attempts: [SecurityInfo, string][] = [
+        [{ endpoint: 'dev-b', psk: { identity: 'identity-a-next', key: '02' } }, 'identity-a-next'],
+        [{ ...b, nextPsk: { identity: 'identity-a', key: '02' } }, 'identity-a'],
+        [{ ...b, nextPsk: { identity: 'identity-a-next', key: '02' } }, 'identity-a-next'],
+        [{ endpoint: 'dev-c', nextPsk: { identity: 'identity-a-next', key: '02' } }, 'identity-a-next'],
+      ];
+      for (const [info, identity] of attempts)
+        await assert.rejects(store.put(info), (e: unknown) => {
+          assert.ok(e instanceof CredentialConflictError, `got ${String(e)}`);
+          assert.equal(e.identity, identity);
+          assert.equal(e.holder, 'dev-a');
+          return true;
+        });
+      await assert.rejects(
+        store.put({ ...ROTATING_A, endpoint: 'dev-a2' }),
+        CredentialConflictError,
+        'both identities held',
+      );
+      assertSame(await store.get('dev-b'), b, 'dev-b keeps its info');
+      assert.equal(await store.get('dev-c'), undefined, 'a refused new info is not stored');
+      assertSame(
+        await store.getByPskIdentity('identity-a-next'),
+        ROTATING_A,
+        'the holder keeps its next identity',
+      );
+      assertSame(await store.getByPskIdentity('identity-b'), b, 'dev-b keeps its identity');
+      // And the other way round: an endpoint's psk is out of reach of another's nextPsk.
+      await assert.rejects(
+        store.put({
+          endpoint: 'dev-d',
+          psk: { identity: 'identity-d', key: '03' },
+          nextPsk: { identity: 'identity-b', key: '04' },
+        }),
+        (e: unknown) => e instanceof CredentialConflictError && e.holder === 'dev-b',
+      );
+      assert.equal(await store.getByPskIdentity('identity-d'), undefined, 'no half-stored info');
+    });
+
+    it('refuses one info with the same identity as psk and nextPsk (a conflict with itself)', async () => {
+      const store = sut.get();
+      const twice: SecurityInfo = {
+        endpoint: 'dev-a',
+        psk: { identity: 'same', key: '01' },
+        nextPsk: { identity: 'same', key: '02' },
+      };
+      await assert.rejects(store.put(twice), (e: unknown) => {
+        assert.ok(e instanceof CredentialConflictError, `got ${String(e)}`);
+        assert.equal(e.identity, 'same');
+        assert.equal(e.holder, 'dev-a');
+        return true;
+      });
+      assert.equal(await store.get('dev-a'), undefined);
+      assert.equal(await store.getByPskIdentity('same'), undefined);
+      await store.put(PSK_A);
+      await assert.rejects(
+        store.put({ ...PSK_A, nextPsk: { identity: 'identity-a', key: '02' } }),
+        CredentialConflictError,
+      );
+      assertSame(await store.get('dev-a'), PSK_A, 'the stored info is unchanged');
+    });
+
+    it('rotates with no state in which the device is locked out: add, promote, and the old identity is freed', async () => {
+      const store = sut.get();
+      await store.put(PSK_A);
+      await store.put(ROTATING_A);
+      assert.equal(
+        (await store.getByPskIdentity('identity-a'))?.psk?.key,
+        PSK_A.psk?.key,
+        'old key still works',
+      );
+      assert.equal(
+        (await store.getByPskIdentity('identity-a-next'))?.nextPsk?.key,
+        'a0a1a2a3',
+        'new key works',
+      );
+      const promoted: SecurityInfo = { ...ROTATING_A, psk: ROTATING_A.nextPsk, nextPsk: undefined };
+      await store.put(promoted);
+      const stored = await store.get('dev-a');
+      assertSame(
+        stored,
+        { endpoint: 'dev-a', psk: { identity: 'identity-a-next', key: 'a0a1a2a3' } },
+        'promoted',
+      );
+      assert.equal(stored?.nextPsk, undefined, 'no nextPsk left');
+      assert.equal(await store.getByPskIdentity('identity-a'), undefined, 'the old identity is retired');
+      assertSame(await store.getByPskIdentity('identity-a-next'), promoted, 'the new one is the psk now');
+      await store.put({ endpoint: 'dev-b', psk: { identity: 'identity-a', key: '02' } });
+      assert.equal(
+        (await store.getByPskIdentity('identity-a'))?.endpoint,
+        'dev-b',
+        'another endpoint may take it',
+      );
+    });
+
+    it('psk and nextPsk may swap places in one put (no conflict with itself)', async () => {
+      const store = sut.get();
+      await store.put(ROTATING_A);
+      const swapped: SecurityInfo = { endpoint: 'dev-a', psk: ROTATING_A.nextPsk, nextPsk: ROTATING_A.psk };
+      await store.put(swapped);
+      assertSame(await store.getByPskIdentity('identity-a'), swapped, 'old identity, now next');
+      assertSame(await store.getByPskIdentity('identity-a-next'), swapped, 'next identity, now current');
+    });
+
+    it('cancelling frees the next identity and keeps the current one', async () => {
+      const store = sut.get();
+      await store.put(ROTATING_A);
+      await store.put({ ...ROTATING_A, nextPsk: undefined });
+      assertSame(await store.get('dev-a'), PSK_A, 'back to the current PSK only');
+      assert.equal(await store.getByPskIdentity('identity-a-next'), undefined, 'next identity freed');
+      assertSame(await store.getByPskIdentity('identity-a'), PSK_A, 'current identity kept');
+      await store.put({ endpoint: 'dev-b', psk: { identity: 'identity-a-next', key: '02' } });
+      assert.equal((await store.getByPskIdentity('identity-a-next'))?.endpoint, 'dev-b');
+    });
+
+    it('a replace with other identities, or a remove, frees both identities', async () => {
+      const store = sut.get();
+      await store.put(ROTATING_A);
+      await store.put({ endpoint: 'dev-a', rpk: { publicKey: '30' } });
+      assert.equal(await store.getByPskIdentity('identity-a'), undefined, 'current freed by the replace');
+      assert.equal(await store.getByPskIdentity('identity-a-next'), undefined, 'next freed by the replace');
+      await store.put(ROTATING_A);
+      assertSame(await store.remove('dev-a'), ROTATING_A, 'remove');
+      assert.equal(await store.getByPskIdentity('identity-a'), undefined, 'current freed by the remove');
+      assert.equal(await store.getByPskIdentity('identity-a-next'), undefined, 'next freed by the remove');
+      await store.put({
+        endpoint: 'dev-b',
+        psk: { identity: 'identity-a-next', key: '01' },
+        nextPsk: { identity: 'identity-a', key: '02' },
+      });
+      assert.equal((await store.getByPskIdentity('identity-a'))?.endpoint, 'dev-b');
+      assert.equal((await store.getByPskIdentity('identity-a-next'))?.endpoint, 'dev-b');
     });
   });
 }
