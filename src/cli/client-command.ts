@@ -2,7 +2,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { MemoryInstance } from '../client/instance.js';
-import type { LwM2mClient, ServerSecurityConfig } from '../client/lwm2m-client.js';
+import { readFile } from 'node:fs/promises';
+import { FileClientStateStore } from '../client/client-state.js';
+import type { BootstrapServerConfig, LwM2mClient, ServerSecurityConfig } from '../client/lwm2m-client.js';
+import { FileSecureElement } from '../client/provisioning.js';
 import { PetrelError } from '../errors.js';
 import type { LwM2mValue } from '../model/data-types.js';
 import { LwM2mPath } from '../model/path.js';
@@ -22,14 +25,22 @@ import {
   createSimulatedClient,
 } from './simulated-device.js';
 
-/** The one server account of the simulated device. */
-const SSID = SIMULATED_SSID;
+/** The server account the commands act on: the device's first (SSID 1 unless a bootstrap said otherwise). */
+const ssidOf = (client: LwM2mClient): number => client.accounts()[0]?.shortServerId ?? SIMULATED_SSID;
 /** How long quit / end of input waits for a Register in flight before stopping anyway. */
 const QUIT_SETTLE_MS = 5000;
 
 interface ClientCommandOptions {
   endpoint: string;
-  server: string;
+  server?: string;
+  bootstrap?: string;
+  bootstrapPskIdentity?: string;
+  bootstrapPskKey?: Uint8Array;
+  pack?: boolean;
+  factory?: string;
+  smartcard?: string;
+  state?: string;
+  networkMayChange?: ('factory' | 'smartcard')[];
   lifetime: number;
   lwm2mVersion: LwM2mVersion;
   queueMode?: boolean;
@@ -103,7 +114,7 @@ function certificateFile(flag: string, file: string): Uint8Array {
 export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityConfig | undefined {
   let secure: boolean;
   try {
-    secure = new URL(opts.server).protocol === 'coaps:';
+    secure = opts.server !== undefined && new URL(opts.server).protocol === 'coaps:';
   } catch {
     return undefined; // the client reports the URI
   }
@@ -123,7 +134,9 @@ export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityCon
     .map(([flag]) => flag);
   if (!secure) {
     if (given.length > 0)
-      throw new CliError(`${given.join(', ')}: only for a coaps:// server (--server is ${opts.server})`);
+      throw new CliError(
+        `${given.join(', ')}: only for a coaps:// server (--server is ${opts.server ?? 'not given'})`,
+      );
     return undefined;
   }
   const psk = opts.pskIdentity !== undefined || opts.pskKey !== undefined;
@@ -178,6 +191,66 @@ export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityCon
     ...(opts.certUsage === undefined ? {} : { certificateUsage: opts.certUsage }),
     ...sni,
   };
+}
+
+/**
+ * The Bootstrap-Server account from --bootstrap: NoSec for coap://, PSK (--bootstrap-psk-identity,
+ * --bootstrap-psk-key) for coaps:// (other modes come from a --factory file).
+ */
+export function bootstrapFromFlags(opts: ClientCommandOptions): BootstrapServerConfig | undefined {
+  const psk = opts.bootstrapPskIdentity !== undefined || opts.bootstrapPskKey !== undefined;
+  if (opts.bootstrap === undefined) {
+    if (psk) throw new CliError('--bootstrap-psk-identity and --bootstrap-psk-key go with --bootstrap');
+    return undefined;
+  }
+  let secure: boolean;
+  try {
+    secure = new URL(opts.bootstrap).protocol === 'coaps:';
+  } catch {
+    throw new CliError(`--bootstrap: "${opts.bootstrap}" is not a coap:// or coaps:// URI`);
+  }
+  if (!secure) {
+    if (psk) throw new CliError(`--bootstrap-psk-*: only for a coaps:// Bootstrap-Server`);
+    return { uri: opts.bootstrap };
+  }
+  if (opts.bootstrapPskIdentity === undefined || opts.bootstrapPskKey === undefined)
+    throw new CliError(
+      'a coaps:// Bootstrap-Server needs --bootstrap-psk-identity and --bootstrap-psk-key (RPK and X.509: a --factory file)',
+    );
+  if (Buffer.byteLength(opts.bootstrapPskIdentity) > 128 || opts.bootstrapPskIdentity === '')
+    throw new CliError('--bootstrap-psk-identity: 1 to 128 bytes');
+  return {
+    uri: opts.bootstrap,
+    security: {
+      securityMode: 0,
+      publicKeyOrIdentity: opts.bootstrapPskIdentity,
+      secretKey: opts.bootstrapPskKey,
+    },
+  };
+}
+
+/** A JSON file for a flag; unreadable or not JSON is a usage error naming it. */
+async function readJsonFile(flag: string, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`${flag}: cannot read ${file}: ${errorText(e)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CliError(`${flag}: ${file} is not JSON: ${errorText(e)}`);
+  }
+}
+
+/** commander parser of --network-may-change: the sources a network Bootstrap-Server may change. */
+function sourcesOption(text: string): ('factory' | 'smartcard')[] {
+  const list = text.split(',').map((s) => s.trim());
+  for (const s of list)
+    if (s !== 'factory' && s !== 'smartcard')
+      throw new InvalidArgumentError('expected factory, smartcard or factory,smartcard');
+  return list as ('factory' | 'smartcard')[];
 }
 
 /** commander parser of a registration lifetime (also `petrel fleet`). */
@@ -323,7 +396,7 @@ class Commands {
           return await this.#update();
         case 'deregister':
           await this.settled();
-          if (this.client.registration.state(SSID) !== 'registered')
+          if (this.client.registration.state(ssidOf(this.client)) !== 'registered')
             this.print.fail('deregister: not registered');
           else await this.client.deregister();
           return true;
@@ -358,7 +431,8 @@ class Commands {
   /** Resolves once no Register is in flight (or on shutdown, or after `maxMs`). */
   settled(maxMs?: number): Promise<void> {
     const engine = this.client.registration;
-    if (engine.state(SSID) !== 'registering') return Promise.resolve();
+    const ssid = ssidOf(this.client);
+    if (engine.state(ssid) !== 'registering') return Promise.resolve();
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (): void => {
@@ -367,7 +441,7 @@ class Commands {
         resolve();
       };
       const onState = (change: { shortServerId: number; to: string }): void => {
-        if (change.shortServerId === SSID && change.to !== 'registering') done();
+        if (change.shortServerId === ssid && change.to !== 'registering') done();
       };
       engine.on('state', onState);
       if (maxMs !== undefined) timer = setTimeout(done, maxMs);
@@ -441,7 +515,7 @@ class Commands {
 
   async #update(): Promise<boolean> {
     await this.settled();
-    if (this.client.registration.state(SSID) !== 'registered') {
+    if (this.client.registration.state(ssidOf(this.client)) !== 'registered') {
       this.print.fail('update: not registered');
       return true;
     }
@@ -451,7 +525,7 @@ class Commands {
 
   /** The engine registers idle servers on start(); stop() first, which leaves idle ones alone. */
   async #register(): Promise<boolean> {
-    const state = this.client.registration.state(SSID);
+    const state = this.client.registration.state(ssidOf(this.client));
     if (state === 'registered' || state === 'registering' || state === 'waiting-retry') {
       this.print.fail(
         `register: ${state === 'registered' ? 'already registered' : 'registration in progress'}`,
@@ -495,8 +569,12 @@ async function readLoop(
   void iterator.return?.()?.catch(() => undefined);
 }
 
-function watch(client: LwM2mClient, print: Printer, server: string): void {
+function watch(client: LwM2mClient, print: Printer): void {
+  // The URI of a server account (a bootstrap may have written it).
+  const uriOf = (ssid: number): string =>
+    client.accounts().find((a) => a.shortServerId === ssid)?.uri ?? `server ${ssid}`;
   client.on('registered', (info) => {
+    const server = uriOf(info.shortServerId);
     const location = info.registrationId.startsWith('/') ? info.registrationId : `/rd/${info.registrationId}`;
     print.log('registered', `server=${server} location=${location} lwm2m=${info.version}`, {
       server,
@@ -504,10 +582,16 @@ function watch(client: LwM2mClient, print: Printer, server: string): void {
       lwm2m: info.version,
     });
   });
-  client.on('updated', () => print.log('updated', `server=${server}`, { server }));
-  client.on('deregistered', () => print.log('deregistered', `server=${server}`, { server }));
+  client.on('updated', (info) => {
+    const server = uriOf(info.shortServerId);
+    print.log('updated', `server=${server}`, { server });
+  });
+  client.on('deregistered', (info) => {
+    const server = uriOf(info.shortServerId);
+    print.log('deregistered', `server=${server}`, { server });
+  });
   client.on('registration-failed', (info) =>
-    print.fail(`registration with ${server} failed: ${info.reason}`),
+    print.fail(`registration with ${uriOf(info.shortServerId)} failed: ${info.reason}`),
   );
   client.on('request', (info) =>
     print.log('request', `${info.kind} ${info.path} ${info.code}`, {
@@ -518,11 +602,38 @@ function watch(client: LwM2mClient, print: Printer, server: string): void {
   );
   client.on('sleeping', () => print.log('sleeping', '', {}));
   client.on('awake', () => print.log('awake', '', {}));
-  client.on('bootstrap-requested', () =>
-    print.log('bootstrap-requested', '(bootstrap is not simulated)', {}),
+  client.on('provisioned', (info) =>
+    print.log('provisioned', `from ${info.source}`, { source: info.source }),
+  );
+  client.on('bootstrap-requested', (info) =>
+    print.log('bootstrap-requested', `by server ${info.shortServerId}`, { server: info.shortServerId }),
+  );
+  client.on('bootstrap-started', (info) =>
+    print.log(
+      'bootstrap',
+      `started (${info.trigger}, ${info.mode === 'pack' ? 'Bootstrap-Pack' : 'Bootstrap-Request'})`,
+      {
+        trigger: info.trigger,
+        mode: info.mode,
+      },
+    ),
+  );
+  client.on('bootstrap-pack-fallback', (info) =>
+    print.log('bootstrap', `Pack refused (${info.code ?? info.reason}): Bootstrap-Request instead`, {
+      ...info,
+    }),
+  );
+  client.on('bootstrapped', (info) => {
+    const servers = client.accounts().map((a) => `${a.shortServerId}=${a.uri}`);
+    print.log('bootstrapped', `${info.mode} servers ${servers.join(' ') || '(none)'}`, { ...info, servers });
+  });
+  client.on('bootstrap-failed', (info) =>
+    print.fail(`bootstrap failed (${info.reason}${info.code ? ` ${info.code}` : ''}): ${info.message}`),
   );
   client.on('secure-session-failed', (info) =>
-    print.fail(`DTLS with ${server} failed: ${info.message}${info.fatal ? ' (not retried)' : ''}`),
+    print.fail(
+      `DTLS with ${info.shortServerId === 0 ? 'the Bootstrap-Server' : uriOf(info.shortServerId)} failed: ${info.message}${info.fatal ? ' (not retried)' : ''}`,
+    ),
   );
   client.on('error', (e) => print.fail(e.message));
 }
@@ -536,7 +647,28 @@ export function clientCommand(io: CliIo): Command {
   return new Command('client')
     .description('run a simulated LwM2M device against a server and take commands on stdin')
     .requiredOption('--endpoint <ep>', 'endpoint client name (ep=)')
-    .requiredOption('--server <uri>', 'LwM2M server, coap://host:port or coaps://host:port (DTLS)')
+    .option('--server <uri>', 'LwM2M server, coap://host:port or coaps://host:port (DTLS)')
+    .option(
+      '--bootstrap <uri>',
+      'Bootstrap-Server account, coap:// or coaps:// (PSK below); bootstraps when no server works',
+    )
+    .option('--bootstrap-psk-identity <id>', 'coaps:// Bootstrap-Server PSK identity')
+    .option('--bootstrap-psk-key <hex>', 'coaps:// Bootstrap-Server PSK in hex', pskKeyOption)
+    .option('--pack', 'try Bootstrap-Pack-Request first (falls back to Bootstrap-Request)')
+    .option(
+      '--factory <file>',
+      'factory configuration (the Bootstrap-Server JSON format) instead of --server/--bootstrap',
+    )
+    .option('--smartcard <file>', 'smartcard bootstrap data (SenML CBOR of /0 and /1), tried first')
+    .option(
+      '--state <file>',
+      'keep /0, /1, /2 here across restarts (a bootstrapped device stays bootstrapped)',
+    )
+    .option(
+      '--network-may-change <sources>',
+      'sources whose /0 and /1 a network Bootstrap-Server may change: factory, smartcard',
+      sourcesOption,
+    )
     .option('--psk-identity <id>', 'coaps:// PSK identity (/0/x/3, UTF-8, up to 128 bytes)')
     .option('--psk-key <hex>', 'coaps:// pre-shared key in hex (/0/x/5, up to 64 bytes)', pskKeyOption)
     .option('--key <file>', 'coaps:// our P-256 private key, PEM or DER (/0/x/5): RPK, or X.509 with --cert')
@@ -570,11 +702,23 @@ export function clientCommand(io: CliIo): Command {
 
 async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   const print = new Printer(io, opts.json === true, opts.quiet === true);
+  if (
+    opts.server === undefined &&
+    opts.bootstrap === undefined &&
+    opts.factory === undefined &&
+    opts.smartcard === undefined &&
+    opts.state === undefined
+  )
+    throw new CliError('give --server <uri>, or --bootstrap <uri> (or --factory, --smartcard, --state)');
   const security = securityFromFlags(opts);
+  const bootstrapServer = bootstrapFromFlags(opts);
+  const factoryConfig =
+    opts.factory === undefined ? undefined : await readJsonFile('--factory', opts.factory);
+  const target = opts.server ?? opts.bootstrap ?? '';
   const stopping = (io.shutdown ?? waitForSignal)();
   let socket: UdpChannel;
   try {
-    socket = await UdpChannel.open({ address: bindAddressFor(opts.server), port: 0 });
+    socket = await UdpChannel.open({ address: bindAddressFor(target), port: 0 });
   } catch (e) {
     throw new CliError(`cannot open a UDP socket: ${errorText(e)}`, 1);
   }
@@ -585,29 +729,40 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   try {
     client = createSimulatedClient(device, {
       endpoint: opts.endpoint,
-      server: opts.server,
+      ...(opts.server === undefined ? {} : { server: opts.server }),
       channel: radio,
       lifetime: opts.lifetime,
       lwm2mVersion: opts.lwm2mVersion,
       queueMode: opts.queueMode === true,
       ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
-      ...(security === undefined
-        ? {}
-        : {
-            security,
-            secure: {
-              // Each DTLS session on its own socket; the radio sits above DTLS, on the plaintext.
-              secureTransport: () => UdpChannel.open({ address: bindAddressFor(opts.server), port: 0 }),
-              wrapSecureChannel: (channel: Channel) => new Radio(channel, power),
-            },
-          }),
+      ...(security === undefined ? {} : { security }),
+      // Each DTLS session (a coaps:// server, given or bootstrapped) on its own socket; the radio
+      // sits above DTLS, on the plaintext.
+      secure: {
+        secureTransport: () => UdpChannel.open({ address: bindAddressFor(target), port: 0 }),
+        wrapSecureChannel: (channel: Channel) => new Radio(channel, power),
+      },
+      provisioning: {
+        bootstrap: {
+          ...(bootstrapServer ? { server: bootstrapServer } : {}),
+          ...(opts.pack ? { packFirst: true } : {}),
+          ...(opts.networkMayChange ? { policy: { networkMayChange: opts.networkMayChange } } : {}),
+        },
+        ...(factoryConfig === undefined ? {} : { factoryConfig }),
+        ...(opts.smartcard === undefined ? {} : { smartcard: new FileSecureElement(opts.smartcard) }),
+        ...(opts.state === undefined ? {} : { state: new FileClientStateStore(opts.state) }),
+      },
     });
   } catch (e) {
     await radio.close();
-    if (e instanceof PetrelError) throw new CliError(`cannot use --server ${opts.server}: ${e.message}`, 1);
+    if (e instanceof PetrelError)
+      throw new CliError(
+        `cannot use ${opts.server === undefined ? `--bootstrap ${opts.bootstrap}` : `--server ${opts.server}`}: ${e.message}`,
+        1,
+      );
     throw e;
   }
-  watch(client, print, opts.server);
+  watch(client, print);
   try {
     await client.start();
   } catch (e) {

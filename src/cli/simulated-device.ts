@@ -335,8 +335,8 @@ export function bindAddressFor(uri: string): string {
 export interface SimulatedClientOptions {
   /** ep=. */
   readonly endpoint: string;
-  /** coap://host:port. */
-  readonly server: string;
+  /** coap://host:port: the one server account the device starts with (none: it bootstraps). */
+  readonly server?: string;
   /** The device's socket (the caller owns and closes it). */
   readonly channel: Channel;
   /** Seconds; default the client's (86400 s, /1 default). */
@@ -350,25 +350,32 @@ export interface SimulatedClientOptions {
   readonly security?: ServerSecurityConfig;
   /** The DTLS sessions' sockets and wrapper (coaps://). */
   readonly secure?: Pick<LwM2mClientOptions, 'secureTransport' | 'wrapSecureChannel'>;
+  /** Bootstrap: the BS account, Pack-first, policy; a factory document, a smartcard, a saved state. */
+  readonly provisioning?: Pick<LwM2mClientOptions, 'bootstrap' | 'factoryConfig' | 'smartcard' | 'state'>;
 }
 
 /**
- * The LwM2M client of a simulated device: one server account (SSID 1), /3/0 from `device.device`,
- * and the device's other instances. Throws LwM2mClientError('bad-uri') for a server it cannot use.
+ * The LwM2M client of a simulated device: one server account (SSID 1) when `server` is given,
+ * /3/0 from `device.device`, and the device's other instances. Throws LwM2mClientError('bad-uri')
+ * for a server it cannot use.
  */
 export function createSimulatedClient(device: SimulatedDevice, options: SimulatedClientOptions): LwM2mClient {
   return new LwM2mClient({
     endpoint: options.endpoint,
-    servers: [
-      {
-        uri: options.server,
-        shortServerId: SIMULATED_SSID,
-        ...(options.lifetime === undefined ? {} : { lifetime: options.lifetime }),
-        queueMode: options.queueMode === true,
-        ...(options.security === undefined ? {} : { security: options.security }),
-      },
-    ],
+    servers:
+      options.server === undefined
+        ? []
+        : [
+            {
+              uri: options.server,
+              shortServerId: SIMULATED_SSID,
+              ...(options.lifetime === undefined ? {} : { lifetime: options.lifetime }),
+              queueMode: options.queueMode === true,
+              ...(options.security === undefined ? {} : { security: options.security }),
+            },
+          ],
     ...options.secure,
+    ...options.provisioning,
     model: device.model,
     device: device.device,
     instances: device.instances,
