@@ -266,6 +266,8 @@ export interface SecurityView {
   readonly psk?: { readonly identity: string; readonly keyLength: number };
   readonly rpk?: { readonly publicKey: string };
   readonly x509?: { readonly commonName: string };
+  /** A PSK being rotated in (BS-001): it authenticates the device as well until promoted. */
+  readonly nextPsk?: { readonly identity: string; readonly keyLength: number };
 }
 
 /** The body of PUT /api/security/clients/{ep}: exactly one mode. */
@@ -419,7 +421,41 @@ export interface BootstrapSession {
   readonly finishedAt?: number;
   readonly requestedFormat?: number;
   readonly lwm2mVersion?: string;
+  /** What the session was for (the reason recorded by a trigger, else reconfigure). */
+  readonly reason: BootstrapReason;
+  /**
+   * Credential rotation (BS-001): 'writing' when the session writes the next PSK, 'confirmed'
+   * when the device authenticated with it (the old PSK is retired).
+   */
+  readonly rotation?: 'writing' | 'confirmed';
   readonly steps: readonly BootstrapStep[];
   /** Absent while the session runs. */
   readonly outcome?: BootstrapOutcome;
+}
+
+/** Why a device is sent back to bootstrap (Core-001; rotate = BS-001 PSK rotation). */
+export type BootstrapReason = 'reconfigure' | 'rotate' | 'unbootstrap';
+
+/** The body of POST /api/bootstrap/clients/{ep}/trigger (`nextPsk` only with rotate). */
+export interface BootstrapTriggerBody {
+  readonly reason: BootstrapReason;
+  readonly nextPsk?: { readonly identity: string; readonly key: string };
+}
+
+/** The Execute of /1/x/9 a trigger sent: its path and code, or why none was sent (`skipped`). */
+export interface BootstrapTriggerExecute {
+  readonly path?: string;
+  readonly code?: string;
+  readonly skipped?: string;
+}
+
+/** The 202 answer of POST /api/bootstrap/clients/{ep}/trigger. */
+export interface BootstrapTriggerResponse {
+  readonly endpoint: string;
+  readonly reason: BootstrapReason;
+  /** Wall-clock ms. */
+  readonly requestedAt: number;
+  /** rotate: the next PSK stored beside the current one (the key is never shown). */
+  readonly nextPsk?: { readonly identity: string; readonly keyLength: number };
+  readonly trigger: BootstrapTriggerExecute;
 }

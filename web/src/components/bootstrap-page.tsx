@@ -30,7 +30,15 @@ import type { ConfigForm } from '../lib/bootstrap-form.js';
 import { clockTime } from '../lib/format.js';
 import { shortHex } from '../lib/security-form.js';
 import { BootstrapConfigForm } from './bootstrap-config-form.js';
-import { BootstrapSessions, POLL_MS, SessionBadge, SessionSteps, useVisible } from './bootstrap-sessions.js';
+import {
+  BootstrapSessions,
+  POLL_MS,
+  SessionBadge,
+  SessionPurpose,
+  SessionSteps,
+  useVisible,
+} from './bootstrap-sessions.js';
+import { BootstrapTrigger } from './bootstrap-trigger.js';
 
 const PAGE_SIZE = 25;
 
@@ -367,6 +375,7 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
           {view.servers.map((s) => `${s.shortServerId}: ${securitySummary(s.security)}`).join('; ')}
         </p>
       )}
+      <BootstrapTrigger endpoint={props.endpoint} />
       <h3>Latest session</h3>
       {session === undefined && <p class="muted">loading…</p>}
       {session === null && <p class="muted">This device has not bootstrapped yet.</p>}
@@ -377,6 +386,7 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
             <span class="mono">{session.peer}</span>
             {failureText(session) && <span class="err-text"> · {failureText(session)}</span>}
           </p>
+          <SessionPurpose session={session} />
           <SessionSteps session={session} />
         </div>
       )}

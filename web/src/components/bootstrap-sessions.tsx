@@ -8,6 +8,7 @@ import { useNow, useServices } from '../context.js';
 import { bootstrapSessions } from '../lib/bootstrap-api.js';
 import { failureText, sessionStatus, sessionsNewestFirst, stepRow } from '../lib/bootstrap-form.js';
 import type { SessionStatus } from '../lib/bootstrap-form.js';
+import { rotationText, sessionReasonLabel } from '../lib/bootstrap-trigger.js';
 import { clockTime, codeClass, relativeTime } from '../lib/format.js';
 
 /** Sessions have no event stream: the page polls this often while visible. */
@@ -20,6 +21,35 @@ export function SessionBadge(props: { status: SessionStatus }) {
     <span class={`badge bs-${props.status}`} data-testid="session-status">
       {props.status}
     </span>
+  );
+}
+
+/**
+ * Why a session ran (a trigger's reason; reconfigure, the usual case, stays quiet) and its
+ * credential rotation state (BS-001); nothing when there is neither.
+ */
+export function SessionPurpose(props: { session: BootstrapSession }) {
+  const reason = sessionReasonLabel(props.session);
+  const rotation = rotationText(props.session);
+  if (reason === undefined && rotation === undefined) return null;
+  return (
+    <div class="bs-purpose small-text">
+      {reason !== undefined && (
+        <span class="badge bs-reason" data-testid="session-reason" data-reason={props.session.reason}>
+          {reason}
+        </span>
+      )}
+      {rotation !== undefined && (
+        <span
+          class={props.session.rotation === 'confirmed' ? 'ok-text' : 'muted'}
+          data-testid="session-rotation"
+          data-rotation={props.session.rotation}
+        >
+          {' '}
+          {rotation}
+        </span>
+      )}
+    </div>
   );
 }
 
@@ -167,7 +197,7 @@ export function BootstrapSessions() {
             <tr>
               <th scope="col">Endpoint</th>
               <th scope="col">Started</th>
-              <th scope="col">Kind</th>
+              <th scope="col">Kind / reason</th>
               <th scope="col">Peer</th>
               <th scope="col">Version</th>
               <th scope="col">Outcome</th>
@@ -208,7 +238,10 @@ export function BootstrapSessions() {
                     {clockTime(s.startedAt)}{' '}
                     <span class="muted small-text">{relativeTime(s.startedAt, now)}</span>
                   </td>
-                  <td>{s.kind === 'pack' ? 'Pack' : 'Request'}</td>
+                  <td>
+                    {s.kind === 'pack' ? 'Pack' : 'Request'}
+                    <SessionPurpose session={s} />
+                  </td>
                   <td class="mono small-text">
                     {s.peer} <span class="muted">({s.transport})</span>
                   </td>

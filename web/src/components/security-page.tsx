@@ -14,6 +14,7 @@ import {
   shortHex,
 } from '../lib/security-form.js';
 import type { CredentialForm, CredentialMode } from '../lib/security-form.js';
+import { nextPskText } from '../lib/bootstrap-trigger.js';
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -391,6 +392,11 @@ function CredentialTable(props: {
                 <td data-testid="credential-mode">{MODE_LABELS[v.mode]}</td>
                 <td class="mono" data-testid="credential-identity" title={v.rpk?.publicKey}>
                   {credentialIdentity(v)}
+                  {v.nextPsk && (
+                    <div class="small-text notice" data-testid="credential-next-psk">
+                      {nextPskText(v.nextPsk)}
+                    </div>
+                  )}
                 </td>
                 <td>
                   {confirming === v.endpoint ? (
@@ -466,7 +472,12 @@ export function SecurityPage() {
         error={error}
         onRotate={(v) => {
           setForm(rotateForm(v));
-          setStatus(`Rotating ${v.endpoint}: enter or generate the new ${MODE_LABELS[v.mode]} credentials.`);
+          setStatus(
+            `Rotating ${v.endpoint}: enter or generate the new ${MODE_LABELS[v.mode]} credentials.` +
+              (v.nextPsk
+                ? ` Saving here ends the bootstrap rotation to ${v.nextPsk.identity} (the device may hold that PSK already).`
+                : ''),
+          );
           document.getElementById('credential-form-title')?.scrollIntoView();
         }}
         onRemoved={(ep) => {

@@ -6,6 +6,8 @@ import type {
   BootstrapConfigPage,
   BootstrapConfigView,
   BootstrapSession,
+  BootstrapTriggerBody,
+  BootstrapTriggerResponse,
 } from '../api-types.js';
 import { queryString } from './api-paths.js';
 
@@ -42,4 +44,16 @@ export function bootstrapSessions(api: ApiClient, endpoint?: string): Promise<{ 
 /** The running or latest session of a device (404 when it has none). */
 export function latestBootstrapSession(api: ApiClient, endpoint: string): Promise<BootstrapSession> {
   return api.request('GET', `/api/bootstrap/sessions/${encodeURIComponent(endpoint)}`);
+}
+
+/**
+ * Sends a device back to bootstrap for `reason` (Core-001): recorded for its next bootstrap, and
+ * /1/x/9 executed when it is registered here (202). 400, 404, 409 and 503 come as ApiError.
+ */
+export function triggerBootstrap(
+  api: ApiClient,
+  endpoint: string,
+  body: BootstrapTriggerBody,
+): Promise<BootstrapTriggerResponse> {
+  return api.request('POST', `${configUrl(endpoint)}/trigger`, body);
 }

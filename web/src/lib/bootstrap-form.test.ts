@@ -398,6 +398,7 @@ describe('sessions', () => {
     peer: '10.0.0.2:56830',
     transport: 'udp',
     startedAt,
+    reason: 'reconfigure',
     steps: [],
     ...(outcome ? { outcome } : {}),
   });
