@@ -128,7 +128,7 @@ async function rig(t: TestContext) {
   });
 
   /** A device (each boot on a fresh address, as after a power cycle) sharing the saved state. */
-  function boot(power = new Power()): { client: LwM2mClient; power: Power } {
+  function boot(power = new Power(), packFirst = false): { client: LwM2mClient; power: Power } {
     const address = `10.0.1.${host++}`;
     const client = new LwM2mClient({
       endpoint: EP,
@@ -144,6 +144,7 @@ async function rig(t: TestContext) {
         },
         // The factory's BS account is meant to be rotated (BOOT-PROV-002 policy).
         policy: { networkMayChange: ['factory'] },
+        packFirst,
       },
       state,
       model,
@@ -160,6 +161,35 @@ async function rig(t: TestContext) {
 }
 
 const registeredAt = (server: LwM2mServer) => once(server, 'registered') as Promise<[Registration]>;
+
+describe('Bootstrap over DTLS PSK', () => {
+  it('an empty client bootstraps from a Bootstrap-Pack over DTLS and registers over DTLS', async (t) => {
+    const r = await rig(t);
+    const device = r.boot(new Power(), true);
+    const bootstrapped = once(device.client, 'bootstrapped');
+    const registered = registeredAt(r.dm);
+    await device.client.start();
+    assert.deepEqual((await bootstrapped)[0], { trigger: 'no-servers', mode: 'pack' });
+    const [reg] = await registered;
+    assert.equal(reg.endpoint, EP);
+    const session = r.sessions.at(-1)!;
+    assert.equal(session.kind, 'pack');
+    assert.equal(session.transport, 'dtls');
+    assert.equal(accountIdentity(device.client, false), OLD.identity);
+  });
+
+  it('while a rotation is pending, the Pack is refused (4.05) and the client falls back to Bootstrap-Request', async (t) => {
+    const r = await rig(t);
+    await r.bs.startRotation(EP, NEXT);
+    const device = r.boot(new Power(), true);
+    const fallback = once(device.client, 'bootstrap-pack-fallback');
+    const bootstrapped = once(device.client, 'bootstrapped');
+    await device.client.start();
+    assert.equal(((await fallback)[0] as { code: string }).code, '4.05');
+    assert.deepEqual((await bootstrapped)[0], { trigger: 'no-servers', mode: 'request' });
+    assert.equal(accountIdentity(device.client, true), NEXT.identity, 'the rotation reached the device');
+  });
+});
 
 describe('PSK rotation (BS-001)', () => {
   it('rotates the Bootstrap-Server and server PSK with a power loss before and after the Finish', async (t) => {
