@@ -209,6 +209,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
           ...(typeof record === 'object' ? record : {}),
           now,
           tags: options.stores.tags,
+          ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
           onError: reportError,
         })
       : undefined;

@@ -1,3 +1,4 @@
+import type { BootstrapServer, BootstrapSessionRecord } from '../bootstrap/bootstrap-server.js';
 import type { LwM2mServer, LwM2mServerEvents } from '../server/lwm2m-server.js';
 import type { ObservationNotification } from '../server/observation.js';
 import type { Registration } from '../server/registration.js';
@@ -24,7 +25,45 @@ export const RECORDED_EVENT_TYPES = Object.freeze([
 
 export type RecordedEventType = (typeof RECORDED_EVENT_TYPES)[number];
 
+/**
+ * The Bootstrap-Server's finished sessions, logged as `bootstrap` events (one per session: its
+ * kind, reason, rotation state, outcome and step count; the steps themselves stay with
+ * GET /api/bootstrap/sessions).
+ */
+export function bootstrapEvent(session: BootstrapSessionRecord, time: number): LoggedEvent {
+  const failed = session.outcome?.status === 'failed' ? session.outcome : undefined;
+  return {
+    type: 'bootstrap',
+    time,
+    endpoint: session.endpoint,
+    data: {
+      sessionId: session.id,
+      kind: session.kind,
+      reason: session.reason,
+      ...(session.rotation === undefined ? {} : { rotation: session.rotation }),
+      peer: session.peer,
+      transport: session.transport,
+      lwm2mVersion: session.lwm2mVersion ?? null,
+      status: session.outcome?.status ?? 'running',
+      steps: session.steps.length,
+      ...(failed
+        ? {
+            failure: {
+              reason: failed.reason,
+              ...(failed.operation === undefined ? {} : { operation: failed.operation }),
+              ...(failed.path === undefined ? {} : { path: failed.path }),
+              ...(failed.code === undefined ? {} : { code: failed.code }),
+              message: failed.message,
+            },
+          }
+        : {}),
+    },
+  };
+}
+
 export interface RecordEventsOptions {
+  /** Also log this Bootstrap-Server's finished sessions (`bootstrap` events). */
+  readonly bootstrap?: BootstrapServer;
   /** Wall clock for event times (default Date.now). */
   readonly now?: () => number;
   /** Tags to put in `registered`/`updated` summaries. */
@@ -226,6 +265,20 @@ export function recordServerEvents(
     };
     server.on(type, listener);
     offs.push(() => server.off(type, listener));
+  }
+
+  const bs = options.bootstrap;
+  if (bs) {
+    const listener = (session: BootstrapSessionRecord): void => {
+      if (stopped) return;
+      try {
+        enqueue(bootstrapEvent(session, now()), false);
+      } catch (e) {
+        report(e);
+      }
+    };
+    bs.on('session-finished', listener);
+    offs.push(() => bs.off('session-finished', listener));
   }
 
   const stop = (): void => {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { recordServerEvents } from '../../src/api/event-recorder.js';
+import { BootstrapServer } from '../../src/bootstrap/bootstrap-server.js';
+import type { BootstrapSessionRecord } from '../../src/bootstrap/bootstrap-server.js';
+import { MemoryBootstrapConfigStore } from '../../src/store/memory-bootstrap-config-store.js';
+import { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import type { EventLog, LoggedEvent, StoredEvent } from '../../src/store/event-log.js';
 import { MemoryEventLog } from '../../src/store/memory-event-log.js';
 import { MemoryTagStore } from '../../src/store/memory-tag-store.js';
@@ -157,6 +161,76 @@ describe('recordServerEvents', () => {
       await stop.flush();
       assert.equal((await events.recent()).length, 0);
     } finally {
+      await rig.close();
+    }
+  });
+
+  it('logs the Bootstrap-Server finished sessions as bootstrap events, failures with their step', async () => {
+    const rig = await clientRig({ noStart: true });
+    const bs = new BootstrapServer({
+      configs: new MemoryBootstrapConfigStore(),
+      channel: new MemoryNetwork().channel('10.9.9.9', 5683),
+    });
+    const events = new MemoryEventLog({ capacity: 50 });
+    const stop = recordServerEvents(rig.server, events, { bootstrap: bs, now: () => 42 });
+    try {
+      const base: BootstrapSessionRecord = {
+        id: 'bs-1',
+        endpoint: 'dev-9',
+        kind: 'request',
+        peer: '10.0.0.2:5683',
+        transport: 'udp',
+        startedAt: 1,
+        reason: 'rotate',
+        rotation: 'writing',
+        steps: [{ operation: 'bootstrap-discover', path: '/', code: '2.05', latencyMs: 1 }],
+      };
+      bs.emit('session-finished', { ...base, outcome: { status: 'succeeded' } });
+      bs.emit('session-finished', {
+        ...base,
+        id: 'bs-2',
+        reason: 'reconfigure',
+        outcome: {
+          status: 'failed',
+          reason: 'error-code',
+          operation: 'bootstrap-write',
+          path: '/0/1',
+          code: '4.01',
+          message: 'protected',
+        },
+      });
+      await stop.flush();
+      const logged = byType(await events.recent(), 'bootstrap');
+      assert.equal(logged.length, 2);
+      assert.equal(logged[0]!.endpoint, 'dev-9');
+      assert.equal(logged[0]!.time, 42);
+      assert.deepEqual(
+        { ...logged[0]!.data },
+        {
+          sessionId: 'bs-1',
+          kind: 'request',
+          reason: 'rotate',
+          rotation: 'writing',
+          peer: '10.0.0.2:5683',
+          transport: 'udp',
+          lwm2mVersion: null,
+          status: 'succeeded',
+          steps: 1,
+        },
+      );
+      assert.deepEqual(logged[1]!.data.failure, {
+        reason: 'error-code',
+        operation: 'bootstrap-write',
+        path: '/0/1',
+        code: '4.01',
+        message: 'protected',
+      });
+      stop();
+      bs.emit('session-finished', { ...base, id: 'bs-3', outcome: { status: 'succeeded' } });
+      await stop.flush();
+      assert.equal(byType(await events.recent(), 'bootstrap').length, 2, 'nothing after stop');
+    } finally {
+      stop();
       await rig.close();
     }
   });
