@@ -434,4 +434,20 @@ describe('LwM2mClient bootstrap', () => {
       'the smartcard account survived Delete /',
     );
   });
+
+  it('purges the Bootstrap-Server account /0/x/12 seconds after a bootstrap', async (t) => {
+    const r = await rig(t);
+    const client = r.client({
+      bootstrap: { server: { uri: `coap://${BS.address}:${BS.port}`, accountTimeout: 1 } },
+    });
+    const registered = registeredAt(r.dm);
+    await client.start();
+    await registered;
+    assert.ok(client.bootstrapAccount(), 'kept right after the bootstrap');
+    const end = Date.now() + 5000;
+    while (client.bootstrapAccount() !== undefined && Date.now() < end)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(client.bootstrapAccount(), undefined, 'purged');
+    assert.equal(client.accounts().length, 1, 'the server account stays');
+  });
 });
