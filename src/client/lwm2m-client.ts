@@ -36,7 +36,7 @@ import type { ClientStateStore } from './client-state.js';
 import { factoryRecords, smartcardRecords } from './provisioning.js';
 import type { SecureElement } from './provisioning.js';
 import { createDeviceInstance, createSecurityInstance, createServerInstance } from './core-instances.js';
-import type { DeviceInstanceOptions } from './core-instances.js';
+import type { DeviceInstanceOptions, SecurityInstanceOptions } from './core-instances.js';
 import type { InstanceEnabler } from './instance.js';
 import { MemoryInstance } from './instance.js';
 import { NotificationEngine } from './notification-engine.js';
@@ -588,19 +588,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   #addServer(server: ServerConfig, index: number): void {
     const ssid = server.shortServerId ?? index + 1;
-    parseServerUri(server.uri);
-    const security = securityInstanceValues(server.security);
-    // Refuse at once what a handshake could never use (the same check runs at every connect).
-    const checked = clientSecurity(server.uri, security);
-    if (checked.kind === 'dtls') dtlsClientOptions(checked);
-    this.tree.addInstance(
-      createSecurityInstance({
-        instanceId: this.#freeInstanceId(0),
-        serverUri: server.uri,
-        shortServerId: ssid,
-        ...security,
-      }),
-    );
+    this.#addSecurityInstance(server.uri, server.security, { shortServerId: ssid });
     const instance = createServerInstance({
       instanceId: this.#freeInstanceId(1),
       shortServerId: ssid,
@@ -614,19 +602,25 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   }
 
   #addBootstrapServer(server: BootstrapServerConfig): void {
-    parseServerUri(server.uri);
-    const security = securityInstanceValues(server.security);
-    const checked = clientSecurity(server.uri, security);
+    this.#addSecurityInstance(server.uri, server.security, {
+      bootstrapServer: true,
+      ...(server.holdOffTime === undefined ? {} : { clientHoldOffTime: server.holdOffTime }),
+      ...(server.accountTimeout === undefined ? {} : { values: { 12: server.accountTimeout } }),
+    });
+  }
+
+  /** A /0 instance; what a handshake could never use is refused at once (the check runs at every connect too). */
+  #addSecurityInstance(
+    uri: string,
+    config: ServerSecurityConfig | undefined,
+    extra: Omit<SecurityInstanceOptions, 'serverUri' | 'instanceId'>,
+  ): void {
+    parseServerUri(uri);
+    const security = securityInstanceValues(config);
+    const checked = clientSecurity(uri, security);
     if (checked.kind === 'dtls') dtlsClientOptions(checked);
     this.tree.addInstance(
-      createSecurityInstance({
-        instanceId: this.#freeInstanceId(0),
-        serverUri: server.uri,
-        bootstrapServer: true,
-        ...security,
-        ...(server.holdOffTime === undefined ? {} : { clientHoldOffTime: server.holdOffTime }),
-        ...(server.accountTimeout === undefined ? {} : { values: { 12: server.accountTimeout } }),
-      }),
+      createSecurityInstance({ instanceId: this.#freeInstanceId(0), serverUri: uri, ...security, ...extra }),
     );
   }
 

@@ -15,39 +15,14 @@ import {
   flagName,
   resolveBootstrapConfig,
 } from '../../src/cli/config.js';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/program.js';
 import { DtlsChannel } from '../../src/dtls/dtls-channel.js';
 import type { Channel } from '../../src/transport/channel.js';
 import type { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import { UdpChannel } from '../../src/transport/udp-channel.js';
 import { BootstrapPeer } from '../bootstrap/bootstrap-peer.js';
 import { fixturePath } from '../support/dtls-fixtures.js';
-
-async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Runs `petrel …` in-process; `stop` is the shutdown signal (SIGINT/SIGTERM in a real process). */
-function startCli(args: string[]) {
-  let out = '';
-  let err = '';
-  let stop: () => void = () => undefined;
-  const io: CliIo = {
-    readStdin: () => Promise.resolve(new Uint8Array()),
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (err += t),
-    shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
-  };
-  const exit = runCli(args, io);
-  return { exit, out: () => out, err: () => err, stop: () => stop() };
-}
-
-type Cli = ReturnType<typeof startCli>;
+import { startCli, waitFor } from '../support/cli-run.js';
+import type { Cli } from '../support/cli-run.js';
 
 /** The ports of the `listening bootstrap …` lines and the API's URL, once the `http` line is out. */
 async function started(cli: Cli): Promise<{ port?: number; coapsPort?: number; url?: string }> {

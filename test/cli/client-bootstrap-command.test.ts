@@ -9,30 +9,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { BootstrapServer } from '../../src/bootstrap/bootstrap-server.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { createSimulatorModel } from '../../src/cli/simulated-device.js';
 import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import { MemoryBootstrapConfigStore } from '../../src/store/memory-bootstrap-config-store.js';
-
-function cli(): { io: CliIo; out: () => string; err: () => string; stop: () => void } {
-  let out = '';
-  let err = '';
-  let stop!: () => void;
-  const shutdown = new Promise<void>((resolve) => (stop = resolve));
-  return {
-    io: {
-      readStdin: () => Promise.resolve(new Uint8Array()),
-      stdout: (s) => void (out += s),
-      stderr: (s) => void (err += s),
-      shutdown: () => shutdown,
-    },
-    out: () => out,
-    err: () => err,
-    stop,
-  };
-}
+import { cliIo, waitFor } from '../support/cli-run.js';
 
 async function rig(t: TestContext) {
   const dm = new LwM2mServer({ udp: { address: '127.0.0.1', port: 0 }, model: createSimulatorModel() });
@@ -59,18 +41,10 @@ async function rig(t: TestContext) {
   return { dm, bs, state: join(dir, 'state.json'), bsUri: `coap://127.0.0.1:${bs.address!.port}` };
 }
 
-async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('petrel client --bootstrap', () => {
   it('bootstraps, registers, saves its state, and registers from it after a restart', async (t) => {
     const r = await rig(t);
-    const first = cli();
+    const first = cliIo();
     let registered = once(r.dm, 'registered') as Promise<[Registration]>;
     const exit1 = runCli(
       [
@@ -109,7 +83,7 @@ describe('petrel client --bootstrap', () => {
     assert.equal(saved.records['/1/0/0'], 7);
 
     // Second run: the state alone (no --server, no --bootstrap) is enough.
-    const second = cli();
+    const second = cliIo();
     registered = once(r.dm, 'registered') as Promise<[Registration]>;
     const exit2 = runCli(['client', '--endpoint', 'cli-bs-1', '--state', r.state, '--no-stdin'], second.io);
     t.after(second.stop);
@@ -163,7 +137,7 @@ describe('petrel client --bootstrap', () => {
       ],
     ];
     for (const [args, message] of cases) {
-      const c = cli();
+      const c = cliIo();
       const code = await runCli(args, c.io);
       assert.equal(code, 2, `${args.join(' ')}: ${c.err()}`);
       assert.match(c.err(), message);

@@ -17,14 +17,7 @@ import { UdpChannel } from '../../src/transport/udp-channel.js';
 import type { MemoryNetwork } from '../../src/transport/memory-channel.js';
 import { certDer, chainOf, fixturePath, privateKey } from '../support/dtls-fixtures.js';
 import { BootstrapPeer } from '../bootstrap/bootstrap-peer.js';
-
-async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { startCli, waitFor } from '../support/cli-run.js';
 
 /** Registers over real UDP with a CoAP client of our own, then de-registers. */
 async function registerAndLeave(port: number, query: string[]): Promise<string[]> {
@@ -75,21 +68,6 @@ async function registerOver(endpoint: CoapEndpoint, port: number, ep: string): P
     },
   );
   return formatCode(res.code);
-}
-
-/** Runs the CLI in-process; `stop` is the shutdown signal. */
-function startCli(args: string[]) {
-  let out = '';
-  let err = '';
-  let stop: () => void = () => undefined;
-  const io: CliIo = {
-    readStdin: () => Promise.resolve(new Uint8Array()),
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (err += t),
-    shutdown: () => new Promise<void>((resolve) => (stop = resolve)),
-  };
-  const exit = runCli(args, io);
-  return { exit, out: () => out, err: () => err, stop: () => stop() };
 }
 
 describe('petrel server', () => {
