@@ -898,7 +898,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       try {
         clientSecurity(account.uri, account.security ?? {}); // /0 may have changed since the start
       } catch (e) {
-        throw new UplinkRefusedError(`server ${account.shortServerId}: ${errorMessage(e)}`, { cause: e });
+        throw new UplinkRefusedError(`${serverName(account)}: ${errorMessage(e)}`, { cause: e });
       }
       this.#touched();
       return plain.sendUplink({ peer, lwm2mVersion: version }, request);
@@ -908,7 +908,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       session = await this.#session(account, peer);
     } catch (e) {
       if (e instanceof SecurityConfigError)
-        throw new UplinkRefusedError(`server ${account.shortServerId}: ${e.message}`, { cause: e });
+        throw new UplinkRefusedError(`${serverName(account)}: ${e.message}`, { cause: e });
       throw e;
     }
     this.#touched();
@@ -917,7 +917,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     } catch (e) {
       const failure = session.failure;
       if (failure !== undefined && e instanceof BindingError && e.reason === 'closed') {
-        const text = `DTLS with server ${account.shortServerId} failed: ${failure.message}`;
+        const text = `DTLS with ${serverName(account)} failed: ${failure.message}`;
         if (isFatalAlert(failure.alert)) throw new UplinkRefusedError(text, { cause: failure });
         throw new LwM2mClientError('secure-session-failed', text, { cause: failure });
       }
@@ -1137,6 +1137,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #error(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
   }
+}
+
+/** How messages name a server account: `server 101`, or the Bootstrap-Server. */
+function serverName(account: ServerAccount): string {
+  return account.shortServerId === BOOTSTRAP_KEY ? 'the Bootstrap-Server' : `server ${account.shortServerId}`;
 }
 
 /** `pct` by version: SenML CBOR from 1.1 on (the capture's 1.2 client does the same), none for 1.0. */
