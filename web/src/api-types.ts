@@ -343,11 +343,59 @@ export interface BootstrapConfigView {
   readonly error?: string;
 }
 
+/** A template value as the API shows it: as given, or (a secret: its placeholder stands in a key field) by length only. */
+export type BootstrapTemplateValueView = string | number | boolean | { readonly length: number };
+
+/** GET /api/bootstrap/clients[/{ep}] of a device whose configuration names a template. */
+export interface BootstrapTemplatedView {
+  readonly endpoint: string;
+  readonly template: string;
+  readonly values: Readonly<Record<string, BootstrapTemplateValueView>>;
+  /** The configuration the template gives the device, or `error` when it gives none. */
+  readonly resolved: BootstrapConfigView;
+}
+
+/** What GET /api/bootstrap/clients[/{ep}] answers for one device: a configuration or a template with values. */
+export type BootstrapClientView = BootstrapConfigView | BootstrapTemplatedView;
+
 export interface BootstrapConfigPage {
   readonly total: number;
   readonly offset: number;
   readonly limit: number;
-  readonly items: readonly BootstrapConfigView[];
+  readonly items: readonly BootstrapClientView[];
+}
+
+/** The body of PUT /api/bootstrap/clients/{ep} that names a template. */
+export interface BootstrapTemplateReferenceBody {
+  readonly template: string;
+  readonly values: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** GET /api/bootstrap/templates items and /api/bootstrap/templates/{name}. */
+export interface BootstrapTemplateView {
+  readonly name: string;
+  /** Distinct placeholder names in document order (`endpoint` is filled in by the server). */
+  readonly placeholders: readonly string[];
+  /** Placeholders in key/privateKey fields: their values are secrets, never shown. */
+  readonly secretPlaceholders: readonly string[];
+  /** The template document; fixed text in key and privateKey fields shown as `*`. */
+  readonly template: Readonly<Record<string, unknown>>;
+  /** How many devices' configurations name it. */
+  readonly clients: number;
+  /** Set (and `placeholders` empty) when the stored document is not a valid template. */
+  readonly error?: string;
+}
+
+/** PUT /api/bootstrap/templates/{name}: the template, and the devices it no longer resolves for (first 10). */
+export interface BootstrapTemplatePutResponse extends BootstrapTemplateView {
+  readonly unresolved?: readonly { readonly endpoint: string; readonly error: string }[];
+}
+
+export interface BootstrapTemplatePage {
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly items: readonly BootstrapTemplateView[];
 }
 
 /** A security mode as PUT /api/bootstrap/clients/{ep} takes it (keys hex DER). */

@@ -1,12 +1,15 @@
 // The Bootstrap page: the per-endpoint bootstrap configurations (GET/PUT/DELETE
-// /api/bootstrap/clients, secrets never shown), one configuration's details and its latest
-// session, the create/edit form, and the Bootstrap-Server's recent sessions (polled).
+// /api/bootstrap/clients, secrets never shown; a device may name a template with values), one
+// configuration's details and its latest session, the create/edit form (a full configuration or
+// from a template), the templates, and the Bootstrap-Server's recent sessions (polled).
 import { useEffect, useState } from 'preact/hooks';
 import type {
+  BootstrapClientView,
   BootstrapConfigPage,
   BootstrapConfigView,
   BootstrapSession,
   BootstrapSecurityView,
+  BootstrapTemplatedView,
 } from '../api-types.js';
 import { ApiError } from '../api.js';
 import { useServices } from '../context.js';
@@ -27,6 +30,14 @@ import {
   sessionStatus,
 } from '../lib/bootstrap-form.js';
 import type { ConfigForm } from '../lib/bootstrap-form.js';
+import {
+  EMPTY_TEMPLATED_FORM,
+  describeValue,
+  describeValues,
+  isTemplated,
+  templatedFormFromView,
+} from '../lib/bootstrap-templates.js';
+import type { TemplatedForm } from '../lib/bootstrap-templates.js';
 import { clockTime } from '../lib/format.js';
 import { shortHex } from '../lib/security-form.js';
 import { BootstrapConfigForm } from './bootstrap-config-form.js';
@@ -38,6 +49,8 @@ import {
   SessionSteps,
   useVisible,
 } from './bootstrap-sessions.js';
+import { BootstrapTemplatedForm } from './bootstrap-templated-form.js';
+import { BootstrapTemplates } from './bootstrap-templates.js';
 import { BootstrapTrigger } from './bootstrap-trigger.js';
 
 const PAGE_SIZE = 25;
@@ -50,7 +63,7 @@ function ConfigTable(props: {
   selected: string | undefined;
   onOffset: (offset: number) => void;
   onSelect: (endpoint: string) => void;
-  onEdit: (view: BootstrapConfigView) => void;
+  onEdit: (view: BootstrapClientView) => void;
   onRemoved: (endpoint: string) => void;
 }) {
   const { api } = useServices();
@@ -105,79 +118,85 @@ function ConfigTable(props: {
                 </td>
               </tr>
             )}
-            {page?.items.map((v) => (
-              <tr
-                key={v.endpoint}
-                data-testid="config-row"
-                data-endpoint={v.endpoint}
-                class={props.selected === v.endpoint ? 'selected' : undefined}
-                aria-selected={props.selected === v.endpoint}
-              >
-                <td class="mono">
-                  <button
-                    type="button"
-                    class="link mono"
-                    aria-label={`Show ${v.endpoint}`}
-                    onClick={() => props.onSelect(v.endpoint)}
-                  >
-                    {v.endpoint}
-                  </button>
-                </td>
-                <td data-testid="config-servers">
-                  {v.error !== undefined ? (
-                    <span class="err-text" data-testid="config-error">
-                      invalid: {v.error}
-                    </span>
-                  ) : (
-                    serverLines(v).map((line) => (
-                      <div key={line} class="mono small-text">
-                        {line}
-                      </div>
-                    ))
-                  )}
-                </td>
-                <td data-testid="config-bs-rewrite">
-                  {v.error !== undefined ? '' : v.bootstrapServer ? 'yes' : 'no'}
-                </td>
-                <td>{v.error !== undefined ? '' : v.deleteFirst === false ? 'no' : 'yes'}</td>
-                <td>
-                  {confirming === v.endpoint ? (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="danger small"
-                        aria-label={`Confirm delete ${v.endpoint}`}
-                        onClick={() => remove(v.endpoint)}
-                      >
-                        Delete
-                      </button>
-                      <button type="button" class="small" onClick={() => setConfirming(undefined)}>
-                        Cancel
-                      </button>
-                    </span>
-                  ) : (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Edit ${v.endpoint}`}
-                        onClick={() => props.onEdit(v)}
-                      >
-                        {v.error !== undefined ? 'Replace' : 'Edit'}
-                      </button>
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Delete ${v.endpoint}`}
-                        onClick={() => setConfirming(v.endpoint)}
-                      >
-                        Delete…
-                      </button>
-                    </span>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {page?.items.map((item) => {
+              // A device of a template: its row shows what the template gives it.
+              const v = isTemplated(item) ? item.resolved : item;
+              return (
+                <tr
+                  key={v.endpoint}
+                  data-testid="config-row"
+                  data-endpoint={v.endpoint}
+                  data-template={isTemplated(item) ? item.template : undefined}
+                  class={props.selected === v.endpoint ? 'selected' : undefined}
+                  aria-selected={props.selected === v.endpoint}
+                >
+                  <td class="mono">
+                    <button
+                      type="button"
+                      class="link mono"
+                      aria-label={`Show ${v.endpoint}`}
+                      onClick={() => props.onSelect(v.endpoint)}
+                    >
+                      {v.endpoint}
+                    </button>
+                  </td>
+                  <td data-testid="config-servers">
+                    {isTemplated(item) && <TemplateFacts view={item} />}
+                    {v.error !== undefined ? (
+                      <span class="err-text" data-testid="config-error">
+                        {isTemplated(item) ? 'no configuration' : 'invalid'}: {v.error}
+                      </span>
+                    ) : (
+                      serverLines(v).map((line) => (
+                        <div key={line} class="mono small-text">
+                          {line}
+                        </div>
+                      ))
+                    )}
+                  </td>
+                  <td data-testid="config-bs-rewrite">
+                    {v.error !== undefined ? '' : v.bootstrapServer ? 'yes' : 'no'}
+                  </td>
+                  <td>{v.error !== undefined ? '' : v.deleteFirst === false ? 'no' : 'yes'}</td>
+                  <td>
+                    {confirming === v.endpoint ? (
+                      <span class="buttons">
+                        <button
+                          type="button"
+                          class="danger small"
+                          aria-label={`Confirm delete ${v.endpoint}`}
+                          onClick={() => remove(v.endpoint)}
+                        >
+                          Delete
+                        </button>
+                        <button type="button" class="small" onClick={() => setConfirming(undefined)}>
+                          Cancel
+                        </button>
+                      </span>
+                    ) : (
+                      <span class="buttons">
+                        <button
+                          type="button"
+                          class="small"
+                          aria-label={`Edit ${v.endpoint}`}
+                          onClick={() => props.onEdit(item)}
+                        >
+                          {v.error !== undefined && !isTemplated(item) ? 'Replace' : 'Edit'}
+                        </button>
+                        <button
+                          type="button"
+                          class="small"
+                          aria-label={`Delete ${v.endpoint}`}
+                          onClick={() => setConfirming(v.endpoint)}
+                        >
+                          Delete…
+                        </button>
+                      </span>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
@@ -203,6 +222,23 @@ function ConfigTable(props: {
         </div>
       )}
     </section>
+  );
+}
+
+/** A device's template and its values (secrets by length only), in the configuration list. */
+function TemplateFacts(props: { view: BootstrapTemplatedView }) {
+  const { view } = props;
+  return (
+    <>
+      <div class="small-text" data-testid="config-template">
+        template <span class="mono">{view.template}</span>
+      </div>
+      {Object.keys(view.values).length > 0 && (
+        <div class="small-text muted" data-testid="config-values">
+          {describeValues(view.values)}
+        </div>
+      )}
+    </>
   );
 }
 
@@ -273,12 +309,40 @@ const optional = (label: string, value: string | number | boolean | undefined) =
     </div>
   );
 
+/** A device's template and values in its detail: secrets by length only. */
+function TemplateValues(props: { view: BootstrapTemplatedView }) {
+  const { view } = props;
+  const names = Object.keys(view.values).sort();
+  return (
+    <div class="bs-detail-account" data-testid="detail-template" data-template={view.template}>
+      <h3>
+        From template <span class="mono">{view.template}</span>
+      </h3>
+      {names.length === 0 ? (
+        <p class="muted small-text">No values.</p>
+      ) : (
+        <dl class="facts">
+          {names.map((name) => (
+            <div key={name} data-testid="template-value" data-name={name}>
+              <dt class="mono">{name}</dt>
+              <dd>{describeValue(view.values[name]!)}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+      <p class="small-text muted">The configuration it gives the device:</p>
+    </div>
+  );
+}
+
 function ConfigDetail(props: { endpoint: string; version: number; onClose: () => void }) {
   const { api } = useServices();
-  const [view, setView] = useState<BootstrapConfigView>();
+  const [view, setView] = useState<BootstrapClientView>();
   const [session, setSession] = useState<BootstrapSession | null>();
   const [error, setError] = useState<string>();
   const visible = useVisible();
+  // A device of a template: what the template gives it (or why it gives none).
+  const config: BootstrapConfigView | undefined = view && (isTemplated(view) ? view.resolved : view);
   useEffect(() => {
     let alive = true;
     setError(undefined);
@@ -331,10 +395,15 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
           {error}
         </p>
       )}
-      {view?.error !== undefined && (
-        <p class="error">This stored document is not a valid configuration: {view.error}</p>
+      {view && isTemplated(view) && <TemplateValues view={view} />}
+      {config?.error !== undefined && (
+        <p class="error" data-testid="detail-error">
+          {view && isTemplated(view)
+            ? `The template gives this device no configuration: ${config.error}`
+            : `This stored document is not a valid configuration: ${config.error}`}
+        </p>
       )}
-      {view?.servers?.map((s) => (
+      {config?.servers?.map((s) => (
         <div
           class="bs-detail-account"
           key={s.shortServerId}
@@ -355,24 +424,24 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
           <SecurityFacts security={s.security} />
         </div>
       ))}
-      {view?.bootstrapServer && (
+      {config?.bootstrapServer && (
         <div class="bs-detail-account" data-testid="detail-bootstrap-account">
           <h3>
-            Bootstrap-Server account <span class="mono small-text">{view.bootstrapServer.uri}</span>
+            Bootstrap-Server account <span class="mono small-text">{config.bootstrapServer.uri}</span>
           </h3>
           <dl class="facts">
-            {optional('Client hold off time (s)', view.bootstrapServer.clientHoldOffTime)}
-            {optional('Account timeout (s)', view.bootstrapServer.accountTimeout)}
+            {optional('Client hold off time (s)', config.bootstrapServer.clientHoldOffTime)}
+            {optional('Account timeout (s)', config.bootstrapServer.accountTimeout)}
           </dl>
-          <SecurityFacts security={view.bootstrapServer.security} />
+          <SecurityFacts security={config.bootstrapServer.security} />
         </div>
       )}
-      {view?.servers && (
+      {config?.servers && (
         <p class="small-text muted">
-          {view.deleteFirst === false
+          {config.deleteFirst === false
             ? 'The device keeps its other server accounts.'
             : "The device's server accounts are deleted before these are written."}{' '}
-          {view.servers.map((s) => `${s.shortServerId}: ${securitySummary(s.security)}`).join('; ')}
+          {config.servers.map((s) => `${s.shortServerId}: ${securitySummary(s.security)}`).join('; ')}
         </p>
       )}
       <BootstrapTrigger endpoint={props.endpoint} />
@@ -394,14 +463,20 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
   );
 }
 
+/** Which form makes a device's configuration. */
+type FormSource = 'full' | 'template';
+
 export function BootstrapPage() {
   const { api } = useServices();
   const [page, setPage] = useState<BootstrapConfigPage>();
   const [error, setError] = useState<string>();
   const [offset, setOffset] = useState(0);
   const [reload, setReload] = useState(0);
+  const [templatesVersion, setTemplatesVersion] = useState(0);
   const [selected, setSelected] = useState<string>();
+  const [source, setSource] = useState<FormSource>('full');
   const [form, setForm] = useState<ConfigForm>(EMPTY_CONFIG_FORM);
+  const [tform, setTform] = useState<TemplatedForm>(EMPTY_TEMPLATED_FORM);
   const [status, setStatus] = useState<string>();
   useEffect(() => {
     let alive = true;
@@ -417,6 +492,15 @@ export function BootstrapPage() {
     };
   }, [api, offset, reload]);
 
+  const saved = (view: BootstrapClientView): void => {
+    setStatus(`Saved the bootstrap configuration of ${view.endpoint}.`);
+    // Secrets leave the page once stored.
+    setForm(EMPTY_CONFIG_FORM);
+    setTform(EMPTY_TEMPLATED_FORM);
+    setSelected(view.endpoint);
+    setReload((n) => n + 1);
+  };
+
   return (
     <div data-testid="bootstrap-page">
       <ConfigTable
@@ -426,8 +510,21 @@ export function BootstrapPage() {
         onOffset={setOffset}
         onSelect={(ep) => setSelected(ep)}
         onEdit={(v) => {
+          if (isTemplated(v)) {
+            const next = templatedFormFromView(v);
+            setTform(next);
+            setSource('template');
+            setStatus(
+              Object.keys(next.storedSecrets).length > 0
+                ? `Editing ${v.endpoint}: enter its secret values again (they are never shown).`
+                : `Editing ${v.endpoint}.`,
+            );
+            document.getElementById('bs-tform-title')?.scrollIntoView();
+            return;
+          }
           const next = formFromView(v);
           setForm(next);
+          setSource('full');
           setStatus(
             v.error !== undefined
               ? `Replacing the invalid configuration of ${v.endpoint}.`
@@ -441,7 +538,10 @@ export function BootstrapPage() {
           setStatus(`Deleted the bootstrap configuration of ${ep}.`);
           if (selected === ep) setSelected(undefined);
           if (form.editing && form.endpoint === ep) setForm(EMPTY_CONFIG_FORM);
+          if (tform.editing && tform.endpoint === ep) setTform(EMPTY_TEMPLATED_FORM);
           setReload((n) => n + 1);
+          // A template's device count changed.
+          setTemplatesVersion((n) => n + 1);
         }}
       />
       {status && (
@@ -457,15 +557,53 @@ export function BootstrapPage() {
           onClose={() => setSelected(undefined)}
         />
       )}
-      <BootstrapConfigForm
-        key={form.editing ? `edit:${form.endpoint}` : 'new'}
-        form={form}
-        onChange={setForm}
-        onSaved={(view) => {
-          setStatus(`Saved the bootstrap configuration of ${view.endpoint}.`);
-          // Secrets leave the page once stored.
-          setForm(EMPTY_CONFIG_FORM);
-          setSelected(view.endpoint);
+      <fieldset class="mode-choice bs-source" data-testid="config-source">
+        <legend>Configure a device</legend>
+        <label class="inline">
+          <input
+            type="radio"
+            name="bs-source"
+            value="full"
+            checked={source === 'full'}
+            onChange={() => setSource('full')}
+          />
+          Full configuration
+        </label>
+        <label class="inline">
+          <input
+            type="radio"
+            name="bs-source"
+            value="template"
+            checked={source === 'template'}
+            onChange={() => setSource('template')}
+          />
+          From a template
+        </label>
+      </fieldset>
+      {source === 'full' ? (
+        <BootstrapConfigForm
+          key={form.editing ? `edit:${form.endpoint}` : 'new'}
+          form={form}
+          onChange={setForm}
+          onSaved={saved}
+        />
+      ) : (
+        <BootstrapTemplatedForm
+          key={tform.editing ? `edit:${tform.endpoint}` : 'new'}
+          form={tform}
+          templatesVersion={templatesVersion}
+          onChange={setTform}
+          onSaved={(view) => {
+            saved(view);
+            setTemplatesVersion((n) => n + 1);
+          }}
+        />
+      )}
+      <BootstrapTemplates
+        version={templatesVersion}
+        onChanged={() => {
+          setTemplatesVersion((n) => n + 1);
+          // A changed template changes what its devices resolve to.
           setReload((n) => n + 1);
         }}
       />

@@ -2,10 +2,14 @@
 // console's ApiClient.
 import type { ApiClient } from '../api.js';
 import type {
+  BootstrapClientView,
   BootstrapConfigBody,
   BootstrapConfigPage,
-  BootstrapConfigView,
   BootstrapSession,
+  BootstrapTemplatePage,
+  BootstrapTemplatePutResponse,
+  BootstrapTemplateReferenceBody,
+  BootstrapTemplateView,
   BootstrapTriggerBody,
   BootstrapTriggerResponse,
 } from '../api-types.js';
@@ -20,15 +24,15 @@ export function bootstrapConfigs(
   return api.request('GET', `/api/bootstrap/clients${queryString({ ...page })}`);
 }
 
-export function bootstrapConfig(api: ApiClient, endpoint: string): Promise<BootstrapConfigView> {
+export function bootstrapConfig(api: ApiClient, endpoint: string): Promise<BootstrapClientView> {
   return api.request('GET', configUrl(endpoint));
 }
 
 export function putBootstrapConfig(
   api: ApiClient,
   endpoint: string,
-  body: BootstrapConfigBody,
-): Promise<BootstrapConfigView> {
+  body: BootstrapConfigBody | BootstrapTemplateReferenceBody,
+): Promise<BootstrapClientView> {
   return api.request('PUT', configUrl(endpoint), body);
 }
 
@@ -56,4 +60,32 @@ export function triggerBootstrap(
   body: BootstrapTriggerBody,
 ): Promise<BootstrapTriggerResponse> {
   return api.request('POST', `${configUrl(endpoint)}/trigger`, body);
+}
+
+const templateUrl = (name: string): string => `/api/bootstrap/templates/${encodeURIComponent(name)}`;
+
+/** Templates sorted by name, paged (fixed secrets shown as `*`). */
+export function bootstrapTemplates(
+  api: ApiClient,
+  page: { offset?: number; limit?: number } = {},
+): Promise<BootstrapTemplatePage> {
+  return api.request('GET', `/api/bootstrap/templates${queryString({ ...page })}`);
+}
+
+export function bootstrapTemplate(api: ApiClient, name: string): Promise<BootstrapTemplateView> {
+  return api.request('GET', templateUrl(name));
+}
+
+/** Stores a template; 400 (naming the field) comes as ApiError. */
+export function putBootstrapTemplate(
+  api: ApiClient,
+  name: string,
+  template: Readonly<Record<string, unknown>>,
+): Promise<BootstrapTemplatePutResponse> {
+  return api.request('PUT', templateUrl(name), template);
+}
+
+/** Removes a template; 409 while devices name it (the message names them). */
+export function deleteBootstrapTemplate(api: ApiClient, name: string): Promise<void> {
+  return api.request('DELETE', templateUrl(name));
 }
