@@ -237,7 +237,10 @@ describe('web console: bootstrap templates', { skip: browserSkip, timeout: 120_0
       const ok = await bootstrapOnce(EP);
       assert.equal(ok.outcome?.status, 'succeeded');
       const okRow = page.locator(`[data-testid="session-row"][data-session="${ok.id}"]`);
-      await okRow.waitFor();
+      // The poll may first show the session still running: wait for its final state.
+      await page
+        .locator(`[data-testid="session-row"][data-session="${ok.id}"][data-status="succeeded"]`)
+        .waitFor();
       assert.equal(await okRow.getAttribute('data-status'), 'succeeded');
       await detail.locator('[data-testid="latest-session"][data-status="succeeded"]').waitFor();
       await shot(page, SHOTS, '05-bootstrapped');

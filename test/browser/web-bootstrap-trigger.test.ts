@@ -202,7 +202,9 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       assert.ok(client!.bootstrapAccount(), 'the Bootstrap-Server account stays');
       // The session is listed with its reason, in the list and as the device's latest.
       const row = page.locator(`[data-testid="session-row"][data-session="${removed.id}"]`);
-      await row.waitFor();
+      await page
+        .locator(`[data-testid="session-row"][data-session="${removed.id}"][data-status="succeeded"]`)
+        .waitFor();
       assert.equal(await row.getAttribute('data-status'), 'succeeded');
       assert.equal(await text(row.getByTestId('session-reason')), 'Unbootstrap');
       const latest = detail.getByTestId('latest-session');

@@ -212,7 +212,10 @@ describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () =
       const ok = await bootstrapOnce(EP);
       assert.equal(ok.outcome?.status, 'succeeded');
       const okRow = page.locator(`[data-testid="session-row"][data-session="${ok.id}"]`);
-      await okRow.waitFor();
+      // The poll may first show the session still running: wait for its final state.
+      await page
+        .locator(`[data-testid="session-row"][data-session="${ok.id}"][data-status="succeeded"]`)
+        .waitFor();
       assert.equal(await okRow.getAttribute('data-status'), 'succeeded');
       assert.equal(await okRow.getByTestId('session-status').textContent(), 'succeeded');
       await okRow.getByRole('button', { name: new RegExp(`^Steps of ${EP} at `) }).click();
@@ -244,7 +247,9 @@ describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () =
       const failed = await bootstrapOnce(EP, refusing);
       assert.equal(failed.outcome?.status, 'failed');
       const failedRow = page.locator(`[data-testid="session-row"][data-session="${failed.id}"]`);
-      await failedRow.waitFor();
+      await page
+        .locator(`[data-testid="session-row"][data-session="${failed.id}"][data-status="failed"]`)
+        .waitFor();
       assert.equal(await failedRow.getAttribute('data-status'), 'failed');
       assert.match(
         (await failedRow.getByTestId('session-failure').textContent()) ?? '',
