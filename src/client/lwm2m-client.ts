@@ -782,6 +782,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
           this.#sources.delete(key);
     }
     for (const ssid of session.removedServers) this.#handler.endServer(ssid);
+    // /1/x/12 Last Bootstrapped, on every server account the bootstrap left.
+    const now = Math.floor((this.#options.now ?? Date.now)() / 1000);
+    for (const iid of this.tree.instanceIds(1)) {
+      const inst = this.tree.instance(1, iid);
+      if (inst instanceof MemoryInstance) inst.set(12, { type: 'time', value: now });
+    }
     this.registration.bootstrapped();
     await this.#saveNow();
     this.#scheduleAccountTimeout();
@@ -998,6 +1004,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       return;
     }
     session.failure = e;
+    // /1/x/11 TLS-DTLS Alert Code: the last alert of this server's session (Core §E.2).
+    if (e.alert !== undefined && ssid !== BOOTSTRAP_KEY) this.#serverInstanceOf(ssid)?.set(11, e.alert);
     this.emit('secure-session-failed', {
       shortServerId: ssid,
       failure: e.failure,
@@ -1095,6 +1103,15 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     }).finally(() => this.#settling.delete(ssid));
     this.#settling.set(ssid, wait);
     return wait;
+  }
+
+  /** The /1 instance of a server account (a MemoryInstance: the client builds them). */
+  #serverInstanceOf(ssid: number): MemoryInstance | undefined {
+    for (const iid of this.tree.instanceIds(1)) {
+      const inst = this.tree.instance(1, iid);
+      if (inst instanceof MemoryInstance && inst.get(0)?.value === ssid) return inst;
+    }
+    return undefined;
   }
 
   #notificationDefaults(ssid: number): NotificationDefaults {

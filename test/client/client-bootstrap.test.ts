@@ -164,6 +164,10 @@ describe('LwM2mClient bootstrap', () => {
       lines.some((l) => /^\/1\/\d\/25\/0 1\.2$/.test(l)),
       lines.join('\n'),
     );
+    assert.ok(
+      lines.some((l) => /^\/1\/\d\/12 \d+$/.test(l)),
+      `/1/x/12 Last Bootstrapped is set:\n${lines.join('\n')}`,
+    );
     // The server can read the client: the registration is real.
     const read = await r.dm.read('bs-client-1', '/3/0/0');
     assert.equal(read.code, '2.05');

@@ -268,6 +268,11 @@ describe('LwM2mClient over coaps:// (PSK from /0)', () => {
       assert.equal(status?.state, 'failed');
       assert.equal(status?.attempt, 1, 'no second attempt after a "fail" alert');
       assert.equal(await server.getRegistration('dev-1'), undefined);
+      assert.deepEqual(
+        client.read('/1/0/11')[0]?.value,
+        { type: 'unsigned', value: 115 },
+        '/1/x/11 keeps the alert',
+      );
     } finally {
       await t.close(server);
     }
