@@ -852,7 +852,8 @@ export function registerBootstrapRoutes(app: FastifyInstance, ctx: BootstrapRout
           throw e;
         }
       }
-      const pending = reason === 'rotate' ? bs.pendingBootstrap(ep)! : bs.requestBootstrap(ep, reason);
+      const pending =
+        reason === 'rotate' ? (await bs.pendingBootstrap(ep))! : await bs.requestBootstrap(ep, reason);
       const trigger = await executeTrigger(ctx.server, ep);
       return reply.code(202).send({
         endpoint: ep,

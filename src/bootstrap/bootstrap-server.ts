@@ -250,8 +250,6 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   readonly #security: EndpointSecurityCheck | undefined;
   readonly #running = new Map<string, Session>();
   readonly #recent: Session[] = [];
-  /** Reasons recorded for endpoints' next bootstrap (kept in memory; see docs/bootstrap.md). */
-  readonly #pending = new Map<string, PendingBootstrap>();
   #bindings: ServerBinding[] = [];
   #ownedChannel: Channel | undefined;
   #nextId = 1;
@@ -334,18 +332,18 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
    * Records why an endpoint's next bootstrap happens (the LwM2M server then executes /1/x/9); its
    * next Bootstrap-Request acts on it, and a successful session clears it.
    */
-  requestBootstrap(endpoint: string, reason: BootstrapReason): PendingBootstrap {
+  async requestBootstrap(endpoint: string, reason: BootstrapReason): Promise<PendingBootstrap> {
     const pending = { reason, requestedAt: this.#now() };
-    this.#pending.set(endpoint, pending);
+    await this.#options.configs.setPending(endpoint, pending);
     return pending;
   }
 
-  pendingBootstrap(endpoint: string): PendingBootstrap | undefined {
-    return this.#pending.get(endpoint);
+  pendingBootstrap(endpoint: string): Promise<PendingBootstrap | undefined> {
+    return this.#options.configs.getPending(endpoint);
   }
 
-  cancelBootstrap(endpoint: string): boolean {
-    return this.#pending.delete(endpoint);
+  cancelBootstrap(endpoint: string): Promise<boolean> {
+    return this.#options.configs.removePending(endpoint);
   }
 
   /**
@@ -365,14 +363,14 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
           'bad-psk',
           `a rotation to ${JSON.stringify(info.nextPsk.identity)} is under way: the device may hold it already`,
         );
-      this.requestBootstrap(endpoint, 'rotate');
+      await this.requestBootstrap(endpoint, 'rotate');
       return info.nextPsk;
     }
     const chosen = next ?? generatePsk(endpoint, this.#random);
     if (chosen.identity === info.psk.identity)
       throw new BootstrapServerError('bad-psk', 'the next PSK needs an identity of its own');
     await credentials.put({ ...info, nextPsk: chosen });
-    this.requestBootstrap(endpoint, 'rotate');
+    await this.requestBootstrap(endpoint, 'rotate');
     return chosen;
   }
 
@@ -463,7 +461,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     context: UplinkContext,
   ): Promise<UplinkResponse> {
     const endpoint = await this.#endpointOf(request.endpoint, context);
-    const reason = this.#pending.get(endpoint)?.reason ?? 'reconfigure';
+    const reason = (await this.pendingBootstrap(endpoint))?.reason ?? 'reconfigure';
     const config = await this.#configOf(endpoint);
     if (config === undefined && reason !== 'unbootstrap')
       return { code: '4.00', diagnostic: `no bootstrap configuration for ${JSON.stringify(endpoint)}` };
@@ -519,7 +517,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     const endpoint = await this.#endpointOf(request.endpoint, context);
     // A Pack has no Finish and no Bootstrap-Server account (bootstrapPackRecords): rotations and
     // unbootstrapping go through Bootstrap-Request, which the client falls back to (4.05).
-    const pending = this.#pending.get(endpoint);
+    const pending = await this.pendingBootstrap(endpoint);
     if (pending !== undefined && pending.reason !== 'reconfigure')
       return { code: '4.05', diagnostic: `a ${pending.reason} is pending: use Bootstrap-Request` };
     if ((await this.#options.credentials?.get(endpoint))?.nextPsk)
@@ -534,7 +532,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     const records = bootstrapPackRecords(config, layout);
     const session = this.#open(binding, endpoint, 'pack', context, config, format, { reason: 'reconfigure' });
     this.#finish(session, { status: 'succeeded' });
-    this.#pending.delete(endpoint);
+    if (pending !== undefined) await this.cancelBootstrap(endpoint);
     return { code: '2.05', records, format };
   }
 
@@ -594,11 +592,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       await this.#configure(session);
       this.#finish(session, { status: 'succeeded' });
       // Done what was asked; a rotation stays pending until the device shows it holds the new PSK.
-      const pending = this.#pending.get(session.endpoint);
-      if (pending?.reason === session.reason && session.reason !== 'rotate')
-        this.#pending.delete(session.endpoint);
-      if (session.rotation === 'confirmed' && pending?.reason === 'rotate')
-        this.#pending.delete(session.endpoint);
+      const pending = await this.pendingBootstrap(session.endpoint);
+      const done =
+        pending?.reason === 'rotate'
+          ? session.rotation === 'confirmed'
+          : pending !== undefined && pending.reason === session.reason;
+      if (done) await this.cancelBootstrap(session.endpoint);
     } catch (e) {
       if (e instanceof SessionEnded) return;
       if (e instanceof StepFailed) {

@@ -2,16 +2,19 @@ import type {
   BootstrapConfig,
   BootstrapConfigStore,
   BootstrapTemplateDocument,
+  PendingBootstrapRecord,
 } from './bootstrap-config-store.js';
 
 /**
- * Bootstrap configurations in a map by endpoint (and templates in one by name). Lost on exit. A configuration is a document of
+ * Bootstrap configurations in a map by endpoint (templates in one by name, pending bootstrap
+ * reasons in another by endpoint). Lost on exit. A configuration is a document of
  * unknown depth, so it is copied in and out: a caller changing it afterwards changes no stored one
  * (as with the persistent stores).
  */
 export class MemoryBootstrapConfigStore implements BootstrapConfigStore {
   readonly #configs = new Map<string, BootstrapConfig>();
   readonly #templates = new Map<string, BootstrapTemplateDocument>();
+  readonly #pending = new Map<string, PendingBootstrapRecord>();
 
   put(endpoint: string, config: BootstrapConfig): Promise<void> {
     this.#configs.set(endpoint, structuredClone(config));
@@ -53,5 +56,19 @@ export class MemoryBootstrapConfigStore implements BootstrapConfigStore {
   async *templates(): AsyncIterable<{ readonly name: string; readonly template: BootstrapTemplateDocument }> {
     for (const [name, template] of [...this.#templates])
       yield await Promise.resolve({ name, template: structuredClone(template) });
+  }
+
+  setPending(endpoint: string, pending: PendingBootstrapRecord): Promise<void> {
+    this.#pending.set(endpoint, { reason: pending.reason, requestedAt: pending.requestedAt });
+    return Promise.resolve();
+  }
+
+  getPending(endpoint: string): Promise<PendingBootstrapRecord | undefined> {
+    const pending = this.#pending.get(endpoint);
+    return Promise.resolve(pending && { ...pending });
+  }
+
+  removePending(endpoint: string): Promise<boolean> {
+    return Promise.resolve(this.#pending.delete(endpoint));
   }
 }

@@ -1,25 +1,31 @@
 import type { Redis } from 'ioredis';
-import type {
-  BootstrapConfig,
-  BootstrapConfigStore,
-  BootstrapTemplateDocument,
+import {
+  type BootstrapConfig,
+  type BootstrapConfigStore,
+  type BootstrapTemplateDocument,
+  type PendingBootstrapRecord,
+  pendingBootstrapFromJson,
+  pendingBootstrapToJson,
 } from './bootstrap-config-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { scanHash } from './redis-hash-scan.js';
 import type { RedisStoreOptions } from './redis-registration-store.js';
 
-// Keys below the prefix: bootstrap → hash endpoint → JSON; bootstrap-templates → hash name → JSON.
+// Keys below the prefix: bootstrap → hash endpoint → JSON; bootstrap-templates → hash name → JSON;
+// bootstrap-pending → hash endpoint → pending record JSON.
 
-/** Bootstrap configurations in one Redis hash, templates in another. */
+/** Bootstrap configurations in one Redis hash, templates in another, pending reasons in a third. */
 export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   readonly #redis: Redis;
   readonly #key: string;
   readonly #templatesKey: string;
+  readonly #pendingKey: string;
 
   constructor(options: RedisStoreOptions) {
     this.#redis = options.redis;
     this.#key = `${options.prefix ?? '{petrel}:'}bootstrap`;
     this.#templatesKey = `${options.prefix ?? '{petrel}:'}bootstrap-templates`;
+    this.#pendingKey = `${options.prefix ?? '{petrel}:'}bootstrap-pending`;
   }
 
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
@@ -62,6 +68,19 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async *templates(): AsyncIterable<{ readonly name: string; readonly template: BootstrapTemplateDocument }> {
     for await (const [name, json] of scanHash(this.#redis, this.#templatesKey))
       yield { name, template: documentFromJson<BootstrapTemplateDocument>(json) };
+  }
+
+  async setPending(endpoint: string, pending: PendingBootstrapRecord): Promise<void> {
+    await this.#redis.hset(this.#pendingKey, endpoint, pendingBootstrapToJson(pending));
+  }
+
+  async getPending(endpoint: string): Promise<PendingBootstrapRecord | undefined> {
+    const json = await this.#redis.hget(this.#pendingKey, endpoint);
+    return json === null ? undefined : pendingBootstrapFromJson(json);
+  }
+
+  async removePending(endpoint: string): Promise<boolean> {
+    return (await this.#redis.hdel(this.#pendingKey, endpoint)) > 0;
   }
 }
 

@@ -1,7 +1,10 @@
-import type {
-  BootstrapConfig,
-  BootstrapConfigStore,
-  BootstrapTemplateDocument,
+import {
+  type BootstrapConfig,
+  type BootstrapConfigStore,
+  type BootstrapTemplateDocument,
+  type PendingBootstrapRecord,
+  pendingBootstrapFromJson,
+  pendingBootstrapToJson,
 } from './bootstrap-config-store.js';
 import { documentFromJson, documentToJson } from './document-json.js';
 import { type SqliteDatabaseOptions, sqliteStep } from './sqlite-database.js';
@@ -19,7 +22,8 @@ interface TemplateRow {
 
 /**
  * Bootstrap configurations in SQLite: one row per endpoint, the configuration as JSON; templates
- * likewise, one row per name in their own table (added beside the first, so older files gain it).
+ * likewise, one row per name in their own table, and pending bootstrap reasons one row per
+ * endpoint in a third (each added with IF NOT EXISTS, so older files gain them).
  */
 export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
   readonly #put: SqlStatement<[string, string]>;
@@ -30,6 +34,9 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
   readonly #getTemplate: SqlStatement<[string], TemplateRow>;
   readonly #removeTemplate: SqlStatement<[string], TemplateRow>;
   readonly #templates: SqlStatement<[], TemplateRow>;
+  readonly #setPending: SqlStatement<[string, string]>;
+  readonly #getPending: SqlStatement<[string], Row>;
+  readonly #removePending: SqlStatement<[string], Row>;
 
   constructor(options: SqliteDatabaseOptions) {
     const { db } = options;
@@ -41,6 +48,10 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
       CREATE TABLE IF NOT EXISTS bootstrap_templates (
         name TEXT PRIMARY KEY,
         data TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS bootstrap_pending (
+        endpoint TEXT PRIMARY KEY,
+        data     TEXT NOT NULL
       );
     `);
     this.#put = db.prepare(
@@ -57,6 +68,14 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
     this.#getTemplate = db.prepare('SELECT name, data FROM bootstrap_templates WHERE name = ?');
     this.#removeTemplate = db.prepare('DELETE FROM bootstrap_templates WHERE name = ? RETURNING name, data');
     this.#templates = db.prepare('SELECT name, data FROM bootstrap_templates');
+    this.#setPending = db.prepare(
+      `INSERT INTO bootstrap_pending (endpoint, data) VALUES (?, ?)
+       ON CONFLICT (endpoint) DO UPDATE SET data = excluded.data`,
+    );
+    this.#getPending = db.prepare('SELECT endpoint, data FROM bootstrap_pending WHERE endpoint = ?');
+    this.#removePending = db.prepare(
+      'DELETE FROM bootstrap_pending WHERE endpoint = ? RETURNING endpoint, data',
+    );
   }
 
   put(endpoint: string, config: BootstrapConfig): Promise<void> {
@@ -97,6 +116,22 @@ export class SqliteBootstrapConfigStore implements BootstrapConfigStore {
         name: row.name,
         template: documentFromJson<BootstrapTemplateDocument>(row.data),
       });
+  }
+
+  setPending(endpoint: string, pending: PendingBootstrapRecord): Promise<void> {
+    return sqliteStep(() => void this.#setPending.run(endpoint, pendingBootstrapToJson(pending)));
+  }
+
+  getPending(endpoint: string): Promise<PendingBootstrapRecord | undefined> {
+    return sqliteStep(() => {
+      const row = this.#getPending.get(endpoint);
+      // A hand-edited row may hold anything, even a number where text belongs.
+      return row === undefined ? undefined : pendingBootstrapFromJson(String(row.data));
+    });
+  }
+
+  removePending(endpoint: string): Promise<boolean> {
+    return sqliteStep(() => this.#removePending.get(endpoint) !== undefined);
   }
 }
 

@@ -114,7 +114,7 @@ describe('POST /api/bootstrap/clients/{ep}/trigger', () => {
     assert.equal((await done).outcome?.status, 'succeeded');
     const [reg] = await moved;
     assert.equal(reg.endpoint, EP);
-    assert.equal(r.bs.pendingBootstrap(EP), undefined, 'done: nothing pending');
+    assert.equal(await r.bs.pendingBootstrap(EP), undefined, 'done: nothing pending');
   });
 
   it('unbootstrap: every server account goes, the Bootstrap-Server account stays', async (t) => {
@@ -143,7 +143,7 @@ describe('POST /api/bootstrap/clients/{ep}/trigger', () => {
     const rotate = await r.post(EP, { reason: 'rotate' });
     assert.equal(rotate.status, 409);
     assert.match(rotate.json.message, /no PSK to rotate/);
-    assert.equal(r.bs.pendingBootstrap(EP), undefined);
+    assert.equal(await r.bs.pendingBootstrap(EP), undefined);
   });
 
   it('rotate: stores a generated next PSK beside the current one (shown by length only)', async (t) => {
@@ -161,7 +161,7 @@ describe('POST /api/bootstrap/clients/{ep}/trigger', () => {
     const info = await r.credentials.get('psk-dev');
     assert.equal(info?.nextPsk?.identity, res.json.nextPsk.identity);
     assert.equal(info?.psk?.identity, 'psk-dev', 'the current PSK still works');
-    assert.equal(r.bs.pendingBootstrap('psk-dev')?.reason, 'rotate');
+    assert.equal((await r.bs.pendingBootstrap('psk-dev'))?.reason, 'rotate');
     // Asking again keeps the next PSK the device may already hold.
     const again = await r.post('psk-dev', { reason: 'rotate' });
     assert.equal(again.json.nextPsk.identity, res.json.nextPsk.identity);

@@ -168,7 +168,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       await error.waitFor();
       assert.equal(await error.getAttribute('data-code'), 'CONFLICT');
       assert.match(await text(error), /no PSK to rotate/);
-      assert.equal(bootstrap!.pendingBootstrap(EP), undefined, 'nothing recorded');
+      assert.equal(await bootstrap!.pendingBootstrap(EP), undefined, 'nothing recorded');
       await shot(page, SHOTS, '01-rotate-refused');
 
       // Reconfigure goes without a confirm: /1/x/9 is executed and the device bootstraps again.
@@ -187,7 +187,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       await trigger.getByRole('button', { name: 'Send to bootstrap…', exact: true }).click();
       await confirm.getByRole('button', { name: 'Cancel', exact: true }).click();
       assert.equal(await confirm.count(), 0);
-      assert.equal(bootstrap!.pendingBootstrap(EP), undefined, 'cancel sent nothing');
+      assert.equal(await bootstrap!.pendingBootstrap(EP), undefined, 'cancel sent nothing');
       await trigger.getByRole('button', { name: 'Send to bootstrap…', exact: true }).click();
       assert.match(await text(confirm), /every LwM2M Server account/);
       await confirm.getByRole('button', { name: 'Confirm Unbootstrap', exact: true }).click();
@@ -237,7 +237,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
           'the old PSK is retired once the device has used the new one.',
       );
       assert.ok(!(await page.content()).includes(next.key), 'the next key is not shown');
-      assert.equal(bootstrap!.pendingBootstrap(PSK_EP)?.reason, 'rotate');
+      assert.equal((await bootstrap!.pendingBootstrap(PSK_EP))?.reason, 'rotate');
       await shot(page, SHOTS, '04-rotation-recorded');
 
       // The Security page shows the rotation under way.

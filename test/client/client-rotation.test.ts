@@ -260,7 +260,7 @@ describe('PSK rotation (BS-001)', () => {
     const info = await r.credentials.get(EP);
     assert.deepEqual(info?.psk, NEXT);
     assert.equal(info?.nextPsk, undefined);
-    assert.equal(r.bs.pendingBootstrap(EP), undefined, 'nothing left to do');
+    assert.equal(await r.bs.pendingBootstrap(EP), undefined, 'nothing left to do');
     assert.equal(await r.credentials.getByPskIdentity(OLD.identity), undefined, 'the old PSK is gone');
   });
 });

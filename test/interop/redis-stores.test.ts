@@ -55,10 +55,22 @@ withRedisServer('Redis stores', (server) => {
     'RedisCredentialStore',
     part((s) => s.credentials),
   );
-  bootstrapConfigStoreContract(
-    'RedisBootstrapConfigStore',
-    part((s) => s.bootstrapConfigs),
-  );
+  bootstrapConfigStoreContract('RedisBootstrapConfigStore', async () => {
+    const prefix = `{t${++n}}:`;
+    const stores = await openStores(server().url, { prefix });
+    return {
+      store: stores.bootstrapConfigs,
+      close: () => stores.close(),
+      // A new bundle (new connections) on the same server and prefix: a restarted server.
+      reopen: async () => {
+        const again = await openStores(server().url, { prefix });
+        return { store: again.bootstrapConfigs, close: () => again.close() };
+      },
+      writeRawPending: async (endpoint: string, text: string) => {
+        await server().probe.hset(`${prefix}bootstrap-pending`, endpoint, text);
+      },
+    };
+  });
   tagStoreContract(
     'RedisTagStore',
     part((s) => s.tags),

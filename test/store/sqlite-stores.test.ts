@@ -70,10 +70,32 @@ forEachSqliteDriver('SQLite stores', (driver) => {
     'SqliteCredentialStore',
     onFile(driver, (db) => new SqliteCredentialStore({ db })),
   );
-  bootstrapConfigStoreContract(
-    'SqliteBootstrapConfigStore',
-    onFile(driver, (db) => new SqliteBootstrapConfigStore({ db })),
-  );
+  bootstrapConfigStoreContract('SqliteBootstrapConfigStore', () => {
+    const file = tempFile();
+    const open = () => {
+      const db = openSqliteDatabase(file, { driver });
+      const close = () => {
+        db.close();
+        return Promise.resolve();
+      };
+      return { db, store: new SqliteBootstrapConfigStore({ db }), close };
+    };
+    const { db, store, close } = open();
+    return Promise.resolve({
+      store,
+      close,
+      reopen: () => {
+        const next = open();
+        return Promise.resolve({ store: next.store, close: next.close });
+      },
+      writeRawPending: (endpoint: string, text: string) => {
+        db.prepare<[string, string]>(
+          'INSERT OR REPLACE INTO bootstrap_pending (endpoint, data) VALUES (?, ?)',
+        ).run(endpoint, text);
+        return Promise.resolve();
+      },
+    });
+  });
   tagStoreContract(
     'SqliteTagStore',
     onFile(driver, (db) => new SqliteTagStore({ db })),

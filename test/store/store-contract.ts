@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { BootstrapConfig, BootstrapConfigStore } from '../../src/store/bootstrap-config-store.js';
+import type {
+  BootstrapConfig,
+  BootstrapConfigStore,
+  PendingBootstrapRecord,
+} from '../../src/store/bootstrap-config-store.js';
 import type { CredentialStore, SecurityInfo } from '../../src/store/credential-store.js';
 import type { EventLog, LoggedEvent, StoredEvent } from '../../src/store/event-log.js';
 import type { ObservationStore, PersistedObservation } from '../../src/store/observation-store.js';
@@ -528,7 +532,15 @@ export function bootstrapConfig(): BootstrapConfig {
   };
 }
 
-export function bootstrapConfigStoreContract(name: string, make: Factory<BootstrapConfigStore>): void {
+/** A bootstrap store under test, with what only a persistent one offers (both absent for memory). */
+export interface BootstrapSubject extends Subject<BootstrapConfigStore> {
+  /** Another store on the same data, as a restarted server opens it (called after close()). */
+  readonly reopen?: () => Promise<Subject<BootstrapConfigStore>>;
+  /** Stores `text` as `endpoint`'s pending record, as a hand edit of the row or field would. */
+  readonly writeRawPending?: (endpoint: string, text: string) => Promise<void>;
+}
+
+export function bootstrapConfigStoreContract(name: string, make: () => Promise<BootstrapSubject>): void {
   describe(`BootstrapConfigStore contract: ${name}`, () => {
     const sut = withStore(make);
 
@@ -620,6 +632,140 @@ export function bootstrapConfigStoreContract(name: string, make: Factory<Bootstr
       assert.ok(await store.getTemplate('sensor'), 'other template stays');
       assertSame(await store.remove('sensor'), { v: 'a configuration of the same name' }, 'remove config');
       assert.ok(await store.getTemplate('sensor'), 'removing a configuration leaves the template');
+    });
+
+    it('has no pending bootstrap record until one is set', async () => {
+      const store = sut.get();
+      assert.equal(await store.getPending('dev'), undefined);
+      assert.equal(await store.removePending('dev'), false);
+    });
+
+    it('sets, replaces and removes pending records per endpoint, every reason exactly', async () => {
+      const store = sut.get();
+      const reasons: PendingBootstrapRecord['reason'][] = ['reconfigure', 'rotate', 'unbootstrap'];
+      for (const [i, reason] of reasons.entries()) {
+        const record = { reason, requestedAt: 1_764_000_000_000 + i };
+        await store.setPending(`dev-${reason}`, record);
+        assert.deepEqual(await store.getPending(`dev-${reason}`), record, reason);
+      }
+      await store.setPending('dev-rotate', { reason: 'unbootstrap', requestedAt: 5 });
+      assert.deepEqual(
+        await store.getPending('dev-rotate'),
+        { reason: 'unbootstrap', requestedAt: 5 },
+        'replaced',
+      );
+      assert.equal(await store.removePending('dev-rotate'), true);
+      assert.equal(await store.getPending('dev-rotate'), undefined, 'removed');
+      assert.equal(await store.removePending('dev-rotate'), false, 'removed once');
+      assert.deepEqual(
+        await store.getPending('dev-reconfigure'),
+        { reason: 'reconfigure', requestedAt: 1_764_000_000_000 },
+        'other endpoints stay',
+      );
+      assert.equal(await store.getPending('dev-unknown'), undefined);
+    });
+
+    it('hands out copies of pending records', async () => {
+      const store = sut.get();
+      const record = { reason: 'rotate' as const, requestedAt: 10 };
+      await store.setPending('dev', record);
+      (record as { requestedAt: number }).requestedAt = 11;
+      const got = await store.getPending('dev');
+      assert.deepEqual(got, { reason: 'rotate', requestedAt: 10 }, 'stored copy');
+      (got as { requestedAt: number }).requestedAt = 12;
+      assert.deepEqual(await store.getPending('dev'), { reason: 'rotate', requestedAt: 10 }, 'returned copy');
+    });
+
+    it('keeps pending records apart from configurations: removing one leaves the other', async () => {
+      const store = sut.get();
+      await store.setPending('dev-bare', { reason: 'unbootstrap', requestedAt: 1 });
+      assert.deepEqual(
+        await store.getPending('dev-bare'),
+        { reason: 'unbootstrap', requestedAt: 1 },
+        'no configuration needed',
+      );
+      assert.deepEqual(await collect(store.all()), [], 'a pending record is no configuration');
+      await store.put('dev', { v: 1 });
+      await store.setPending('dev', { reason: 'reconfigure', requestedAt: 2 });
+      assertSame(await store.remove('dev'), { v: 1 }, 'remove');
+      assert.deepEqual(
+        await store.getPending('dev'),
+        { reason: 'reconfigure', requestedAt: 2 },
+        'removing the configuration leaves the pending record',
+      );
+      await store.put('dev', { v: 2 });
+      assert.equal(await store.removePending('dev'), true);
+      assertSame(await store.get('dev'), { v: 2 }, 'removing the pending record leaves the configuration');
+    });
+  });
+
+  describe(`BootstrapConfigStore pending records across stores: ${name}`, () => {
+    it('keeps pending records across a close and reopen (a server restart)', async (t) => {
+      const first = await make();
+      const { reopen } = first;
+      if (reopen === undefined) {
+        await first.close();
+        t.skip('a store without persistence: nothing to reopen');
+        return;
+      }
+      await first.store.setPending('dev-a', { reason: 'reconfigure', requestedAt: 100 });
+      await first.store.setPending('dev-b', { reason: 'rotate', requestedAt: 200 });
+      await first.store.setPending('dev-c', { reason: 'rotate', requestedAt: 300 });
+      await first.store.setPending('dev-b', { reason: 'unbootstrap', requestedAt: 250 });
+      assert.equal(await first.store.removePending('dev-c'), true);
+      await first.close();
+
+      const second = await reopen();
+      try {
+        assert.deepEqual(await second.store.getPending('dev-a'), { reason: 'reconfigure', requestedAt: 100 });
+        assert.deepEqual(await second.store.getPending('dev-b'), { reason: 'unbootstrap', requestedAt: 250 });
+        assert.equal(await second.store.getPending('dev-c'), undefined, 'a removed record stays removed');
+        assert.equal(await second.store.removePending('dev-a'), true);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it('reads a stored pending record that does not parse (hand-edited) as none, without throwing', async (t) => {
+      const subject = await make();
+      try {
+        const { writeRawPending } = subject;
+        if (writeRawPending === undefined) {
+          t.skip('a store that keeps records as objects: no stored text to edit');
+          return;
+        }
+        const store = subject.store;
+        const broken = [
+          'not json {',
+          '',
+          'null',
+          '42',
+          '[]',
+          '"rotate"',
+          '{}',
+          '{"reason":"explode","requestedAt":1}',
+          '{"reason":"rotate"}',
+          '{"reason":"rotate","requestedAt":"1"}',
+          '{"reason":"rotate","requestedAt":null}',
+          '{"reason":["rotate"],"requestedAt":1}',
+        ];
+        for (const text of broken) {
+          await writeRawPending('dev', text);
+          assert.equal(await store.getPending('dev'), undefined, JSON.stringify(text));
+        }
+        assert.equal(await store.removePending('dev'), true, 'the unreadable record was there to remove');
+        await writeRawPending('dev', '{"reason":"rotate","requestedAt":7}');
+        assert.deepEqual(await store.getPending('dev'), { reason: 'rotate', requestedAt: 7 }, 'raw form');
+        await writeRawPending('dev', 'garbage');
+        await store.setPending('dev', { reason: 'reconfigure', requestedAt: 8 });
+        assert.deepEqual(
+          await store.getPending('dev'),
+          { reason: 'reconfigure', requestedAt: 8 },
+          'overwritten',
+        );
+      } finally {
+        await subject.close();
+      }
     });
   });
 }
