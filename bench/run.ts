@@ -1,5 +1,6 @@
 // npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
 import { runApiBench } from './api.js';
+import { runBootstrapBench } from './bootstrap.js';
 import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
@@ -13,6 +14,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   stores: runStoresBench,
   api: runApiBench,
   dtls: runDtlsBench,
+  bootstrap: runBootstrapBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
