@@ -2,9 +2,7 @@ import { Command } from 'commander';
 import { startApiServer } from '../api/api-server.js';
 import type { RunningApiServer } from '../api/api-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
-import { openStores } from '../store/open-stores.js';
-import type { Stores } from '../store/stores.js';
-import { lineLog, openBootstrapRunner } from './bootstrap-runner.js';
+import { lineLog, openBootstrapRunner, openStoresOrExit } from './bootstrap-runner.js';
 import type { BootstrapRunner } from './bootstrap-runner.js';
 import {
   addBootstrapOptions,
@@ -15,7 +13,7 @@ import {
 import { CliError, type CliIo } from './io.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
 import { reachableHost } from './server-command.js';
-import { loadServerDtlsIdentity, type ServerDtlsIdentity } from './server-dtls-identity.js';
+import { dtlsIdentityFor } from './server-dtls-identity.js';
 import { waitForSignal } from './signals.js';
 
 /**
@@ -38,18 +36,8 @@ export function bootstrapCommand(io: CliIo): Command {
           `or ${bootstrapEnvName('port')} / ${bootstrapEnvName('coapsPort')}`,
       );
     for (const warning of bootstrapConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
-    let identity: ServerDtlsIdentity | undefined;
-    try {
-      if (config.coapsPort !== undefined) identity = loadServerDtlsIdentity(config);
-    } catch (e) {
-      throw new CliError(`cannot set up coaps://: ${(e as Error).message}`, 1);
-    }
-    let stores: Stores;
-    try {
-      stores = await openStores(config.store);
-    } catch (e) {
-      throw new CliError(`cannot open the store ${config.store}: ${(e as Error).message}`, 1);
-    }
+    const identity = dtlsIdentityFor(config, config.coapsPort !== undefined);
+    const stores = await openStoresOrExit(config.store);
     const log = lineLog((text) => io.stdout(text), config.json);
     const warn = (line: string): void => io.stderr(`petrel: ${line}\n`);
     let runner: BootstrapRunner | undefined;

@@ -5,10 +5,13 @@ import { createCodecRegistry } from '../content/codec-registry.js';
 import { DtlsChannel } from '../dtls/dtls-channel.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import { credentialPskLookup } from '../server/credential-psk-lookup.js';
+import { credentialRawKeyCheck } from '../server/credential-raw-key-check.js';
 import { devicePeerVerifier } from '../server/device-peer-verifier.js';
+import { openStores } from '../store/open-stores.js';
 import type { Stores } from '../store/stores.js';
 import { ChannelError, describePeer } from '../transport/channel.js';
 import { UdpChannel } from '../transport/udp-channel.js';
+import { CliError } from './io.js';
 import type { LogRateLimiter } from './log-rate-limiter.js';
 import type { ServerDtlsIdentity } from './server-dtls-identity.js';
 
@@ -99,7 +102,15 @@ async function bootstrapDtlsChannel(options: BootstrapRunnerOptions, port: numbe
     ...(options.pskHint === undefined ? {} : { hint: options.pskHint }),
     ...(identity?.certificate === undefined
       ? {}
-      : { certificate: identity.certificate, verifyPeer: devicePeerVerifier(identity.trustAnchors) }),
+      : {
+          certificate: identity.certificate,
+          // An unknown raw public key fails the handshake (access_denied), before any Bootstrap-Request.
+          verifyPeer: devicePeerVerifier(identity.trustAnchors, {
+            knownRawKey: credentialRawKeyCheck(options.stores.credentials, (e) =>
+              options.warn(`bootstrap credential lookup failed: ${(e as Error).message}`),
+            ),
+          }),
+        }),
   });
 }
 
@@ -169,4 +180,13 @@ export async function openBootstrapRunner(
       await dtls?.close().catch(() => undefined);
     },
   };
+}
+
+/** Opens the stores of `--store`; one that cannot be opened is a CLI error (exit 1) naming it. */
+export async function openStoresOrExit(spec: string): Promise<Stores> {
+  try {
+    return await openStores(spec);
+  } catch (e) {
+    throw new CliError(`cannot open the store ${spec}: ${(e as Error).message}`, 1);
+  }
 }

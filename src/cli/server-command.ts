@@ -7,7 +7,6 @@ import type { ServerSecurityInfo } from '../api/api-context.js';
 import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
-import { openStores } from '../store/open-stores.js';
 import type { Stores } from '../store/stores.js';
 import type { Registration } from '../server/registration.js';
 import { addServerOptions, resolveServerConfig, serverConfigWarnings } from './config.js';
@@ -16,9 +15,9 @@ import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ChannelError, describePeer } from '../transport/channel.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
-import { dtlsModes, lineLog, openBootstrapRunner } from './bootstrap-runner.js';
+import { dtlsModes, lineLog, openBootstrapRunner, openStoresOrExit } from './bootstrap-runner.js';
 import type { BootstrapRunner, Log } from './bootstrap-runner.js';
-import { loadServerDtlsIdentity, type ServerDtlsIdentity } from './server-dtls-identity.js';
+import { dtlsIdentityFor } from './server-dtls-identity.js';
 import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
@@ -81,19 +80,11 @@ export function serverCommand(io: CliIo): Command {
     // The IPSO temperature sensor the simulated devices carry: named in the UI unless a models
     // folder brought its own definition.
     if (!model.object(TEMPERATURE_DEFINITION.id)) model.add(TEMPERATURE_DEFINITION);
-    let dtls: ServerDtlsIdentity | undefined;
-    try {
-      if (config.coapsPort !== undefined || config.bootstrapCoapsPort !== undefined)
-        dtls = loadServerDtlsIdentity(config);
-    } catch (e) {
-      throw new CliError(`cannot set up coaps://: ${(e as Error).message}`, 1);
-    }
-    let stores: Stores;
-    try {
-      stores = await openStores(config.store);
-    } catch (e) {
-      throw new CliError(`cannot open the store ${config.store}: ${(e as Error).message}`, 1);
-    }
+    const dtls = dtlsIdentityFor(
+      config,
+      config.coapsPort !== undefined || config.bootstrapCoapsPort !== undefined,
+    );
+    const stores = await openStoresOrExit(config.store);
     const server = new LwM2mServer({
       udp: { address: config.address, port: config.coapPort },
       model,

@@ -2,6 +2,7 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import type { ServerSecurityInfo } from '../api/api-context.js';
 import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
 import type { ServerSettings } from './config.js';
+import { CliError } from './io.js';
 import { KeyFileError, readCertificates, readP256PrivateKey } from './key-files.js';
 
 /** The coaps:// server's own identity and the CAs of device certificates, from the settings' files. */
@@ -45,4 +46,20 @@ export function loadServerDtlsIdentity(
       certificate: { subject: leaf.subject.split('\n').filter(Boolean).join(', '), der: hex(chain[0]!) },
     },
   };
+}
+
+/**
+ * The DTLS identity when a coaps:// port is configured (`needed`), else undefined; a file that
+ * cannot be used is a CLI error (exit 1) naming it.
+ */
+export function dtlsIdentityFor(
+  settings: Parameters<typeof loadServerDtlsIdentity>[0],
+  needed: boolean,
+): ServerDtlsIdentity | undefined {
+  if (!needed) return undefined;
+  try {
+    return loadServerDtlsIdentity(settings);
+  } catch (e) {
+    throw new CliError(`cannot set up coaps://: ${(e as Error).message}`, 1);
+  }
 }

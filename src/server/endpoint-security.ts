@@ -1,8 +1,8 @@
-import { createPublicKey } from 'node:crypto';
 import type { UplinkContext } from '../binding/binding.js';
 import { OperationError } from '../operations/result-code.js';
 import { subjectCommonName } from '../dtls/peer-verification.js';
 import { type CredentialStore, pskFor } from '../store/credential-store.js';
+import { canonicalSpkiHex } from '../store/public-key.js';
 import type { PeerIdentity } from '../transport/channel.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 
@@ -37,8 +37,9 @@ export function hasCredentials(
  * certificate's CN):
  * - PSK: the endpoint the credential store binds to the PSK identity, its `psk` or the `nextPsk`
  *   being rotated in (both stand for the endpoint until the rotation is promoted or cancelled);
- * - raw public key: an endpoint whose stored public key is this one (the DTLS layer accepted any
- *   P-256 key and proved possession; only the store says whose it is);
+ * - raw public key: an endpoint whose stored public key is this one (the DTLS layer refused keys
+ *   no endpoint holds, when the server checks them there, and proved possession; only the store
+ *   says whose it is);
  * - X.509: the certificate's subject CN (the chain was validated against the trust anchors), and
  *   when the store has an entry for the endpoint it must be an X.509 one.
  * A NoSec Register for an endpoint that has credentials, or one that would replace a registration
@@ -76,25 +77,6 @@ export function createEndpointSecurity(options: EndpointSecurityOptions): Endpoi
   };
 }
 
-/**
- * One spelling per key (uncompressed point, hex), whether the device or the store has it
- * compressed: OpenSSL re-encodes a compressed point as it came, so go through the JWK (x, y).
- */
-function canonicalSpki(spki: Uint8Array | string): string | undefined {
-  try {
-    const key = createPublicKey({
-      key: typeof spki === 'string' ? Buffer.from(spki, 'hex') : Buffer.from(spki),
-      format: 'der',
-      type: 'spki',
-    });
-    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' })
-      .export({ format: 'der', type: 'spki' })
-      .toString('hex');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Why `identity` may not act as `endpoint`, or undefined when it may. */
 async function mismatch(
   credentials: CredentialStore,
@@ -109,10 +91,10 @@ async function mismatch(
   }
   const info = await credentials.get(endpoint);
   if ('rpk' in identity) {
-    const presented = canonicalSpki(identity.rpk);
+    const presented = canonicalSpkiHex(identity.rpk);
     return info?.rpk !== undefined &&
       presented !== undefined &&
-      canonicalSpki(info.rpk.publicKey) === presented
+      canonicalSpkiHex(info.rpk.publicKey) === presented
       ? undefined
       : 'is not the endpoint of this raw public key';
   }

@@ -47,6 +47,7 @@ import type { Channel, LocalAddress } from '../transport/channel.js';
 import type { DtlsCommonOptions, DtlsServerOptions } from '../dtls/dtls-channel.js';
 import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
 import { credentialPskLookup } from './credential-psk-lookup.js';
+import { credentialRawKeyCheck } from './credential-raw-key-check.js';
 import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
@@ -407,7 +408,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     await this.#restoreObservations();
   }
 
-  /** DTLS (PSKs from the credential store) over UDP, and a CoAP binding over it. */
+  /** DTLS (PSKs and raw public keys from the credential store) over UDP, and a CoAP binding over it. */
   async #coapsBinding(coaps: CoapsOptions): Promise<ServerBinding> {
     const { DtlsChannel } = await import('../dtls/dtls-channel.js');
     let inner = coaps.channel;
@@ -428,7 +429,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       ...(coaps.hint === undefined ? {} : { hint: coaps.hint }),
       ...(coaps.certificate === undefined
         ? {}
-        : { certificate: coaps.certificate, verifyPeer: devicePeerVerifier(coaps.trustAnchors) }),
+        : {
+            certificate: coaps.certificate,
+            // An unknown raw public key fails the handshake (access_denied), before any Register.
+            verifyPeer: devicePeerVerifier(coaps.trustAnchors, {
+              knownRawKey: credentialRawKeyCheck(credentials, (e) => this.#emitError(e)),
+            }),
+          }),
     });
     channel.onError((e) => this.#emitError(e));
     this.#secureChannel = channel;

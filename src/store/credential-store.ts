@@ -1,3 +1,4 @@
+import { canonicalSpkiHex } from './public-key.js';
 import { CredentialConflictError } from './store-errors.js';
 
 /** A pre-shared key: identity (UTF-8, up to 128 bytes) and key (hex, up to 64 bytes). */
@@ -23,7 +24,10 @@ export interface SecurityInfo {
    * cancel with `put({ ...info, nextPsk: undefined })`. Same limits as `psk`.
    */
   readonly nextPsk?: PskCredential;
-  /** Raw public key the device must present (SubjectPublicKeyInfo, hex). */
+  /**
+   * Raw public key the device must present (SubjectPublicKeyInfo, hex). Indexed by its canonical
+   * form (canonicalSpkiHex): one key, one endpoint, as for a PSK identity.
+   */
   readonly rpk?: { readonly publicKey: string };
   /** X.509: the certificate's subject CN must equal the endpoint name. */
   readonly x509?: true;
@@ -34,7 +38,9 @@ export interface CredentialStore {
    * Stores or replaces an endpoint's info (replaced PSK identities, current or next, are freed).
    * A PSK identity (`psk` or `nextPsk`) that another endpoint holds as its `psk` or `nextPsk` is
    * a CredentialConflictError (store-errors.ts), and so is one info giving the same identity as
-   * both `psk` and `nextPsk` (its holder is then the endpoint itself); nothing is changed.
+   * both `psk` and `nextPsk` (its holder is then the endpoint itself); nothing is changed. A raw
+   * public key another endpoint holds (compared in canonical form) is a PublicKeyConflictError
+   * (a CredentialConflictError, public-key.ts); a replace frees the endpoint's old key.
    */
   put(info: SecurityInfo): Promise<void>;
   get(endpoint: string): Promise<SecurityInfo | undefined>;
@@ -43,6 +49,12 @@ export interface CredentialStore {
    * handshake).
    */
   getByPskIdentity(identity: string): Promise<SecurityInfo | undefined>;
+  /**
+   * The info whose `rpk.publicKey` is this SubjectPublicKeyInfo (DER, hex), in any spelling of the
+   * key (canonicalSpkiHex); undefined for a key no endpoint holds or no SPKI at all (the DTLS
+   * server's check of a device's raw public key during a handshake).
+   */
+  getByPublicKey(spkiHex: string): Promise<SecurityInfo | undefined>;
   remove(endpoint: string): Promise<SecurityInfo | undefined>;
   all(): AsyncIterable<SecurityInfo>;
 }
@@ -65,4 +77,13 @@ export function pskFor(info: SecurityInfo | undefined, identity: string): PskCre
   if (info?.psk?.identity === identity) return info.psk;
   if (info?.nextPsk?.identity === identity) return info.nextPsk;
   return undefined;
+}
+
+/**
+ * The canonical form of the raw public key an info binds, for a store to index; undefined when it
+ * has none, or one that is no SubjectPublicKeyInfo (it can never match a handshake's key, so it is
+ * stored as given but not indexed).
+ */
+export function publicKeyOf(info: SecurityInfo | undefined): string | undefined {
+  return info?.rpk === undefined ? undefined : canonicalSpkiHex(info.rpk.publicKey);
 }

@@ -402,10 +402,58 @@ describe('LwM2mServer coaps with raw public keys and X.509 (ECDHE-ECDSA)', () =>
     assert.ok(reg?.peer.identity && 'rpk' in reg.peer.identity);
     assert.equal(hex((reg.peer.identity as { rpk: Uint8Array }).rpk), hex(spkiDer('client-rpk')));
     assert.equal((await server.read('rpk-dev', '/3/0/0')).code, '2.05');
+    // A known key stays bound to its endpoint at Register.
     assert.equal(await owner.register('someone-else'), '4.00');
-    // A key the store does not know proves nothing about any endpoint.
-    const stranger = device('10.0.2.1', { privateKey: privateKey('server') }, trustServer);
-    assert.equal(await stranger.register('rpk-dev'), '4.00');
+  });
+
+  it('refuses a raw public key the store does not know in the handshake: no Register reaches the server', async () => {
+    const server = await startServer('10.0.2.2', 'rpk');
+    const serverErrors: Error[] = [];
+    server.on('error', (e) => serverErrors.push(e));
+    const uplinks: unknown[] = [];
+    server.on('uplink', (e) => uplinks.push(e));
+    const trustServer = rawPublicKeyVerifier(spkiDer('server-rpk'));
+    const error = await new Promise<Error>((resolve) => {
+      const stranger = device('10.0.2.2', { privateKey: privateKey('server') }, trustServer, resolve);
+      void stranger.register('rpk-dev').catch(() => undefined);
+    });
+    assert.ok(error instanceof DtlsSessionError && error.failure === 'alert-received', error.message);
+    assert.equal(error.alert, AlertDescription.access_denied);
+    assert.ok(
+      serverErrors.some((e) => /raw public key is not in the credential store/.test(e.message)),
+      serverErrors.map((e) => e.message).join('; '),
+    );
+    assert.deepEqual(uplinks, [], 'no Register reached the server');
+    assert.equal(await server.getRegistration('rpk-dev'), undefined);
+    // The key is known once the store has it (for some endpoint): the handshake goes through.
+    await credentials.put({ endpoint: 'stranger', rpk: { publicKey: hex(spkiDer('server')) } });
+    try {
+      const known = device('10.0.2.2', { privateKey: privateKey('server') }, trustServer);
+      assert.equal(await known.register('rpk-dev'), '4.00', 'known key, but not rpk-dev’s');
+      assert.equal(await known.register('stranger'), '2.01');
+    } finally {
+      await credentials.remove('stranger');
+    }
+  });
+
+  it('a credential store that fails refuses the raw public key, and reports the failure', async () => {
+    const store = new MemoryCredentialStore();
+    await store.put({ endpoint: 'rpk-dev', rpk: { publicKey: hex(spkiDer('client-rpk')) } });
+    store.getByPublicKey = () => Promise.reject(new Error('store down'));
+    const server = await startServer('10.0.2.3', 'rpk', store);
+    const serverErrors: Error[] = [];
+    server.on('error', (e) => serverErrors.push(e));
+    const trustServer = rawPublicKeyVerifier(spkiDer('server-rpk'));
+    const error = await new Promise<Error>((resolve) => {
+      const owner = device('10.0.2.3', { privateKey: privateKey('client-rpk') }, trustServer, resolve);
+      void owner.register('rpk-dev').catch(() => undefined);
+    });
+    assert.ok(
+      error instanceof DtlsSessionError && error.alert === AlertDescription.access_denied,
+      error.message,
+    );
+    assert.ok(serverErrors.some((e) => e.message === 'store down'));
+    assert.equal(await server.getRegistration('rpk-dev'), undefined);
   });
 
   it("registers an X.509 device as its certificate's CN, checked against the trust anchors", async () => {

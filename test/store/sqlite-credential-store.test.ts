@@ -1,6 +1,8 @@
-// SqliteCredentialStore's schema migration: a database file written before nextPsk existed (the
-// first schema, no next_psk_identity column) opens, keeps its rows, and takes rotations.
+// SqliteCredentialStore's schema migrations: a database file written before nextPsk existed (the
+// first schema, no next_psk_identity column) opens, keeps its rows, and takes rotations; one
+// written before raw public keys were indexed (no rpk_key) gets its keys indexed.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +10,14 @@ import { after, it } from 'node:test';
 import { SqliteCredentialStore } from '../../src/store/sqlite-credential-store.js';
 import { openSqliteDatabase } from '../../src/store/sqlite-database.js';
 import type { SqlDatabase, SqliteDriverName } from '../../src/store/sqlite-driver.js';
+import { PublicKeyConflictError } from '../../src/store/public-key.js';
 import { CredentialConflictError } from '../../src/store/store-errors.js';
 import { forEachSqliteDriver } from './sqlite-test-drivers.js';
+
+const spki = (): string =>
+  generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .toString('hex');
 
 const dir = mkdtempSync(join(tmpdir(), 'petrel-sqlite-cred-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +52,7 @@ forEachSqliteDriver('SqliteCredentialStore migration', (driver) => {
     try {
       assert.ok(!columns(db).includes('next_psk_identity'));
       const store = new SqliteCredentialStore({ db });
-      assert.deepEqual(columns(db), ['endpoint', 'psk_identity', 'data', 'next_psk_identity']);
+      assert.deepEqual(columns(db), ['endpoint', 'psk_identity', 'data', 'next_psk_identity', 'rpk_key']);
       assert.deepEqual(await store.get('dev-a'), {
         endpoint: 'dev-a',
         psk: { identity: 'id-a', key: '00ff' },
@@ -65,10 +73,10 @@ forEachSqliteDriver('SqliteCredentialStore migration', (driver) => {
       );
       // The old psk_identity UNIQUE constraint still holds next to the new index.
       assert.throws(() =>
-        db.prepare('INSERT INTO credentials VALUES (?, ?, ?, ?)').run('x', 'id-a', '{}', null),
+        db.prepare('INSERT INTO credentials VALUES (?, ?, ?, ?, ?)').run('x', 'id-a', '{}', null, null),
       );
       assert.throws(() =>
-        db.prepare('INSERT INTO credentials VALUES (?, ?, ?, ?)').run('y', null, '{}', 'id-a2'),
+        db.prepare('INSERT INTO credentials VALUES (?, ?, ?, ?, ?)').run('y', null, '{}', 'id-a2', null),
       );
     } finally {
       db.close();
@@ -86,6 +94,7 @@ forEachSqliteDriver('SqliteCredentialStore migration', (driver) => {
       });
       const second = new SqliteCredentialStore({ db });
       assert.equal(columns(db).filter((c) => c === 'next_psk_identity').length, 1);
+      assert.equal(columns(db).filter((c) => c === 'rpk_key').length, 1);
       assert.equal((await second.getByPskIdentity('id-b2'))?.nextPsk?.key, '02');
       assert.equal((await second.getByPskIdentity('id-a'))?.psk?.key, '00ff');
     } finally {
@@ -95,9 +104,48 @@ forEachSqliteDriver('SqliteCredentialStore migration', (driver) => {
     try {
       new SqliteCredentialStore({ db: fresh });
       new SqliteCredentialStore({ db: fresh });
-      assert.deepEqual(columns(fresh), ['endpoint', 'psk_identity', 'next_psk_identity', 'data']);
+      assert.deepEqual(columns(fresh), ['endpoint', 'psk_identity', 'next_psk_identity', 'data', 'rpk_key']);
     } finally {
       fresh.close();
+    }
+  });
+
+  it('indexes the raw public keys of a database from before rpk_key, first holder of a shared key winning', async () => {
+    const db = openSqliteDatabase(join(dir, `rpk-${files++}.db`), { driver });
+    try {
+      // The schema of the nextPsk session, before rpk_key.
+      db.exec(`
+        CREATE TABLE credentials (
+          endpoint          TEXT PRIMARY KEY,
+          psk_identity      TEXT UNIQUE,
+          next_psk_identity TEXT,
+          data              TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX credentials_next_psk_identity ON credentials (next_psk_identity);
+      `);
+      const [k1, k2] = [spki(), spki()];
+      const insert = db.prepare<[string, string]>('INSERT INTO credentials (endpoint, data) VALUES (?, ?)');
+      insert.run('dev-a', JSON.stringify({ endpoint: 'dev-a', rpk: { publicKey: k1.toUpperCase() } }));
+      insert.run('dev-c', JSON.stringify({ endpoint: 'dev-c', rpk: { publicKey: k2 } }));
+      insert.run('dev-b', JSON.stringify({ endpoint: 'dev-b', rpk: { publicKey: k2 } }));
+      insert.run('dev-d', JSON.stringify({ endpoint: 'dev-d', rpk: { publicKey: '30' } }));
+      const store = new SqliteCredentialStore({ db });
+      assert.equal((await store.getByPublicKey(k1))?.endpoint, 'dev-a', 'found in another spelling');
+      assert.equal(
+        (await store.getByPublicKey(k2))?.endpoint,
+        'dev-b',
+        'the first by name keeps a shared key',
+      );
+      assert.equal((await store.get('dev-c'))?.rpk?.publicKey, k2, 'the other keeps its info');
+      await assert.rejects(store.put({ endpoint: 'dev-c', rpk: { publicKey: k2 } }), PublicKeyConflictError);
+      assert.throws(
+        () => db.prepare('UPDATE credentials SET rpk_key = ? WHERE endpoint = ?').run(k1, 'dev-d'),
+        'rpk_key is UNIQUE',
+      );
+      new SqliteCredentialStore({ db }); // again: no second backfill, nothing changes
+      assert.equal((await store.getByPublicKey(k2))?.endpoint, 'dev-b');
+    } finally {
+      db.close();
     }
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ECDH, generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type {
   BootstrapConfig,
@@ -6,6 +7,7 @@ import type {
   PendingBootstrapRecord,
 } from '../../src/store/bootstrap-config-store.js';
 import type { CredentialStore, SecurityInfo } from '../../src/store/credential-store.js';
+import { PublicKeyConflictError } from '../../src/store/public-key.js';
 import type { EventLog, LoggedEvent, StoredEvent } from '../../src/store/event-log.js';
 import type { ObservationStore, PersistedObservation } from '../../src/store/observation-store.js';
 import { CredentialConflictError, TagError } from '../../src/store/store-errors.js';
@@ -232,11 +234,31 @@ const PSK_A: SecurityInfo = {
   psk: { identity: 'identity-a', key: '000102030405060708090a0b0c0d0e0f' },
 };
 
+/** Another endpoint with a PSK, beside an RPK endpoint. */
+const PSK_A_ELSEWHERE: SecurityInfo = { ...PSK_A, endpoint: 'dev-p' };
+
 /** PSK_A with a PSK being rotated in. */
 const ROTATING_A: SecurityInfo = {
   ...PSK_A,
   nextPsk: { identity: 'identity-a-next', key: 'a0a1a2a3' },
 };
+
+/** A fresh P-256 raw public key: SubjectPublicKeyInfo DER hex (uncompressed point) and the point. */
+function p256Key(): { spki: string; compressed: string } {
+  const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .toString('hex');
+  // The same key with its point compressed (SEC 1 §2.3.3): another DER spelling of one key.
+  const point = spki.slice(-130);
+  const compressed =
+    '3039301306072a8648ce3d020106082a8648ce3d030107032200' +
+    (ECDH.convertKey(point, 'prime256v1', 'hex', 'hex', 'compressed') as string);
+  return { spki, compressed };
+}
+
+const KEY_A = p256Key();
+const KEY_B = p256Key();
+const RPK_A: SecurityInfo = { endpoint: 'dev-a', rpk: { publicKey: KEY_A.spki } };
 
 export function credentialStoreContract(name: string, make: Factory<CredentialStore>): void {
   describe(`CredentialStore contract: ${name}`, () => {
@@ -246,6 +268,7 @@ export function credentialStoreContract(name: string, make: Factory<CredentialSt
       const store = sut.get();
       assert.equal(await store.get('dev-a'), undefined);
       assert.equal(await store.getByPskIdentity('identity-a'), undefined);
+      assert.equal(await store.getByPublicKey(KEY_A.spki), undefined);
       assert.equal(await store.remove('dev-a'), undefined);
       assert.deepEqual(await collect(store.all()), []);
     });
@@ -503,6 +526,107 @@ export function credentialStoreContract(name: string, make: Factory<CredentialSt
       });
       assert.equal((await store.getByPskIdentity('identity-a'))?.endpoint, 'dev-b');
       assert.equal((await store.getByPskIdentity('identity-a-next'))?.endpoint, 'dev-b');
+    });
+
+    // Raw public keys (RFC 7250): indexed like PSK identities, by canonical SPKI (one key, one endpoint).
+
+    it('finds an info by its raw public key in any spelling of the key', async () => {
+      const store = sut.get();
+      await store.put(RPK_A);
+      await store.put(PSK_A_ELSEWHERE);
+      assertSame(await store.getByPublicKey(KEY_A.spki), RPK_A, 'as stored');
+      assertSame(await store.getByPublicKey(KEY_A.spki.toUpperCase()), RPK_A, 'upper-case hex');
+      assertSame(await store.getByPublicKey(KEY_A.compressed), RPK_A, 'compressed point');
+      assert.equal(await store.getByPublicKey(KEY_B.spki), undefined, 'a key no endpoint holds');
+      assert.equal(await store.getByPublicKey('3059'), undefined, 'no SubjectPublicKeyInfo');
+      assert.equal(await store.getByPublicKey('not hex'), undefined, 'not hex');
+      assert.equal(await store.getByPublicKey(''), undefined, 'empty');
+      const stored: SecurityInfo = { endpoint: 'dev-c', rpk: { publicKey: KEY_B.compressed } };
+      await store.put(stored);
+      assertSame(await store.getByPublicKey(KEY_B.spki), stored, 'stored compressed, found uncompressed');
+      assertSame(await store.get('dev-c'), stored, 'the info keeps the spelling it was given');
+    });
+
+    it('refuses a raw public key another endpoint holds, in any spelling, changing nothing', async () => {
+      const store = sut.get();
+      await store.put(RPK_A);
+      const b: SecurityInfo = { endpoint: 'dev-b', psk: { identity: 'identity-b', key: '01' } };
+      await store.put(b);
+      for (const publicKey of [KEY_A.spki, KEY_A.compressed, KEY_A.spki.toUpperCase()])
+        await assert.rejects(store.put({ endpoint: 'dev-b', rpk: { publicKey } }), (e: unknown) => {
+          assert.ok(e instanceof PublicKeyConflictError, `got ${String(e)}`);
+          assert.ok(e instanceof CredentialConflictError, 'a CredentialConflictError');
+          assert.equal(e.code, 'PETREL_ERR_CREDENTIAL_CONFLICT');
+          assert.equal(e.holder, 'dev-a');
+          assert.equal(e.identity, KEY_A.spki, 'the key, canonical');
+          assert.match(
+            e.message,
+            /raw public key .* of endpoint "dev-b" is already bound to endpoint "dev-a"/,
+          );
+          return true;
+        });
+      await assert.rejects(
+        store.put({ endpoint: 'dev-new', rpk: { publicKey: KEY_A.compressed } }),
+        PublicKeyConflictError,
+      );
+      assertSame(await store.get('dev-b'), b, 'dev-b keeps its info');
+      assertSame(await store.getByPskIdentity('identity-b'), b, 'and its identity');
+      assert.equal(await store.get('dev-new'), undefined, 'a refused new info is not stored');
+      assertSame(await store.getByPublicKey(KEY_A.spki), RPK_A, 'the holder keeps its key');
+    });
+
+    it('a key conflict changes nothing even when the PSK part is free', async () => {
+      const store = sut.get();
+      await store.put(RPK_A);
+      await assert.rejects(
+        store.put({
+          endpoint: 'dev-b',
+          rpk: { publicKey: KEY_A.spki },
+          nextPsk: { identity: 'identity-b-next', key: '01' },
+        }),
+        PublicKeyConflictError,
+      );
+      assert.equal(await store.getByPskIdentity('identity-b-next'), undefined, 'no half-stored info');
+    });
+
+    it('re-putting an endpoint with its own key (another spelling) is not a conflict', async () => {
+      const store = sut.get();
+      await store.put(RPK_A);
+      const respelled: SecurityInfo = {
+        endpoint: 'dev-a',
+        rpk: { publicKey: KEY_A.compressed },
+        nextPsk: { identity: 'identity-a-next', key: '01' },
+      };
+      await store.put(respelled);
+      assertSame(await store.getByPublicKey(KEY_A.spki), respelled, 'found with the new info');
+    });
+
+    it('a replace with another key or a PSK, or a remove, frees the key', async () => {
+      const store = sut.get();
+      await store.put(RPK_A);
+      await store.put({ endpoint: 'dev-a', rpk: { publicKey: KEY_B.spki } });
+      assert.equal(await store.getByPublicKey(KEY_A.spki), undefined, 'old key freed by a new key');
+      assert.equal((await store.getByPublicKey(KEY_B.spki))?.endpoint, 'dev-a', 'new key found');
+      await store.put(PSK_A);
+      assert.equal(await store.getByPublicKey(KEY_B.spki), undefined, 'freed by a PSK');
+      await store.put(RPK_A);
+      assertSame(await store.remove('dev-a'), RPK_A, 'remove');
+      assert.equal(await store.getByPublicKey(KEY_A.spki), undefined, 'freed by the remove');
+      await store.put({ endpoint: 'dev-b', rpk: { publicKey: KEY_A.compressed } });
+      assert.equal((await store.getByPublicKey(KEY_A.spki))?.endpoint, 'dev-b', 'another may take it');
+      await store.put({ endpoint: 'dev-c', rpk: { publicKey: KEY_B.spki } });
+      assert.equal((await store.getByPublicKey(KEY_B.spki))?.endpoint, 'dev-c', 'and the other one');
+    });
+
+    it('stores a publicKey that is no SubjectPublicKeyInfo as given, without indexing it', async () => {
+      const store = sut.get();
+      const odd: SecurityInfo = { endpoint: 'dev-a', rpk: { publicKey: '3059' } };
+      const same: SecurityInfo = { endpoint: 'dev-b', rpk: { publicKey: '3059' } };
+      await store.put(odd);
+      await store.put(same);
+      assertSame(await store.get('dev-a'), odd, 'kept');
+      assertSame(await store.get('dev-b'), same, 'no conflict: it can match no handshake key');
+      assert.equal(await store.getByPublicKey('3059'), undefined);
     });
   });
 }
