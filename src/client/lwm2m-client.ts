@@ -263,6 +263,8 @@ interface SecureSession {
   readonly dtls: DtlsChannel;
   /** Why it ended, when a handshake or the session failed. */
   failure: DtlsSessionError | undefined;
+  /** The server ended it with close_notify (a restart, an idle timeout on its side). */
+  peerClosed: boolean;
   closed: boolean;
 }
 
@@ -897,7 +899,12 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
    * DTLS handshake or session rejects with UplinkRefusedError (a "Fail" alert, or credentials that
    * cannot work: no retry) or LwM2mClientError('secure-session-failed') (retried after back-off).
    */
-  async #uplink(account: ServerAccount, request: UplinkRequest, version: string): Promise<UplinkResponse> {
+  async #uplink(
+    account: ServerAccount,
+    request: UplinkRequest,
+    version: string,
+    retried = false,
+  ): Promise<UplinkResponse> {
     const plain = this.#requireBinding();
     const peer = await this.#resolve(account);
     if (parseServerUri(account.uri).scheme === 'coap') {
@@ -921,6 +928,9 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     try {
       return await session.binding.sendUplink({ peer, lwm2mVersion: version }, request);
     } catch (e) {
+      // The server closed the session under this request: once more, over a new handshake.
+      if (session.peerClosed && !retried && e instanceof BindingError && e.reason === 'closed')
+        return this.#uplink(account, request, version, true);
       const failure = session.failure;
       if (failure !== undefined && e instanceof BindingError && e.reason === 'closed') {
         const text = `DTLS with ${serverName(account)} failed: ${failure.message}`;
@@ -977,8 +987,22 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     });
     const channel = this.#options.wrapSecureChannel?.(dtls, ssid) ?? dtls;
     const binding = this.#newBinding(channel);
-    const session: SecureSession = { fingerprint, binding, dtls, failure: undefined, closed: false };
+    const session: SecureSession = {
+      fingerprint,
+      binding,
+      dtls,
+      failure: undefined,
+      peerClosed: false,
+      closed: false,
+    };
     dtls.onError((e) => this.#secureError(ssid, session, e));
+    // A close_notify from the server: the next request (and one in flight) starts a new handshake
+    // at once instead of waiting out CoAP retransmissions on a session the server has forgotten.
+    dtls.onSessionClosed(({ reason }) => {
+      if (reason !== 'peer-closed' || session.closed) return;
+      session.peerClosed = true;
+      void this.#closeSession(ssid, session);
+    });
     this.#secure.set(ssid, session);
     return session;
   }

@@ -162,6 +162,7 @@ export class DtlsChannel implements Channel {
   readonly #limits: Required<DtlsLimits>;
   readonly #requireEms: boolean;
   readonly #events = new ChannelEvents();
+  readonly #sessionClosed: ((info: { peer: Peer; reason: DtlsSessionCloseReason }) => void)[] = [];
   readonly #entries = new Map<string, Entry>();
   /** Server: ClientHellos arriving in fragments, by address, until complete (bounded, short-lived). */
   readonly #partialHellos = new Map<string, PartialHello>();
@@ -360,6 +361,15 @@ export class DtlsChannel implements Channel {
 
   onError(handler: ChannelErrorHandler): void {
     this.#events.onError(handler);
+  }
+
+  /**
+   * An established session ended: the peer sent close_notify (`peer-closed`), we ended it (idle
+   * timeout, eviction, close(): `closed`), or it failed (`failed`, also reported to onError). A
+   * client uses it to start a new handshake at once instead of waiting for a retransmission.
+   */
+  onSessionClosed(handler: (info: { peer: Peer; reason: DtlsSessionCloseReason }) => void): void {
+    this.#sessionClosed.push(handler);
   }
 
   /** Sends close_notify on every session, then closes the transport. */
@@ -706,6 +716,20 @@ export class DtlsChannel implements Channel {
       this.#timers.cancel(entry.idleTask);
       // `state` is already 'closed': a handshake is one that never reached establish().
       if (!connection.applicationPeer) this.#handshakes--;
+      const peer = connection.applicationPeer;
+      if (peer !== undefined) {
+        const reason: DtlsSessionCloseReason = error
+          ? 'failed'
+          : connection.closedByPeer
+            ? 'peer-closed'
+            : 'closed';
+        for (const handler of this.#sessionClosed)
+          try {
+            handler({ peer, reason });
+          } catch (e) {
+            this.#events.errorLater(new ChannelSocketError('a session-closed handler failed', { cause: e }));
+          }
+      }
     }
     if (error) this.#events.error(error);
   }
@@ -735,6 +759,9 @@ export class DtlsChannel implements Channel {
     }
   }
 }
+
+/** Why an established session ended (DtlsChannel.onSessionClosed). */
+export type DtlsSessionCloseReason = 'peer-closed' | 'closed' | 'failed';
 
 interface PartialHello {
   messageSeq: number;

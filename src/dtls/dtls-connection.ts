@@ -89,6 +89,8 @@ export abstract class DtlsConnection {
   lastActivity: number;
   /** The Peer handed to the application, with the authenticated identity, once established. */
   applicationPeer: Peer | undefined;
+  /** The peer ended the session with close_notify (RFC 5246 §7.2.1). */
+  closedByPeer = false;
 
   protected readonly ctx: ConnectionContext;
   protected readonly transcript = new HandshakeTranscript();
@@ -353,6 +355,7 @@ export abstract class DtlsConnection {
     }
     if (alert.description === AlertDescription.close_notify) {
       // A clean end (RFC 5246 §7.2.1), not an error: the session goes without a report.
+      this.closedByPeer = true;
       this.close(undefined);
     } else if (alert.level === AlertLevel.fatal || this.state === 'handshake') {
       this.close(

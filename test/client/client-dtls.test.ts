@@ -25,6 +25,7 @@ import type { Registration } from '../../src/server/registration.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
 import type { Channel, ChannelErrorHandler, Peer, ReceiveHandler } from '../../src/transport/channel.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
+import { MemoryRegistrationStore } from '../../src/store/memory-registration-store.js';
 import { freeUdpPort } from '../support/peers.js';
 
 const KEY = '000102030405060708090a0b0c0d0e0f';
@@ -275,6 +276,57 @@ describe('LwM2mClient over coaps:// (PSK from /0)', () => {
       );
     } finally {
       await t.close(server);
+    }
+  });
+
+  it("a close_notify from the server (a restart) ends the client's session: the next request runs on a new one", async () => {
+    const network = new MemoryNetwork();
+    const credentials = new MemoryCredentialStore();
+    await credentials.put({ endpoint: 'dev-1', psk: { identity: 'dev-1-id', key: KEY } });
+    const store = new MemoryRegistrationStore();
+    const start = async (): Promise<LwM2mServer> => {
+      const server = new LwM2mServer({
+        channel: network.channel(SERVER, 5683),
+        coaps: { channel: network.channel(SERVER, 5684), credentials },
+        store,
+        random: seededRandom(7),
+        requestTimeout: 3000,
+      });
+      await server.start();
+      return server;
+    };
+    let port = 41000;
+    const client = new LwM2mClient({
+      endpoint: 'dev-1',
+      servers: [
+        {
+          uri: `coaps://${SERVER}:5684`,
+          lifetime: 300,
+          security: { securityMode: 0, publicKeyOrIdentity: 'dev-1-id', secretKey: Buffer.from(KEY, 'hex') },
+        },
+      ],
+      channel: network.channel('10.0.0.2', 56830),
+      secureTransport: () => network.channel('10.0.0.2', port++),
+      random: seededRandom(9),
+    });
+    let server = await start();
+    try {
+      const registered = next(client, 'registered');
+      await client.start();
+      await registered;
+      // The server restarts: its DtlsChannel.close() sends close_notify to the device.
+      await server.stop();
+      server = await start();
+      const failures: unknown[] = [];
+      client.registration.on('attempt-failed', (info) => failures.push(info));
+      await client.update();
+      assert.deepEqual(failures, [], 'the Update went through at the first attempt');
+      assert.equal(client.status(1)?.state, 'registered');
+      assert.ok(await server.getRegistration('dev-1'), 'the restarted server has the Update');
+      assert.equal(port, 41002, 'one new DTLS session, on a fresh socket');
+    } finally {
+      await client.stop();
+      await server.stop();
     }
   });
 

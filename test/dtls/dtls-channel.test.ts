@@ -435,6 +435,38 @@ describe('DtlsChannel PSK handshake (memory network)', () => {
     assert.throws(() => r2.client.send(SERVER, text('z')), { code: 'PETREL_ERR_CHANNEL_CLOSED' });
   });
 
+  it('reports each end of an established session with its reason (onSessionClosed)', async () => {
+    const r = rig({ server: { limits: { idleTimeout: 30_000 } } });
+    const serverSaw: string[] = [];
+    const clientSaw: string[] = [];
+    r.server.onSessionClosed(({ reason }) => serverSaw.push(reason));
+    r.client.onSessionClosed(({ peer, reason }) => clientSaw.push(`${peer.address}:${peer.port} ${reason}`));
+    r.client.send(SERVER, text('x'));
+    await r.settle();
+    assert.deepEqual([serverSaw, clientSaw], [[], []], 'nothing while the session lives');
+    r.clock.advance(30_000);
+    await r.settle();
+    assert.deepEqual(serverSaw, ['closed'], 'the server ended it (idle)');
+    assert.deepEqual(
+      clientSaw,
+      [`${SERVER.address}:${SERVER.port} peer-closed`],
+      'the client got close_notify',
+    );
+    // A handler that throws does not break the channel: the error is reported.
+    r.client.onSessionClosed(() => {
+      throw new Error('application bug');
+    });
+    r.client.send(SERVER, text('y'));
+    await r.settle();
+    await r.server.close();
+    await r.settle();
+    assert.equal(clientSaw.at(-1), `${SERVER.address}:${SERVER.port} peer-closed`);
+    assert.ok(
+      r.clientErrors.some((e) => /session-closed handler failed/.test(e.message)),
+      'reported',
+    );
+  });
+
   it('runs a CoAP endpoint over it unchanged', async () => {
     const r = rig();
     const server = new CoapEndpoint({ channel: r.server, clock: r.clock });
