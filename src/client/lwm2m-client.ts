@@ -302,6 +302,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #saving: Promise<void> = Promise.resolve();
   #saveQueued = false;
   #accountTimer: ReturnType<Clock['setTimeout']> | undefined;
+  /** True while a committed bootstrap is being applied (the tree listener leaves it to that). */
+  #committing = false;
   readonly #clock: Clock;
   readonly #handler: RequestHandler;
   #binding: CoapClientBinding | undefined;
@@ -416,8 +418,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.#forward('error', (e) => this.#error(e));
     this.tree.onChange((paths, kind) => {
       if (kind === 'values') this.notifications.changed(paths);
-      // A bootstrap session's changes count only once it commits (#bootstrapCommitted).
-      if (!this.#started || this.bootstrap.inSession) return;
+      // A bootstrap session's changes count only once it commits (#bootstrapCommitted acts on them).
+      if (!this.#started || this.bootstrap.inSession || this.#committing) return;
       if (paths.some((p) => p.objectId !== undefined && STATE_OBJECTS.includes(p.objectId))) this.#save();
       if (kind === 'structure') void this.registration.objectsChanged().catch((e: unknown) => this.#error(e));
       // A write to /0 or /1 (URI, lifetime, binding) changes a registration: Update, or a
@@ -777,6 +779,15 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
    * de-registered, new ones register), and it is saved.
    */
   async #bootstrapCommitted(session: BootstrapSession): Promise<void> {
+    this.#committing = true;
+    try {
+      await this.#applyBootstrap(session);
+    } finally {
+      this.#committing = false;
+    }
+  }
+
+  async #applyBootstrap(session: BootstrapSession): Promise<void> {
     // Instances the network wrote are the network's, unless a source still protects them.
     for (const oid of [0, 1]) {
       for (const key of [...this.#sources.keys()])
@@ -795,8 +806,14 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.#scheduleAccountTimeout();
     if (!this.#started) return;
     for (const account of this.accounts()) await this.#resolve(account).catch((e: unknown) => this.#error(e));
-    await this.registration.accountsChanged();
-    await this.registration.objectsChanged();
+    // Registrations follow once `bootstrapped` is out (the engine emits it when this returns).
+    setImmediate(() => {
+      if (!this.#started) return;
+      void this.registration
+        .accountsChanged()
+        .then(() => this.registration.objectsChanged())
+        .catch((e: unknown) => this.#error(e));
+    });
   }
 
   /** /0/x/12: the Bootstrap-Server account is purged that long after a bootstrap (0 = kept). */

@@ -63,7 +63,10 @@ describe('petrel client --bootstrap', () => {
     t.after(first.stop);
     const [reg] = await registered;
     assert.equal(reg.endpoint, 'cli-bs-1');
-    await waitFor(() => first.out().includes('"event":"registered"'), 'the registered line');
+    await waitFor(
+      () => first.out().includes('"event":"registered"') && first.out().includes('"event":"bootstrapped"'),
+      'the bootstrapped and registered lines',
+    );
     assert.equal(reg.lifetime, 120);
     const lines = first
       .out()
