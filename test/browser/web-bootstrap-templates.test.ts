@@ -13,20 +13,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { startApiServer } from '../../src/api/api-server.js';
-import type { RunningApiServer } from '../../src/api/api-server.js';
-import { BootstrapServer } from '../../src/bootstrap/bootstrap-server.js';
+import type { Locator, Page } from 'playwright-core';
 import type { BootstrapSessionRecord } from '../../src/bootstrap/bootstrap-server.js';
 import { seededRandom } from '../../src/random.js';
-import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryBootstrapConfigStore } from '../../src/store/memory-bootstrap-config-store.js';
-import { MemoryEventLog } from '../../src/store/memory-event-log.js';
-import { MemoryTagStore } from '../../src/store/memory-tag-store.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
-import { BS_SERVER, BootstrapPeer } from '../bootstrap/bootstrap-peer.js';
-import type { PeerProfile } from '../bootstrap/bootstrap-peer.js';
-import { browserSkip, currentWebBuild, launchChromium, shot, until } from './browser-fixture.js';
+import { BS_SERVER } from '../bootstrap/bootstrap-peer.js';
+import {
+  bootstrapOnce as bootstrapPeerOnce,
+  openConsolePage,
+  settledSessionRow,
+  startConsoleRig,
+  stopConsoleRig,
+} from '../support/browser-rig.js';
+import type { ConsoleRig } from '../support/browser-rig.js';
+import { browserSkip, shot, until } from './browser-fixture.js';
 
 const SHOTS = 'web-bootstrap-templates';
 const EP = 'bs-tpl-1';
@@ -45,75 +46,28 @@ const template = (account: Record<string, unknown>) => ({
   ],
 });
 
-/** A LwM2M 1.2 device that sends `ep=` in its Bootstrap-Request and has only its BS account. */
-const profile = (endpoint: string): PeerProfile => ({
-  endpoint,
-  lwm2mVersion: '1.2',
-  requestQuery: [`ep=${endpoint}`],
-  pack: undefined,
-  otherLinks: [],
-});
-
 describe('web console: bootstrap templates', { skip: browserSkip, timeout: 120_000 }, () => {
   const configs = new MemoryBootstrapConfigStore();
   const network = new MemoryNetwork();
-  let server: LwM2mServer | undefined;
-  let bootstrap: BootstrapServer | undefined;
-  let api: RunningApiServer | undefined;
-  let browser: Browser | undefined;
+  let rig: ConsoleRig | undefined;
 
   before(async () => {
-    const webRoot = await currentWebBuild();
-    server = new LwM2mServer({ channel: new MemoryNetwork().channel('10.0.0.9', 5683) });
-    await server.start();
-    bootstrap = new BootstrapServer({
-      configs,
-      channel: network.channel(BS_SERVER.address, BS_SERVER.port),
-      random: seededRandom(8),
-      requestTimeout: 5000,
-    });
-    await bootstrap.start();
-    api = await startApiServer({
-      server,
-      stores: {
-        tags: new MemoryTagStore(),
-        events: new MemoryEventLog({ capacity: 500 }),
-        kind: 'memory',
-        bootstrapConfigs: configs,
+    rig = await startConsoleRig({
+      server: { channel: new MemoryNetwork().channel('10.0.0.9', 5683) },
+      bootstrap: {
+        configs,
+        channel: network.channel(BS_SERVER.address, BS_SERVER.port),
+        random: seededRandom(8),
+        requestTimeout: 5000,
       },
-      bootstrap,
-      webRoot,
+      stores: { bootstrapConfigs: configs },
     });
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await bootstrap?.stop().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-  });
+  after(() => stopConsoleRig(rig));
 
-  /** One Client-Initiated bootstrap of `endpoint` by the scripted peer; resolves with the finished session. */
-  async function bootstrapOnce(endpoint: string): Promise<BootstrapSessionRecord> {
-    const bs = bootstrap!;
-    const finished = new Promise<BootstrapSessionRecord>((resolve) => {
-      const on = (s: BootstrapSessionRecord): void => {
-        if (s.endpoint !== endpoint) return;
-        bs.off('session-finished', on);
-        resolve(s);
-      };
-      bs.on('session-finished', on);
-    });
-    const peer = new BootstrapPeer(network, profile(endpoint), { address: '10.0.0.2' });
-    try {
-      const answer = await peer.bootstrapRequest();
-      assert.equal(answer.code, 0x44, 'Bootstrap-Request answered 2.04');
-      return await finished;
-    } finally {
-      await peer.close();
-    }
-  }
+  const bootstrapOnce = (endpoint: string): Promise<BootstrapSessionRecord> =>
+    bootstrapPeerOnce(rig!.bootstrap!, network, endpoint, '10.0.0.2');
 
   const text = async (l: Locator): Promise<string> => (await l.textContent().catch(() => '')) ?? '';
   const configRow = (page: Page, endpoint: string): Locator =>
@@ -122,12 +76,9 @@ describe('web console: bootstrap templates', { skip: browserSkip, timeout: 120_0
     page.locator(`[data-testid="template-row"][data-name="${name}"]`);
 
   it('makes a template and a device from it, bootstraps the device, and guards the template in use', async () => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 1100 } });
-    page.setDefaultTimeout(10_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, pageErrors } = await openConsolePage(rig!.browser, { width: 1300, height: 1100 });
     try {
-      await page.goto(`http://127.0.0.1:${api!.port}/`);
+      await page.goto(`http://127.0.0.1:${rig!.api.port}/`);
       await page.getByRole('link', { name: 'Bootstrap', exact: true }).click();
       await page.getByText('No template yet.').waitFor();
 
@@ -236,11 +187,8 @@ describe('web console: bootstrap templates', { skip: browserSkip, timeout: 120_0
       // A real bootstrap of the device: the session succeeds and is shown.
       const ok = await bootstrapOnce(EP);
       assert.equal(ok.outcome?.status, 'succeeded');
-      const okRow = page.locator(`[data-testid="session-row"][data-session="${ok.id}"]`);
       // The poll may first show the session still running: wait for its final state.
-      await page
-        .locator(`[data-testid="session-row"][data-session="${ok.id}"][data-status="succeeded"]`)
-        .waitFor();
+      const okRow = await settledSessionRow(page, ok.id, 'succeeded');
       assert.equal(await okRow.getAttribute('data-status'), 'succeeded');
       await detail.locator('[data-testid="latest-session"][data-status="succeeded"]').waitFor();
       await shot(page, SHOTS, '05-bootstrapped');

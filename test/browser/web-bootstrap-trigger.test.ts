@@ -9,21 +9,23 @@
 // test-artifacts/web-bootstrap-trigger/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { startApiServer } from '../../src/api/api-server.js';
-import type { RunningApiServer } from '../../src/api/api-server.js';
-import { BootstrapServer } from '../../src/bootstrap/bootstrap-server.js';
+import type { Locator, Page } from 'playwright-core';
 import type { BootstrapReason, BootstrapSessionRecord } from '../../src/bootstrap/bootstrap-server.js';
 import { LwM2mClient } from '../../src/client/lwm2m-client.js';
 import { createDefaultRegistry } from '../../src/model/object-registry.js';
 import { seededRandom } from '../../src/random.js';
-import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryBootstrapConfigStore } from '../../src/store/memory-bootstrap-config-store.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
-import { MemoryEventLog } from '../../src/store/memory-event-log.js';
-import { MemoryTagStore } from '../../src/store/memory-tag-store.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
-import { browserSkip, currentWebBuild, launchChromium, shot, until } from './browser-fixture.js';
+import {
+  openConsolePage,
+  settledSessionRow,
+  registration,
+  startConsoleRig,
+  stopConsoleRig,
+} from '../support/browser-rig.js';
+import type { ConsoleRig } from '../support/browser-rig.js';
+import { browserSkip, shot, until } from './browser-fixture.js';
 
 const SHOTS = 'web-bootstrap-trigger';
 const EP = 'trig-web-1';
@@ -47,49 +49,30 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
   const network = new MemoryNetwork();
   const configs = new MemoryBootstrapConfigStore();
   const credentials = new MemoryCredentialStore();
-  let server: LwM2mServer | undefined;
-  let bootstrap: BootstrapServer | undefined;
-  let api: RunningApiServer | undefined;
+  let rig: ConsoleRig | undefined;
   let client: LwM2mClient | undefined;
-  let browser: Browser | undefined;
   const finished: BootstrapSessionRecord[] = [];
 
   before(async () => {
-    const webRoot = await currentWebBuild();
     await configs.put(EP, nosecAccount);
     await configs.put(PSK_EP, nosecAccount);
     await credentials.put({
       endpoint: PSK_EP,
       psk: { identity: PSK_EP, key: '00112233445566778899aabbccddeeff' },
     });
-    server = new LwM2mServer({
-      channel: network.channel(DM.address, DM.port),
-      model,
-      random: seededRandom(2),
-    });
-    await server.start();
-    bootstrap = new BootstrapServer({
-      configs,
-      credentials,
-      allowNoSec: true,
-      channel: network.channel(BS.address, BS.port),
-      random: seededRandom(4),
-      requestTimeout: 5000,
-    });
-    bootstrap.on('session-finished', (s) => finished.push(s));
-    await bootstrap.start();
-    api = await startApiServer({
-      server,
-      stores: {
-        tags: new MemoryTagStore(),
-        events: new MemoryEventLog({ capacity: 500 }),
-        kind: 'memory',
-        bootstrapConfigs: configs,
+    rig = await startConsoleRig({
+      server: { channel: network.channel(DM.address, DM.port), model, random: seededRandom(2) },
+      bootstrap: {
+        configs,
         credentials,
+        allowNoSec: true,
+        channel: network.channel(BS.address, BS.port),
+        random: seededRandom(4),
+        requestTimeout: 5000,
       },
-      bootstrap,
-      webRoot,
+      stores: { bootstrapConfigs: configs, credentials },
     });
+    rig.bootstrap!.on('session-finished', (s) => finished.push(s));
     // A device with only its Bootstrap-Server account: it bootstraps, then registers with DM.
     client = new LwM2mClient({
       endpoint: EP,
@@ -100,26 +83,12 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       random: seededRandom(5),
       coap: { transmission: { ackTimeout: 500, maxRetransmit: 2 } },
     });
-    const registered = new Promise<void>((resolve) => {
-      const on = (reg: { endpoint: string }): void => {
-        if (reg.endpoint !== EP) return;
-        server!.off('registered', on);
-        resolve();
-      };
-      server!.on('registered', on);
-    });
+    const registered = registration(rig.server, EP);
     await client.start();
     await registered;
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await client?.stop().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await bootstrap?.stop().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-  });
+  after(() => stopConsoleRig(rig, client ? [client] : []));
 
   const sessionOf = async (reason: BootstrapReason): Promise<BootstrapSessionRecord> => {
     let found: BootstrapSessionRecord | undefined;
@@ -143,12 +112,9 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
   }
 
   it('sends a device to bootstrap for each reason and shows the answers', async () => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 1100 } });
-    page.setDefaultTimeout(10_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, pageErrors } = await openConsolePage(rig!.browser, { width: 1300, height: 1100 });
     try {
-      await page.goto(`http://127.0.0.1:${api!.port}/`);
+      await page.goto(`http://127.0.0.1:${rig!.api.port}/`);
       await page.getByRole('link', { name: 'Bootstrap', exact: true }).click();
       const detail = await openDetail(page, EP);
       const trigger = detail.getByTestId('bootstrap-trigger');
@@ -168,7 +134,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       await error.waitFor();
       assert.equal(await error.getAttribute('data-code'), 'CONFLICT');
       assert.match(await text(error), /no PSK to rotate/);
-      assert.equal(await bootstrap!.pendingBootstrap(EP), undefined, 'nothing recorded');
+      assert.equal(await rig!.bootstrap!.pendingBootstrap(EP), undefined, 'nothing recorded');
       await shot(page, SHOTS, '01-rotate-refused');
 
       // Reconfigure goes without a confirm: /1/x/9 is executed and the device bootstraps again.
@@ -187,7 +153,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       await trigger.getByRole('button', { name: 'Send to bootstrap…', exact: true }).click();
       await confirm.getByRole('button', { name: 'Cancel', exact: true }).click();
       assert.equal(await confirm.count(), 0);
-      assert.equal(await bootstrap!.pendingBootstrap(EP), undefined, 'cancel sent nothing');
+      assert.equal(await rig!.bootstrap!.pendingBootstrap(EP), undefined, 'cancel sent nothing');
       await trigger.getByRole('button', { name: 'Send to bootstrap…', exact: true }).click();
       assert.match(await text(confirm), /every LwM2M Server account/);
       await confirm.getByRole('button', { name: 'Confirm Unbootstrap', exact: true }).click();
@@ -201,10 +167,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
       await until('the accounts to go', () => Promise.resolve(client!.accounts().length === 0));
       assert.ok(client!.bootstrapAccount(), 'the Bootstrap-Server account stays');
       // The session is listed with its reason, in the list and as the device's latest.
-      const row = page.locator(`[data-testid="session-row"][data-session="${removed.id}"]`);
-      await page
-        .locator(`[data-testid="session-row"][data-session="${removed.id}"][data-status="succeeded"]`)
-        .waitFor();
+      const row = await settledSessionRow(page, removed.id, 'succeeded');
       assert.equal(await row.getAttribute('data-status'), 'succeeded');
       assert.equal(await text(row.getByTestId('session-reason')), 'Unbootstrap');
       const latest = detail.getByTestId('latest-session');
@@ -237,7 +200,7 @@ describe('web console: send to bootstrap', { skip: browserSkip, timeout: 120_000
           'the old PSK is retired once the device has used the new one.',
       );
       assert.ok(!(await page.content()).includes(next.key), 'the next key is not shown');
-      assert.equal((await bootstrap!.pendingBootstrap(PSK_EP))?.reason, 'rotate');
+      assert.equal((await rig!.bootstrap!.pendingBootstrap(PSK_EP))?.reason, 'rotate');
       await shot(page, SHOTS, '04-rotation-recorded');
 
       // The Security page shows the rotation under way.

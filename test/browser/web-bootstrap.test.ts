@@ -9,101 +9,55 @@
 // test-artifacts/web-bootstrap/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { startApiServer } from '../../src/api/api-server.js';
-import type { RunningApiServer } from '../../src/api/api-server.js';
-import { BootstrapServer } from '../../src/bootstrap/bootstrap-server.js';
+import type { Locator, Page } from 'playwright-core';
 import type { BootstrapSessionRecord } from '../../src/bootstrap/bootstrap-server.js';
 import { seededRandom } from '../../src/random.js';
-import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryBootstrapConfigStore } from '../../src/store/memory-bootstrap-config-store.js';
-import { MemoryEventLog } from '../../src/store/memory-event-log.js';
-import { MemoryTagStore } from '../../src/store/memory-tag-store.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
-import { BS_SERVER, BootstrapPeer } from '../bootstrap/bootstrap-peer.js';
-import type { Override, PeerProfile } from '../bootstrap/bootstrap-peer.js';
-import { browserSkip, currentWebBuild, launchChromium, shot, until } from './browser-fixture.js';
+import { BS_SERVER } from '../bootstrap/bootstrap-peer.js';
+import type { Override } from '../bootstrap/bootstrap-peer.js';
+import {
+  bootstrapOnce as bootstrapPeerOnce,
+  openConsolePage,
+  settledSessionRow,
+  startConsoleRig,
+  stopConsoleRig,
+} from '../support/browser-rig.js';
+import type { ConsoleRig } from '../support/browser-rig.js';
+import { browserSkip, shot, until } from './browser-fixture.js';
 
 const SHOTS = 'web-bootstrap';
 const EP = 'bs-web-1';
 const PSK_ID = 'bs-web-id';
 const BROKEN = 'bs-broken';
 
-/** A LwM2M 1.2 device that sends `ep=` in its Bootstrap-Request and has only its BS account. */
-const profile = (endpoint: string): PeerProfile => ({
-  endpoint,
-  lwm2mVersion: '1.2',
-  requestQuery: [`ep=${endpoint}`],
-  pack: undefined,
-  otherLinks: [],
-});
-
 describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () => {
   const configs = new MemoryBootstrapConfigStore();
   const network = new MemoryNetwork();
-  let server: LwM2mServer | undefined;
-  let bootstrap: BootstrapServer | undefined;
-  let api: RunningApiServer | undefined;
-  let browser: Browser | undefined;
+  let rig: ConsoleRig | undefined;
   let peers = 0;
 
   before(async () => {
-    const webRoot = await currentWebBuild();
-    server = new LwM2mServer({ channel: new MemoryNetwork().channel('10.0.0.9', 5683) });
-    await server.start();
-    bootstrap = new BootstrapServer({
-      configs,
-      channel: network.channel(BS_SERVER.address, BS_SERVER.port),
-      random: seededRandom(5),
-      requestTimeout: 5000,
-    });
-    await bootstrap.start();
-    api = await startApiServer({
-      server,
-      stores: {
-        tags: new MemoryTagStore(),
-        events: new MemoryEventLog({ capacity: 500 }),
-        kind: 'memory',
-        bootstrapConfigs: configs,
+    rig = await startConsoleRig({
+      server: { channel: new MemoryNetwork().channel('10.0.0.9', 5683) },
+      bootstrap: {
+        configs,
+        channel: network.channel(BS_SERVER.address, BS_SERVER.port),
+        random: seededRandom(5),
+        requestTimeout: 5000,
       },
-      bootstrap,
-      webRoot,
+      stores: { bootstrapConfigs: configs },
     });
     // Written to the store some other way: not a valid configuration (no server account).
     await configs.put(BROKEN, { servers: [] });
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await bootstrap?.stop().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-  });
+  after(() => stopConsoleRig(rig));
 
-  /** One Client-Initiated bootstrap of `endpoint` by the scripted peer; resolves with the finished session. */
-  async function bootstrapOnce(endpoint: string, override?: Override): Promise<BootstrapSessionRecord> {
-    const bs = bootstrap!;
-    const finished = new Promise<BootstrapSessionRecord>((resolve) => {
-      const on = (s: BootstrapSessionRecord): void => {
-        if (s.endpoint !== endpoint) return;
-        bs.off('session-finished', on);
-        resolve(s);
-      };
-      bs.on('session-finished', on);
-    });
-    // A new address each time: the peer's message ids repeat (seeded), and the server would take
-    // a repeated id from the same address for a retransmission.
-    const peer = new BootstrapPeer(network, profile(endpoint), { address: `10.0.0.${++peers + 1}` });
-    if (override) peer.override = override;
-    try {
-      const answer = await peer.bootstrapRequest();
-      assert.equal(answer.code, 0x44, 'Bootstrap-Request answered 2.04');
-      return await finished;
-    } finally {
-      await peer.close();
-    }
-  }
+  // A new address each time: the peer's message ids repeat (seeded), and the server would take
+  // a repeated id from the same address for a retransmission.
+  const bootstrapOnce = (endpoint: string, override?: Override): Promise<BootstrapSessionRecord> =>
+    bootstrapPeerOnce(rig!.bootstrap!, network, endpoint, `10.0.0.${++peers + 1}`, override);
 
   const configRow = (page: Page, endpoint: string): Locator =>
     page.locator(`[data-testid="config-row"][data-endpoint="${endpoint}"]`);
@@ -128,12 +82,9 @@ describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () =
   }
 
   it('creates, lists, edits and deletes a configuration and shows the sessions it drives', async () => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 1100 } });
-    page.setDefaultTimeout(10_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, pageErrors } = await openConsolePage(rig!.browser, { width: 1300, height: 1100 });
     try {
-      await page.goto(`http://127.0.0.1:${api!.port}/`);
+      await page.goto(`http://127.0.0.1:${rig!.api.port}/`);
       await page.getByRole('link', { name: 'Bootstrap', exact: true }).click();
       assert.equal(new URL(page.url()).pathname, '/bootstrap');
 
@@ -211,11 +162,8 @@ describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () =
       // A device bootstraps: the session appears (polled) with its steps, all answered.
       const ok = await bootstrapOnce(EP);
       assert.equal(ok.outcome?.status, 'succeeded');
-      const okRow = page.locator(`[data-testid="session-row"][data-session="${ok.id}"]`);
       // The poll may first show the session still running: wait for its final state.
-      await page
-        .locator(`[data-testid="session-row"][data-session="${ok.id}"][data-status="succeeded"]`)
-        .waitFor();
+      const okRow = await settledSessionRow(page, ok.id, 'succeeded');
       assert.equal(await okRow.getAttribute('data-status'), 'succeeded');
       assert.equal(await okRow.getByTestId('session-status').textContent(), 'succeeded');
       await okRow.getByRole('button', { name: new RegExp(`^Steps of ${EP} at `) }).click();
@@ -246,10 +194,7 @@ describe('web console: bootstrap', { skip: browserSkip, timeout: 120_000 }, () =
         method === 'PUT' && path.startsWith('/1/') ? '4.00' : undefined;
       const failed = await bootstrapOnce(EP, refusing);
       assert.equal(failed.outcome?.status, 'failed');
-      const failedRow = page.locator(`[data-testid="session-row"][data-session="${failed.id}"]`);
-      await page
-        .locator(`[data-testid="session-row"][data-session="${failed.id}"][data-status="failed"]`)
-        .waitFor();
+      const failedRow = await settledSessionRow(page, failed.id, 'failed');
       assert.equal(await failedRow.getAttribute('data-status'), 'failed');
       assert.match(
         (await failedRow.getByTestId('session-failure').textContent()) ?? '',

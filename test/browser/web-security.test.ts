@@ -9,18 +9,15 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { startApiServer } from '../../src/api/api-server.js';
-import type { RunningApiServer } from '../../src/api/api-server.js';
+import type { Page } from 'playwright-core';
 import { LwM2mClient } from '../../src/client/lwm2m-client.js';
 import type { ServerSecurityConfig } from '../../src/client/lwm2m-client.js';
 import { SimulatedDevice, createSimulatorModel } from '../../src/cli/simulated-device.js';
-import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import { MemoryCredentialStore } from '../../src/store/memory-credential-store.js';
-import { MemoryEventLog } from '../../src/store/memory-event-log.js';
-import { MemoryTagStore } from '../../src/store/memory-tag-store.js';
 import { MemoryNetwork } from '../../src/transport/memory-channel.js';
-import { browserSkip, currentWebBuild, launchChromium, shot, until } from './browser-fixture.js';
+import { openConsolePage, registration, startConsoleRig, stopConsoleRig } from '../support/browser-rig.js';
+import type { ConsoleRig } from '../support/browser-rig.js';
+import { browserSkip, shot, until } from './browser-fixture.js';
 
 const SHOTS = 'web-security';
 const SERVER = '10.0.0.1';
@@ -32,9 +29,7 @@ describe('web console: security', { skip: browserSkip, timeout: 120_000 }, () =>
   const credentials = new MemoryCredentialStore();
   const network = new MemoryNetwork();
   const clients: LwM2mClient[] = [];
-  let server: LwM2mServer | undefined;
-  let api: RunningApiServer | undefined;
-  let browser: Browser | undefined;
+  let rig: ConsoleRig | undefined;
 
   /** A simulated device on the in-memory network: NoSec over coap://, or PSK over coaps://. */
   async function startClient(
@@ -57,51 +52,27 @@ describe('web console: security', { skip: browserSkip, timeout: 120_000 }, () =>
       secureTransport: () => network.channel(address, 56840),
     });
     clients.push(client);
-    const registered = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${endpoint} did not register`)), 10_000);
-      const listener = (reg: { endpoint: string }): void => {
-        if (reg.endpoint !== endpoint) return;
-        clearTimeout(timer);
-        server!.off('registered', listener);
-        resolve();
-      };
-      server!.on('registered', listener);
-    });
+    const registered = registration(rig!.server, endpoint, 10_000);
     await client.start();
     await registered;
   }
 
   before(async () => {
-    const webRoot = await currentWebBuild();
     const model = createSimulatorModel();
-    server = new LwM2mServer({
-      channel: network.channel(SERVER, 5683),
-      coaps: { channel: network.channel(SERVER, 5684), credentials },
-      model,
-      requestTimeout: 5000,
-    });
-    await server.start();
-    api = await startApiServer({
-      server,
-      stores: {
-        tags: new MemoryTagStore(),
-        events: new MemoryEventLog({ capacity: 500 }),
-        kind: 'memory',
-        credentials,
+    rig = await startConsoleRig({
+      server: {
+        channel: network.channel(SERVER, 5683),
+        coaps: { channel: network.channel(SERVER, 5684), credentials },
+        model,
+        requestTimeout: 5000,
       },
+      stores: { credentials },
       model,
-      webRoot,
     });
     await startClient(NOSEC_EP, '10.0.0.21');
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    for (const c of clients) await c.stop().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-  });
+  after(() => stopConsoleRig(rig, clients));
 
   const row = (page: Page, endpoint: string) =>
     page.locator(`[data-testid="credential-row"][data-endpoint="${endpoint}"]`);
@@ -114,12 +85,9 @@ describe('web console: security', { skip: browserSkip, timeout: 120_000 }, () =>
   }
 
   it('adds, rotates and removes credentials, generates keys, and shows client security', async () => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 1000 } });
-    page.setDefaultTimeout(10_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, pageErrors } = await openConsolePage(rig!.browser, { width: 1300, height: 1000 });
     try {
-      await page.goto(`http://127.0.0.1:${api!.port}/`);
+      await page.goto(`http://127.0.0.1:${rig!.api.port}/`);
       await page.getByRole('link', { name: 'Security', exact: true }).click();
       assert.equal(new URL(page.url()).pathname, '/security');
       await page.getByText('No device has credentials yet.').waitFor();

@@ -4,10 +4,8 @@
 // the field) sit next to their inputs. Secrets of a stored configuration are never shown, so
 // editing one asks for them again.
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
 import type { BootstrapConfigView, BootstrapSecurityMode } from '../api-types.js';
 import { useServices } from '../context.js';
-import { putBootstrapConfig } from '../lib/bootstrap-api.js';
 import {
   EMPTY_CONFIG_FORM,
   MAX_SERVERS,
@@ -15,7 +13,6 @@ import {
   configBody,
   newServerForm,
   secretField,
-  splitFieldError,
 } from '../lib/bootstrap-form.js';
 import type {
   BootstrapAccountForm,
@@ -24,8 +21,9 @@ import type {
   SecurityForm,
   ServerForm,
 } from '../lib/bootstrap-form.js';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+import { ConfigFormFooter } from './config-form-footer.js';
+import { useConfigSave } from './use-config-save.js';
+import { errorMessage } from '../lib/error-message.js';
 
 const MODES: readonly BootstrapSecurityMode[] = ['nosec', 'psk', 'rpk', 'x509'];
 
@@ -163,7 +161,7 @@ function SecurityEditor(props: {
               void api
                 .generatePsk(PSK_BYTES)
                 .then((r) => set({ key: r.key }))
-                .catch((e: unknown) => props.onError(message(e)))
+                .catch((e: unknown) => props.onError(errorMessage(e)))
             }
           >
             Generate key
@@ -181,7 +179,7 @@ function SecurityEditor(props: {
               void api
                 .generateKeyPair()
                 .then((p) => set({ publicKey: p.publicKey, privateKey: p.privateKey }))
-                .catch((e: unknown) => props.onError(message(e)))
+                .catch((e: unknown) => props.onError(errorMessage(e)))
             }
           >
             Generate device key pair
@@ -388,10 +386,8 @@ export function BootstrapConfigForm(props: {
   onChange: (form: ConfigForm) => void;
   onSaved: (view: BootstrapConfigView) => void;
 }) {
-  const { api } = useServices();
   const { form, onChange } = props;
-  const [errors, setErrors] = useState<readonly FieldError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, save } = useConfigSave(props.onSaved);
   const set = (patch: Partial<ConfigForm>): void => onChange({ ...form, ...patch });
   const setServer = (i: number, server: ServerForm): void =>
     set({ servers: form.servers.map((s, j) => (j === i ? server : s)) });
@@ -400,17 +396,7 @@ export function BootstrapConfigForm(props: {
   const submit = (e: Event): void => {
     e.preventDefault();
     const checked = configBody(form);
-    if (!checked.ok) {
-      setErrors(checked.errors);
-      return;
-    }
-    setBusy(true);
-    setErrors([]);
-    const endpoint = form.endpoint.trim();
-    putBootstrapConfig(api, endpoint, checked.body)
-      .then((view) => props.onSaved(view))
-      .catch((err: unknown) => setErrors([splitFieldError(message(err))]))
-      .finally(() => setBusy(false));
+    save(checked.ok ? { ...checked, endpoint: form.endpoint.trim() } : checked);
   };
 
   return (
@@ -471,27 +457,15 @@ export function BootstrapConfigForm(props: {
           onChange={(bootstrapServer) => set({ bootstrapServer })}
           onError={generalError}
         />
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save configuration
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setErrors([]);
-              onChange(EMPTY_CONFIG_FORM);
-            }}
-          >
-            {form.editing ? 'Cancel' : 'Clear'}
-          </button>
-        </div>
-        {errors.length > 0 && (
-          <ul class="error bs-errors" role="alert" data-testid="form-errors">
-            {errors.map((e, i) => (
-              <li key={i}>{e.field === '' ? e.message : `${e.field}: ${e.message}`}</li>
-            ))}
-          </ul>
-        )}
+        <ConfigFormFooter
+          busy={busy}
+          editing={form.editing}
+          errors={errors}
+          onReset={() => {
+            setErrors([]);
+            onChange(EMPTY_CONFIG_FORM);
+          }}
+        />
       </form>
     </section>
   );

@@ -52,10 +52,16 @@ import {
 import { BootstrapTemplatedForm } from './bootstrap-templated-form.js';
 import { BootstrapTemplates } from './bootstrap-templates.js';
 import { BootstrapTrigger } from './bootstrap-trigger.js';
+import { useConfirmedRemove } from './use-confirmed-remove.js';
+import { useFetched } from './use-fetched.js';
+import { RowActions } from './row-actions.js';
+import { RowButton } from './row-button.js';
+import { Pager } from './pager.js';
+import { TableHead } from './table-head.js';
+import { TableNote } from './table-note.js';
+import { errorMessage } from '../lib/error-message.js';
 
 const PAGE_SIZE = 25;
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function ConfigTable(props: {
   page: BootstrapConfigPage | undefined;
@@ -67,18 +73,11 @@ function ConfigTable(props: {
   onRemoved: (endpoint: string) => void;
 }) {
   const { api } = useServices();
-  const [confirming, setConfirming] = useState<string>();
-  const [error, setError] = useState<string>();
+  const { confirming, setConfirming, error, remove } = useConfirmedRemove(
+    (endpoint) => deleteBootstrapConfig(api, endpoint),
+    props.onRemoved,
+  );
   const { page } = props;
-  const remove = (endpoint: string): void => {
-    deleteBootstrapConfig(api, endpoint)
-      .then(() => {
-        setConfirming(undefined);
-        setError(undefined);
-        props.onRemoved(endpoint);
-      })
-      .catch((e: unknown) => setError(message(e)));
-  };
   return (
     <section class="panel" aria-labelledby="bs-configs-title">
       <div class="panel-head">
@@ -92,32 +91,13 @@ function ConfigTable(props: {
       )}
       <div class="table-wrap">
         <table data-testid="config-table">
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Servers (SSID → URI · security)</th>
-              <th scope="col">BS account rewrite</th>
-              <th scope="col">Delete first</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={['Endpoint', 'Servers (SSID → URI · security)', 'BS account rewrite', 'Delete first']}
+            hidden="Actions"
+          />
           <tbody>
-            {page?.items.length === 0 && (
-              <tr>
-                <td colSpan={5} class="empty">
-                  No bootstrap configuration yet.
-                </td>
-              </tr>
-            )}
-            {!page && !props.error && (
-              <tr>
-                <td colSpan={5} class="empty">
-                  Loading…
-                </td>
-              </tr>
-            )}
+            {page?.items.length === 0 && <TableNote columns={5}>No bootstrap configuration yet.</TableNote>}
+            {!page && !props.error && <TableNote columns={5}>Loading…</TableNote>}
             {page?.items.map((item) => {
               // A device of a template: its row shows what the template gives it.
               const v = isTemplated(item) ? item.resolved : item;
@@ -159,40 +139,18 @@ function ConfigTable(props: {
                   </td>
                   <td>{v.error !== undefined ? '' : v.deleteFirst === false ? 'no' : 'yes'}</td>
                   <td>
-                    {confirming === v.endpoint ? (
-                      <span class="buttons">
-                        <button
-                          type="button"
-                          class="danger small"
-                          aria-label={`Confirm delete ${v.endpoint}`}
-                          onClick={() => remove(v.endpoint)}
-                        >
-                          Delete
-                        </button>
-                        <button type="button" class="small" onClick={() => setConfirming(undefined)}>
-                          Cancel
-                        </button>
-                      </span>
-                    ) : (
-                      <span class="buttons">
-                        <button
-                          type="button"
-                          class="small"
-                          aria-label={`Edit ${v.endpoint}`}
-                          onClick={() => props.onEdit(item)}
-                        >
-                          {v.error !== undefined && !isTemplated(item) ? 'Replace' : 'Edit'}
-                        </button>
-                        <button
-                          type="button"
-                          class="small"
-                          aria-label={`Delete ${v.endpoint}`}
-                          onClick={() => setConfirming(v.endpoint)}
-                        >
-                          Delete…
-                        </button>
-                      </span>
-                    )}
+                    <RowActions
+                      subject={`${v.endpoint}`}
+                      verb="Delete"
+                      confirming={confirming === v.endpoint}
+                      onAsk={() => setConfirming(v.endpoint)}
+                      onConfirm={() => remove(v.endpoint)}
+                      onCancel={() => setConfirming(undefined)}
+                    >
+                      <RowButton label={`Edit ${v.endpoint}`} onClick={() => props.onEdit(item)}>
+                        {v.error !== undefined && !isTemplated(item) ? 'Replace' : 'Edit'}
+                      </RowButton>
+                    </RowActions>
                   </td>
                 </tr>
               );
@@ -200,27 +158,7 @@ function ConfigTable(props: {
           </tbody>
         </table>
       </div>
-      {page && page.total > page.limit && (
-        <div class="pager">
-          <button
-            type="button"
-            disabled={page.offset === 0}
-            onClick={() => props.onOffset(Math.max(0, page.offset - page.limit))}
-          >
-            Previous
-          </button>
-          <span class="muted">
-            {page.offset + 1}–{Math.min(page.total, page.offset + page.limit)} of {page.total}
-          </span>
-          <button
-            type="button"
-            disabled={page.offset + page.limit >= page.total}
-            onClick={() => props.onOffset(page.offset + page.limit)}
-          >
-            Next
-          </button>
-        </div>
-      )}
+      {page && <Pager offset={page.offset} limit={page.limit} total={page.total} onOffset={props.onOffset} />}
     </section>
   );
 }
@@ -348,7 +286,7 @@ function ConfigDetail(props: { endpoint: string; version: number; onClose: () =>
     setError(undefined);
     bootstrapConfig(api, props.endpoint)
       .then((v) => alive && setView(v))
-      .catch((e: unknown) => alive && setError(message(e)));
+      .catch((e: unknown) => alive && setError(errorMessage(e)));
     return () => {
       alive = false;
     };
@@ -468,8 +406,6 @@ type FormSource = 'full' | 'template';
 
 export function BootstrapPage() {
   const { api } = useServices();
-  const [page, setPage] = useState<BootstrapConfigPage>();
-  const [error, setError] = useState<string>();
   const [offset, setOffset] = useState(0);
   const [reload, setReload] = useState(0);
   const [templatesVersion, setTemplatesVersion] = useState(0);
@@ -478,19 +414,10 @@ export function BootstrapPage() {
   const [form, setForm] = useState<ConfigForm>(EMPTY_CONFIG_FORM);
   const [tform, setTform] = useState<TemplatedForm>(EMPTY_TEMPLATED_FORM);
   const [status, setStatus] = useState<string>();
-  useEffect(() => {
-    let alive = true;
-    bootstrapConfigs(api, { offset, limit: PAGE_SIZE })
-      .then((p) => {
-        if (!alive) return;
-        setPage(p);
-        setError(undefined);
-      })
-      .catch((e: unknown) => alive && setError(message(e)));
-    return () => {
-      alive = false;
-    };
-  }, [api, offset, reload]);
+  const { value: page, error } = useFetched(
+    () => bootstrapConfigs(api, { offset, limit: PAGE_SIZE }),
+    [api, offset, reload],
+  );
 
   const saved = (view: BootstrapClientView): void => {
     setStatus(`Saved the bootstrap configuration of ${view.endpoint}.`);

@@ -10,11 +10,12 @@ import { failureText, sessionStatus, sessionsNewestFirst, stepRow } from '../lib
 import type { SessionStatus } from '../lib/bootstrap-form.js';
 import { rotationText, sessionReasonLabel } from '../lib/bootstrap-trigger.js';
 import { clockTime, codeClass, relativeTime } from '../lib/format.js';
+import { TableHead } from './table-head.js';
+import { TableNote } from './table-note.js';
+import { errorMessage } from '../lib/error-message.js';
 
 /** Sessions have no event stream: the page polls this often while visible. */
 export const POLL_MS = 2000;
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export function SessionBadge(props: { status: SessionStatus }) {
   return (
@@ -59,17 +60,7 @@ export function SessionSteps(props: { session: BootstrapSession }) {
   if (steps.length === 0) return <p class="muted small-text">No steps yet.</p>;
   return (
     <table class="bs-steps" data-testid="session-steps">
-      <thead>
-        <tr>
-          <th scope="col">#</th>
-          <th scope="col">Operation</th>
-          <th scope="col">Path</th>
-          <th scope="col">Code</th>
-          <th scope="col">Format</th>
-          <th scope="col">Latency</th>
-          <th scope="col">Error</th>
-        </tr>
-      </thead>
+      <TableHead columns={['#', 'Operation', 'Path', 'Code', 'Format', 'Latency', 'Error']} />
       <tbody>
         {steps.map((step, i) => {
           const r = stepRow(step);
@@ -144,7 +135,7 @@ export function BootstrapSessions() {
       })
       .catch((e: unknown) => {
         if (!alive.current || mine !== seq.current) return;
-        setError(message(e));
+        setError(errorMessage(e));
         // No Bootstrap-Server in this process (503): polling would only repeat that.
         setUnavailable(e instanceof ApiError && e.status === 503);
       });
@@ -193,34 +184,13 @@ export function BootstrapSessions() {
       )}
       <div class="table-wrap">
         <table data-testid="session-table">
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Started</th>
-              <th scope="col">Kind / reason</th>
-              <th scope="col">Peer</th>
-              <th scope="col">Version</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">
-                <span class="sr-only">Steps</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={['Endpoint', 'Started', 'Kind / reason', 'Peer', 'Version', 'Outcome']}
+            hidden="Steps"
+          />
           <tbody>
-            {items?.length === 0 && (
-              <tr>
-                <td colSpan={7} class="empty">
-                  No bootstrap sessions yet.
-                </td>
-              </tr>
-            )}
-            {!items && !error && (
-              <tr>
-                <td colSpan={7} class="empty">
-                  Loading…
-                </td>
-              </tr>
-            )}
+            {items?.length === 0 && <TableNote columns={7}>No bootstrap sessions yet.</TableNote>}
+            {!items && !error && <TableNote columns={7}>Loading…</TableNote>}
             {items?.map((s) => {
               const status = sessionStatus(s);
               const failure = failureText(s);

@@ -6,9 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { BootstrapClientView, BootstrapTemplateView } from '../api-types.js';
 import { useServices } from '../context.js';
-import { bootstrapTemplates, putBootstrapConfig } from '../lib/bootstrap-api.js';
-import { splitFieldError } from '../lib/bootstrap-form.js';
-import type { FieldError } from '../lib/bootstrap-form.js';
+import { bootstrapTemplates } from '../lib/bootstrap-api.js';
 import {
   EMPTY_TEMPLATED_FORM,
   secretsToReenterOf,
@@ -16,8 +14,9 @@ import {
   templateReferenceBody,
 } from '../lib/bootstrap-templates.js';
 import type { PlaceholderInput, TemplatedForm } from '../lib/bootstrap-templates.js';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+import { ConfigFormFooter } from './config-form-footer.js';
+import { useConfigSave } from './use-config-save.js';
+import { errorMessage } from '../lib/error-message.js';
 
 /** The most templates the choice offers (the API's page limit). */
 const MAX_TEMPLATES = 1000;
@@ -85,8 +84,7 @@ export function BootstrapTemplatedForm(props: {
   const { form, onChange } = props;
   const [templates, setTemplates] = useState<readonly BootstrapTemplateView[]>();
   const [loadError, setLoadError] = useState<string>();
-  const [errors, setErrors] = useState<readonly FieldError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, save } = useConfigSave(props.onSaved);
   useEffect(() => {
     let alive = true;
     bootstrapTemplates(api, { limit: MAX_TEMPLATES })
@@ -95,7 +93,7 @@ export function BootstrapTemplatedForm(props: {
         setTemplates(p.items);
         setLoadError(undefined);
       })
-      .catch((e: unknown) => alive && setLoadError(message(e)));
+      .catch((e: unknown) => alive && setLoadError(errorMessage(e)));
     return () => {
       alive = false;
     };
@@ -112,17 +110,7 @@ export function BootstrapTemplatedForm(props: {
 
   const submit = (e: Event): void => {
     e.preventDefault();
-    const checked = templateReferenceBody(form, inputs);
-    if (!checked.ok) {
-      setErrors(checked.errors);
-      return;
-    }
-    setBusy(true);
-    setErrors([]);
-    putBootstrapConfig(api, checked.endpoint, checked.body)
-      .then((view) => props.onSaved(view))
-      .catch((err: unknown) => setErrors([splitFieldError(message(err))]))
-      .finally(() => setBusy(false));
+    save(templateReferenceBody(form, inputs));
   };
 
   return (
@@ -218,27 +206,15 @@ export function BootstrapTemplatedForm(props: {
             Stored secret values are never shown: enter {reenter.join(', ')} again to save.
           </p>
         )}
-        <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>
-            Save configuration
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setErrors([]);
-              onChange(EMPTY_TEMPLATED_FORM);
-            }}
-          >
-            {form.editing ? 'Cancel' : 'Clear'}
-          </button>
-        </div>
-        {errors.length > 0 && (
-          <ul class="error bs-errors" role="alert" data-testid="form-errors">
-            {errors.map((e, i) => (
-              <li key={i}>{e.field === '' ? e.message : `${e.field}: ${e.message}`}</li>
-            ))}
-          </ul>
-        )}
+        <ConfigFormFooter
+          busy={busy}
+          editing={form.editing}
+          errors={errors}
+          onReset={() => {
+            setErrors([]);
+            onChange(EMPTY_TEMPLATED_FORM);
+          }}
+        />
       </form>
     </section>
   );

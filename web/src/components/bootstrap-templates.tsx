@@ -3,7 +3,7 @@
 // as the API shows them: `*`), the JSON editor to create or replace one (the API's 400 names the
 // field), and delete after a confirm (409 while devices name it: the message names them).
 import { useEffect, useState } from 'preact/hooks';
-import type { BootstrapTemplatePage, BootstrapTemplateView } from '../api-types.js';
+import type { BootstrapTemplateView } from '../api-types.js';
 import { useServices } from '../context.js';
 import {
   bootstrapTemplate,
@@ -18,10 +18,15 @@ import {
   parseTemplateText,
   templateJson,
 } from '../lib/bootstrap-templates.js';
+import { useFetched } from './use-fetched.js';
+import { RowActions } from './row-actions.js';
+import { RowButton } from './row-button.js';
+import { Pager } from './pager.js';
+import { TableHead } from './table-head.js';
+import { TableNote } from './table-note.js';
+import { errorMessage } from '../lib/error-message.js';
 
 const PAGE_SIZE = 25;
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** The placeholders of a template, secret ones marked. */
 function Placeholders(props: { view: BootstrapTemplateView }) {
@@ -56,7 +61,7 @@ function TemplateDetail(props: { name: string; version: number; onClose: () => v
     setError(undefined);
     bootstrapTemplate(api, props.name)
       .then((v) => alive && setView(v))
-      .catch((e: unknown) => alive && setError(message(e)));
+      .catch((e: unknown) => alive && setError(errorMessage(e)));
     return () => {
       alive = false;
     };
@@ -139,7 +144,7 @@ function TemplateEditor(props: {
                 .join(', ')}.`,
         );
       })
-      .catch((err: unknown) => setErrors([message(err)]))
+      .catch((err: unknown) => setErrors([errorMessage(err)]))
       .finally(() => setBusy(false));
   };
   return (
@@ -214,27 +219,16 @@ function parseTemplateDoc(text: string): unknown {
 /** The Templates part; `version` reloads it, `onChanged` tells the page a template changed. */
 export function BootstrapTemplates(props: { version: number; onChanged: () => void }) {
   const { api } = useServices();
-  const [page, setPage] = useState<BootstrapTemplatePage>();
-  const [error, setError] = useState<string>();
   const [offset, setOffset] = useState(0);
   const [selected, setSelected] = useState<string>();
   const [confirming, setConfirming] = useState<string>();
   const [deleteError, setDeleteError] = useState<string>();
   const [draft, setDraft] = useState<TemplateDraft>(NEW_DRAFT);
   const [status, setStatus] = useState<string>();
-  useEffect(() => {
-    let alive = true;
-    bootstrapTemplates(api, { offset, limit: PAGE_SIZE })
-      .then((p) => {
-        if (!alive) return;
-        setPage(p);
-        setError(undefined);
-      })
-      .catch((e: unknown) => alive && setError(message(e)));
-    return () => {
-      alive = false;
-    };
-  }, [api, offset, props.version]);
+  const { value: page, error } = useFetched(
+    () => bootstrapTemplates(api, { offset, limit: PAGE_SIZE }),
+    [api, offset, props.version],
+  );
 
   const remove = (name: string): void => {
     deleteBootstrapTemplate(api, name)
@@ -248,7 +242,7 @@ export function BootstrapTemplates(props: { version: number; onChanged: () => vo
       })
       .catch((e: unknown) => {
         setConfirming(undefined);
-        setDeleteError(message(e));
+        setDeleteError(errorMessage(e));
       });
   };
 
@@ -274,31 +268,10 @@ export function BootstrapTemplates(props: { version: number; onChanged: () => vo
       )}
       <div class="table-wrap">
         <table data-testid="template-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Placeholders</th>
-              <th scope="col">Devices</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Placeholders', 'Devices']} hidden="Actions" />
           <tbody>
-            {page?.items.length === 0 && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  No template yet.
-                </td>
-              </tr>
-            )}
-            {!page && !error && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  Loading…
-                </td>
-              </tr>
-            )}
+            {page?.items.length === 0 && <TableNote columns={4}>No template yet.</TableNote>}
+            {!page && !error && <TableNote columns={4}>Loading…</TableNote>}
             {page?.items.map((t) => (
               <tr
                 key={t.name}
@@ -321,75 +294,36 @@ export function BootstrapTemplates(props: { version: number; onChanged: () => vo
                 </td>
                 <td data-testid="template-clients">{t.clients}</td>
                 <td>
-                  {confirming === t.name ? (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="danger small"
-                        aria-label={`Confirm delete template ${t.name}`}
-                        onClick={() => remove(t.name)}
-                      >
-                        Delete
-                      </button>
-                      <button type="button" class="small" onClick={() => setConfirming(undefined)}>
-                        Cancel
-                      </button>
-                    </span>
-                  ) : (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Edit template ${t.name}`}
-                        onClick={() => {
-                          setDraft({ name: t.name, editing: true, text: templateJson(t.template) });
-                          setStatus(undefined);
-                          setDeleteError(undefined);
-                          document.getElementById('bs-tpl-form-title')?.scrollIntoView();
-                        }}
-                      >
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Delete template ${t.name}`}
-                        onClick={() => {
-                          setDeleteError(undefined);
-                          setConfirming(t.name);
-                        }}
-                      >
-                        Delete…
-                      </button>
-                    </span>
-                  )}
+                  <RowActions
+                    subject={`template ${t.name}`}
+                    verb="Delete"
+                    confirming={confirming === t.name}
+                    onAsk={() => {
+                      setDeleteError(undefined);
+                      setConfirming(t.name);
+                    }}
+                    onConfirm={() => remove(t.name)}
+                    onCancel={() => setConfirming(undefined)}
+                  >
+                    <RowButton
+                      label={`Edit template ${t.name}`}
+                      onClick={() => {
+                        setDraft({ name: t.name, editing: true, text: templateJson(t.template) });
+                        setStatus(undefined);
+                        setDeleteError(undefined);
+                        document.getElementById('bs-tpl-form-title')?.scrollIntoView();
+                      }}
+                    >
+                      Edit
+                    </RowButton>
+                  </RowActions>
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
-      {page && page.total > page.limit && (
-        <div class="pager">
-          <button
-            type="button"
-            disabled={page.offset === 0}
-            onClick={() => setOffset(Math.max(0, page.offset - page.limit))}
-          >
-            Previous
-          </button>
-          <span class="muted">
-            {page.offset + 1}–{Math.min(page.total, page.offset + page.limit)} of {page.total}
-          </span>
-          <button
-            type="button"
-            disabled={page.offset + page.limit >= page.total}
-            onClick={() => setOffset(page.offset + page.limit)}
-          >
-            Next
-          </button>
-        </div>
-      )}
+      {page && <Pager offset={page.offset} limit={page.limit} total={page.total} onOffset={setOffset} />}
       {selected !== undefined && (
         <TemplateDetail
           key={selected}

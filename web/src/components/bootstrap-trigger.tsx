@@ -13,8 +13,7 @@ import {
   reasonChoice,
   triggerBody,
 } from '../lib/bootstrap-trigger.js';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+import { errorMessage } from '../lib/error-message.js';
 
 export function BootstrapTrigger(props: {
   endpoint: string;
@@ -38,7 +37,9 @@ export function BootstrapTrigger(props: {
         setAnswer(a);
         props.onSent?.(a);
       })
-      .catch((e: unknown) => setError({ code: e instanceof ApiError ? e.code : 'ERROR', text: message(e) }))
+      .catch((e: unknown) =>
+        setError({ code: e instanceof ApiError ? e.code : 'ERROR', text: errorMessage(e) }),
+      )
       .finally(() => setBusy(false));
   };
 

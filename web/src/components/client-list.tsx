@@ -10,6 +10,9 @@ import { parseTags } from '../lib/tags.js';
 import { Link } from './link.js';
 import { StatusBadge } from './status-badge.js';
 import { TagChips, TagEditor } from './tag-editor.js';
+import { Pager } from './pager.js';
+import { TableHead } from './table-head.js';
+import { TableNote } from './table-note.js';
 
 const PAGE_SIZE = 50;
 /** Re-fetch at most this often while registrations change. */
@@ -232,26 +235,22 @@ export function ClientList() {
       )}
       <div class="table-wrap">
         <table class="clients" data-testid="client-table">
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Status</th>
-              <th scope="col">Version</th>
-              <th scope="col">Binding</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Lifetime</th>
-              <th scope="col">Address</th>
-              <th scope="col">Security</th>
-              <th scope="col">Tags</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              'Endpoint',
+              'Status',
+              'Version',
+              'Binding',
+              'Last seen',
+              'Lifetime',
+              'Address',
+              'Security',
+              'Tags',
+            ]}
+          />
           <tbody>
             {rows.length === 0 && (
-              <tr>
-                <td colSpan={9} class="empty">
-                  {page ? 'No client matches.' : 'Loading…'}
-                </td>
-              </tr>
+              <TableNote columns={9}>{page ? 'No client matches.' : 'Loading…'}</TableNote>
             )}
             {rows.map((row) => {
               const s = row.summary;
@@ -319,26 +318,8 @@ export function ClientList() {
           </tbody>
         </table>
       </div>
-      {page && page.total > PAGE_SIZE && !gone && (
-        <nav class="pager" aria-label="Pages">
-          <button
-            type="button"
-            disabled={offset === 0}
-            onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}
-          >
-            Previous
-          </button>
-          <span>
-            {offset + 1}–{Math.min(offset + PAGE_SIZE, page.total)} of {page.total}
-          </span>
-          <button
-            type="button"
-            disabled={offset + PAGE_SIZE >= page.total}
-            onClick={() => setOffset(offset + PAGE_SIZE)}
-          >
-            Next
-          </button>
-        </nav>
+      {page && !gone && (
+        <Pager offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} label="Pages" />
       )}
     </section>
   );

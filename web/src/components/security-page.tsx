@@ -15,8 +15,12 @@ import {
 } from '../lib/security-form.js';
 import type { CredentialForm, CredentialMode } from '../lib/security-form.js';
 import { nextPskText } from '../lib/bootstrap-trigger.js';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+import { useConfirmedRemove } from './use-confirmed-remove.js';
+import { RowActions } from './row-actions.js';
+import { RowButton } from './row-button.js';
+import { TableHead } from './table-head.js';
+import { TableNote } from './table-note.js';
+import { errorMessage } from '../lib/error-message.js';
 
 const MODES: readonly { mode: CredentialMode; label: string }[] = [
   { mode: 'psk', label: 'Pre-shared key' },
@@ -45,7 +49,7 @@ function ServerIdentity() {
     api
       .serverSecurity()
       .then((i) => alive && setInfo(i))
-      .catch((e: unknown) => alive && setError(message(e)));
+      .catch((e: unknown) => alive && setError(errorMessage(e)));
     return () => {
       alive = false;
     };
@@ -159,7 +163,7 @@ function CredentialEditor(props: {
     api
       .generatePsk(pskBytes)
       .then((r) => set({ key: r.key }))
-      .catch((e: unknown) => setError(message(e)));
+      .catch((e: unknown) => setError(errorMessage(e)));
   };
   const generatePair = (): void => {
     setError(undefined);
@@ -169,7 +173,7 @@ function CredentialEditor(props: {
         setPair(p);
         set({ publicKey: p.publicKey });
       })
-      .catch((e: unknown) => setError(message(e)));
+      .catch((e: unknown) => setError(errorMessage(e)));
   };
 
   return (
@@ -191,7 +195,7 @@ function CredentialEditor(props: {
           api
             .setSecurity(endpoint, checked.value)
             .then((view) => props.onSaved(view))
-            .catch((err: unknown) => setError(message(err)))
+            .catch((err: unknown) => setError(errorMessage(err)))
             .finally(() => setBusy(false));
         }}
       >
@@ -331,18 +335,10 @@ function CredentialTable(props: {
   onRemoved: (endpoint: string) => void;
 }) {
   const { api } = useServices();
-  const [confirming, setConfirming] = useState<string>();
-  const [error, setError] = useState<string>();
-  const remove = (endpoint: string): void => {
-    api
-      .removeSecurity(endpoint)
-      .then(() => {
-        setConfirming(undefined);
-        setError(undefined);
-        props.onRemoved(endpoint);
-      })
-      .catch((e: unknown) => setError(message(e)));
-  };
+  const { confirming, setConfirming, error, remove } = useConfirmedRemove(
+    (endpoint) => api.removeSecurity(endpoint),
+    props.onRemoved,
+  );
   return (
     <section class="panel" aria-labelledby="credentials-title">
       <div class="panel-head">
@@ -361,31 +357,10 @@ function CredentialTable(props: {
       )}
       <div class="table-wrap">
         <table data-testid="credential-table">
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Mode</th>
-              <th scope="col">Identity</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Endpoint', 'Mode', 'Identity']} hidden="Actions" />
           <tbody>
-            {props.items?.length === 0 && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  No device has credentials yet.
-                </td>
-              </tr>
-            )}
-            {!props.items && !props.error && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  Loading…
-                </td>
-              </tr>
-            )}
+            {props.items?.length === 0 && <TableNote columns={4}>No device has credentials yet.</TableNote>}
+            {!props.items && !props.error && <TableNote columns={4}>Loading…</TableNote>}
             {props.items?.map((v) => (
               <tr key={v.endpoint} data-testid="credential-row" data-endpoint={v.endpoint}>
                 <td class="mono">{v.endpoint}</td>
@@ -399,40 +374,18 @@ function CredentialTable(props: {
                   )}
                 </td>
                 <td>
-                  {confirming === v.endpoint ? (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="danger small"
-                        aria-label={`Confirm remove ${v.endpoint}`}
-                        onClick={() => remove(v.endpoint)}
-                      >
-                        Remove
-                      </button>
-                      <button type="button" class="small" onClick={() => setConfirming(undefined)}>
-                        Cancel
-                      </button>
-                    </span>
-                  ) : (
-                    <span class="buttons">
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Rotate ${v.endpoint}`}
-                        onClick={() => props.onRotate(v)}
-                      >
-                        Rotate
-                      </button>
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Remove ${v.endpoint}`}
-                        onClick={() => setConfirming(v.endpoint)}
-                      >
-                        Remove…
-                      </button>
-                    </span>
-                  )}
+                  <RowActions
+                    subject={`${v.endpoint}`}
+                    verb="Remove"
+                    confirming={confirming === v.endpoint}
+                    onAsk={() => setConfirming(v.endpoint)}
+                    onConfirm={() => remove(v.endpoint)}
+                    onCancel={() => setConfirming(undefined)}
+                  >
+                    <RowButton label={`Rotate ${v.endpoint}`} onClick={() => props.onRotate(v)}>
+                      Rotate
+                    </RowButton>
+                  </RowActions>
                 </td>
               </tr>
             ))}
@@ -459,7 +412,7 @@ export function SecurityPage() {
         setItems(r.items);
         setError(undefined);
       })
-      .catch((e: unknown) => alive && setError(message(e)));
+      .catch((e: unknown) => alive && setError(errorMessage(e)));
     return () => {
       alive = false;
     };

@@ -6,6 +6,7 @@ import { useServices } from '../context.js';
 import { formatDuration, formatRate } from '../lib/format.js';
 import { useServerInfo } from './header.js';
 import { TracePanel } from './trace-panel.js';
+import { TableHead } from './table-head.js';
 
 export function ServerView() {
   const { api } = useServices();
@@ -114,15 +115,7 @@ export function ServerView() {
         {models && (
           <div class="table-wrap">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Id</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Instances</th>
-                  <th scope="col">Mandatory</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Id', 'Name', 'Version', 'Instances', 'Mandatory']} />
               <tbody>
                 {models.map((m) => (
                   <tr key={`${m.id}@${m.version}`}>

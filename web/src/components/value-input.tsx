@@ -12,6 +12,7 @@ import {
   parseTimeInput,
   secondsToDateTimeInput,
 } from '../lib/value-input.js';
+import { RowButton } from './row-button.js';
 
 let idCounter = 0;
 const uid = (): string => `vi-${++idCounter}`;
@@ -230,24 +231,20 @@ export function InstancesInput(props: {
             label={`Value of instance ${row.id || i + 1} of ${props.path}`}
             onChange={(draft) => onChange(rows.map((r, j) => (j === i ? { ...r, draft } : r)))}
           />
-          <button
-            type="button"
-            class="small"
-            aria-label={`Remove instance ${row.id || i + 1} of ${props.path}`}
+          <RowButton
+            label={`Remove instance ${row.id || i + 1} of ${props.path}`}
             onClick={() => onChange(rows.filter((_, j) => j !== i))}
           >
             remove
-          </button>
+          </RowButton>
         </div>
       ))}
-      <button
-        type="button"
-        class="small"
-        aria-label={`Add instance to ${props.path}`}
+      <RowButton
+        label={`Add instance to ${props.path}`}
         onClick={() => onChange([...rows, { id: String(nextId), draft: emptyDraft(props.type) }])}
       >
         + instance
-      </button>
+      </RowButton>
     </div>
   );
 }

@@ -19,7 +19,7 @@ import {
   splitFieldError,
   stepRow,
 } from './bootstrap-form.js';
-import type { ConfigForm, ServerForm } from './bootstrap-form.js';
+import type { ConfigForm, SecurityForm, ServerForm } from './bootstrap-form.js';
 
 const nosecServer: ServerForm = {
   ...newServerForm(),
@@ -46,6 +46,10 @@ const errorFields = (f: ConfigForm): string[] => {
   const r = configBody(f);
   return r.ok ? [] : r.errors.map((e) => e.field);
 };
+
+/** The fields the check names for a PSK server account given `security` over an empty one. */
+const securityErrors = (security: Partial<SecurityForm>): string[] =>
+  errorFields(form({ servers: [{ ...pskServer, security: { ...EMPTY_SECURITY, ...security } }] }));
 
 describe('configBody', () => {
   it('makes the PUT body: numbers parsed, hex lower-cased, defaults left out', () => {
@@ -170,42 +174,18 @@ describe('configBody', () => {
         }),
       ),
     ).toEqual(['servers[0].security.identity', 'servers[0].security.key']);
+    expect(securityErrors({ mode: 'rpk', publicKey: 'zz', privateKey: 'ab', serverPublicKey: '' })).toEqual([
+      'servers[0].security.publicKey',
+      'servers[0].security.serverPublicKey',
+    ]);
     expect(
-      errorFields(
-        form({
-          servers: [
-            {
-              ...pskServer,
-              security: {
-                ...EMPTY_SECURITY,
-                mode: 'rpk',
-                publicKey: 'zz',
-                privateKey: 'ab',
-                serverPublicKey: '',
-              },
-            },
-          ],
-        }),
-      ),
-    ).toEqual(['servers[0].security.publicKey', 'servers[0].security.serverPublicKey']);
-    expect(
-      errorFields(
-        form({
-          servers: [
-            {
-              ...pskServer,
-              security: {
-                ...EMPTY_SECURITY,
-                mode: 'x509',
-                certificate: 'ab',
-                privateKey: 'ab',
-                serverCertificate: 'ab',
-                certificateUsage: '4',
-              },
-            },
-          ],
-        }),
-      ),
+      securityErrors({
+        mode: 'x509',
+        certificate: 'ab',
+        privateKey: 'ab',
+        serverCertificate: 'ab',
+        certificateUsage: '4',
+      }),
     ).toEqual(['servers[0].security.certificateUsage']);
     expect(errorFields(form({ servers: [] }))).toEqual(['servers']);
     expect(errorFields(form({ servers: [{ ...nosecServer, supportedServerVersions: '1.2, v2' }] }))).toEqual([
