@@ -57,6 +57,8 @@ withRedisServer('two server nodes on one Redis', (redis) => {
       const keepAlive = setInterval(() => undefined, 1000);
       const seenByB: StoredEvent[] = [];
       const unsubscribe = b.stores.events.subscribe((e) => seenByB.push(e));
+      // B's subscriber connection must be listening before A publishes (pub/sub keeps nothing).
+      await (b.stores.events as { whenSubscribed?: () => Promise<void> }).whenSubscribed?.();
       try {
         await client.start();
         const reg = await waitFor(async () => a.server.getRegistration('shared-dev'), 'the registration');
