@@ -13,8 +13,8 @@ import { systemClock, type Clock } from '../clock.js';
 import { PetrelError } from '../errors.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { peerKey, type Peer } from '../transport/channel.js';
+import type { CoapMessaging } from './coap-messaging.js';
 import type {
-  CoapEndpoint,
   CoapResponse,
   IncomingRequest,
   OutgoingRequest,
@@ -171,11 +171,11 @@ function then<T, U>(value: T | Promise<T>, fn: (v: T) => U | Promise<U>): U | Pr
 }
 
 /**
- * RFC 7959 block-wise transfers over a CoapEndpoint. Use its `request` instead of the endpoint's
+ * RFC 7959 block-wise transfers over a CoAP endpoint (datagram or reliable). Use its `request` instead of the endpoint's
  * and register handlers through its `onRequest`; everything else goes to the endpoint directly.
  */
 export class BlockwiseLayer {
-  readonly #endpoint: CoapEndpoint;
+  readonly #endpoint: CoapMessaging;
   readonly #szx: number;
   readonly #maxBodySize: number;
   readonly #maxTransfers: number;
@@ -191,7 +191,7 @@ export class BlockwiseLayer {
   readonly #responses = new Map<string, CachedResponse>();
   #responseBytes = 0;
 
-  constructor(endpoint: CoapEndpoint, options: BlockwiseOptions = {}) {
+  constructor(endpoint: CoapMessaging, options: BlockwiseOptions = {}) {
     this.#endpoint = endpoint;
     this.#szx = checkedSzx(options.blockSize ?? 1024, 'blockSize');
     this.#maxBodySize = options.maxBodySize ?? 1 << 20;

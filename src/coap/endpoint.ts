@@ -21,6 +21,7 @@ import {
   sortOptions,
 } from './options.js';
 import { CoapFormatError, decodeCoapUdp, encodeCoapUdp } from './udp-codec.js';
+import type { CoapMessaging } from './coap-messaging.js';
 import {
   DEFAULT_TRANSMISSION,
   exchangeLifetime,
@@ -710,7 +711,7 @@ const NO_REQUEST_OPTIONS: RequestOptions = Object.freeze({});
  * limits NSTART per peer with a queue, piggybacks responses or sends them separately, and answers
  * CoAP pings. Every table is bounded.
  */
-export class CoapEndpoint {
+export class CoapEndpoint implements CoapMessaging {
   readonly stats: EndpointStats = {
     received: 0,
     sent: 0,

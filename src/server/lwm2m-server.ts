@@ -119,6 +119,16 @@ export interface LwM2mServerOptions {
   readonly coaps?: CoapsOptions;
 }
 
+/** A binding served next to the main one, and the channels the server opened for it. */
+interface ServerSide {
+  readonly transport: string;
+  readonly binding: ServerBinding;
+  /** The channel the binding runs on (where it listens), when it has one. */
+  readonly channel?: Channel;
+  /** Channels to close after the binding, outermost first. */
+  readonly owned: Channel[];
+}
+
 /** How long the coaps:// server keeps a silent DTLS session by default (ms): a day. */
 const SESSION_IDLE_TIMEOUT = 24 * 3600_000;
 
@@ -323,9 +333,11 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #pendingResume = new Map<string, Observation[]>();
   #binding: ServerBinding | undefined;
   #ownedChannel: Channel | undefined;
-  /** The coaps:// binding and its DTLS channel, when `coaps` is set. */
-  #secure: ServerBinding | undefined;
-  #secureChannel: Channel | undefined;
+  /**
+   * The bindings served next to the main one (coaps://, coap+tcp://, coaps+tcp://, mqtt://), by
+   * the transport their registrations record, with the channels the server opened for them.
+   */
+  readonly #sides: ServerSide[] = [];
   #started = false;
   #stopped = false;
 
@@ -373,7 +385,16 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   /** Where the coaps:// (DTLS) side listens (after start, when `coaps` is set). */
   get secureAddress(): LocalAddress | undefined {
-    return this.#secureChannel?.local;
+    return this.#side('dtls')?.channel?.local;
+  }
+
+  /** Where a side listens by its transport ('dtls', 'tcp', 'tls'), after start. */
+  listening(transport: string): LocalAddress | undefined {
+    return transport === 'udp' ? this.address : this.#side(transport)?.channel?.local;
+  }
+
+  #side(transport: string): ServerSide | undefined {
+    return this.#sides.find((side) => side.transport === transport);
   }
 
   async start(): Promise<void> {
@@ -391,30 +412,43 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       }
       binding = await this.#coapBinding(channel);
     }
-    if (this.#options.coaps) {
-      try {
-        this.#secure = await this.#coapsBinding(this.#options.coaps);
-      } catch (e) {
-        await binding.close();
-        await this.#ownedChannel?.close();
-        throw e;
-      }
+    try {
+      await this.#openSides();
+    } catch (e) {
+      await this.#closeSides();
+      await binding.close();
+      await this.#ownedChannel?.close();
+      throw e;
     }
     this.#started = true;
     this.#binding = binding;
     this.#wire(binding);
-    if (this.#secure) this.#wire(this.#secure);
+    for (const side of this.#sides) this.#wire(side.binding);
     await this.#registrations.restore();
     await this.#restoreObservations();
   }
 
+  /** Opens the sides the options ask for; each one is in #sides as soon as it exists. */
+  async #openSides(): Promise<void> {
+    if (this.#options.coaps) await this.#coapsSide(this.#options.coaps);
+  }
+
+  async #closeSides(): Promise<void> {
+    for (const side of this.#sides.splice(0)) {
+      await side.binding.close();
+      for (const channel of side.owned) await channel.close();
+    }
+  }
+
   /** DTLS (PSKs and raw public keys from the credential store) over UDP, and a CoAP binding over it. */
-  async #coapsBinding(coaps: CoapsOptions): Promise<ServerBinding> {
+  async #coapsSide(coaps: CoapsOptions): Promise<void> {
     const { DtlsChannel } = await import('../dtls/dtls-channel.js');
+    const owned: Channel[] = [];
     let inner = coaps.channel;
     if (!inner) {
       const { UdpChannel } = await import('../transport/udp-channel.js');
       inner = await UdpChannel.open({ address: coaps.address ?? '0.0.0.0', port: coaps.port ?? 5684 });
+      owned.push(inner);
     }
     const credentials = coaps.credentials;
     const channel = DtlsChannel.server({
@@ -438,8 +472,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           }),
     });
     channel.onError((e) => this.#emitError(e));
-    this.#secureChannel = channel;
-    return this.#coapBinding(channel);
+    owned.unshift(channel);
+    const binding = await this.#coapBinding(channel);
+    this.#sides.push({ transport: 'dtls', binding, channel, owned });
   }
 
   /** The built-in CoAP binding (endpoint + block-wise) on a channel, with the server's settings. */
@@ -490,8 +525,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#timers.clear();
     await this.#binding?.close();
     await this.#ownedChannel?.close();
-    await this.#secure?.close();
-    await this.#secureChannel?.close();
+    await this.#closeSides();
   }
 
   // ---- registrations ----
@@ -863,7 +897,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   }
 
   #bindingOf(reg: Pick<Registration, 'transport'>): ServerBinding | undefined {
-    return reg.transport === 'dtls' && this.#secure ? this.#secure : this.#binding;
+    return this.#side(reg.transport)?.binding ?? this.#binding;
   }
 
   #wrap(endpoint: string, e: unknown): Error {

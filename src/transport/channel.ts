@@ -53,6 +53,37 @@ export interface Channel {
   close(): Promise<void>;
 }
 
+/** Why a connection of a ConnectionChannel ended. */
+export type ConnectionCloseReason =
+  | 'closed' // we closed it (disconnect() or close())
+  | 'peer-closed' // the peer ended it (FIN)
+  | 'error' // a socket or TLS error (reset, handshake failure...)
+  | 'idle' // no traffic for the idle timeout
+  | 'evicted' // the connection limit was reached
+  | 'framing'; // the byte stream did not parse as frames (RFC 8323 §5.6: abort)
+
+/**
+ * A Channel over connections (TCP, TLS): `send` takes one whole frame (CoAP over TCP, RFC 8323
+ * §3.2) and every delivery is one whole frame, cut from the byte stream by the channel. A peer is
+ * one connection: the layers above keep per-connection state (CSM, exchanges, observations) and
+ * drop it when the connection closes. The listening side sends only over connections it has; the
+ * dialling side opens a connection on the first send to a peer without one.
+ */
+export interface ConnectionChannel extends Channel {
+  readonly connectionOriented: true;
+  /** A connection is up (accepted, or dialled and, for TLS, its handshake done). */
+  onConnect(handler: (peer: Peer) => void): void;
+  /** A connection ended; pending sends to it are lost. */
+  onDisconnect(handler: (peer: Peer, reason: ConnectionCloseReason, error?: Error) => void): void;
+  /** Ends the connection to `peer` after writing what was already sent (no-op when none). */
+  disconnect(peer: Peer): void;
+}
+
+/** True for channels that carry frames over connections (TCP, TLS). */
+export function isConnectionChannel(channel: Channel): channel is ConnectionChannel {
+  return (channel as Partial<ConnectionChannel>).connectionOriented === true;
+}
+
 // ---- errors ----
 
 /** Base of every transport error, so callers can catch the layer as a whole. */

@@ -1,5 +1,5 @@
 import type { BlockwiseLayer } from '../../coap/blockwise.js';
-import type { CoapEndpoint } from '../../coap/endpoint.js';
+import type { CoapMessaging } from '../../coap/coap-messaging.js';
 import type { CoapResponse, ObserveRelation } from '../../coap/endpoint.js';
 import { CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
@@ -90,7 +90,7 @@ function sinkOf(
  * requests from servers are decoded into operations, answered by the handler and encoded back.
  */
 export class CoapClientBinding implements ClientBinding {
-  readonly endpoint: CoapEndpoint;
+  readonly endpoint: CoapMessaging;
   readonly blockwise: BlockwiseLayer;
   readonly #options: CoapClientBindingOptions;
   #handler: DownlinkHandler | undefined;

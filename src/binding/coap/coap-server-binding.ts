@@ -1,6 +1,6 @@
 import { BlockwiseError } from '../../coap/blockwise.js';
 import type { BlockwiseLayer } from '../../coap/blockwise.js';
-import type { CoapEndpoint } from '../../coap/endpoint.js';
+import type { CoapMessaging } from '../../coap/coap-messaging.js';
 import type {
   ClientObservation,
   CoapResponse,
@@ -86,7 +86,7 @@ function requestOptions(options: DownlinkOptions | undefined): RequestOptions {
  * to downlink requests. Stateless about LwM2M: registrations and observations live in server/.
  */
 export class CoapServerBinding implements ServerBinding {
-  readonly endpoint: CoapEndpoint;
+  readonly endpoint: CoapMessaging;
   readonly blockwise: BlockwiseLayer;
   readonly #options: CoapServerBindingOptions;
   #uplink: UplinkHandler | undefined;
