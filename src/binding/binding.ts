@@ -91,6 +91,11 @@ export interface ServerBinding {
   onRefused(listener: (refusal: UplinkRefusal) => void): void;
   /** Called for every message from a peer, before any handling: queue mode's "the client is awake". */
   onActivity(listener: (peer: Peer) => void): void;
+  /**
+   * Called when a peer can no longer be reached without it coming back first: its connection
+   * (TCP, TLS) closed. Queue mode's "the client is asleep"; datagram bindings never call it.
+   */
+  onUnreachable?(listener: (peer: Peer) => void): void;
   send(
     target: DownlinkTarget,
     request: DownlinkRequest,

@@ -51,10 +51,23 @@ import {
   clientSecurity,
   isFatalAlert,
   parseServerAddress,
+  type ClientSecurity,
+  type ServerAddress,
+  type ServerScheme,
   SecurityConfigError,
 } from './security-credentials.js';
 import type { SecurityResources } from './security-credentials.js';
 import { dtlsClientOptions, securityFingerprint } from './secure-session.js';
+import { tlsClientOptions } from './tls-credentials.js';
+import {
+  type BindingLetter,
+  chooseTransport,
+  isBindingLetter,
+  isTransportChoiceFailure,
+  uriBinding,
+} from './binding-choice.js';
+import { STREAM_FRAME_LIMIT } from '../binding/coap/coap-stack.js';
+import type { StreamLimits } from '../transport/stream-connections.js';
 import { accountsFromRecords, bootstrapAccountFromRecords } from './server-account.js';
 import type { BootstrapAccount, ServerAccount } from './server-account.js';
 
@@ -80,15 +93,23 @@ export interface ServerSecurityConfig {
 
 /** A LwM2M server the client registers with (it becomes a /0 + /1 instance pair). */
 export interface ServerConfig {
-  /** `coap://host[:port]` (NoSec) or `coaps://host[:port]` (DTLS 1.2, default port 5684). */
+  /**
+   * `coap://` (NoSec), `coaps://` (DTLS 1.2), `coap+tcp://`, `coaps+tcp://` (TLS 1.2/1.3),
+   * `host[:port]` with the scheme's default port.
+   */
   readonly uri: string;
   /** The /0 security resources; required for coaps://, absent (NoSec) for coap://. */
   readonly security?: ServerSecurityConfig;
+  /**
+   * /0/x/25 Secondary LwM2M Server URIs: the same server over other schemes (e.g. `coap+tcp://`
+   * next to `coap://`), with the same credentials. The binding rules pick among them.
+   */
+  readonly secondaryUris?: readonly string[];
   /** Short Server ID (/1/x/0); default 1, 2, ... in order. */
   readonly shortServerId?: number;
   /** Seconds (/1/x/1); default 86400. */
   readonly lifetime?: number;
-  /** /1/x/7; default `U`. */
+  /** /1/x/7; default the URI's binding (`U` for coap/coaps, `T` for coap+tcp/coaps+tcp). */
   readonly binding?: string;
   /** Register with `Q`. */
   readonly queueMode?: boolean;
@@ -168,6 +189,8 @@ export interface LwM2mClientOptions {
   readonly wrapSecureChannel?: (channel: Channel, shortServerId: number) => Channel;
   /** DTLS settings (timing, limits, mtu); clock and random default to the client's. */
   readonly dtls?: Omit<DtlsCommonOptions, 'channel'>;
+  /** TCP/TLS connection settings (coap+tcp://, coaps+tcp://): frame size, timeouts, buffers. */
+  readonly stream?: { readonly limits?: StreamLimits };
   readonly clock?: Clock;
   /** Wall-clock ms (historical notification times). */
   readonly now?: () => number;
@@ -247,8 +270,8 @@ export class LwM2mClientError extends PetrelError {
   }
 }
 
-/** `coap://host:port` → host and port (5683 by default; coaps:// 5684). */
-function parseServerUri(uri: string): { scheme: 'coap' | 'coaps'; host: string; port: number } {
+/** `coap://host:port` → scheme, host and port (defaults by scheme: DEFAULT_PORTS). */
+function parseServerUri(uri: string): ServerAddress {
   try {
     return parseServerAddress(uri);
   } catch (e) {
@@ -256,11 +279,15 @@ function parseServerUri(uri: string): { scheme: 'coap' | 'coaps'; host: string; 
   }
 }
 
-/** The DTLS session with one coaps:// server: its own channel and CoAP binding. */
+/**
+ * The transport session with one server over anything but plain coap://: DTLS (coaps://), a TCP
+ * or TLS connection (coap+tcp://, coaps+tcp://): its own channel and CoAP binding.
+ */
 interface SecureSession {
   readonly fingerprint: string;
   readonly binding: CoapClientBinding;
-  readonly dtls: DtlsChannel;
+  /** The DTLS channel (coaps://); undefined on the stream schemes. */
+  readonly dtls: DtlsChannel | undefined;
   /** Why it ended, when a handshake or the session failed. */
   failure: DtlsSessionError | undefined;
   /** The server ended it with close_notify (a restart, an idle timeout on its side). */
@@ -316,6 +343,10 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   /** One wait per server for a registration in flight, shared by every request that arrives meanwhile. */
   readonly #settling = new Map<number, Promise<void>>();
   readonly #byPeer = new Map<string, number>();
+  /** The URI (and binding) each server's transport session uses, by Short Server ID. */
+  readonly #chosen = new Map<number, { uri: string; letter: BindingLetter }>();
+  /** A Registration Update Trigger's binding argument, for the next transport session only. */
+  readonly #bindingOverride = new Map<number, BindingLetter>();
   #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
   #started = false;
 
@@ -364,6 +395,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(options.version ? { preferredVersion: options.version } : {}),
       ...(options.profileId ? { profileId: options.profileId } : {}),
       ...(options.random ? { random: options.random } : {}),
+    });
+    // TRAN-BIND: a Registration Update Trigger's binding is for the next connection only; its
+    // Update goes out over it (a different binding drops the current connection first).
+    this.registration.on('binding-requested', ({ shortServerId, binding }) => {
+      if (isBindingLetter(binding)) this.#bindingOverride.set(shortServerId, binding);
     });
     const pct = options.bootstrap?.preferredFormat ?? defaultPct(options.version);
     this.bootstrap = new BootstrapEngine({
@@ -569,6 +605,10 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   sleep(): void {
     this.registration.sleep();
     for (const account of this.accounts()) this.notifications.setOnline(account.shortServerId, false);
+    // Queue mode over TCP/TLS: the connection is closed while the radio sleeps (a NAT would drop
+    // it anyway); the Update that wakes the client dials a new one (Transport §Queue Mode).
+    for (const [ssid, session] of this.#secure)
+      if (session.dtls === undefined) void this.#closeSession(ssid, session);
     this.emit('sleeping');
   }
 
@@ -592,12 +632,16 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   #addServer(server: ServerConfig, index: number): void {
     const ssid = server.shortServerId ?? index + 1;
-    this.#addSecurityInstance(server.uri, server.security, { shortServerId: ssid });
+    for (const uri of server.secondaryUris ?? []) parseServerUri(uri);
+    this.#addSecurityInstance(server.uri, server.security, {
+      shortServerId: ssid,
+      ...(server.secondaryUris?.length ? { values: { 25: [...server.secondaryUris] } } : {}),
+    });
     const instance = createServerInstance({
       instanceId: this.#freeInstanceId(1),
       shortServerId: ssid,
       ...(server.lifetime === undefined ? {} : { lifetime: server.lifetime }),
-      binding: (server.binding ?? 'U') + (server.queueMode ? 'Q' : ''),
+      binding: (server.binding ?? uriBinding(server.uri) ?? 'U') + (server.queueMode ? 'Q' : ''),
       ...(server.defaultMinPeriod === undefined ? {} : { defaultMinPeriod: server.defaultMinPeriod }),
       ...(server.defaultMaxPeriod === undefined ? {} : { defaultMaxPeriod: server.defaultMaxPeriod }),
       values: { 23: server.muteSend ?? false, ...(server.values ?? {}) },
@@ -897,16 +941,16 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     return this.#binding;
   }
 
-  async #resolve(account: ServerAccount): Promise<Peer> {
+  async #resolve(account: ServerAccount, uri = this.#transportUri(account, false)): Promise<Peer> {
     const known = this.#peers.get(account.shortServerId);
-    const { host, port } = parseServerUri(account.uri);
-    if (known && known.uri === account.uri) return known.peer;
+    const { host, port } = parseServerUri(uri);
+    if (known && known.uri === uri) return known.peer;
     const address = isIP(host) ? host : (await lookup(host)).address;
     const peer: Peer = { address, port };
     // A server whose URI changed: its old address no longer speaks for it.
     if (known && this.#byPeer.get(peerKey(known.peer)) === account.shortServerId)
       this.#byPeer.delete(peerKey(known.peer));
-    this.#peers.set(account.shortServerId, { uri: account.uri, peer });
+    this.#peers.set(account.shortServerId, { uri, peer });
     this.#byPeer.set(peerKey(peer), account.shortServerId);
     return peer;
   }
@@ -923,10 +967,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     retried = false,
   ): Promise<UplinkResponse> {
     const plain = this.#requireBinding();
-    const peer = await this.#resolve(account);
-    if (parseServerUri(account.uri).scheme === 'coap') {
+    const uri = this.#transportUri(account, request.kind === 'register');
+    const peer = await this.#resolve(account, uri);
+    if (parseServerUri(uri).scheme === 'coap') {
       try {
-        clientSecurity(account.uri, account.security ?? {}); // /0 may have changed since the start
+        clientSecurity(uri, account.security ?? {}); // /0 may have changed since the start
       } catch (e) {
         throw new UplinkRefusedError(`${serverName(account)}: ${errorMessage(e)}`, { cause: e });
       }
@@ -935,7 +980,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     }
     let session: SecureSession;
     try {
-      session = await this.#session(account, peer);
+      session = await this.#session(account, uri, peer);
     } catch (e) {
       if (e instanceof SecurityConfigError)
         throw new UplinkRefusedError(`${serverName(account)}: ${e.message}`, { cause: e });
@@ -962,16 +1007,19 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     }
   }
 
-  /** The DTLS session with a coaps:// server: the current one, or a new one (credentials from /0). */
-  #session(account: ServerAccount, peer: Peer): Promise<SecureSession> {
+  /**
+   * The session with a server reached over DTLS, TCP or TLS: the current one, or a new one
+   * (credentials from /0).
+   */
+  #session(account: ServerAccount, uri: string, peer: Peer): Promise<SecureSession> {
     const ssid = account.shortServerId;
-    const fingerprint = securityFingerprint(account.uri, peer, account.security);
+    const fingerprint = securityFingerprint(uri, peer, account.security);
     const current = this.#secure.get(ssid);
     if (current && !current.closed && current.fingerprint === fingerprint) return Promise.resolve(current);
     const pending = this.#opening.get(ssid);
     if (pending)
-      return pending.then((s) => (s.fingerprint === fingerprint ? s : this.#session(account, peer)));
-    const opening = this.#openSession(account, peer, fingerprint, current).finally(() =>
+      return pending.then((s) => (s.fingerprint === fingerprint ? s : this.#session(account, uri, peer)));
+    const opening = this.#openSession(account, uri, peer, fingerprint, current).finally(() =>
       this.#opening.delete(ssid),
     );
     this.#opening.set(ssid, opening);
@@ -980,13 +1028,16 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   async #openSession(
     account: ServerAccount,
+    uri: string,
     peer: Peer,
     fingerprint: string,
     previous: SecureSession | undefined,
   ): Promise<SecureSession> {
     const ssid = account.shortServerId;
     if (previous) await this.#closeSession(ssid, previous);
-    const security = clientSecurity(account.uri, account.security ?? {});
+    const security = clientSecurity(uri, account.security ?? {});
+    const scheme = parseServerUri(uri).scheme;
+    if (scheme !== 'coaps') return this.#openStreamSession(ssid, scheme, security, fingerprint);
     if (security.kind !== 'dtls')
       throw new SecurityConfigError('mode-mismatch', 'a coaps:// server needs DTLS credentials');
     const credentials = dtlsClientOptions(security);
@@ -1022,6 +1073,92 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     });
     this.#secure.set(ssid, session);
     return session;
+  }
+
+  /**
+   * A TCP or TLS connection to a coap+tcp:// or coaps+tcp:// server (RFC 8323): a dialling channel
+   * that connects on the first request and again after the connection is lost (a queue-mode
+   * client that slept reconnects to wake), with the CoAP binding over it.
+   */
+  async #openStreamSession(
+    ssid: number,
+    scheme: ServerScheme,
+    security: ClientSecurity,
+    fingerprint: string,
+  ): Promise<SecureSession> {
+    const limits = { maxFrameSize: STREAM_FRAME_LIMIT, ...this.#options.stream?.limits };
+    const local = this.#options.udp?.address ? { localAddress: this.#options.udp.address } : {};
+    let channel: Channel;
+    if (scheme === 'coap+tcp') {
+      const { TcpChannel } = await import('../transport/tcp-channel.js');
+      channel = TcpChannel.dialer({ ...limits, ...local });
+    } else if (scheme === 'coaps+tcp') {
+      if (security.kind !== 'dtls')
+        throw new SecurityConfigError('mode-mismatch', 'a coaps+tcp:// server needs TLS credentials');
+      const { TlsChannel } = await import('../transport/tls-channel.js');
+      channel = TlsChannel.dialer({ ...limits, ...local, ...tlsClientOptions(security) });
+    } else {
+      throw new SecurityConfigError('bad-uri', `${scheme}:// is not a CoAP binding`);
+    }
+    const session: SecureSession = {
+      fingerprint,
+      binding: this.#newBinding(channel),
+      dtls: undefined,
+      failure: undefined,
+      peerClosed: false,
+      closed: false,
+    };
+    channel.onError?.((e) => this.#error(e));
+    this.#secure.set(ssid, session);
+    return session;
+  }
+
+  /**
+   * The URI to reach a server at (Core §6.2.1.2, Transport §Binding): chosen among /0/x/0 and the
+   * secondary URIs /0/x/25 when a transport session starts (a Register), by binding-choice.ts, and
+   * kept for the session's later requests; configuration changes apply to the next session only.
+   * A Registration Update Trigger with a binding argument makes the next request choose again.
+   */
+  #transportUri(account: ServerAccount, newSession: boolean): string {
+    const ssid = account.shortServerId;
+    const kept = this.#chosen.get(ssid);
+    const override = this.#bindingOverride.get(ssid);
+    if (kept && !newSession && override === undefined && this.#candidateUris(account).includes(kept.uri))
+      return kept.uri;
+    if (ssid === BOOTSTRAP_KEY) return account.uri;
+    this.#bindingOverride.delete(ssid);
+    const choice = chooseTransport({
+      serverUris: this.#candidateUris(account),
+      ...(account.preferredTransport === undefined ? {} : { preferredTransport: account.preferredTransport }),
+      binding: account.binding,
+      supported: this.#supportedBindings(),
+      ...(override === undefined ? {} : { triggerOverride: override }),
+    });
+    if (isTransportChoiceFailure(choice)) {
+      // Nothing fits the rules: the primary URI, as a 1.0/1.1 client would do.
+      this.#chosen.set(ssid, { uri: account.uri, letter: uriBinding(account.uri) ?? 'U' });
+      return account.uri;
+    }
+    if (kept && kept.uri !== choice.uri) this.#dropSession(ssid);
+    this.#chosen.set(ssid, { uri: choice.uri, letter: choice.letter });
+    return choice.uri;
+  }
+
+  #candidateUris(account: ServerAccount): string[] {
+    return [account.uri, ...(account.secondaryUris ?? [])];
+  }
+
+  /** /3/0/16 Supported Binding and Modes, without the queue flag. */
+  #supportedBindings(): string {
+    const v = this.tree.read(LwM2mPath.of(3, 0, 16));
+    const value = v.ok ? v.value[0]?.value : undefined;
+    return value?.type === 'string' ? value.value.replace(/Q/g, '') || 'U' : 'U';
+  }
+
+  /** Closes a server's transport session (a new binding was chosen): the next request opens one. */
+  #dropSession(ssid: number): void {
+    const session = this.#secure.get(ssid);
+    if (session) void this.#closeSession(ssid, session);
   }
 
   async #udpFor(peer: Peer): Promise<Channel> {

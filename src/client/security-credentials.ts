@@ -91,7 +91,8 @@ export type SecurityConfigErrorReason =
   | 'bad-matching-type'
   | 'bad-certificate-usage'
   | 'unknown-cipher-suite'
-  | 'cipher-suite-mismatch';
+  | 'cipher-suite-mismatch'
+  | 'tls-unsupported';
 
 /** A /0 instance the client cannot use as it is. */
 export class SecurityConfigError extends PetrelError {
@@ -107,19 +108,34 @@ export const MAX_PSK_IDENTITY_BYTES = 128;
 export const MAX_PSK_KEY_BYTES = 64;
 
 /** The URI schemes this client speaks, and their default ports (RFC 7252 §6). */
-export const DEFAULT_PORTS: Readonly<Record<'coap' | 'coaps', number>> = Object.freeze({
-  coap: 5683,
-  coaps: 5684,
+/** The server URI schemes the client can use (Core §6.2.1.2; binding letter in comments). */
+export type ServerScheme = 'coap' | 'coaps' | 'coap+tcp' | 'coaps+tcp' | 'mqtt' | 'mqtts';
+
+/** Default ports by scheme (RFC 7252 §6, RFC 8323 §8, the MQTT registrations). */
+export const DEFAULT_PORTS: Readonly<Record<ServerScheme, number>> = Object.freeze({
+  coap: 5683, // U
+  coaps: 5684, // U over DTLS
+  'coap+tcp': 5683, // T
+  'coaps+tcp': 5684, // T over TLS
+  mqtt: 1883, // M
+  mqtts: 8883, // M over TLS to the broker
 });
 
+/** True for the schemes whose transport authenticates the server ((D)TLS): /0 must hold credentials. */
+export function isSecureScheme(scheme: ServerScheme): boolean {
+  return scheme === 'coaps' || scheme === 'coaps+tcp' || scheme === 'mqtts';
+}
+
 export interface ServerAddress {
-  readonly scheme: 'coap' | 'coaps';
+  readonly scheme: ServerScheme;
   /** Without IPv6 brackets. */
   readonly host: string;
   readonly port: number;
 }
 
-/** `coap://host[:port]` or `coaps://host[:port]` (5683 / 5684 by default). */
+const isServerScheme = (scheme: string): scheme is ServerScheme => Object.hasOwn(DEFAULT_PORTS, scheme);
+
+/** `coap[s][+tcp]://host[:port]` or `mqtt[s]://host[:port]` (default ports in DEFAULT_PORTS). */
 export function parseServerAddress(uri: string): ServerAddress {
   let url: URL;
   try {
@@ -128,10 +144,10 @@ export function parseServerAddress(uri: string): ServerAddress {
     throw new SecurityConfigError('bad-uri', `"${uri.slice(0, 80)}" is not a URI`, { cause: e });
   }
   const scheme = url.protocol.slice(0, -1);
-  if (scheme !== 'coap' && scheme !== 'coaps')
+  if (!isServerScheme(scheme))
     throw new SecurityConfigError(
       'bad-uri',
-      `${url.protocol}// is not supported yet (coap:// and coaps:// only); TCP and MQTT come later`,
+      `${url.protocol}// is not a binding this client has (coap, coaps, coap+tcp, coaps+tcp, mqtt, mqtts)`,
     );
   if (url.hostname === '') throw new SecurityConfigError('bad-uri', `"${uri.slice(0, 80)}" has no host`);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -160,18 +176,19 @@ export function clientSecurity(uri: string, resources: SecurityResources): Clien
       'est-unsupported',
       'Security Mode 4 (Certificate with EST) is not supported: provision a certificate (mode 2) instead',
     );
-  if (address.scheme === 'coap') {
+  const scheme = address.scheme;
+  if (!isSecureScheme(scheme)) {
     if (mode !== SecurityMode.noSec)
       throw new SecurityConfigError(
         'mode-mismatch',
-        `Security Mode ${mode} (${MODE_NAMES[mode]}) needs a coaps:// server URI, not coap://`,
+        `Security Mode ${mode} (${MODE_NAMES[mode]}) needs a ${scheme.replace(/^(coap|mqtt)/, '$1s')}:// server URI, not ${scheme}://`,
       );
     return { kind: 'nosec' };
   }
   if (mode === SecurityMode.noSec)
     throw new SecurityConfigError(
       'mode-mismatch',
-      'a coaps:// server needs Security Mode 0 (PSK), 1 (RPK) or 2 (Certificate), not 3 (NoSec)',
+      `a ${scheme}:// server needs Security Mode 0 (PSK), 1 (RPK) or 2 (Certificate), not 3 (NoSec)`,
     );
   const serverName = serverNameFor(address.host, resources.sni);
   const common = {

@@ -14,6 +14,10 @@ export interface ServerAccount {
   readonly shortServerId: number;
   /** /0/x/0 LwM2M Server URI. */
   readonly uri: string;
+  /** /0/x/25 Secondary LwM2M Server URIs: the same server over other schemes (1.2). */
+  readonly secondaryUris?: readonly string[];
+  /** /1/x/22 Preferred Transport: one binding letter (1.1). */
+  readonly preferredTransport?: string;
   /** /1/x/1 in seconds; 0 = the registration never expires. */
   readonly lifetime: number;
   /** /1/x/7 without a 1.0 `Q` (that goes to queueMode). */
@@ -167,7 +171,14 @@ export function accountsFromRecords(
     const account = accountOf(ssid, uri, server, options);
     if (account === undefined) continue;
     const security = securityOf(sec);
-    accounts.set(ssid, Object.keys(security).length === 0 ? account : { ...account, security });
+    const secondaryUris = (sec.multiple.get(25) ?? (sec.single.get(25) ? [sec.single.get(25)!] : []))
+      .map(stringOf)
+      .filter((v): v is string => v !== undefined && v !== '');
+    accounts.set(ssid, {
+      ...account,
+      ...(secondaryUris.length > 0 ? { secondaryUris } : {}),
+      ...(Object.keys(security).length === 0 ? {} : { security }),
+    });
   }
   return [...accounts.values()].sort((a, b) => a.shortServerId - b.shortServerId);
 }
@@ -211,6 +222,7 @@ function accountOf(
     muteSend: booleanOf(res(23)),
     defaultNotificationMode: mode === 0 ? 0 : mode === 1 ? 1 : undefined,
     notificationStoring: booleanOf(res(6)),
+    preferredTransport: stringOf(res(22)) || undefined,
   };
   return {
     shortServerId: ssid,

@@ -6,6 +6,9 @@
  * - server: the wrapped handler sees whole bodies. Block1 bodies are reassembled by peer, method,
  *   request target and Request-Tag (never by token: RFC 7959 §2.4 lets every block use its own
  *   token, and libcoap does); a large response is served block by block from a cache.
+ * - BERT (RFC 8323 §6), on reliable transports whose endpoint reports both sides announced it in
+ *   their CSMs (blockCapacity): SZX 7, NUM counting 1024-byte units, each message carrying as many
+ *   1024-byte units as fit the peer's Max-Message-Size. Without it, nothing changes.
  * Every table is bounded in entries, bytes and lifetime; the oldest entry is evicted first.
  */
 import { createHash } from 'node:crypto';
@@ -23,6 +26,7 @@ import type {
 } from './endpoint.js';
 import { CoapCode, isSuccess, type CoapMessage, type CoapOption } from './message.js';
 import {
+  BERT_SZX,
   MAX_BLOCK_NUM,
   OptionNumber,
   blockSize,
@@ -53,6 +57,12 @@ export interface BlockwiseOptions {
   readonly clock?: Clock;
   /** Source of Request-Tag values. */
   readonly random?: RandomSource;
+  /**
+   * Use BERT (RFC 8323 §6: SZX 7, several 1024-byte blocks per message) with peers for which the
+   * endpoint's blockCapacity says both sides support it (default true). Received BERT blocks are
+   * always taken.
+   */
+  readonly bert?: boolean;
 }
 
 export interface BlockwiseRequestOptions extends RequestOptions {
@@ -127,6 +137,20 @@ function checkedSzx(size: number, what: string): number {
   return szx;
 }
 
+/** RFC 8323 §6: a BERT block is a multiple of 1024 bytes (the last one may be shorter). */
+function validBlockLength(length: number, szx: number, more: boolean): boolean {
+  const size = blockSize(szx);
+  if (szx === BERT_SZX) return more ? length > 0 && length % size === 0 : true;
+  return more ? length === size : length <= size;
+}
+
+/** Bytes a message needs besides its payload: header, token, these options, Block and Size options. */
+function overhead(options: readonly CoapOption[]): number {
+  let n = 64; // header up to 6, token up to 8, payload marker, Block/Size/ETag options, slack
+  for (const o of options) n += o.value.length + 5;
+  return Math.max(128, n);
+}
+
 function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(length);
@@ -183,6 +207,7 @@ export class BlockwiseLayer {
   readonly #lifetime: number;
   readonly #clock: Clock;
   readonly #random: RandomSource;
+  readonly #bert: boolean;
   #handler: RequestHandler | undefined;
   /** Block1 reassemblies, oldest first (every block moves its transfer to the end). */
   readonly #uploads = new Map<string, Upload>();
@@ -208,6 +233,19 @@ export class BlockwiseLayer {
         throw new BlockwiseError('bad-option', `${name} must be a positive integer, got ${v}`);
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? cryptoRandom;
+    this.#bert = options.bert ?? true;
+  }
+
+  /**
+   * The payload of one BERT message to `peer` (a multiple of 1024 that fits its Max-Message-Size
+   * with `options`), or undefined when BERT is not to be used with it.
+   */
+  #bertSize(peer: Peer, options: readonly CoapOption[]): number | undefined {
+    if (!this.#bert) return undefined;
+    const capacity = this.#endpoint.blockCapacity?.(peer);
+    if (!capacity?.bert) return undefined;
+    const units = Math.floor((capacity.maxMessageSize - overhead(options)) / 1024);
+    return Math.max(1, units) * 1024;
   }
 
   get blockSize(): number {
@@ -245,9 +283,10 @@ export class BlockwiseLayer {
     const early = options.block2Size !== undefined ? checkedSzx(options.block2Size, 'block2Size') : b2?.szx;
     const base: OutgoingRequest = { ...request, options: without(given, BLOCK_OPTIONS) };
     const payload = request.payload ?? EMPTY;
-    const uploaded = payload.length > blockSize(this.#szx);
+    const bert = this.#bertSize(peer, base.options ?? []);
+    const uploaded = payload.length > (bert ?? blockSize(this.#szx));
     const first = uploaded
-      ? await this.#upload(peer, base, payload, early, options)
+      ? await this.#upload(peer, base, payload, early, options, bert)
       : await this.#endpoint.request(peer, withBlock2(base, early), options);
     return this.#download(peer, base, first, uploaded, options);
   }
@@ -258,18 +297,28 @@ export class BlockwiseLayer {
     payload: Uint8Array,
     early: number | undefined,
     options: RequestOptions,
+    bertSize: number | undefined,
   ): Promise<CoapMessage> {
     let base = request.options ?? [];
     // RFC 9175 §3.4: a Request-Tag per body lets a server tell concurrent bodies to one target apart.
     if (!base.some((o) => o.number === OptionNumber.REQUEST_TAG))
       base = [...base, { number: OptionNumber.REQUEST_TAG, value: this.#random.bytes(4) }];
-    let szx = this.#szx;
+    // With BERT (RFC 8323 §6) a message carries `bert` bytes under SZX 7 and NUM counts 1024s.
+    let bert = bertSize;
+    let szx = bert === undefined ? this.#szx : BERT_SZX;
+    let plainOnly = false;
     let offset = 0;
     for (let restarts = 0; ;) {
-      const size = blockSize(szx);
-      const num = offset / size; // sizes only shrink (powers of two), so this stays whole
+      if (bert === undefined && !plainOnly && offset > 0 && szx === BERT_SZX - 1) {
+        // The peer's CSM may have come after our first block: BERT from here on (NUM keeps
+        // counting 1024-byte units, so the body continues where it was).
+        bert = this.#bertSize(peer, base);
+        if (bert !== undefined) szx = BERT_SZX;
+      }
+      const size = bert ?? blockSize(szx);
+      const num = offset / blockSize(szx); // sizes only shrink (powers of two), so this stays whole
       if (num > MAX_BLOCK_NUM)
-        throw new BlockwiseError('too-large', `body needs more than 2^20 blocks of ${size}`);
+        throw new BlockwiseError('too-large', `body needs more than 2^20 blocks of ${blockSize(szx)}`);
       const chunk = payload.subarray(offset, offset + size);
       const more = offset + chunk.length < payload.length;
       const opts = [...base, blockOption(OptionNumber.BLOCK1, { num, more, szx })];
@@ -286,9 +335,14 @@ export class BlockwiseLayer {
       if (response.code === CoapCode.CONTINUE && more) {
         if (!ack || ack.num !== num)
           throw new BlockwiseError('bad-block', `2.31 for block ${num} without a matching Block1`, response);
-        offset += size;
+        offset += chunk.length;
         // RFC 7959 §2.5: the server may ask for smaller blocks; it kept the whole block it got.
-        if (ack.szx < szx) szx = ack.szx;
+        // A server answering a BERT block with SZX < 7 takes no BERT: plain blocks from here.
+        if (ack.szx < szx) {
+          szx = Math.min(ack.szx, this.#szx);
+          bert = undefined;
+          plainOnly = true;
+        }
         continue;
       }
       // RFC 7959 §2.9.3: a 4.13 with Block1 names the largest block size the server takes; start over.
@@ -299,7 +353,9 @@ export class BlockwiseLayer {
         num === 0 &&
         restarts < 7
       ) {
-        szx = ack.szx;
+        szx = Math.min(ack.szx, this.#szx);
+        bert = undefined;
+        plainOnly = true;
         restarts++;
         continue;
       }
@@ -335,7 +391,7 @@ export class BlockwiseLayer {
     const size2 = getUint(first, OptionNumber.SIZE2);
     if (size2 !== undefined && size2 > this.#maxBodySize)
       throw new BlockwiseError('too-large', `Size2 ${size2} exceeds ${this.#maxBodySize}`, first);
-    if (first.payload.length !== blockSize(b.szx))
+    if (!validBlockLength(first.payload.length, b.szx, true))
       throw new BlockwiseError(
         'bad-block',
         `block 0 of ${first.payload.length} bytes with SZX ${b.szx}`,
@@ -370,10 +426,7 @@ export class BlockwiseLayer {
           response,
         );
       const size = blockSize(got.szx);
-      if (
-        got.num * size !== total ||
-        (got.more ? response.payload.length !== size : response.payload.length > size)
-      )
+      if (got.num * size !== total || !validBlockLength(response.payload.length, got.szx, got.more))
         throw new BlockwiseError(
           'bad-block',
           `asked for offset ${total}, got block ${got.num} of ${response.payload.length} bytes (SZX ${got.szx})`,
@@ -414,7 +467,7 @@ export class BlockwiseLayer {
    */
   firstBlock(peer: Peer, request: CoapMessage, response: CoapResponse): CoapResponse {
     const plain = { ...request, options: without(request.options, BLOCK_OPTIONS) };
-    return this.#serveFirst(peerKey(peer), plain, response, block2(request)?.szx);
+    return this.#serveFirst(peer, peerKey(peer), plain, response, block2(request)?.szx);
   }
 
   #handle({ peer, message }: IncomingRequest): CoapResponse | Promise<CoapResponse> {
@@ -423,7 +476,9 @@ export class BlockwiseLayer {
     const b2 = block2(message);
     if (b2 && b2.num > 0) return this.#serveLater(peer, pk, message, b2);
     const request = { ...message, options: without(message.options, BLOCK_OPTIONS) };
-    return then(this.#call(peer, request), (response) => this.#serveFirst(pk, request, response, b2?.szx));
+    return then(this.#call(peer, request), (response) =>
+      this.#serveFirst(peer, pk, request, response, b2?.szx),
+    );
   }
 
   #call(peer: Peer, message: CoapMessage): CoapResponse | Promise<CoapResponse> {
@@ -436,8 +491,8 @@ export class BlockwiseLayer {
     if (!b) return { code: CoapCode.BAD_OPTION };
     const size = blockSize(b.szx);
     const { payload } = message;
-    // RFC 7959 §2.2: every block but the last is exactly the block size.
-    if (b.more ? payload.length !== size : payload.length > size)
+    // RFC 7959 §2.2: every block but the last is exactly the block size (BERT: a multiple of it).
+    if (!validBlockLength(payload.length, b.szx, b.more))
       return {
         code: CoapCode.BAD_REQUEST,
         payload: utf8.encode(`block ${b.num} of ${payload.length} bytes with SZX ${b.szx}`),
@@ -450,7 +505,8 @@ export class BlockwiseLayer {
       this.#dropUpload(key, upload);
       upload = undefined;
     }
-    const ackSzx = Math.min(b.szx, this.#szx);
+    // A BERT block is taken whole; the ack says whether more may come in BERT (RFC 8323 §6).
+    const ackSzx = b.szx === BERT_SZX && this.#bert ? BERT_SZX : Math.min(b.szx, this.#szx);
     if (b.num === 0) {
       if (upload) this.#dropUpload(key, upload);
       const size1 = getUint(message, OptionNumber.SIZE1);
@@ -499,7 +555,7 @@ export class BlockwiseLayer {
     };
     const early = block2(message)?.szx;
     return then(this.#call(peer, request), (response) => {
-      const served = this.#serveFirst(pk, request, response, early);
+      const served = this.#serveFirst(peer, pk, request, response, early);
       const last = blockOption(OptionNumber.BLOCK1, { num: b.num, more: false, szx: b.szx });
       return { ...served, options: sortOptions([...(served.options ?? []), last]) };
     });
@@ -524,14 +580,20 @@ export class BlockwiseLayer {
 
   /** The answer to a request without Block2 or with Block2 num 0: the whole response or its first block. */
   #serveFirst(
+    peer: Peer,
     pk: string,
     request: CoapMessage,
     response: CoapResponse,
     requestedSzx: number | undefined,
   ): CoapResponse {
-    const szx = Math.min(requestedSzx ?? this.#szx, this.#szx);
+    // BERT unless the client asked for a plain block size (early negotiation, RFC 7959 §2.4).
+    const bert =
+      requestedSzx === undefined || requestedSzx === BERT_SZX
+        ? this.#bertSize(peer, response.options ?? [])
+        : undefined;
+    const szx = bert === undefined ? Math.min(requestedSzx ?? this.#szx, this.#szx) : BERT_SZX;
     const length = response.payload?.length ?? 0;
-    if (length <= blockSize(szx)) {
+    if (length <= (bert ?? blockSize(szx))) {
       if (requestedSzx === undefined) return response;
       // The client asked for blocks: say it is all there is (RFC 7959 §2.4).
       return {
@@ -557,7 +619,7 @@ export class BlockwiseLayer {
       () => this.#responseBytes,
       (c) => (this.#responseBytes -= c.response.payload?.length ?? 0),
     );
-    return this.#slice(response, 0, szx);
+    return this.#slice(response, 0, szx, bert);
   }
 
   /** A request for block num > 0: from the cache, or by running the handler again (GET, FETCH). */
@@ -571,7 +633,8 @@ export class BlockwiseLayer {
     const key = operationKey(pk, request, true);
     const now = this.#clock.now();
     const cached = this.#responses.get(key);
-    if (cached && cached.expiresAt > now) return this.#slice(cached.response, b.num, b.szx);
+    const bert = b.szx === BERT_SZX ? this.#bertSize(peer, cached?.response.options ?? []) : undefined;
+    if (cached && cached.expiresAt > now) return this.#slice(cached.response, b.num, b.szx, bert);
     if (cached) {
       this.#responses.delete(key);
       this.#responseBytes -= cached.response.payload?.length ?? 0;
@@ -582,22 +645,25 @@ export class BlockwiseLayer {
       return { code: CoapCode.REQUEST_ENTITY_INCOMPLETE, payload: utf8.encode('response no longer held') };
     return then(this.#call(peer, request), (response) => {
       if (!isSuccess(response.code)) return response;
-      const served = this.#serveFirst(pk, request, response, b.szx);
-      return b.num === 0 ? served : this.#slice(response, b.num, b.szx);
+      const served = this.#serveFirst(peer, pk, request, response, b.szx);
+      return b.num === 0 ? served : this.#slice(response, b.num, b.szx, bert);
     });
   }
 
-  /** Block `num` (of size 2^(szx+4) as the client counts) of a response, in at most our block size. */
-  #slice(response: CoapResponse, num: number, requestedSzx: number): CoapResponse {
+  /**
+   * Block `num` (of size 2^(szx+4) as the client counts; 1024 for BERT) of a response, in at most
+   * our block size, or in `bert` bytes under SZX 7 (RFC 8323 §6).
+   */
+  #slice(response: CoapResponse, num: number, requestedSzx: number, bert?: number): CoapResponse {
     const payload = response.payload ?? EMPTY;
     const offset = num * blockSize(requestedSzx);
     if (num > 0 && offset >= payload.length)
       return { code: CoapCode.BAD_OPTION, payload: utf8.encode(`block ${num} is past the end`) };
-    const szx = Math.min(requestedSzx, this.#szx);
-    const size = blockSize(szx);
+    const szx = bert === undefined ? Math.min(requestedSzx, this.#szx) : BERT_SZX;
+    const size = bert ?? blockSize(szx);
     const more = offset + size < payload.length;
     const options = without(response.options ?? [], BLOCK_OPTIONS);
-    options.push(blockOption(OptionNumber.BLOCK2, { num: offset / size, more, szx }));
+    options.push(blockOption(OptionNumber.BLOCK2, { num: offset / blockSize(szx), more, szx }));
     if (offset === 0) options.push({ number: OptionNumber.SIZE2, value: encodeUint(payload.length) });
     return { ...response, options: sortOptions(options), payload: payload.subarray(offset, offset + size) };
   }

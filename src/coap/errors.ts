@@ -1,4 +1,5 @@
 import { PetrelError } from '../errors.js';
+import type { ConnectionCloseReason } from '../transport/channel.js';
 
 /**
  * A request that got no answer: `no-ack` when every retransmission of a CON went unacknowledged
@@ -36,5 +37,22 @@ export class CoapLimitError extends PetrelError {
 export class EndpointClosedError extends PetrelError {
   constructor() {
     super('PETREL_ERR_COAP_CLOSED', 'the CoAP endpoint is closed');
+  }
+}
+
+/**
+ * The connection (CoAP over TCP/TLS, RFC 8323) that carried the request or observation ended
+ * before it completed: `reason` says how; `signal` is set when the peer announced it with a
+ * Release or an Abort (RFC 8323 §5.5, §5.6), whose diagnostic payload is kept.
+ */
+export class CoapConnectionClosedError extends PetrelError {
+  constructor(
+    readonly peer: string,
+    readonly reason: ConnectionCloseReason,
+    readonly signal?: { readonly kind: 'release' | 'abort'; readonly diagnostic: string },
+    cause?: unknown,
+  ) {
+    const by = signal ? ` after ${signal.kind}${signal.diagnostic ? ` (${signal.diagnostic})` : ''}` : '';
+    super('PETREL_ERR_COAP_CONNECTION_CLOSED', `connection to ${peer} closed: ${reason}${by}`, { cause });
   }
 }

@@ -4,6 +4,7 @@ export * from './options.js';
 export { CoapFormatError, type CoapFormatReason, encodeCoapUdp, decodeCoapUdp } from './udp-codec.js';
 export * from './tcp-codec.js';
 export * from './endpoint.js';
+export * from './reliable-endpoint.js';
 export type { CoapMessaging } from './coap-messaging.js';
 export * from './errors.js';
 export * from './transmission.js';

@@ -94,6 +94,21 @@ function frameSize(bytes: Uint8Array, start: number, end: number, limit: number)
 }
 
 /**
+ * The length of the whole frame (header, token, options and payload) starting at bytes[offset],
+ * once bytes[offset, end) holds its length fields; -1 while more header bytes are needed (at most
+ * 5). Throws CoapFormatError on a bad TKL and on a frame past `maxFrameSize`, so a stream reader
+ * can refuse a frame before buffering any of it (RFC 8323 §3.2, §5.3.1).
+ */
+export function coapTcpFrameLength(
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  maxFrameSize: number,
+): number {
+  return frameSize(bytes, offset, end, maxFrameSize);
+}
+
+/**
  * Decodes the complete frame bytes[start, end). Unlike UDP, an empty (0.00) frame may carry a
  * token and options: RFC 8323 only asks the recipient to ignore it.
  */

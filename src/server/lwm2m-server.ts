@@ -43,7 +43,7 @@ import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 import type { ObservationStore, PersistedObservation } from '../store/observation-store.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
-import type { Channel, LocalAddress } from '../transport/channel.js';
+import type { Channel, ConnectionChannel, LocalAddress } from '../transport/channel.js';
 import type { DtlsCommonOptions, DtlsServerOptions } from '../dtls/dtls-channel.js';
 import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
 import { credentialPskLookup } from './credential-psk-lookup.js';
@@ -51,6 +51,8 @@ import { credentialRawKeyCheck } from './credential-raw-key-check.js';
 import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
+import { openTcpChannel, openTlsChannel } from './stream-sides.js';
+import type { TcpSideOptions, TlsSideOptions } from './stream-sides.js';
 import { ServerRequestError } from './errors.js';
 import { Observation } from './observation.js';
 import type { ObservationEndReason, ObservationNotification } from './observation.js';
@@ -117,6 +119,13 @@ export interface LwM2mServerOptions {
    * remember their transport and every downlink leaves through the binding they came in on.
    */
   readonly coaps?: CoapsOptions;
+  /** Also serve CoAP over TCP (`coap+tcp://`, RFC 8323; NoSec rules as for plain UDP). */
+  readonly tcp?: TcpSideOptions;
+  /**
+   * Also serve CoAP over TLS 1.2/1.3 (`coaps+tcp://`): PSKs from the credential store (the
+   * coaps:// side's unless given), device certificates by trust anchor, the same endpoint checks.
+   */
+  readonly tls?: TlsSideOptions;
 }
 
 /** A binding served next to the main one, and the channels the server opened for it. */
@@ -363,13 +372,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       versions: options.versions ?? ['1.0', '1.1', '1.2'],
       lifetimeGrace: (options.lifetimeGrace ?? 0) * 1000,
       ...(options.authorize ? { authorize: options.authorize } : {}),
-      ...(options.coaps
+      ...(this.#credentials()
         ? {
             security: createEndpointSecurity({
-              credentials: options.coaps.credentials,
+              credentials: this.#credentials()!,
               store: this.store,
-              allowNoSec: options.coaps.allowNoSec ?? false,
-              refuseNoSec: options.coaps.refuseNoSec ?? false,
+              allowNoSec: options.coaps?.allowNoSec ?? false,
+              refuseNoSec: options.coaps?.refuseNoSec ?? false,
             }),
           }
         : {}),
@@ -428,9 +437,36 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     await this.#restoreObservations();
   }
 
+  /** The credential store of the secure sides (coaps://, coaps+tcp://), if any. */
+  #credentials(): CredentialStore | undefined {
+    return this.#options.coaps?.credentials ?? this.#options.tls?.credentials;
+  }
+
   /** Opens the sides the options ask for; each one is in #sides as soon as it exists. */
   async #openSides(): Promise<void> {
-    if (this.#options.coaps) await this.#coapsSide(this.#options.coaps);
+    const { coaps, tcp, tls } = this.#options;
+    if (coaps) await this.#coapsSide(coaps);
+    if (tcp) await this.#streamSide('tcp', await openTcpChannel(tcp));
+    if (tls) {
+      const channel = await openTlsChannel(
+        {
+          ...tls,
+          // What the coaps:// side has serves here too unless the TLS side names its own.
+          ...(tls.certificate || !coaps?.certificate ? {} : { certificate: coaps.certificate }),
+          ...(tls.trustAnchors || !coaps?.trustAnchors ? {} : { trustAnchors: coaps.trustAnchors }),
+          ...(tls.hint !== undefined || coaps?.hint === undefined ? {} : { hint: coaps.hint }),
+        },
+        { credentials: this.#credentials(), clock: this.#clock, onError: (e) => this.#emitError(e) },
+      );
+      await this.#streamSide('tls', channel);
+    }
+  }
+
+  /** CoAP over a connection channel (TCP or TLS). */
+  async #streamSide(transport: 'tcp' | 'tls', channel: ConnectionChannel): Promise<void> {
+    channel.onError?.((e) => this.#emitError(e));
+    const owned = [channel];
+    this.#sides.push({ transport, binding: await this.#coapBinding(channel), channel, owned });
   }
 
   async #closeSides(): Promise<void> {
@@ -497,6 +533,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     binding.onActivity((peer) => {
       const endpoint = this.#registrations.endpointAt(peer);
       if (endpoint !== undefined) this.#queues.get(endpoint)?.touch();
+    });
+    // A queue-mode client whose connection (TCP, TLS) closed is asleep: requests wait for the
+    // Update it sends over its next connection instead of failing on the closed one.
+    binding.onUnreachable?.((peer) => {
+      const endpoint = this.#registrations.endpointAt(peer);
+      if (endpoint !== undefined) this.#queues.get(endpoint)?.sleep();
     });
     binding.onUplink((request, context) => this.#onUplink(request, context));
     binding.onRefused(({ context, operation, code, diagnostic }) =>

@@ -373,9 +373,10 @@ describe('LwM2mClient over coaps:// (PSK from /0)', () => {
       'bad-psk-identity',
     );
     assert.throws(
-      () => make('coaps+tcp://example.com'),
+      () => make('coap+ws://example.com'),
       (e: unknown) => e instanceof LwM2mClientError && e.reason === 'bad-uri',
     );
+    refused(() => make('coaps+tcp://example.com'), 'mode-mismatch');
     // coap:// without security stays exactly as before.
     assert.ok(make('coap://example.com'));
   });

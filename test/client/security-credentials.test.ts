@@ -73,8 +73,16 @@ describe('parseServerAddress', () => {
     assert.deepEqual(parseServerAddress('coaps://[::1]:6000'), { scheme: 'coaps', host: '::1', port: 6000 });
   });
 
+  it('takes the TCP and MQTT schemes with theirs (RFC 8323 §8.1, §8.2; MQTT 1883/8883)', () => {
+    const ports = Object.fromEntries(
+      ['coap+tcp', 'coaps+tcp', 'mqtt', 'mqtts'].map((s) => [s, parseServerAddress(`${s}://h`).port]),
+    );
+    assert.deepEqual(ports, { 'coap+tcp': 5683, 'coaps+tcp': 5684, mqtt: 1883, mqtts: 8883 });
+    assert.equal(parseServerAddress('coaps+tcp://h:7000').port, 7000);
+  });
+
   it('refuses other schemes and non-URIs', () => {
-    for (const uri of ['coap+tcp://x', 'http://x', 'not a uri', 'coaps://'])
+    for (const uri of ['coap+ws://x', 'http://x', 'sms://x', 'not a uri', 'coaps://'])
       assert.throws(
         () => parseServerAddress(uri),
         (e: unknown) => e instanceof SecurityConfigError && e.reason === 'bad-uri',

@@ -1,12 +1,10 @@
 import type { BlockwiseLayer } from '../../coap/blockwise.js';
 import type { CoapMessaging } from '../../coap/coap-messaging.js';
 import type { CoapResponse, ObserveRelation } from '../../coap/endpoint.js';
-import { CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import { ContentFormatError } from '../../content/content-format-error.js';
 import type { ObjectModel } from '../../model/object-definition.js';
-import { BindingError } from '../binding.js';
 import type {
   ClientBinding,
   DownlinkHandler,
@@ -20,6 +18,7 @@ import { OperationError } from '../../operations/result-code.js';
 import type { Peer } from '../../transport/channel.js';
 import { decodeDownlinkRequest, encodeDownlinkResponse, encodeNotification } from './downlink-codec.js';
 import type { ClientDownlinkContext } from './downlink-codec.js';
+import { bindingError } from './binding-errors.js';
 import { createCoapStack, identityOf } from './coap-stack.js';
 import type { CoapStackOptions } from './coap-stack.js';
 import { errorResponse } from './error-response.js';
@@ -128,10 +127,7 @@ export class CoapClientBinding implements ClientBinding {
         },
       });
     } catch (e) {
-      if (e instanceof CoapTimeoutError) throw new BindingError('timeout', e.message, { cause: e });
-      if (e instanceof CoapResetError) throw new BindingError('rejected', e.message, { cause: e });
-      if (e instanceof EndpointClosedError) throw new BindingError('closed', e.message, { cause: e });
-      throw e;
+      throw bindingError(e);
     }
     return decodeUplinkResponse(message, request, {
       codecs: this.#options.codecs,

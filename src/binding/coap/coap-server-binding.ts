@@ -1,4 +1,3 @@
-import { BlockwiseError } from '../../coap/blockwise.js';
 import type { BlockwiseLayer } from '../../coap/blockwise.js';
 import type { CoapMessaging } from '../../coap/coap-messaging.js';
 import type {
@@ -7,7 +6,6 @@ import type {
   ObserveHandlers,
   RequestOptions,
 } from '../../coap/endpoint.js';
-import { CoapLimitError, CoapResetError, CoapTimeoutError, EndpointClosedError } from '../../coap/errors.js';
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
@@ -34,9 +32,10 @@ import { OperationError } from '../../operations/result-code.js';
 import type { ResultCode, UplinkOperationName } from '../../operations/result-code.js';
 import { uriPath } from '../../coap/options.js';
 import { CoapCode } from '../../coap/message.js';
-import type { Peer } from '../../transport/channel.js';
+import { isConnectionChannel, type Peer } from '../../transport/channel.js';
 import { decodeDownlinkResponse, decodeNotification, encodeDownlinkRequest } from './downlink-codec.js';
 import type { DownlinkContext } from './downlink-codec.js';
+import { bindingError } from './binding-errors.js';
 import { createCoapStack, identityOf } from './coap-stack.js';
 import type { CoapStackOptions } from './coap-stack.js';
 import { errorResponse } from './error-response.js';
@@ -47,17 +46,6 @@ export interface CoapServerBindingOptions extends CoapStackOptions {
   readonly model: ObjectModel;
   /** Keep Register parameters the spec does not define instead of answering 4.00. */
   readonly allowUnknownParameters?: boolean;
-}
-
-/** Turns the CoAP layer's failures into the binding-neutral BindingError. */
-function bindingError(e: unknown): unknown {
-  if (e instanceof CoapTimeoutError) return new BindingError('timeout', e.message, { cause: e });
-  if (e instanceof CoapResetError) return new BindingError('rejected', e.message, { cause: e });
-  if (e instanceof EndpointClosedError) return new BindingError('closed', e.message, { cause: e });
-  if (e instanceof CoapLimitError) return new BindingError('rejected', e.message, { cause: e });
-  if (e instanceof BlockwiseError)
-    return new BindingError(e.reason === 'too-large' ? 'too-large' : 'decode', e.message, { cause: e });
-  return e;
 }
 
 /** Calls `fn` once with the first message sent (block-wise calls onSent per block). */
@@ -91,6 +79,7 @@ export class CoapServerBinding implements ServerBinding {
   readonly #options: CoapServerBindingOptions;
   #uplink: UplinkHandler | undefined;
   readonly #activity: ((peer: Peer) => void)[] = [];
+  readonly #unreachable: ((peer: Peer) => void)[] = [];
   readonly #refused: ((refusal: UplinkRefusal) => void)[] = [];
   readonly #transport: string;
 
@@ -104,6 +93,15 @@ export class CoapServerBinding implements ServerBinding {
     });
     ({ endpoint: this.endpoint, blockwise: this.blockwise } = createCoapStack(options));
     this.blockwise.onRequest(({ peer, message }) => this.#onRequest(peer, message));
+    const channel = options.channel;
+    if (isConnectionChannel(channel))
+      channel.onDisconnect((peer) => {
+        for (const listener of this.#unreachable) listener(peer);
+      });
+  }
+
+  onUnreachable(listener: (peer: Peer) => void): void {
+    this.#unreachable.push(listener);
   }
 
   onUplink(handler: UplinkHandler): void {

@@ -1,0 +1,111 @@
+/**
+ * CoAP over TCP (RFC 8323) as a ConnectionChannel: a listening channel that sends over the
+ * connections it accepted, or a dialling one that connects on the first send to a peer. Each
+ * delivery is one whole frame, cut from the stream by StreamConnections.
+ */
+import net from 'node:net';
+import {
+  ChannelClosedError,
+  ChannelSocketError,
+  type ChannelErrorHandler,
+  type ConnectionChannel,
+  type ConnectionCloseReason,
+  type LocalAddress,
+  type Peer,
+  type ReceiveHandler,
+} from './channel.js';
+import {
+  checkLocalAddress,
+  closeStreamChannel,
+  listenOn,
+  resolveStreamLimits,
+  StreamConnections,
+  systemCode,
+  type Dial,
+  type StreamDialOptions,
+  type StreamLimits,
+  type StreamListenOptions,
+} from './stream-connections.js';
+
+/** The default port of coap+tcp (RFC 8323 §8.1). */
+export const COAP_TCP_PORT = 5683;
+
+export type TcpListenOptions = StreamListenOptions & StreamLimits;
+export type TcpDialOptions = StreamDialOptions & StreamLimits;
+
+export class TcpChannel implements ConnectionChannel {
+  readonly kind = 'tcp' as const;
+  readonly connectionOriented = true as const;
+  readonly local: LocalAddress | undefined;
+  readonly #table: StreamConnections;
+  readonly #server: net.Server | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(table: StreamConnections, server?: net.Server) {
+    this.#table = table;
+    this.#server = server;
+    const bound = server?.address();
+    this.local =
+      bound && typeof bound === 'object' ? { address: bound.address, port: bound.port } : undefined;
+  }
+
+  /** Listens; resolves once listening. Rejects with ChannelConfigError or ChannelBindError. */
+  static async listen(options: TcpListenOptions = {}): Promise<TcpChannel> {
+    const limits = resolveStreamLimits(options);
+    const table = new StreamConnections(limits);
+    const server = net.createServer({ allowHalfOpen: false, pauseOnConnect: false });
+    server.on('connection', (socket) => table.accept(socket));
+    await listenOn(server, options, COAP_TCP_PORT);
+    const channel = new TcpChannel(table, server);
+    server.on('error', (e) =>
+      table.events.error(new ChannelSocketError(e.message, { systemCode: systemCode(e), cause: e })),
+    );
+    return channel;
+  }
+
+  /** A channel that listens nowhere and connects on the first send to a peer without a connection. */
+  static dialer(options: TcpDialOptions = {}): TcpChannel {
+    const limits = resolveStreamLimits(options);
+    const localAddress = checkLocalAddress(options.localAddress);
+    const dial: Dial = (target) => ({
+      socket: net.connect({ host: target.address, port: target.port, noDelay: true, localAddress }),
+      readyEvent: 'connect',
+    });
+    return new TcpChannel(new StreamConnections(limits, dial));
+  }
+
+  /** Open connections (and ones still connecting). */
+  get connections(): number {
+    return this.#table.size;
+  }
+
+  send(peer: Peer, frame: Uint8Array): void {
+    if (this.#closing) throw new ChannelClosedError('tcp');
+    this.#table.send(peer, frame);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.#table.events.onReceive(handler);
+  }
+
+  onError(handler: ChannelErrorHandler): void {
+    this.#table.events.onError(handler);
+  }
+
+  onConnect(handler: (peer: Peer) => void): void {
+    this.#table.onConnect(handler);
+  }
+
+  onDisconnect(handler: (peer: Peer, reason: ConnectionCloseReason, error?: Error) => void): void {
+    this.#table.onDisconnect(handler);
+  }
+
+  disconnect(peer: Peer): void {
+    this.#table.disconnect(peer);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= closeStreamChannel(this.#table, this.#server);
+    return this.#closing;
+  }
+}
