@@ -106,6 +106,9 @@ function certificateFile(flag: string, file: string): Uint8Array {
   return fromFile(flag, () => readCertificates(file)[0]!);
 }
 
+/** The server URI schemes whose transport is (D)TLS: /0 takes credentials from the flags. */
+const SECURE_PROTOCOLS: ReadonlySet<string> = new Set(['coaps:', 'coaps+tcp:', 'mqtts:']);
+
 /**
  * The /0 security resources of the simulated device's account from the flags: PSK (mode 0) with
  * --psk-identity/--psk-key, RPK (1) with --key and --server-key, Certificate (2) with --key,
@@ -114,7 +117,7 @@ function certificateFile(flag: string, file: string): Uint8Array {
 export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityConfig | undefined {
   let secure: boolean;
   try {
-    secure = opts.server !== undefined && new URL(opts.server).protocol === 'coaps:';
+    secure = opts.server !== undefined && SECURE_PROTOCOLS.has(new URL(opts.server).protocol);
   } catch {
     return undefined; // the client reports the URI
   }
@@ -135,7 +138,7 @@ export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityCon
   if (!secure) {
     if (given.length > 0)
       throw new CliError(
-        `${given.join(', ')}: only for a coaps:// server (--server is ${opts.server ?? 'not given'})`,
+        `${given.join(', ')}: only for a coaps:// server (or coaps+tcp://; --server is ${opts.server ?? 'not given'})`,
       );
     return undefined;
   }
@@ -155,7 +158,7 @@ export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityCon
   if (opts.key === undefined) {
     if (opts.cert !== undefined) throw new CliError("--cert needs --key (the certificate's private key)");
     throw new CliError(
-      `a coaps:// server needs credentials: --psk-identity and --psk-key, or --key with --server-key (RPK) or --cert and --server-cert (X.509)`,
+      `a ${new URL(opts.server!).protocol}// server needs credentials: --psk-identity and --psk-key, or --key with --server-key (RPK) or --cert and --server-cert (X.509)`,
     );
   }
   const secretKey = privateKeyFile(opts.key);
@@ -647,7 +650,10 @@ export function clientCommand(io: CliIo): Command {
   return new Command('client')
     .description('run a simulated LwM2M device against a server and take commands on stdin')
     .requiredOption('--endpoint <ep>', 'endpoint client name (ep=)')
-    .option('--server <uri>', 'LwM2M server, coap://host:port or coaps://host:port (DTLS)')
+    .option(
+      '--server <uri>',
+      'LwM2M server: coap://, coaps:// (DTLS), coap+tcp://, coaps+tcp:// (TLS), mqtt:// or mqtts:// host:port',
+    )
     .option(
       '--bootstrap <uri>',
       'Bootstrap-Server account, coap:// or coaps:// (PSK below); bootstraps when no server works',

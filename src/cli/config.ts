@@ -22,6 +22,16 @@ export interface ServerSettings {
   readonly coapPort: number;
   /** CoAP over DTLS (coaps://) UDP port; undefined = coaps off. */
   readonly coapsPort: number | undefined;
+  /** CoAP over TCP (coap+tcp://, RFC 8323) port; undefined = off. */
+  readonly tcpPort: number | undefined;
+  /** CoAP over TLS (coaps+tcp://) TCP port: PSKs from the store, the --coaps-key/--coaps-cert identity; undefined = off. */
+  readonly tlsPort: number | undefined;
+  /** The MQTT binding: `embedded` (a built-in broker) or a broker URL (mqtt://, mqtts://); undefined = off. */
+  readonly mqtt: string | undefined;
+  /** Port of the embedded MQTT broker (default 1883). */
+  readonly mqttPort: number | undefined;
+  /** Topic prefix of the MQTT binding (`{prefix}/lwm2m/rd/{ep}`); undefined = none. */
+  readonly mqttPrefix: string | undefined;
   /** PSK identity hint the DTLS server sends (RFC 4279 §2); undefined = none. */
   readonly pskHint: string | undefined;
   /** The server's P-256 private key file (PEM or DER) for RPK and X.509 devices; undefined = PSK only. */
@@ -141,6 +151,24 @@ const pskHint = textual('a PSK identity hint of 1-128 bytes of UTF-8', (t) =>
   t !== '' && Buffer.byteLength(t, 'utf8') <= 128 ? t : undefined,
 );
 const ip = textual('an IP address such as 0.0.0.0, :: or 127.0.0.1', (t) => (isIP(t) === 0 ? undefined : t));
+const mqttBroker = textual(
+  "'embedded' or a broker URL such as mqtt://broker:1883 or mqtts://broker:8883",
+  (t) => {
+    if (t === 'embedded') return t;
+    try {
+      const url = new URL(t);
+      return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '' ? t : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+);
+/** MQTT topic levels without wildcards (+, #) or empty levels. */
+const mqttPrefix = textual('a topic prefix such as tenant-1 or site/a (no +, # or empty levels)', (t) =>
+  t !== '' && !/[+#]/.test(t) && !t.includes(String.fromCharCode(0)) && !t.split('/').includes('')
+    ? t
+    : undefined,
+);
 
 /** RFC 6750 b64token: what an `Authorization: Bearer` header (and a `?token=` query) carries as is. */
 const token = textual(
@@ -233,6 +261,11 @@ const KINDS: Kinds = {
   address: ip,
   coapPort: port,
   coapsPort: port,
+  tcpPort: port,
+  tlsPort: port,
+  mqtt: mqttBroker,
+  mqttPort: port,
+  mqttPrefix,
   pskHint,
   coapsKey: file,
   coapsCert: file,
@@ -276,6 +309,11 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
   address: '0.0.0.0',
   coapPort: 5683,
   coapsPort: undefined,
+  tcpPort: undefined,
+  tlsPort: undefined,
+  mqtt: undefined,
+  mqttPort: undefined,
+  mqttPrefix: undefined,
   pskHint: undefined,
   coapsKey: undefined,
   coapsCert: undefined,
@@ -526,6 +564,14 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
     address: ['<ip>', 'CoAP address to listen on (default 0.0.0.0)'],
     coapPort: ['<port>', 'CoAP UDP port, 0 = any free port (default 5683)'],
     coapsPort: ['<port>', 'also serve coaps:// (DTLS) on this UDP port, e.g. 5684 (default off)'],
+    tcpPort: ['<port>', 'also serve coap+tcp:// (CoAP over TCP) on this port, e.g. 5683 (default off)'],
+    tlsPort: [
+      '<port>',
+      'also serve coaps+tcp:// (CoAP over TLS 1.2/1.3: PSK, --coaps-key/--coaps-cert) on this port, e.g. 5684',
+    ],
+    mqtt: ['<broker>', "serve the MQTT binding: 'embedded' (built-in broker) or mqtt[s]://host:port"],
+    mqttPort: ['<port>', 'port of the embedded MQTT broker (default 1883, 0 = any free port)'],
+    mqttPrefix: ['<prefix>', 'topic prefix of the MQTT binding: {prefix}/lwm2m/rd/{ep} (default none)'],
     pskHint: ['<text>', 'PSK identity hint the DTLS server sends (default none)'],
     coapsKey: ['<file>', "the server's P-256 private key (PEM/DER) for RPK and X.509 devices"],
     coapsCert: [

@@ -21,6 +21,7 @@ import { dtlsIdentityFor } from './server-dtls-identity.js';
 import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
+import { watchCredentialWrites } from '../server/psk-cache.js';
 
 function describe(reg: Registration): string {
   const objects = reg.objects.map((o) => (o.version ? `${o.id}@${o.version}` : `${o.id}`)).join(',');
@@ -60,7 +61,7 @@ export function reachableHost(address: string): string {
 export function serverCommand(io: CliIo): Command {
   return addServerOptions(
     new Command('server').description(
-      'run a LwM2M 1.2 server (CoAP over UDP, and DTLS with --coaps-port) with its REST API and web UI, and log what clients do',
+      'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
     const config = resolveServerConfig(cmd, process.env);
@@ -82,7 +83,9 @@ export function serverCommand(io: CliIo): Command {
     if (!model.object(TEMPERATURE_DEFINITION.id)) model.add(TEMPERATURE_DEFINITION);
     const dtls = dtlsIdentityFor(
       config,
-      config.coapsPort !== undefined || config.bootstrapCoapsPort !== undefined,
+      config.coapsPort !== undefined ||
+        config.bootstrapCoapsPort !== undefined ||
+        config.tlsPort !== undefined,
     );
     const stores = await openStoresOrExit(config.store);
     const server = new LwM2mServer({
@@ -105,6 +108,19 @@ export function serverCommand(io: CliIo): Command {
               ...(config.coapsCidLength === undefined
                 ? {}
                 : { dtls: { connectionIdLength: config.coapsCidLength } }),
+            },
+          }),
+      ...(config.tcpPort === undefined ? {} : { tcp: { address: config.address, port: config.tcpPort } }),
+      ...(config.tlsPort === undefined
+        ? {}
+        : {
+            tls: {
+              address: config.address,
+              port: config.tlsPort,
+              credentials: stores.credentials,
+              ...(config.pskHint === undefined ? {} : { hint: config.pskHint }),
+              ...(dtls?.certificate?.certificateChain ? { certificate: dtls.certificate } : {}),
+              trustAnchors: dtls?.trustAnchors ?? [],
             },
           }),
     });
@@ -153,7 +169,15 @@ export function serverCommand(io: CliIo): Command {
     try {
       await server.start();
       await bootstrap?.start();
-      api = await startHttp(config, server, stores, model, dtls?.view, bootstrap?.server);
+      // Credentials written through the API reach the TLS side's PSK cache at once.
+      const watched = {
+        ...stores,
+        credentials: watchCredentialWrites(
+          stores.credentials,
+          (ids) => void server.refreshPskIdentities(ids),
+        ),
+      };
+      api = await startHttp(config, server, watched, model, dtls?.view, bootstrap?.server);
     } catch (e) {
       await release();
       throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
@@ -174,6 +198,14 @@ export function serverCommand(io: CliIo): Command {
         secure: true,
         modes,
       });
+    }
+    for (const [transport, scheme] of [
+      ['tcp', 'coap+tcp'],
+      ['tls', 'coaps+tcp'],
+    ] as const) {
+      const at = server.listening(transport);
+      if (at)
+        log('listening', `${scheme}://${at.address}:${at.port}`, { address: at.address, port: at.port });
     }
     bootstrap?.logListening();
     const url = `http://${reachableHost(api.address)}:${api.port}/`;

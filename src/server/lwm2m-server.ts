@@ -51,6 +51,7 @@ import { credentialRawKeyCheck } from './credential-raw-key-check.js';
 import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
+import type { PskCache } from './psk-cache.js';
 import { openTcpChannel, openTlsChannel } from './stream-sides.js';
 import type { TcpSideOptions, TlsSideOptions } from './stream-sides.js';
 import { ServerRequestError } from './errors.js';
@@ -347,6 +348,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
    * the transport their registrations record, with the channels the server opened for them.
    */
   readonly #sides: ServerSide[] = [];
+  /** The coaps+tcp:// side's PSKs (node:tls asks for them synchronously). */
+  #pskCache: PskCache | undefined;
   #started = false;
   #stopped = false;
 
@@ -448,7 +451,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     if (coaps) await this.#coapsSide(coaps);
     if (tcp) await this.#streamSide('tcp', await openTcpChannel(tcp));
     if (tls) {
-      const channel = await openTlsChannel(
+      const { channel, cache } = await openTlsChannel(
         {
           ...tls,
           // What the coaps:// side has serves here too unless the TLS side names its own.
@@ -458,8 +461,18 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         },
         { credentials: this.#credentials(), clock: this.#clock, onError: (e) => this.#emitError(e) },
       );
+      this.#pskCache = cache;
       await this.#streamSide('tls', channel);
     }
+  }
+
+  /**
+   * The credential store changed for these PSK identities (written through this process): the
+   * coaps+tcp:// side's PSK cache reads them again, so the device's next handshake sees the change.
+   */
+  async refreshPskIdentities(identities: readonly string[]): Promise<void> {
+    const cache = this.#pskCache;
+    if (cache) await Promise.all(identities.map((identity) => cache.refresh(identity)));
   }
 
   /** CoAP over a connection channel (TCP or TLS). */

@@ -93,3 +93,31 @@ export class PskCache {
     }
   }
 }
+
+/**
+ * A credential store that reports the PSK identities each write or removal touched (before and
+ * after), so an in-process PskCache can refresh them at once instead of after a failed handshake.
+ */
+export function watchCredentialWrites(
+  store: CredentialStore,
+  onChange: (identities: readonly string[]) => void,
+): CredentialStore {
+  const identitiesOf = (info: { psk?: { identity: string }; nextPsk?: { identity: string } } | undefined) =>
+    [info?.psk?.identity, info?.nextPsk?.identity].filter((i) => i !== undefined);
+  return {
+    put: async (info) => {
+      const before = await store.get(info.endpoint);
+      await store.put(info);
+      onChange([...identitiesOf(before), ...identitiesOf(info)]);
+    },
+    get: (endpoint) => store.get(endpoint),
+    getByPskIdentity: (identity) => store.getByPskIdentity(identity),
+    getByPublicKey: (spki) => store.getByPublicKey(spki),
+    remove: async (endpoint) => {
+      const removed = await store.remove(endpoint);
+      onChange(identitiesOf(removed));
+      return removed;
+    },
+    all: () => store.all(),
+  };
+}

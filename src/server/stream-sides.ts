@@ -66,19 +66,19 @@ export async function openTlsChannel(
     readonly clock: Pick<Clock, 'now'>;
     readonly onError: (e: unknown) => void;
   },
-): Promise<ConnectionChannel> {
-  if (options.channel) return options.channel;
+): Promise<{ channel: ConnectionChannel; cache: PskCache | undefined }> {
   const credentials = options.credentials ?? context.credentials;
   const chain = options.certificate?.certificateChain;
-  if (!credentials && !chain?.length)
+  if (!options.channel && !credentials && !chain?.length)
     throw new TypeError('a coaps+tcp:// side needs a credential store (PSK) or a certificate chain');
   let cache: PskCache | undefined;
   if (credentials) {
     cache = new PskCache(credentials, context.clock, { onError: context.onError });
     await cache.load();
   }
+  if (options.channel) return { channel: options.channel, cache };
   const { TlsChannel } = await import('../transport/tls-channel.js');
-  return TlsChannel.listen({
+  const channel = await TlsChannel.listen({
     address: options.address ?? '0.0.0.0',
     port: options.port ?? 5684,
     ...DEFAULT_LIMITS,
@@ -92,4 +92,5 @@ export async function openTlsChannel(
     ...(options.minVersion ? { minVersion: options.minVersion } : {}),
     ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
   });
+  return { channel, cache };
 }

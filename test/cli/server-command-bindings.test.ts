@@ -1,0 +1,84 @@
+// `petrel server --tcp-port --tls-port` and `petrel client --server coap+tcp:// | coaps+tcp://`:
+// both commands in-process over loopback TCP, the PSK written through the REST API as an operator
+// would, and the registrations as the server logs them.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { type Cli, startCli, waitFor } from '../support/cli-run.js';
+
+const KEY = '000102030405060708090a0b0c0d0e0f';
+const running: Cli[] = [];
+after(async () => {
+  for (const cli of running.splice(0).reverse()) {
+    cli.stop();
+    await cli.exit;
+  }
+});
+
+function start(args: string[]): Cli {
+  const cli = startCli(args);
+  running.push(cli);
+  return cli;
+}
+
+describe('petrel server over TCP and TLS', () => {
+  it('serves coap+tcp:// and coaps+tcp:// (PSK from the API) to petrel client', async () => {
+    const server = start([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--tcp-port',
+      '0',
+      '--tls-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(server.out()), 'the http line');
+    const tcpPort = Number(/listening coap\+tcp:\/\/127\.0\.0\.1:(\d+)/.exec(server.out())?.[1]);
+    const tlsPort = Number(/listening coaps\+tcp:\/\/127\.0\.0\.1:(\d+)/.exec(server.out())?.[1]);
+    assert.ok(tcpPort > 0 && tlsPort > 0, server.out());
+    const url = /http (http:\/\/\S+\/) /.exec(server.out())![1]!;
+    const put = await fetch(`${url}api/security/clients/cli-tls`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ psk: { identity: 'cli-tls-id', key: KEY } }),
+    });
+    assert.equal(put.status, 200, await put.text());
+
+    start(['client', '--endpoint', 'cli-tcp', '--server', `coap+tcp://127.0.0.1:${tcpPort}`, '--no-stdin']);
+    start([
+      'client',
+      '--endpoint',
+      'cli-tls',
+      '--server',
+      `coaps+tcp://127.0.0.1:${tlsPort}`,
+      '--psk-identity',
+      'cli-tls-id',
+      '--psk-key',
+      KEY,
+      '--no-stdin',
+    ]);
+    await waitFor(
+      () => /registered ep=cli-tcp/.test(server.out()) && /registered ep=cli-tls/.test(server.out()),
+      'both registrations',
+      10_000,
+    );
+    const clients = (await (await fetch(`${url}api/clients`)).json()) as {
+      items: { endpoint: string; transport?: string; binding?: string }[];
+    };
+    const byEp = Object.fromEntries(clients.items.map((c) => [c.endpoint, c]));
+    assert.deepEqual(
+      [
+        byEp['cli-tcp']?.transport,
+        byEp['cli-tcp']?.binding,
+        byEp['cli-tls']?.transport,
+        byEp['cli-tls']?.binding,
+      ],
+      ['tcp', 'T', 'tls', 'T'],
+    );
+  });
+});
