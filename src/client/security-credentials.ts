@@ -147,7 +147,7 @@ export function parseServerAddress(uri: string): ServerAddress {
   if (!isServerScheme(scheme))
     throw new SecurityConfigError(
       'bad-uri',
-      `${url.protocol}// is not a binding this client has (coap, coaps, coap+tcp, coaps+tcp, mqtt, mqtts)`,
+      `${url.protocol}// is not a binding this client has (coap://, coaps://, coap+tcp://, coaps+tcp://, mqtt://, mqtts://)`,
     );
   if (url.hostname === '') throw new SecurityConfigError('bad-uri', `"${uri.slice(0, 80)}" has no host`);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;

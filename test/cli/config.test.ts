@@ -58,6 +58,11 @@ describe('server configuration', () => {
         address: '0.0.0.0',
         coapPort: 5683,
         coapsPort: undefined,
+        tcpPort: undefined,
+        tlsPort: undefined,
+        mqtt: undefined,
+        mqttPort: undefined,
+        mqttPrefix: undefined,
         pskHint: undefined,
         coapsKey: undefined,
         coapsCert: undefined,
@@ -134,6 +139,11 @@ describe('server configuration', () => {
       PETREL_ADDRESS: '10.0.0.5',
       PETREL_COAP_PORT: '0',
       PETREL_COAPS_PORT: '5684',
+      PETREL_TCP_PORT: '5683',
+      PETREL_TLS_PORT: '5685',
+      PETREL_MQTT: 'mqtts://broker.example.com:8883',
+      PETREL_MQTT_PORT: '1884',
+      PETREL_MQTT_PREFIX: 'tenant-1/site',
       PETREL_PSK_HINT: 'petrel hint',
       PETREL_COAPS_KEY: '/etc/petrel/server.key.pem',
       PETREL_COAPS_CERT: '/etc/petrel/server-chain.pem',
@@ -161,6 +171,11 @@ describe('server configuration', () => {
         address: '10.0.0.5',
         coapPort: 0,
         coapsPort: 5684,
+        tcpPort: 5683,
+        tlsPort: 5685,
+        mqtt: 'mqtts://broker.example.com:8883',
+        mqttPort: 1884,
+        mqttPrefix: 'tenant-1/site',
         pskHint: 'petrel hint',
         coapsKey: '/etc/petrel/server.key.pem',
         coapsCert: '/etc/petrel/server-chain.pem',
@@ -188,6 +203,32 @@ describe('server configuration', () => {
       json: false,
       demo: false,
     });
+  });
+
+  it('takes the TCP, TLS and MQTT settings and refuses brokers and prefixes it cannot use', () => {
+    const config = resolve([
+      '--tcp-port',
+      '5683',
+      '--tls-port',
+      '5684',
+      '--mqtt',
+      'embedded',
+      '--mqtt-prefix',
+      'a/b',
+    ]);
+    assert.deepEqual(
+      [config.tcpPort, config.tlsPort, config.mqtt, config.mqttPrefix, config.sources.mqtt],
+      [5683, 5684, 'embedded', 'a/b', 'cli'],
+    );
+    configError(
+      () => parseEnvConfig({ PETREL_MQTT: 'http://broker' }),
+      "PETREL_MQTT: expected 'embedded' or a broker URL such as mqtt://broker:1883 or mqtts://broker:8883, got 'http://broker'",
+    );
+    for (const bad of ['a/+/b', '#', 'a//b', '/a'])
+      assert.throws(
+        () => parseEnvConfig({ PETREL_MQTT_PREFIX: bad }),
+        /PETREL_MQTT_PREFIX: expected a topic prefix/,
+      );
   });
 
   it('names the variable and the value when one is bad', () => {
@@ -314,7 +355,7 @@ describe('server configuration', () => {
     );
     configError(
       () => parseConfigFile('{"colour": "blue"}', file),
-      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, pskHint, coapsKey, coapsCert, trustAnchors, coapsCidLength, secureOnly, bootstrapPort, bootstrapCoapsPort, httpAddress, httpPort, store, models/,
+      /^petrel\.config\.json: unknown key "colour" \(known keys: address, coapPort, coapsPort, tcpPort, tlsPort, mqtt, mqttPort, mqttPrefix, pskHint, coapsKey, coapsCert, trustAnchors, coapsCidLength, secureOnly, bootstrapPort, bootstrapCoapsPort, httpAddress, httpPort, store, models/,
     );
     configError(
       () => parseConfigFile('{"coapPort": true}', file),
