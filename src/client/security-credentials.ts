@@ -40,6 +40,14 @@ export interface SecurityResources {
   readonly certificateUsage?: number;
   /** /0/x/16: the suites to propose, as 16-bit integers (0xC0,0xA8 → 49320). */
   readonly cipherSuites?: readonly number[];
+  /** /0/x/18 Groups To Use by Client (RFC 8446 codes, most preferred first; TLS). */
+  readonly groups?: readonly number[];
+  /** /0/x/20 Signature Algorithms To Use by Client (RFC 8446 codes; TLS). */
+  readonly signatureAlgorithms?: readonly number[];
+  /** /0/x/22 TLS 1.3 Features To Use by Client: b0 PSK, b1 0-RTT, b2 PSK with (EC)DHE, b3 certificates. */
+  readonly tls13Features?: number;
+  /** /0/x/24 TLS Extensions To Use by Client (bitmap; b0 SNI … b12 Connection ID). */
+  readonly tlsExtensions?: number;
 }
 
 /** How the client checks the server (turned into a PeerVerifier by the transport). */
@@ -72,6 +80,8 @@ export interface DtlsClientCredentials {
   readonly cipherSuites?: readonly number[];
   /** SNI to send (Transport TS: the client MUST set it): /0/x/14, else the URI's DNS name. */
   readonly serverName?: string;
+  /** The TLS settings of /0/x/18-24 (coaps+tcp:// only; DTLS has its own fixed set). */
+  readonly tls?: Pick<SecurityResources, 'groups' | 'signatureAlgorithms' | 'tls13Features' | 'tlsExtensions'>;
 }
 
 /** What the client needs to reach a server: plain CoAP, or DTLS with these credentials. */
@@ -191,8 +201,15 @@ export function clientSecurity(uri: string, resources: SecurityResources): Clien
       `a ${scheme}:// server needs Security Mode 0 (PSK), 1 (RPK) or 2 (Certificate), not 3 (NoSec)`,
     );
   const serverName = serverNameFor(address.host, resources.sni);
+  const { groups, signatureAlgorithms, tls13Features, tlsExtensions } = resources;
+  const tls = Object.fromEntries(
+    Object.entries({ groups, signatureAlgorithms, tls13Features, tlsExtensions }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
   const common = {
     ...(serverName === undefined ? {} : { serverName }),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
   };
   switch (mode) {
     case SecurityMode.psk:

@@ -101,7 +101,11 @@ function bytesOf(v: LwM2mValue | undefined): Uint8Array | undefined {
 function securityOf(sec: InstanceValues): SecurityResources {
   const res = (rid: number): LwM2mValue | undefined => sec.single.get(rid);
   const mode = numberOf(res(2));
-  const suites = (sec.multiple.get(16) ?? []).map(numberOf).filter((n): n is number => n !== undefined);
+  const numbers = (rid: number): number[] | undefined => {
+    const list = (sec.multiple.get(rid) ?? []).map(numberOf).filter((n): n is number => n !== undefined);
+    return list.length > 0 ? list : undefined;
+  };
+  const suites = numbers(16) ?? [];
   const resources: { -readonly [K in keyof SecurityResources]: SecurityResources[K] } = {
     securityMode: mode,
     publicKeyOrIdentity: bytesOf(res(3)),
@@ -111,6 +115,10 @@ function securityOf(sec: InstanceValues): SecurityResources {
     sni: stringOf(res(14)),
     certificateUsage: numberOf(res(15)),
     cipherSuites: suites.length > 0 ? suites : undefined,
+    groups: numbers(18),
+    signatureAlgorithms: numbers(20),
+    tls13Features: numberOf(res(22)),
+    tlsExtensions: numberOf(res(24)),
   };
   return definedOnly(resources);
 }

@@ -71,6 +71,10 @@ export interface TlsCommonOptions {
   readonly ciphers?: string;
   /** Trust anchors: a peer certificate must chain to one of these. */
   readonly ca?: TlsCertificate | readonly TlsCertificate[];
+  /** Key exchange groups, most preferred first, as OpenSSL names them (`P-256:X25519`). */
+  readonly groups?: string;
+  /** Signature algorithms, most preferred first (`ecdsa_secp256r1_sha256:...`). */
+  readonly signatureAlgorithms?: string;
   /**
    * Trust a `ca` entry that is not a self-signed root (an intermediate, or the peer's own leaf
    * as LwM2M Certificate Usage 1/3 pins it): OpenSSL's partial chain (Node >= 20.18).
@@ -298,6 +302,8 @@ function common(options: TlsCommonOptions): tls.SecureContextOptions {
     minVersion: options.minVersion ?? 'TLSv1.2',
     maxVersion: options.maxVersion ?? 'TLSv1.3',
     ...(options.allowPartialTrustChain && { allowPartialTrustChain: true }),
+    ...(options.groups !== undefined && { ecdhCurve: options.groups }),
+    ...(options.signatureAlgorithms !== undefined && { sigalgs: options.signatureAlgorithms }),
   };
 }
 
