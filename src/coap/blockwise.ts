@@ -306,15 +306,11 @@ export class BlockwiseLayer {
     // With BERT (RFC 8323 §6) a message carries `bert` bytes under SZX 7 and NUM counts 1024s.
     let bert = bertSize;
     let szx = bert === undefined ? this.#szx : BERT_SZX;
-    let plainOnly = false;
     let offset = 0;
     for (let restarts = 0; ;) {
-      if (bert === undefined && !plainOnly && offset > 0 && szx === BERT_SZX - 1) {
-        // The peer's CSM may have come after our first block: BERT from here on (NUM keeps
-        // counting 1024-byte units, so the body continues where it was).
-        bert = this.#bertSize(peer, base);
-        if (bert !== undefined) szx = BERT_SZX;
-      }
+      // A body that started in plain blocks stays in them even when the peer's CSM announces
+      // BERT meanwhile: RFC 7959 §2.3 lets block sizes only shrink during a transfer, and libcoap
+      // 4.3 answers a switch to SZX 7 with an empty 0.00 message (test/interop/coap-tcp-libcoap).
       const size = bert ?? blockSize(szx);
       const num = offset / blockSize(szx); // sizes only shrink (powers of two), so this stays whole
       if (num > MAX_BLOCK_NUM)
@@ -341,7 +337,6 @@ export class BlockwiseLayer {
         if (ack.szx < szx) {
           szx = Math.min(ack.szx, this.#szx);
           bert = undefined;
-          plainOnly = true;
         }
         continue;
       }
@@ -355,7 +350,6 @@ export class BlockwiseLayer {
       ) {
         szx = Math.min(ack.szx, this.#szx);
         bert = undefined;
-        plainOnly = true;
         restarts++;
         continue;
       }

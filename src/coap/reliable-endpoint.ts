@@ -808,9 +808,14 @@ export class CoapReliableEndpoint implements CoapMessaging {
         this.#send(conn, encodeCoapTcp(pongSignal({ token: msg.token, custody: signal.custody })));
         return;
       case 'pong': {
-        const key = tokenText(msg.token);
-        const pending = conn.pings.get(key);
-        if (!pending) return;
+        // libcoap 4.3 answers every Ping with an empty-token Pong (RFC 8323 §5.4 wants the Ping's
+        // token): such a Pong answers our oldest Ping, as any Pong proves the peer alive.
+        const key =
+          msg.token.length === 0 && !conn.pings.has(tokenText(msg.token))
+            ? conn.pings.keys().next().value
+            : tokenText(msg.token);
+        const pending = key === undefined ? undefined : conn.pings.get(key);
+        if (!pending || key === undefined) return;
         conn.pings.delete(key);
         this.#timers.cancel(pending.timer);
         pending.resolve();
