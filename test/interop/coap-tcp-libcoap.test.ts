@@ -40,7 +40,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { STREAM_FRAME_LIMIT } from '../../src/binding/coap/coap-stack.js';
 import { BlockwiseLayer } from '../../src/coap/blockwise.js';
-import { CoapConnectionClosedError, CoapTimeoutError } from '../../src/coap/errors.js';
+import { CoapConnectionClosedError } from '../../src/coap/errors.js';
 import { CoapCode, formatCode } from '../../src/coap/message.js';
 import { OptionNumber, contentFormat, uriPath } from '../../src/coap/options.js';
 import { CoapReliableEndpoint, DEFAULT_RELIABLE_MAX_MESSAGE_SIZE } from '../../src/coap/reliable-endpoint.js';
