@@ -1,5 +1,6 @@
 // npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
 import { runApiBench } from './api.js';
+import { runBindingsBench } from './bindings.js';
 import { runBootstrapBench } from './bootstrap.js';
 import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
@@ -15,6 +16,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   api: runApiBench,
   dtls: runDtlsBench,
   bootstrap: runBootstrapBench,
+  bindings: () => runBindingsBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -13,10 +13,11 @@ const ENTRY_POINTS: Record<string, string[]> = {
   'petrel-lwm2m': ['PetrelError', 'LwM2mPath', 'createCodecRegistry'],
   'petrel-lwm2m/model': ['LwM2mPath', 'createDefaultRegistry', 'parseRegistrationPayload'],
   'petrel-lwm2m/content': ['createCodecRegistry', 'lookupContentFormat'],
-  'petrel-lwm2m/coap': ['CoapEndpoint', 'BlockwiseLayer', 'encodeCoapUdp'],
-  'petrel-lwm2m/transport': ['UdpChannel', 'MemoryNetwork'],
+  'petrel-lwm2m/coap': ['CoapEndpoint', 'CoapReliableEndpoint', 'BlockwiseLayer', 'encodeCoapUdp'],
+  'petrel-lwm2m/transport': ['UdpChannel', 'MemoryNetwork', 'TcpChannel', 'TlsChannel'],
   'petrel-lwm2m/operations': ['OperationError', 'validateDownlinkRequest', 'parseExecuteArguments'],
   'petrel-lwm2m/binding/coap': ['encodeDownlinkRequest', 'decodeUplinkRequest', 'CoapServerBinding'],
+  'petrel-lwm2m/binding/mqtt': ['MqttServerBinding', 'MqttClientBinding', 'startEmbeddedBroker'],
   'petrel-lwm2m/server': ['LwM2mServer', 'MemoryRegistrationStore', 'ServerRequestError'],
   'petrel-lwm2m/client': ['LwM2mClient', 'ObjectTree', 'MemoryInstance', 'RegistrationEngine'],
   'petrel-lwm2m/store': [

@@ -33,6 +33,7 @@ const QUIT_SETTLE_MS = 5000;
 interface ClientCommandOptions {
   endpoint: string;
   server?: string;
+  mqttPrefix?: string;
   bootstrap?: string;
   bootstrapPskIdentity?: string;
   bootstrapPskKey?: Uint8Array;
@@ -135,6 +136,8 @@ export function securityFromFlags(opts: ClientCommandOptions): ServerSecurityCon
   )
     .filter(([, v]) => v !== undefined)
     .map(([flag]) => flag);
+  // mqtts:// without credentials: TLS to the broker checked against the system's CAs (NoSec).
+  if (secure && given.length === 0 && new URL(opts.server!).protocol === 'mqtts:') return undefined;
   if (!secure) {
     if (given.length > 0)
       throw new CliError(
@@ -686,6 +689,7 @@ export function clientCommand(io: CliIo): Command {
       'coaps:// X.509 Certificate Usage (/0/x/15; default 3, domain-issued)',
       certUsageOption,
     )
+    .option('--mqtt-prefix <prefix>', 'mqtt:// topic prefix: {prefix}/lwm2m/rd/{ep} (default none)')
     .option('--sni <name>', 'coaps:// server name to send (/0/x/14; default the URI host name)')
     .option('--lifetime <seconds>', 'registration lifetime', lifetimeSeconds, 300)
     .addOption(
@@ -742,6 +746,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
       queueMode: opts.queueMode === true,
       ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
       ...(security === undefined ? {} : { security }),
+      ...(opts.mqttPrefix === undefined ? {} : { mqtt: { prefix: opts.mqttPrefix } }),
       // Each DTLS session (a coaps:// server, given or bootstrapped) on its own socket; the radio
       // sits above DTLS, on the plaintext.
       secure: {

@@ -22,6 +22,7 @@ import { TEMPERATURE_DEFINITION } from './simulated-device.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
 import { watchCredentialWrites } from '../server/psk-cache.js';
+import { startEmbeddedBroker } from '../binding/mqtt/embedded-broker.js';
 
 function describe(reg: Registration): string {
   const objects = reg.objects.map((o) => (o.version ? `${o.id}@${o.version}` : `${o.id}`)).join(',');
@@ -88,6 +89,20 @@ export function serverCommand(io: CliIo): Command {
         config.tlsPort !== undefined,
     );
     const stores = await openStoresOrExit(config.store);
+    // --mqtt embedded: a broker in this process (aedes, MQTT 3.1.1) for devices on the MQTT binding.
+    let broker: { url: string; close(): Promise<void> } | undefined;
+    if (config.mqtt === 'embedded') {
+      try {
+        broker = await startEmbeddedBroker({ address: config.address, port: config.mqttPort ?? 1883 });
+      } catch (e) {
+        await stores.close().catch(() => undefined);
+        throw new CliError(`cannot start the embedded MQTT broker: ${(e as Error).message}`, 1);
+      }
+    }
+    // The server's own session reaches an embedded broker on a wildcard address over loopback.
+    const mqttUrl = broker
+      ? broker.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')
+      : config.mqtt;
     const server = new LwM2mServer({
       udp: { address: config.address, port: config.coapPort },
       model,
@@ -122,6 +137,11 @@ export function serverCommand(io: CliIo): Command {
               ...(dtls?.certificate?.certificateChain ? { certificate: dtls.certificate } : {}),
               trustAnchors: dtls?.trustAnchors ?? [],
             },
+          }),
+      ...(mqttUrl === undefined
+        ? {}
+        : {
+            mqtt: { url: mqttUrl, ...(config.mqttPrefix === undefined ? {} : { prefix: config.mqttPrefix }) },
           }),
     });
     const log = lineLog((text) => io.stdout(text), config.json);
@@ -164,6 +184,7 @@ export function serverCommand(io: CliIo): Command {
       await api?.close().catch(() => undefined);
       await bootstrap?.stop();
       await server.stop().catch(() => undefined);
+      await broker?.close().catch(() => undefined);
       await stores.close().catch(() => undefined);
     };
     try {
@@ -206,6 +227,15 @@ export function serverCommand(io: CliIo): Command {
       const at = server.listening(transport);
       if (at)
         log('listening', `${scheme}://${at.address}:${at.port}`, { address: at.address, port: at.port });
+    }
+    if (mqttUrl !== undefined) {
+      const topics = `${config.mqttPrefix === undefined ? '' : `${config.mqttPrefix}/`}lwm2m/rd/+`;
+      const shown = broker ? broker.url : mqttUrl;
+      log('listening', `${shown} (MQTT${broker ? ', embedded broker' : ''}: ${topics})`, {
+        url: shown,
+        embedded: broker !== undefined,
+        topics,
+      });
     }
     bootstrap?.logListening();
     const url = `http://${reachableHost(api.address)}:${api.port}/`;

@@ -164,7 +164,7 @@ export class SimulatedDevice {
       modelNumber: 'Petrel simulated sensor T1',
       serialNumber: serial,
       firmwareVersion: '1.0.0',
-      supportedBindings: 'UQ',
+      supportedBindings: 'UTMQ',
       now: () => this.#unixNow(),
       values: {
         6: [1, 5], // internal battery, USB
@@ -348,6 +348,8 @@ export interface SimulatedClientOptions {
   readonly random?: RandomSource;
   /** The account's /0 security resources (required for coaps://). */
   readonly security?: ServerSecurityConfig;
+  /** MQTT binding settings (mqtt://, mqtts://): the topic prefix. */
+  readonly mqtt?: LwM2mClientOptions['mqtt'];
   /** The DTLS sessions' sockets and wrapper (coaps://). */
   readonly secure?: Pick<LwM2mClientOptions, 'secureTransport' | 'wrapSecureChannel'>;
   /** Bootstrap: the BS account, Pack-first, policy; a factory document, a smartcard, a saved state. */
@@ -376,6 +378,7 @@ export function createSimulatedClient(device: SimulatedDevice, options: Simulate
           ],
     ...options.secure,
     ...options.provisioning,
+    ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt }),
     model: device.model,
     device: device.device,
     instances: device.instances,

@@ -13,9 +13,11 @@ import type { ObjectDefinition, ObjectModel } from '../model/object-definition.j
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord } from '../model/records.js';
+import { Value } from '../model/data-types.js';
 import type { RegistrationPayloadInput } from '../model/registration-payload.js';
 import { BindingError } from '../binding/binding.js';
-import type { DownlinkAnswer, DownlinkSource } from '../binding/binding.js';
+import type { ClientBinding, DownlinkAnswer, DownlinkSource } from '../binding/binding.js';
+import { mqttSessionOptions, mqttTlsOptions } from './mqtt-session.js';
 import type { DownlinkRequest, UplinkRequest, UplinkResponse } from '../operations/requests.js';
 import type { LwM2mVersion } from '../operations/version.js';
 import { isBootstrapOnlyObject } from '../operations/validation.js';
@@ -38,7 +40,7 @@ import type { SecureElement } from './provisioning.js';
 import { createDeviceInstance, createSecurityInstance, createServerInstance } from './core-instances.js';
 import type { DeviceInstanceOptions, SecurityInstanceOptions } from './core-instances.js';
 import type { InstanceEnabler } from './instance.js';
-import { MemoryInstance } from './instance.js';
+import { MemoryInstance, type ResourceInput } from './instance.js';
 import { NotificationEngine } from './notification-engine.js';
 import type { NotificationDefaults } from './notification-engine.js';
 import { ObjectTree } from './object-tree.js';
@@ -105,6 +107,12 @@ export interface ServerConfig {
    * next to `coap://`), with the same credentials. The binding rules pick among them.
    */
   readonly secondaryUris?: readonly string[];
+  /**
+   * The broker session of an `mqtt://`/`mqtts://` server, kept in a /24 MQTT Server instance that
+   * /0/x/26 links: Client Identifier (/24/x/6; default the endpoint name), User Name, Password,
+   * Keep Alive (s), Clean Session, and the Will.
+   */
+  readonly mqtt?: MqttServerConfig;
   /** Short Server ID (/1/x/0); default 1, 2, ... in order. */
   readonly shortServerId?: number;
   /** Seconds (/1/x/1); default 86400. */
@@ -120,6 +128,21 @@ export interface ServerConfig {
   readonly defaultMaxPeriod?: number;
   /** /1/x/13 Registration Priority Order and the other /1/x/14..20 resources, by resource id. */
   readonly values?: Readonly<Record<number, string | number | boolean>>;
+}
+
+/** /24 MQTT Server resources (Transport §MQTT). */
+export interface MqttServerConfig {
+  readonly clientId?: string;
+  readonly username?: string;
+  readonly password?: string | Uint8Array;
+  readonly keepAlive?: number;
+  readonly cleanSession?: boolean;
+  readonly will?: {
+    readonly topic: string;
+    readonly message: string;
+    readonly qos?: 0 | 1 | 2;
+    readonly retain?: boolean;
+  };
 }
 
 /** The Bootstrap-Server account a client is built with (it becomes a /0 instance with /0/x/1 true). */
@@ -191,6 +214,11 @@ export interface LwM2mClientOptions {
   readonly dtls?: Omit<DtlsCommonOptions, 'channel'>;
   /** TCP/TLS connection settings (coap+tcp://, coaps+tcp://): frame size, timeouts, buffers. */
   readonly stream?: { readonly limits?: StreamLimits };
+  /**
+   * MQTT binding settings the /24 object does not hold: the deployment's topic prefix
+   * (`{prefix}/lwm2m/rd/{ep}`), the protocol version (4 = 3.1.1, default; 5), QoS (default 1).
+   */
+  readonly mqtt?: { readonly prefix?: string; readonly protocolVersion?: 4 | 5; readonly qos?: 0 | 1 };
   readonly clock?: Clock;
   /** Wall-clock ms (historical notification times). */
   readonly now?: () => number;
@@ -285,7 +313,7 @@ function parseServerUri(uri: string): ServerAddress {
  */
 interface SecureSession {
   readonly fingerprint: string;
-  readonly binding: CoapClientBinding;
+  readonly binding: ClientBinding;
   /** The DTLS channel (coaps://); undefined on the stream schemes. */
   readonly dtls: DtlsChannel | undefined;
   /** Why it ended, when a handshake or the session failed. */
@@ -633,10 +661,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #addServer(server: ServerConfig, index: number): void {
     const ssid = server.shortServerId ?? index + 1;
     for (const uri of server.secondaryUris ?? []) parseServerUri(uri);
-    this.#addSecurityInstance(server.uri, server.security, {
-      shortServerId: ssid,
-      ...(server.secondaryUris?.length ? { values: { 25: [...server.secondaryUris] } } : {}),
-    });
+    const mqttInstance = server.mqtt ? this.#addMqttServerInstance(server.mqtt) : undefined;
+    const values: Record<number, ResourceInput> = {};
+    if (server.secondaryUris?.length) values[25] = [...server.secondaryUris];
+    if (mqttInstance !== undefined) values[26] = Value.objlnk(24, mqttInstance);
+    this.#addSecurityInstance(server.uri, server.security, { shortServerId: ssid, values });
     const instance = createServerInstance({
       instanceId: this.#freeInstanceId(1),
       shortServerId: ssid,
@@ -655,6 +684,28 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(server.holdOffTime === undefined ? {} : { clientHoldOffTime: server.holdOffTime }),
       ...(server.accountTimeout === undefined ? {} : { values: { 12: server.accountTimeout } }),
     });
+  }
+
+  /** A /24 MQTT Server instance; returns its id. */
+  #addMqttServerInstance(config: MqttServerConfig): number {
+    const instanceId = this.#freeInstanceId(24);
+    if (!this.tree.hasObject(24)) this.tree.addObject(24);
+    const instance = new MemoryInstance(this.model.object(24), 24, instanceId);
+    const values: Record<number, ResourceInput | undefined> = {
+      0: config.will?.retain,
+      1: config.will?.topic,
+      2: config.will?.message,
+      3: config.cleanSession,
+      4: config.will?.qos,
+      5: config.keepAlive,
+      6: config.clientId,
+      7: config.username,
+      8: typeof config.password === 'string' ? new TextEncoder().encode(config.password) : config.password,
+    };
+    for (const [rid, value] of Object.entries(values))
+      if (value !== undefined) instance.set(Number(rid), value);
+    this.tree.addInstance(instance);
+    return instanceId;
   }
 
   /** A /0 instance; what a handshake could never use is refused at once (the check runs at every connect too). */
@@ -1037,7 +1088,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     if (previous) await this.#closeSession(ssid, previous);
     const security = clientSecurity(uri, account.security ?? {});
     const scheme = parseServerUri(uri).scheme;
-    if (scheme !== 'coaps') return this.#openStreamSession(ssid, scheme, security, fingerprint);
+    if (scheme !== 'coaps') return this.#openStreamSession(ssid, uri, scheme, security, fingerprint);
     if (security.kind !== 'dtls')
       throw new SecurityConfigError('mode-mismatch', 'a coaps:// server needs DTLS credentials');
     const credentials = dtlsClientOptions(security);
@@ -1082,6 +1133,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
    */
   async #openStreamSession(
     ssid: number,
+    uri: string,
     scheme: ServerScheme,
     security: ClientSecurity,
     fingerprint: string,
@@ -1098,7 +1150,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       const { TlsChannel } = await import('../transport/tls-channel.js');
       channel = TlsChannel.dialer({ ...limits, ...local, ...tlsClientOptions(security) });
     } else {
-      throw new SecurityConfigError('bad-uri', `${scheme}:// is not a CoAP binding`);
+      return this.#openMqttSession(ssid, uri, security, fingerprint);
     }
     const session: SecureSession = {
       fingerprint,
@@ -1109,6 +1161,52 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       closed: false,
     };
     channel.onError?.((e) => this.#error(e));
+    this.#secure.set(ssid, session);
+    return session;
+  }
+
+  /**
+   * The broker session of an mqtt:// or mqtts:// server (Transport §MQTT): the /24 instance /0/x/26
+   * links gives the CONNECT settings; uplinks and the server's requests share the topic
+   * `[prefix/]lwm2m/rd/{ep}` (`bs` for the Bootstrap-Server).
+   */
+  async #openMqttSession(
+    ssid: number,
+    uri: string,
+    security: ClientSecurity,
+    fingerprint: string,
+  ): Promise<SecureSession> {
+    const { MqttClientBinding } = await import('../binding/mqtt/mqtt-client-binding.js');
+    const account =
+      ssid === BOOTSTRAP_KEY ? undefined : this.accounts().find((a) => a.shortServerId === ssid);
+    const iface = ssid === BOOTSTRAP_KEY ? 'bs' : 'rd';
+    const binding = await MqttClientBinding.start({
+      url: uri,
+      endpoint: this.#options.endpoint,
+      iface,
+      codecs: this.codecs,
+      model: this.model,
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      onError: (e) => this.#error(e),
+      ...(this.#options.mqtt?.prefix === undefined ? {} : { prefix: this.#options.mqtt.prefix }),
+      ...(this.#options.mqtt?.protocolVersion === undefined
+        ? {}
+        : { protocolVersion: this.#options.mqtt.protocolVersion }),
+      ...(this.#options.mqtt?.qos === undefined ? {} : { qos: this.#options.mqtt.qos }),
+      ...mqttSessionOptions(this.tree, account?.mqttServer),
+      ...(security.kind === 'dtls' ? { tls: mqttTlsOptions(security) } : {}),
+    });
+    binding.onDownlink((request, source) => this.#onDownlink(request, source));
+    this.#byPeer.set(peerKey(binding.peer(iface)), ssid);
+    const session: SecureSession = {
+      fingerprint,
+      binding,
+      dtls: undefined,
+      failure: undefined,
+      peerClosed: false,
+      closed: false,
+    };
     this.#secure.set(ssid, session);
     return session;
   }

@@ -81,7 +81,10 @@ export interface DtlsClientCredentials {
   /** SNI to send (Transport TS: the client MUST set it): /0/x/14, else the URI's DNS name. */
   readonly serverName?: string;
   /** The TLS settings of /0/x/18-24 (coaps+tcp:// only; DTLS has its own fixed set). */
-  readonly tls?: Pick<SecurityResources, 'groups' | 'signatureAlgorithms' | 'tls13Features' | 'tlsExtensions'>;
+  readonly tls?: Pick<
+    SecurityResources,
+    'groups' | 'signatureAlgorithms' | 'tls13Features' | 'tlsExtensions'
+  >;
 }
 
 /** What the client needs to reach a server: plain CoAP, or DTLS with these credentials. */
@@ -195,6 +198,9 @@ export function clientSecurity(uri: string, resources: SecurityResources): Clien
       );
     return { kind: 'nosec' };
   }
+  // mqtts:// is TLS to the broker: NoSec there means the broker's certificate is checked against
+  // the system's CAs and the client authenticates with its /24 User Name and Password.
+  if (mode === SecurityMode.noSec && scheme === 'mqtts') return { kind: 'nosec' };
   if (mode === SecurityMode.noSec)
     throw new SecurityConfigError(
       'mode-mismatch',

@@ -18,6 +18,8 @@ export interface ServerAccount {
   readonly secondaryUris?: readonly string[];
   /** /1/x/22 Preferred Transport: one binding letter (1.1). */
   readonly preferredTransport?: string;
+  /** /0/x/26 MQTT Server: the /24 instance with the broker session settings (mqtt://, mqtts://). */
+  readonly mqttServer?: number;
   /** /1/x/1 in seconds; 0 = the registration never expires. */
   readonly lifetime: number;
   /** /1/x/7 without a 1.0 `Q` (that goes to queueMode). */
@@ -182,9 +184,13 @@ export function accountsFromRecords(
     const secondaryUris = (sec.multiple.get(25) ?? (sec.single.get(25) ? [sec.single.get(25)!] : []))
       .map(stringOf)
       .filter((v): v is string => v !== undefined && v !== '');
+    const mqtt = sec.single.get(26);
+    const mqttServer =
+      mqtt?.type === 'objlnk' && mqtt.value.objectId === 24 ? mqtt.value.instanceId : undefined;
     accounts.set(ssid, {
       ...account,
       ...(secondaryUris.length > 0 ? { secondaryUris } : {}),
+      ...(mqttServer === undefined ? {} : { mqttServer }),
       ...(Object.keys(security).length === 0 ? {} : { security }),
     });
   }

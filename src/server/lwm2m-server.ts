@@ -51,6 +51,7 @@ import { credentialRawKeyCheck } from './credential-raw-key-check.js';
 import { devicePeerVerifier } from './device-peer-verifier.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import { createEndpointSecurity } from './endpoint-security.js';
+import type { MqttServerBindingOptions } from '../binding/mqtt/mqtt-server-binding.js';
 import type { PskCache } from './psk-cache.js';
 import { openTcpChannel, openTlsChannel } from './stream-sides.js';
 import type { TcpSideOptions, TlsSideOptions } from './stream-sides.js';
@@ -127,6 +128,12 @@ export interface LwM2mServerOptions {
    * coaps:// side's unless given), device certificates by trust anchor, the same endpoint checks.
    */
   readonly tls?: TlsSideOptions;
+  /**
+   * Also serve the LwM2M 1.2 MQTT binding through a broker (`mqtt://`, `mqtts://`): topics
+   * `[prefix/]lwm2m/rd/{ep}`, messages as the 1.2.2 CBOR maps (docs/mqtt.md). Codecs, model,
+   * clock and random are the server's.
+   */
+  readonly mqtt?: Omit<MqttServerBindingOptions, 'codecs' | 'model' | 'iface'>;
 }
 
 /** A binding served next to the main one, and the channels the server opened for it. */
@@ -447,7 +454,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   /** Opens the sides the options ask for; each one is in #sides as soon as it exists. */
   async #openSides(): Promise<void> {
-    const { coaps, tcp, tls } = this.#options;
+    const { coaps, tcp, tls, mqtt } = this.#options;
     if (coaps) await this.#coapsSide(coaps);
     if (tcp) await this.#streamSide('tcp', await openTcpChannel(tcp));
     if (tls) {
@@ -463,6 +470,20 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       );
       this.#pskCache = cache;
       await this.#streamSide('tls', channel);
+    }
+    if (mqtt) {
+      const { MqttServerBinding } = await import('../binding/mqtt/mqtt-server-binding.js');
+      const binding = await MqttServerBinding.start({
+        clock: this.#clock,
+        random: this.#random,
+        onError: (e) => this.#emitError(e),
+        ...(this.#options.versions ? { supportedVersions: this.#options.versions } : {}),
+        ...mqtt,
+        codecs: this.codecs,
+        model: this.model,
+        iface: 'rd',
+      });
+      this.#sides.push({ transport: 'mqtt', binding, owned: [] });
     }
   }
 

@@ -182,7 +182,7 @@ describe('petrel client', () => {
       await waitFor(() => s.out().includes('"/3/0/0"'), 'the show output');
       const shown = JSON.parse(/\{\n[\s\S]*?\n\}/.exec(s.out())![0]) as Record<string, unknown>;
       assert.equal(shown['/3/0/0'], 'Petrel');
-      assert.equal(shown['/3/0/16'], 'UQ');
+      assert.equal(shown['/3/0/16'], 'UTMQ');
       assert.equal(typeof shown['/3/0/9'], 'number');
 
       s.lines.push('frobnicate /3/0', 'set /3/0/9 "many"', 'show /9/9');

@@ -20,7 +20,7 @@ function start(args: string[]): Cli {
   return cli;
 }
 
-describe('petrel server over TCP and TLS', () => {
+describe('petrel server over TCP, TLS and MQTT', () => {
   it('serves coap+tcp:// and coaps+tcp:// (PSK from the API) to petrel client', async () => {
     const server = start([
       'server',
@@ -80,5 +80,46 @@ describe('petrel server over TCP and TLS', () => {
       ],
       ['tcp', 'T', 'tls', 'T'],
     );
+  });
+
+  it('serves the MQTT binding through its embedded broker (--mqtt embedded) to petrel client --server mqtt://', async () => {
+    const server = start([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--mqtt',
+      'embedded',
+      '--mqtt-port',
+      '0',
+      '--mqtt-prefix',
+      'site-7',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(server.out()), 'the http line', 10_000);
+    const match =
+      /listening (mqtt:\/\/127\.0\.0\.1:\d+) \(MQTT, embedded broker: site-7\/lwm2m\/rd\/\+\)/.exec(
+        server.out(),
+      );
+    assert.ok(match, server.out());
+    start([
+      'client',
+      '--endpoint',
+      'cli-mqtt',
+      '--server',
+      match[1]!,
+      '--mqtt-prefix',
+      'site-7',
+      '--no-stdin',
+    ]);
+    await waitFor(() => /registered ep=cli-mqtt .*b=M/.test(server.out()), 'the MQTT registration', 10_000);
+    const url = /http (http:\/\/\S+\/) /.exec(server.out())![1]!;
+    const read = await fetch(`${url}api/clients/cli-mqtt/3/0/0`);
+    assert.equal(read.status, 200, await read.clone().text());
+    assert.equal(((await read.json()) as { code: string }).code, '2.05');
   });
 });
