@@ -2,6 +2,12 @@
 // /3303/0/5700 from our client with 32 requests in flight, over each binding in one run: CoAP over
 // UDP (the baseline), DTLS (PSK, CCM_8), TCP, TLS (PSK, TLS 1.3) and MQTT (through a Mosquitto
 // broker when the machine has one, else the embedded aedes broker). Both ends in this process.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedBroker } from '../src/binding/mqtt/embedded-broker.js';
 import { LwM2mClient } from '../src/client/lwm2m-client.js';
 import type { ServerConfig } from '../src/client/lwm2m-client.js';
 import { MemoryInstance } from '../src/client/instance.js';
@@ -51,6 +57,61 @@ export const COAP_BINDINGS: readonly BindingUnderTest[] = [
     account: (s) => ({ uri: `coaps+tcp://127.0.0.1:${s.listening('tls')!.port}`, security: psk }),
   },
 ];
+
+/** A free TCP port on loopback (for the broker). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A broker for the MQTT figure: Debian's mosquitto when installed (the real deployment shape),
+ * else the embedded aedes broker (the name says which).
+ */
+async function startBroker(): Promise<{ name: string; url: string; close(): Promise<void> }> {
+  if (spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-bench-mosquitto-'));
+    const config = join(dir, 'mosquitto.conf');
+    writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\nuser root\n`);
+    const daemon = spawn('mosquitto', ['-c', config], { stdio: 'ignore' });
+    const url = `mqtt://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = createServer().listen(port, '127.0.0.1');
+        socket.once('listening', () => socket.close(() => resolve(false)));
+        socket.once('error', () => resolve(true));
+      });
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      name: 'mqtt',
+      url,
+      close: async () => {
+        daemon.kill('SIGTERM');
+        await new Promise((r) => daemon.once('exit', r));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const broker = await startEmbeddedBroker({ address: '127.0.0.1', port: 0 });
+  return { name: 'mqtt_embedded', url: broker.url, close: () => broker.close() };
+}
+
+/** The MQTT binding through a broker started for the run. */
+async function mqttBinding(): Promise<BindingUnderTest> {
+  const broker = await startBroker();
+  return {
+    name: broker.name,
+    server: () => ({ mqtt: { url: broker.url } }),
+    account: () => ({ uri: broker.url }),
+    close: () => broker.close(),
+  };
+}
 
 interface Figures {
   readsPerSecond: number;
@@ -107,10 +168,12 @@ async function measure(binding: BindingUnderTest): Promise<Figures> {
   }
 }
 
-export async function runBindingsBench(extra: readonly BindingUnderTest[] = []): Promise<void> {
+export async function runBindingsBench(): Promise<void> {
   const result = newResult('bindings');
   const figures = new Map<string, Figures>();
-  for (const binding of [...COAP_BINDINGS, ...extra]) figures.set(binding.name, await measure(binding));
+  for (const binding of COAP_BINDINGS) figures.set(binding.name, await measure(binding));
+  const mqtt = await mqttBinding();
+  figures.set(mqtt.name, await measure(mqtt));
   const udp = figures.get('udp')!;
   result.baselines['plain-udp'] = {
     reads_per_s: { value: udp.readsPerSecond, unit: 'reads/s' },

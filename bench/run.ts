@@ -16,7 +16,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   api: runApiBench,
   dtls: runDtlsBench,
   bootstrap: runBootstrapBench,
-  bindings: () => runBindingsBench(),
+  bindings: runBindingsBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
