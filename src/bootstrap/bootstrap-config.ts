@@ -152,11 +152,14 @@ const UINT32_MAX = 0xffff_ffff;
 // ---- URIs and bindings ----
 
 /** Schemes of a LwM2M Server URI (Transport TS: CoAP over UDP/DTLS, TCP/TLS) and whether secure. */
-const URI_SCHEMES: Readonly<Record<string, boolean>> = {
+/** Server URI schemes and whether they need credentials (mqtts:// may go with nosec: TLS to the broker). */
+const URI_SCHEMES: Readonly<Record<string, boolean | 'either'>> = {
   coap: false,
   coaps: true,
   'coap+tcp': false,
   'coaps+tcp': true,
+  mqtt: false,
+  mqtts: 'either',
 };
 
 function serverUri(v: unknown, field: string, mode: SecurityModeName): string {
@@ -168,10 +171,10 @@ function serverUri(v: unknown, field: string, mode: SecurityModeName): string {
     throw new BootstrapConfigError(
       'invalid',
       field,
-      `must be a coap://, coaps://, coap+tcp:// or coaps+tcp:// URI, not ${JSON.stringify(uri.slice(0, 64))}`,
+      `must be a coap://, coaps://, coap+tcp://, coaps+tcp://, mqtt:// or mqtts:// URI, not ${JSON.stringify(uri.slice(0, 64))}`,
     );
   const secure = URI_SCHEMES[scheme] === true;
-  if (secure !== (mode !== 'nosec'))
+  if (URI_SCHEMES[scheme] !== 'either' && secure !== (mode !== 'nosec'))
     throw new BootstrapConfigError(
       'invalid',
       field,

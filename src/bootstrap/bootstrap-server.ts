@@ -27,6 +27,9 @@ import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
 import { createEndpointSecurity, hasCredentials } from '../server/endpoint-security.js';
 import type { EndpointSecurityCheck } from '../server/endpoint-security.js';
+import { openTcpChannel, openTlsChannel } from '../server/stream-sides.js';
+import type { TcpSideOptions, TlsSideOptions } from '../server/stream-sides.js';
+import type { MqttServerBindingOptions } from '../binding/mqtt/mqtt-server-binding.js';
 import type { BootstrapConfigStore } from '../store/bootstrap-config-store.js';
 import type { CredentialStore, SecurityInfo } from '../store/credential-store.js';
 import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
@@ -59,6 +62,12 @@ export interface BootstrapServerOptions {
   readonly binding?: ServerBinding;
   /** More bindings served next to the first (e.g. CoAP over DTLS); closed with the server. */
   readonly bindings?: readonly ServerBinding[];
+  /** Also serve CoAP over TCP (`coap+tcp://`, RFC 8323). */
+  readonly tcp?: TcpSideOptions;
+  /** Also serve CoAP over TLS (`coaps+tcp://`): PSKs from `credentials`, certificates as configured. */
+  readonly tls?: TlsSideOptions;
+  /** Also serve the MQTT binding's `bs` interface through a broker (`[prefix/]lwm2m/bs/{ep}`). */
+  readonly mqtt?: Omit<MqttServerBindingOptions, 'codecs' | 'model' | 'iface'>;
   /**
    * Who may act as which endpoint (Transport TS §Security): a request over an authenticated
    * channel whose `ep` is not the identity's endpoint gets 4.00; without a store such requests
@@ -252,6 +261,8 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   readonly #recent: Session[] = [];
   #bindings: ServerBinding[] = [];
   #ownedChannel: Channel | undefined;
+  /** The TCP and TLS sides' channels, by transport. */
+  readonly #sideChannels = new Map<'tcp' | 'tls', Channel>();
   #nextId = 1;
   #started = false;
   #stopped = false;
@@ -300,9 +311,73 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
         ...(this.#options.coap ?? {}),
       });
     }
+    let sides: ServerBinding[];
+    try {
+      sides = await this.#openSides();
+    } catch (e) {
+      await binding.close();
+      await this.#ownedChannel?.close();
+      throw e;
+    }
     this.#started = true;
-    this.#bindings = [binding, ...(this.#options.bindings ?? [])];
+    this.#bindings = [binding, ...(this.#options.bindings ?? []), ...sides];
     for (const b of this.#bindings) b.onUplink((request, context) => this.#onUplink(b, request, context));
+  }
+
+  /** Where a side listens by its transport ('tcp', 'tls'), after start. */
+  listening(transport: 'tcp' | 'tls'): LocalAddress | undefined {
+    return this.#sideChannels.get(transport)?.local;
+  }
+
+  /** The TCP, TLS and MQTT sides the options ask for (closed with the server as bindings). */
+  async #openSides(): Promise<ServerBinding[]> {
+    const { tcp, tls, mqtt } = this.#options;
+    const sides: ServerBinding[] = [];
+    const { createCoapServerBinding } = await import('../binding/coap/coap-server-binding.js');
+    const coap = (channel: Channel): ServerBinding =>
+      createCoapServerBinding({
+        channel,
+        codecs: this.codecs,
+        model: this.model,
+        clock: this.#clock,
+        random: this.#random,
+        ...(this.#options.coap ?? {}),
+      });
+    try {
+      if (tcp) {
+        const channel = await openTcpChannel(tcp);
+        this.#sideChannels.set('tcp', channel);
+        sides.push(coap(channel));
+      }
+      if (tls) {
+        const { channel } = await openTlsChannel(tls, {
+          credentials: this.#options.credentials,
+          clock: this.#clock,
+          onError: (e) => this.#emitError(e),
+        });
+        this.#sideChannels.set('tls', channel);
+        sides.push(coap(channel));
+      }
+      if (mqtt) {
+        const { MqttServerBinding } = await import('../binding/mqtt/mqtt-server-binding.js');
+        sides.push(
+          await MqttServerBinding.start({
+            clock: this.#clock,
+            random: this.#random,
+            onError: (e) => this.#emitError(e),
+            ...mqtt,
+            codecs: this.codecs,
+            model: this.model,
+            iface: 'bs',
+          }),
+        );
+      }
+    } catch (e) {
+      for (const side of sides) await side.close();
+      for (const channel of this.#sideChannels.values()) await channel.close();
+      throw e;
+    }
+    return sides;
   }
 
   async stop(): Promise<void> {
