@@ -48,12 +48,17 @@ function endReason(reason: string): ObservationEndReason {
   }
 }
 
-/** A notification sink over an endpoint's observe relation. */
+/**
+ * A notification sink over an endpoint's observe relation. A notification larger than a block
+ * goes out as its first block, and the server fetches the rest with GETs (RFC 7959 §2.6) that
+ * `blockwise` serves from its cache (on TCP/TLS: BERT-sized, under the peer's Max-Message-Size).
+ */
 function sinkOf(
   relation: ObserveRelation,
   request: Extract<DownlinkRequest, { kind: 'observe' | 'observe-composite' }>,
   ctx: ClientDownlinkContext,
   onError: (e: unknown) => void,
+  firstBlock: (response: CoapResponse) => CoapResponse,
 ): NotificationSink {
   return {
     get active() {
@@ -76,7 +81,7 @@ function sinkOf(
         onError(e);
         return;
       }
-      relation.notify(response, { confirmable });
+      relation.notify(firstBlock(response), { confirmable });
     },
     end: () => relation.cancel(),
     onEnd: (listener) => relation.onEnd((reason) => listener(endReason(reason))),
@@ -193,7 +198,11 @@ export class CoapClientBinding implements ClientBinding {
       answer.response.code === '2.05'
     ) {
       const onError = this.#options.onError ?? (() => undefined);
-      return { ...response, observe: (relation) => accept(sinkOf(relation, request, ctx, onError)) };
+      const firstBlock = (r: CoapResponse): CoapResponse => this.blockwise.firstBlock(peer, message, r);
+      return {
+        ...response,
+        observe: (relation) => accept(sinkOf(relation, request, ctx, onError, firstBlock)),
+      };
     }
     return response;
   }

@@ -4,8 +4,10 @@ import type {
   ClientObservation,
   CoapResponse,
   ObserveHandlers,
+  OutgoingRequest,
   RequestOptions,
 } from '../../coap/endpoint.js';
+import { getBlock, OptionNumber } from '../../coap/options.js';
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
@@ -141,20 +143,29 @@ export class CoapServerBinding implements ServerBinding {
     const ctx = this.#context(target);
     const outgoing = encodeDownlinkRequest(request, ctx);
     let observation;
+    let first: CoapMessage;
     try {
       observation = await this.endpoint.observe(
         target.peer,
         outgoing,
-        this.#notificationHandlers(request, ctx, handlers),
+        this.#notificationHandlers(request, ctx, handlers, target.peer, outgoing),
+        requestOptions(options),
+      );
+      // RFC 7959 §2.6: a representation larger than a block comes as its first block; the rest
+      // is fetched with GETs/FETCHes without Observe.
+      first = await this.blockwise.fetchRemaining(
+        target.peer,
+        outgoing,
+        observation.response,
         requestOptions(options),
       );
     } catch (e) {
       throw bindingError(e);
     }
     return {
-      response: this.#decode(observation.response, request, ctx),
+      response: this.#decode(first, request, ctx),
       established: observation.established,
-      ...this.#controls(observation, request, ctx, identityOf(observation.response)),
+      ...this.#controls(observation, request, ctx, identityOf(observation.response), target.peer, outgoing),
     };
   }
 
@@ -174,29 +185,42 @@ export class CoapServerBinding implements ServerBinding {
       observation = this.endpoint.adoptObservation(
         target.peer,
         outgoing,
-        this.#notificationHandlers(request, ctx, handlers),
+        this.#notificationHandlers(request, ctx, handlers, target.peer, outgoing),
       );
     } catch (e) {
       throw bindingError(e);
     }
-    return this.#controls(observation, request, ctx, identity);
+    return this.#controls(observation, request, ctx, identity, target.peer, outgoing);
   }
 
   #notificationHandlers(
     request: ObserveRequest | ObserveCompositeRequest,
     ctx: DownlinkContext,
     handlers: NotificationHandlers,
+    peer: Peer,
+    outgoing: OutgoingRequest,
   ): ObserveHandlers {
+    const deliver = (message: CoapMessage, whole: CoapMessage): void => {
+      let notification;
+      try {
+        notification = decodeNotification(whole, request, ctx);
+      } catch (e) {
+        this.#options.onError?.(e);
+        return;
+      }
+      handlers.onNotification(notification, identityOf(message));
+    };
     return {
       onNotification: (message) => {
-        let notification;
-        try {
-          notification = decodeNotification(message, request, ctx);
-        } catch (e) {
-          this.#options.onError?.(e);
+        // A notification larger than a block is its first block (RFC 7959 §2.6): fetch the rest.
+        if (getBlock(message, OptionNumber.BLOCK2)?.more === true) {
+          this.blockwise.fetchRemaining(peer, outgoing, message).then(
+            (whole) => deliver(message, whole),
+            (e: unknown) => this.#options.onError?.(e),
+          );
           return;
         }
-        handlers.onNotification(notification, identityOf(message));
+        deliver(message, message);
       },
       onEnd: (reason) => handlers.onEnd?.(reason),
     };
@@ -208,6 +232,8 @@ export class CoapServerBinding implements ServerBinding {
     request: ObserveRequest | ObserveCompositeRequest,
     ctx: DownlinkContext,
     identity: WireIdentity,
+    peer: Peer,
+    outgoing: OutgoingRequest,
   ): RestoredObservation {
     const cancelRequest: DownlinkRequest =
       request.kind === 'observe'
@@ -228,7 +254,8 @@ export class CoapServerBinding implements ServerBinding {
       cancel: async (cancelOptions) => {
         let message: CoapMessage;
         try {
-          message = await observation.cancel(requestOptions(cancelOptions));
+          const first = await observation.cancel(requestOptions(cancelOptions));
+          message = await this.blockwise.fetchRemaining(peer, outgoing, first, requestOptions(cancelOptions));
         } catch (e) {
           throw bindingError(e);
         }
