@@ -1230,6 +1230,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       ...(account.preferredTransport === undefined ? {} : { preferredTransport: account.preferredTransport }),
       binding: account.binding,
       supported: this.#supportedBindings(),
+      ...this.#pdnType(),
       ...(override === undefined ? {} : { triggerOverride: override }),
     });
     if (isTransportChoiceFailure(choice)) {
@@ -1244,6 +1245,17 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   #candidateUris(account: ServerAccount): string[] {
     return [account.uri, ...(account.secondaryUris ?? [])];
+  }
+
+  /** /11/x/24 PDN Type of the first APN Connection Profile that has one (TRAN-BIND: preferred when /1/x/7 lists it). */
+  #pdnType(): { pdnType?: number } {
+    for (const id of this.tree.hasObject(11) ? this.tree.instanceIds(11) : []) {
+      const read = this.tree.read(LwM2mPath.of(11, id, 24));
+      const value = read.ok ? read.value[0]?.value : undefined;
+      if (value && (value.type === 'integer' || value.type === 'unsigned'))
+        return { pdnType: Number(value.value) };
+    }
+    return {};
   }
 
   /** /3/0/16 Supported Binding and Modes, without the queue flag. */

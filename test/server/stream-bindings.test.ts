@@ -128,6 +128,18 @@ describe('CoAP over TCP (coap+tcp://)', () => {
     assert.notEqual(woken.peer.port, first.port, 'a new connection, from a new port');
   });
 
+  it('Preferred Transport (/1/x/22) T picks the coap+tcp:// secondary URI over the coap:// primary', async () => {
+    const r = await rig({ tcp: { address: '127.0.0.1', port: 0 } }, (s) => ({
+      uri: udpUri(s),
+      secondaryUris: [tcpUri(s)],
+      binding: 'UT',
+      lifetime: 60,
+      values: { 22: 'T' },
+    }));
+    assert.equal(r.registration.transport, 'tcp');
+    assert.equal((await r.server.read('dev-tcp', '/1/0/22')).values['/1/0/22'], 'T');
+  });
+
   it('a Registration Update Trigger with T moves a UDP registration to TCP (secondary URI), and U moves it back', async () => {
     const r = await rig({ tcp: { address: '127.0.0.1', port: 0 } }, (s) => ({
       uri: udpUri(s),
