@@ -54,8 +54,11 @@ import type { DeviceInventory } from './bootstrap-plan.js';
 export interface BootstrapServerOptions {
   /** Where each endpoint's configuration comes from. */
   readonly configs: BootstrapConfigStore;
-  /** Listen on UDP (CoAP). Default `{ address: '0.0.0.0', port: 5683 }` when no channel/binding is given. */
-  readonly udp?: { readonly address?: string; readonly port?: number };
+  /**
+   * Listen on UDP (CoAP). Default `{ address: '0.0.0.0', port: 5683 }` when no channel/binding is
+   * given; `false`: no plain CoAP side (a server on TCP, TLS or MQTT only).
+   */
+  readonly udp?: { readonly address?: string; readonly port?: number } | false;
   /** Run CoAP over this channel instead (in-memory tests). */
   readonly channel?: Channel;
   /** A binding built elsewhere, instead of the built-in CoAP one. */
@@ -291,13 +294,14 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   async start(): Promise<void> {
     if (this.#started) return;
     let binding = this.#options.binding;
-    if (!binding) {
+    const udp = this.#options.udp;
+    if (!binding && (udp !== false || this.#options.channel)) {
       let channel = this.#options.channel;
       if (!channel) {
         const { UdpChannel } = await import('../transport/udp-channel.js');
         channel = await UdpChannel.open({
-          address: this.#options.udp?.address ?? '0.0.0.0',
-          port: this.#options.udp?.port ?? 5683,
+          address: (udp || undefined)?.address ?? '0.0.0.0',
+          port: (udp || undefined)?.port ?? 5683,
         });
         this.#ownedChannel = channel;
       }
@@ -315,12 +319,12 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     try {
       sides = await this.#openSides();
     } catch (e) {
-      await binding.close();
+      await binding?.close();
       await this.#ownedChannel?.close();
       throw e;
     }
     this.#started = true;
-    this.#bindings = [binding, ...(this.#options.bindings ?? []), ...sides];
+    this.#bindings = [...(binding ? [binding] : []), ...(this.#options.bindings ?? []), ...sides];
     for (const b of this.#bindings) b.onUplink((request, context) => this.#onUplink(b, request, context));
   }
 

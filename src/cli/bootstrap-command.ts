@@ -25,18 +25,24 @@ import { waitForSignal } from './signals.js';
 export function bootstrapCommand(io: CliIo): Command {
   return addBootstrapOptions(
     new Command('bootstrap').description(
-      'run a LwM2M Bootstrap-Server (CoAP over UDP with --port, DTLS with --coaps-port) that configures devices from the store, with its REST API on --http-port',
+      'run a LwM2M Bootstrap-Server (CoAP over UDP with --port, DTLS with --coaps-port, TCP/TLS with --tcp-port/--tls-port, MQTT with --mqtt) that configures devices from the store, with its REST API on --http-port',
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
     const config = resolveBootstrapConfig(cmd, process.env);
     // No default port: a Bootstrap-Server hands out credentials, so it opens only the ports asked for.
-    if (config.port === undefined && config.coapsPort === undefined)
+    if (
+      config.port === undefined &&
+      config.coapsPort === undefined &&
+      config.tcpPort === undefined &&
+      config.tlsPort === undefined &&
+      config.mqtt === undefined
+    )
       throw new CliError(
         `no port to listen on: give --port <udp port> (e.g. 5683) and/or --coaps-port <port> (e.g. 5684), ` +
-          `or ${bootstrapEnvName('port')} / ${bootstrapEnvName('coapsPort')}`,
+          `--tcp-port, --tls-port or --mqtt <broker>, or ${bootstrapEnvName('port')} / ${bootstrapEnvName('coapsPort')}`,
       );
     for (const warning of bootstrapConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
-    const identity = dtlsIdentityFor(config, config.coapsPort !== undefined);
+    const identity = dtlsIdentityFor(config, config.coapsPort !== undefined || config.tlsPort !== undefined);
     const stores = await openStoresOrExit(config.store);
     const log = lineLog((text) => io.stdout(text), config.json);
     const warn = (line: string): void => io.stderr(`petrel: ${line}\n`);
@@ -46,6 +52,10 @@ export function bootstrapCommand(io: CliIo): Command {
         address: config.address,
         port: config.port,
         coapsPort: config.coapsPort,
+        tcpPort: config.tcpPort,
+        tlsPort: config.tlsPort,
+        mqtt: config.mqtt,
+        mqttPrefix: config.mqttPrefix,
         pskHint: config.pskHint,
         coapsCidLength: config.coapsCidLength,
         identity,

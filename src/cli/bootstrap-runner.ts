@@ -57,6 +57,12 @@ export interface BootstrapRunnerOptions {
   readonly port: number | undefined;
   /** coaps:// (DTLS) UDP port; undefined = no DTLS side. */
   readonly coapsPort: number | undefined;
+  /** coap+tcp:// and coaps+tcp:// ports; undefined = off. */
+  readonly tcpPort?: number | undefined;
+  readonly tlsPort?: number | undefined;
+  /** A broker URL for the MQTT binding's bs interface, and its topic prefix; undefined = off. */
+  readonly mqtt?: string | undefined;
+  readonly mqttPrefix?: string | undefined;
   readonly pskHint: string | undefined;
   /** DTLS Connection ID length; undefined = the DTLS default. */
   readonly coapsCidLength: number | undefined;
@@ -121,10 +127,17 @@ async function bootstrapDtlsChannel(options: BootstrapRunnerOptions, port: numbe
 export async function openBootstrapRunner(
   options: BootstrapRunnerOptions,
 ): Promise<BootstrapRunner | undefined> {
-  if (options.port === undefined && options.coapsPort === undefined) return undefined;
+  if (
+    options.port === undefined &&
+    options.coapsPort === undefined &&
+    options.tcpPort === undefined &&
+    options.tlsPort === undefined &&
+    options.mqtt === undefined
+  )
+    return undefined;
   const dtls =
     options.coapsPort === undefined ? undefined : await bootstrapDtlsChannel(options, options.coapsPort);
-  const { model } = options;
+  const { model, identity } = options;
   const secure =
     dtls === undefined
       ? undefined
@@ -134,12 +147,34 @@ export async function openBootstrapRunner(
     credentials: options.stores.credentials,
     model,
     ...(options.allowNoSec === undefined ? {} : { allowNoSec: options.allowNoSec }),
-    // Without a plain port the DTLS binding is the only one (no UDP channel of its own).
+    // Without a plain port the first other binding stands in for it (no UDP channel of its own).
     ...(options.port === undefined
-      ? { binding: secure! }
+      ? secure
+        ? { binding: secure }
+        : { udp: false as const }
       : {
           udp: { address: options.address, port: options.port },
           ...(secure === undefined ? {} : { bindings: [secure] }),
+        }),
+    ...(options.tcpPort === undefined ? {} : { tcp: { address: options.address, port: options.tcpPort } }),
+    ...(options.tlsPort === undefined
+      ? {}
+      : {
+          tls: {
+            address: options.address,
+            port: options.tlsPort,
+            ...(options.pskHint === undefined ? {} : { hint: options.pskHint }),
+            ...(identity?.certificate?.certificateChain ? { certificate: identity.certificate } : {}),
+            ...(identity?.trustAnchors.length ? { trustAnchors: identity.trustAnchors } : {}),
+          },
+        }),
+    ...(options.mqtt === undefined
+      ? {}
+      : {
+          mqtt: {
+            url: options.mqtt,
+            ...(options.mqttPrefix === undefined ? {} : { prefix: options.mqttPrefix }),
+          },
         }),
   });
   const { log, warn } = options;
@@ -162,6 +197,26 @@ export async function openBootstrapRunner(
           port: plain.port,
           bootstrap: true,
         });
+      for (const [transport, scheme] of [
+        ['tcp', 'coap+tcp'],
+        ['tls', 'coaps+tcp'],
+      ] as const) {
+        const at = server.listening(transport);
+        if (at)
+          log('listening', `bootstrap ${scheme}://${at.address}:${at.port}`, {
+            address: at.address,
+            port: at.port,
+            bootstrap: true,
+          });
+      }
+      if (options.mqtt !== undefined) {
+        const topics = `${options.mqttPrefix === undefined ? '' : `${options.mqttPrefix}/`}lwm2m/bs/+`;
+        log('listening', `bootstrap ${options.mqtt} (MQTT: ${topics})`, {
+          url: options.mqtt,
+          bootstrap: true,
+          topics,
+        });
+      }
       const local = dtls?.local;
       if (local) {
         const modes = dtlsModes(options.identity);

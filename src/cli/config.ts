@@ -151,18 +151,21 @@ const pskHint = textual('a PSK identity hint of 1-128 bytes of UTF-8', (t) =>
   t !== '' && Buffer.byteLength(t, 'utf8') <= 128 ? t : undefined,
 );
 const ip = textual('an IP address such as 0.0.0.0, :: or 127.0.0.1', (t) => (isIP(t) === 0 ? undefined : t));
+/** mqtt://host[:port] or mqtts://host[:port]. */
+function brokerUrl(t: string): string | undefined {
+  try {
+    const url = new URL(t);
+    return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const mqttBroker = textual(
   "'embedded' or a broker URL such as mqtt://broker:1883 or mqtts://broker:8883",
-  (t) => {
-    if (t === 'embedded') return t;
-    try {
-      const url = new URL(t);
-      return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '' ? t : undefined;
-    } catch {
-      return undefined;
-    }
-  },
+  (t) => (t === 'embedded' ? t : brokerUrl(t)),
 );
+/** A broker URL only (the Bootstrap-Server alone runs no embedded broker). */
+const mqttBrokerUrl = textual('a broker URL such as mqtt://broker:1883 or mqtts://broker:8883', brokerUrl);
 /** MQTT topic levels without wildcards (+, #) or empty levels. */
 const mqttPrefix = textual('a topic prefix such as tenant-1 or site/a (no +, # or empty levels)', (t) =>
   t !== '' && !/[+#]/.test(t) && !t.includes(String.fromCharCode(0)) && !t.split('/').includes('')
@@ -662,6 +665,13 @@ export interface BootstrapSettings {
   readonly port: number | undefined;
   /** coaps:// (DTLS) UDP port; undefined = off. */
   readonly coapsPort: number | undefined;
+  /** coap+tcp:// port; undefined = off. */
+  readonly tcpPort: number | undefined;
+  /** coaps+tcp:// (TLS) port; undefined = off. */
+  readonly tlsPort: number | undefined;
+  /** A broker URL: serve the MQTT binding's bs interface there; undefined = off. */
+  readonly mqtt: string | undefined;
+  readonly mqttPrefix: string | undefined;
   readonly pskHint: string | undefined;
   readonly coapsKey: string | undefined;
   readonly coapsCert: string | undefined;
@@ -696,6 +706,10 @@ const BOOTSTRAP_KINDS: {
   address: ip,
   port,
   coapsPort: port,
+  tcpPort: port,
+  tlsPort: port,
+  mqtt: mqttBrokerUrl,
+  mqttPrefix,
   pskHint,
   coapsKey: file,
   coapsCert: file,
@@ -722,6 +736,10 @@ export const BOOTSTRAP_DEFAULTS: Omit<BootstrapSettings, 'httpAddress'> = Object
   address: '0.0.0.0',
   port: undefined,
   coapsPort: undefined,
+  tcpPort: undefined,
+  tlsPort: undefined,
+  mqtt: undefined,
+  mqttPrefix: undefined,
   pskHint: undefined,
   coapsKey: undefined,
   coapsCert: undefined,
@@ -742,6 +760,10 @@ const BOOTSTRAP_SPEC: SettingsSpec = {
     address: DESCRIPTIONS.address,
     port: ['<port>', 'CoAP UDP port of the Bootstrap-Server, e.g. 5683, 0 = any free port'],
     coapsPort: ['<port>', 'coaps:// (DTLS) UDP port of the Bootstrap-Server, e.g. 5684, 0 = any free port'],
+    tcpPort: ['<port>', 'coap+tcp:// (CoAP over TCP) port of the Bootstrap-Server, 0 = any free port'],
+    tlsPort: ['<port>', 'coaps+tcp:// (TLS: PSK, --coaps-key/--coaps-cert) port of the Bootstrap-Server'],
+    mqtt: ['<broker>', 'serve the MQTT binding (bs topics) through this broker: mqtt[s]://host:port'],
+    mqttPrefix: DESCRIPTIONS.mqttPrefix,
     pskHint: DESCRIPTIONS.pskHint,
     coapsKey: DESCRIPTIONS.coapsKey,
     coapsCert: DESCRIPTIONS.coapsCert,

@@ -161,6 +161,11 @@ export function serverCommand(io: CliIo): Command {
         address: config.address,
         port: config.bootstrapPort,
         coapsPort: config.bootstrapCoapsPort,
+        // The MQTT binding's bs topics on the same broker, when a Bootstrap-Server runs.
+        ...(mqttUrl !== undefined &&
+        (config.bootstrapPort !== undefined || config.bootstrapCoapsPort !== undefined)
+          ? { mqtt: mqttUrl, mqttPrefix: config.mqttPrefix }
+          : {}),
         pskHint: config.pskHint,
         coapsCidLength: config.coapsCidLength,
         identity: dtls,

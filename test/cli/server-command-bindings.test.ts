@@ -122,4 +122,73 @@ describe('petrel server over TCP, TLS and MQTT', () => {
     assert.equal(read.status, 200, await read.clone().text());
     assert.equal(((await read.json()) as { code: string }).code, '2.05');
   });
+
+  it('petrel bootstrap --tcp-port sends petrel client (--bootstrap coap+tcp://) to a coap+tcp:// server', async () => {
+    const server = start([
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--coap-port',
+      '0',
+      '--tcp-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(server.out()), 'the server http line');
+    const tcpPort = Number(/listening coap\+tcp:\/\/127\.0\.0\.1:(\d+)/.exec(server.out())?.[1]);
+    const bs = start([
+      'bootstrap',
+      '--address',
+      '127.0.0.1',
+      '--tcp-port',
+      '0',
+      '--store',
+      'memory',
+      '--http-port',
+      '0',
+    ]);
+    await waitFor(() => /http:\/\/\S+/.test(bs.out()), 'the bootstrap http line');
+    assert.doesNotMatch(bs.out(), /listening bootstrap coap:\/\//, 'no UDP side without --port');
+    const bsPort = Number(/listening bootstrap coap\+tcp:\/\/127\.0\.0\.1:(\d+)/.exec(bs.out())?.[1]);
+    assert.ok(bsPort > 0, bs.out());
+    const bsUrl = /^http (http:\/\/\S+\/)api /m.exec(bs.out())![1]!;
+    const config = {
+      servers: [
+        {
+          shortServerId: 101,
+          uri: `coap+tcp://127.0.0.1:${tcpPort}`,
+          binding: 'T',
+          lifetime: 300,
+          security: { mode: 'nosec' },
+        },
+      ],
+    };
+    const put = await fetch(`${bsUrl}api/bootstrap/clients/cli-bs-tcp`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(config),
+    });
+    assert.equal(put.status, 200, await put.text());
+    start([
+      'client',
+      '--endpoint',
+      'cli-bs-tcp',
+      '--bootstrap',
+      `coap+tcp://127.0.0.1:${bsPort}`,
+      '--no-stdin',
+    ]);
+    await waitFor(
+      () => bs.out().includes('bootstrap ep=cli-bs-tcp succeeded'),
+      'the bootstrap session',
+      10_000,
+    );
+    await waitFor(
+      () => /registered ep=cli-bs-tcp .*b=T/.test(server.out()),
+      'the registration over TCP',
+      10_000,
+    );
+  });
 });
