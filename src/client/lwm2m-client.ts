@@ -1180,6 +1180,13 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const account =
       ssid === BOOTSTRAP_KEY ? undefined : this.accounts().find((a) => a.shortServerId === ssid);
     const iface = ssid === BOOTSTRAP_KEY ? 'bs' : 'rd';
+    // 1.2.2: with /0/x/27 set the client MUST wrap its MQTT payloads in COSE, which this client
+    // does not do: refuse rather than send them unprotected.
+    if (account?.cose !== undefined)
+      throw new SecurityConfigError(
+        'tls-unsupported',
+        `/0/x/27 links /23/${account.cose}: COSE protection of MQTT payloads (Outer_Wrapper) is not supported; remove the link or use mqtts://`,
+      );
     const binding = await MqttClientBinding.start({
       url: uri,
       endpoint: this.#options.endpoint,

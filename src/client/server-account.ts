@@ -20,6 +20,8 @@ export interface ServerAccount {
   readonly preferredTransport?: string;
   /** /0/x/26 MQTT Server: the /24 instance with the broker session settings (mqtt://, mqtts://). */
   readonly mqttServer?: number;
+  /** /0/x/27 LwM2M COSE Security: the (first) /23 instance whose keys protect MQTT payloads. */
+  readonly cose?: number;
   /** /1/x/1 in seconds; 0 = the registration never expires. */
   readonly lifetime: number;
   /** /1/x/7 without a 1.0 `Q` (that goes to queueMode). */
@@ -187,10 +189,14 @@ export function accountsFromRecords(
     const mqtt = sec.single.get(26);
     const mqttServer =
       mqtt?.type === 'objlnk' && mqtt.value.objectId === 24 ? mqtt.value.instanceId : undefined;
+    // /0/x/27 is multiple: the first link to a /23 instance.
+    const coseLink = (sec.multiple.get(27) ?? []).find((v) => v.type === 'objlnk' && v.value.objectId === 23);
+    const cose = coseLink?.type === 'objlnk' ? coseLink.value.instanceId : undefined;
     accounts.set(ssid, {
       ...account,
       ...(secondaryUris.length > 0 ? { secondaryUris } : {}),
       ...(mqttServer === undefined ? {} : { mqttServer }),
+      ...(cose === undefined ? {} : { cose }),
       ...(Object.keys(security).length === 0 ? {} : { security }),
     });
   }

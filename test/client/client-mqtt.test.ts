@@ -8,6 +8,7 @@ import { MemoryInstance } from '../../src/client/instance.js';
 import { LwM2mClient } from '../../src/client/lwm2m-client.js';
 import { createDefaultRegistry } from '../../src/model/object-registry.js';
 import { LwM2mPath } from '../../src/model/path.js';
+import { Value } from '../../src/model/data-types.js';
 import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import { TEMPERATURE_DEFINITION } from '../support/model-device.js';
@@ -88,5 +89,26 @@ describe('LwM2mClient over mqtt:// (MQTT binding)', () => {
     const gone = once(server, 'deregistered');
     await client.stop();
     await gone;
+  });
+});
+
+describe('LwM2mClient over mqtt:// with /0/x/27 (LwM2M COSE)', () => {
+  it('refuses to register rather than send payloads the account wants COSE-protected', async () => {
+    const broker = await startEmbeddedBroker({ address: '127.0.0.1', port: 0 });
+    const client = new LwM2mClient({
+      endpoint: 'mqtt-cose',
+      servers: [{ uri: broker.url, lifetime: 60 }],
+      model,
+    });
+    try {
+      (client.tree.instance(0, 0) as MemoryInstance).set(27, [Value.objlnk(23, 0)]);
+      const failed = once(client, 'registration-failed') as Promise<[{ reason: string }]>;
+      await client.start();
+      const [failure] = await failed;
+      assert.match(failure.reason, /COSE protection of MQTT payloads \(Outer_Wrapper\) is not supported/);
+    } finally {
+      await client.stop();
+      await broker.close();
+    }
   });
 });
