@@ -19,7 +19,11 @@ import { LwM2mPath } from '../../src/model/path.js';
 import type { LwM2mRecord } from '../../src/model/records.js';
 import { parseRegistrationPayload } from '../../src/model/registration-payload.js';
 import type { Notification, UplinkRequest, UplinkResponse } from '../../src/operations/requests.js';
-import { fixturePath } from '../support/dtls-fixtures.js';
+import { once } from 'node:events';
+import { LwM2mClient } from '../../src/client/lwm2m-client.js';
+import { LwM2mServer } from '../../src/server/lwm2m-server.js';
+import type { Registration } from '../../src/server/registration.js';
+import { certDer, fixturePath, privateKey } from '../support/dtls-fixtures.js';
 import { spawnPeer, waitUntil, type PeerProcess } from '../support/peer-process.js';
 import { requirePeer } from '../support/peers.js';
 import { freeTcpPort } from '../support/redis-server.js';
@@ -52,7 +56,13 @@ function cleanupStack(t: TestContext): (fn: () => Promise<unknown>) => void {
 async function startMosquitto(
   defer: (fn: () => Promise<unknown>) => void,
   program: string,
-  tls?: { readonly ca: string; readonly cert: string; readonly key: string },
+  tls?: {
+    readonly ca: string;
+    readonly cert: string;
+    readonly key: string;
+    /** Clients must present a certificate chaining to `ca` (mosquitto require_certificate). */
+    readonly requireCertificate?: boolean;
+  },
 ): Promise<Broker> {
   const port = await freeTcpPort();
   const dir = mkdtempSync(join(tmpdir(), 'petrel-mosquitto-'));
@@ -66,6 +76,7 @@ async function startMosquitto(
   // As root, mosquitto would drop to its own user, which cannot read the root-only test keys.
   if (process.getuid?.() === 0) lines.push('user root');
   if (tls) lines.push(`cafile ${tls.ca}`, `certfile ${tls.cert}`, `keyfile ${tls.key}`);
+  if (tls?.requireCertificate) lines.push('require_certificate true');
   writeFileSync(config, [...lines, ''].join('\n'));
   const daemon = spawnPeer(program, ['-c', config], 60_000);
   defer(async () => {
@@ -80,6 +91,12 @@ async function startMosquitto(
         reconnectPeriod: 0,
         connectTimeout: 1000,
         ...(tls ? { ca: readFileSync(tls.ca) } : {}),
+        ...(tls?.requireCertificate
+          ? {
+              cert: readFileSync(fixturePath('client-chain.pem')),
+              key: readFileSync(fixturePath('client.key.pem')),
+            }
+          : {}),
       });
       await probe.endAsync();
       return { url, port };
@@ -317,5 +334,67 @@ describe('LwM2M over mosquitto with TLS (mqtts://)', () => {
       }),
       (e: unknown) => e instanceof BindingError && e.reason === 'closed',
     );
+  });
+});
+
+describe('LwM2mClient and LwM2mServer over mosquitto with mutual TLS (mqtts://, Security Mode 2)', () => {
+  it('the device presents its certificate from /0 and checks the broker against /0/x/4; registers and is read', async (t) => {
+    const mosquitto = requirePeer(t, 'mosquitto', 'mosquitto');
+    if (mosquitto === undefined) return;
+    const defer = cleanupStack(t);
+    // The CA file holds the root and the intermediate: the device sends only its leaf (/0/x/3).
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-mqtts-'));
+    defer(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const bundle = join(dir, 'ca-bundle.pem');
+    writeFileSync(
+      bundle,
+      readFileSync(fixturePath('root-ca.pem'), 'utf8') +
+        readFileSync(fixturePath('intermediate-ca.pem'), 'utf8'),
+    );
+    const broker = await startMosquitto(defer, mosquitto, {
+      ca: bundle,
+      cert: fixturePath('server-chain.pem'),
+      key: fixturePath('server.key.pem'),
+      requireCertificate: true,
+    });
+    const lwm2m = new LwM2mServer({
+      udp: { address: '127.0.0.1', port: 0 },
+      mqtt: {
+        url: broker.url,
+        reconnectPeriod: 0,
+        // A broker client too: any certificate of the CA (the test PKI's client one, clientAuth).
+        tls: {
+          ca: readFileSync(fixturePath('root-ca.pem')),
+          cert: readFileSync(fixturePath('client-chain.pem')),
+          key: readFileSync(fixturePath('client.key.pem')),
+        },
+      },
+    });
+    await lwm2m.start();
+    defer(() => lwm2m.stop());
+    const device = new LwM2mClient({
+      endpoint: 'petrel-dev-1',
+      servers: [
+        {
+          uri: broker.url,
+          lifetime: 60,
+          security: {
+            securityMode: 2,
+            publicKeyOrIdentity: certDer('client'),
+            secretKey: new Uint8Array(privateKey('client').export({ format: 'der', type: 'pkcs8' })),
+            serverPublicKey: certDer('root-ca'),
+            certificateUsage: 2,
+          },
+        },
+      ],
+    });
+    defer(() => device.stop());
+    const registered = once(lwm2m, 'registered', { signal: AbortSignal.timeout(10_000) }) as Promise<
+      [Registration]
+    >;
+    await device.start();
+    const [registration] = await registered;
+    assert.equal(registration.transport, 'mqtt');
+    assert.equal((await lwm2m.read('petrel-dev-1', '/3/0/0')).code, '2.05');
   });
 });
