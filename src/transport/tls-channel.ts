@@ -148,7 +148,19 @@ const CERT_CIPHERS = [
 /** The default cipher string for the credentials in use. */
 export function defaultCiphers(psk: boolean, certificate: boolean): string {
   const suites = psk ? TLS13_SHA256_SUITES : TLS13_ALL_SUITES;
-  return [...suites, ...(psk ? PSK_CIPHERS : []), ...(certificate ? CERT_CIPHERS : [])].join(':');
+  return withCcm8([...suites, ...(psk ? PSK_CIPHERS : []), ...(certificate ? CERT_CIPHERS : [])].join(':'));
+}
+
+/**
+ * OpenSSL 3.5 (Node 24) ranks the CCM_8 suites (64-bit tags) below its default security level 2,
+ * so they would silently drop out of the list, yet LwM2M mandates them (Transport §5.2: PSK and
+ * ECDHE_ECDSA with AES_128_CCM_8; constrained devices often offer nothing else). A cipher string
+ * that names a CCM_8 suite therefore asks for security level 0. The lists are explicit (AEAD or
+ * SHA-256 suites, TLS 1.2 at least), so what level 0 re-admits is CCM_8 itself and small
+ * certificate keys, which LwM2M's P-256 profile does not use.
+ */
+export function withCcm8(ciphers: string): string {
+  return /CCM8/i.test(ciphers) && !/@SECLEVEL=/i.test(ciphers) ? `${ciphers}:@SECLEVEL=0` : ciphers;
 }
 
 export class TlsChannel implements ConnectionChannel {
@@ -318,7 +330,7 @@ function serverOptions(options: TlsServerOptions): { secure: tls.TlsOptions; req
   const requestCert = options.requestCert ?? ca !== undefined;
   const secure: tls.TlsOptions = {
     ...common(options),
-    ciphers: options.ciphers ?? defaultCiphers(psk, hasCert),
+    ciphers: options.ciphers === undefined ? defaultCiphers(psk, hasCert) : withCcm8(options.ciphers),
     requestCert,
     // Checked in secureConnection instead, so a refused client is reported, and PSK clients
     // (who present no certificate) pass.
@@ -345,7 +357,8 @@ function clientOptions(options: TlsClientOptions): { secure: tls.ConnectionOptio
   const pskOnly = psk !== undefined && ca === undefined;
   const secure: tls.ConnectionOptions = {
     ...common(options),
-    ciphers: options.ciphers ?? defaultCiphers(psk !== undefined, !pskOnly),
+    ciphers:
+      options.ciphers === undefined ? defaultCiphers(psk !== undefined, !pskOnly) : withCcm8(options.ciphers),
     rejectUnauthorized: options.rejectUnauthorized ?? !pskOnly,
   };
   if (psk) {
