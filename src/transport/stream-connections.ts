@@ -10,6 +10,7 @@ import { coapTcpFrameLength, DEFAULT_MAX_FRAME_SIZE } from '../coap/tcp-codec.js
 import { CoapFormatError } from '../coap/udp-codec.js';
 import {
   ChannelBindError,
+  ChannelClosedError,
   ChannelConfigError,
   ChannelError,
   ChannelEvents,
@@ -19,7 +20,11 @@ import {
   describePeer,
   normalizeAddress,
   peerKey,
+  type ChannelErrorHandler,
+  type ConnectionChannel,
   type ConnectionCloseReason,
+  type LocalAddress,
+  type ReceiveHandler,
   type Peer,
   type PeerIdentity,
 } from './channel.js';
@@ -552,4 +557,61 @@ export function checkLocalAddress(address: string | undefined): string | undefin
   if (address !== undefined && isIP(address) === 0)
     throw new ChannelConfigError(`localAddress must be an IP literal, got "${address}"`);
   return address;
+}
+
+/**
+ * What TcpChannel and TlsChannel share: a ConnectionChannel over a StreamConnections table and,
+ * when listening, its server. The subclasses only say how connections are made.
+ */
+export abstract class StreamChannel implements ConnectionChannel {
+  readonly kind: 'tcp' | 'tls';
+  readonly connectionOriented = true as const;
+  readonly local: LocalAddress | undefined;
+  protected readonly table: StreamConnections;
+  readonly #server: Server | undefined;
+  #closing: Promise<void> | undefined;
+
+  protected constructor(kind: 'tcp' | 'tls', table: StreamConnections, server?: Server) {
+    this.kind = kind;
+    this.table = table;
+    this.#server = server;
+    const bound = server?.address();
+    this.local =
+      bound && typeof bound === 'object' ? { address: bound.address, port: bound.port } : undefined;
+  }
+
+  /** Open connections (and ones still connecting or in their handshake). */
+  get connections(): number {
+    return this.table.size;
+  }
+
+  send(peer: Peer, frame: Uint8Array): void {
+    if (this.#closing) throw new ChannelClosedError(this.kind);
+    this.table.send(peer, frame);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.table.events.onReceive(handler);
+  }
+
+  onError(handler: ChannelErrorHandler): void {
+    this.table.events.onError(handler);
+  }
+
+  onConnect(handler: (peer: Peer) => void): void {
+    this.table.onConnect(handler);
+  }
+
+  onDisconnect(handler: (peer: Peer, reason: ConnectionCloseReason, error?: Error) => void): void {
+    this.table.onDisconnect(handler);
+  }
+
+  disconnect(peer: Peer): void {
+    this.table.disconnect(peer);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= closeStreamChannel(this.table, this.#server);
+    return this.#closing;
+  }
 }

@@ -4,21 +4,12 @@
  * delivery is one whole frame, cut from the stream by StreamConnections.
  */
 import net from 'node:net';
-import {
-  ChannelClosedError,
-  ChannelSocketError,
-  type ChannelErrorHandler,
-  type ConnectionChannel,
-  type ConnectionCloseReason,
-  type LocalAddress,
-  type Peer,
-  type ReceiveHandler,
-} from './channel.js';
+import { ChannelSocketError } from './channel.js';
 import {
   checkLocalAddress,
-  closeStreamChannel,
   listenOn,
   resolveStreamLimits,
+  StreamChannel,
   StreamConnections,
   systemCode,
   type Dial,
@@ -33,20 +24,9 @@ export const COAP_TCP_PORT = 5683;
 export type TcpListenOptions = StreamListenOptions & StreamLimits;
 export type TcpDialOptions = StreamDialOptions & StreamLimits;
 
-export class TcpChannel implements ConnectionChannel {
-  readonly kind = 'tcp' as const;
-  readonly connectionOriented = true as const;
-  readonly local: LocalAddress | undefined;
-  readonly #table: StreamConnections;
-  readonly #server: net.Server | undefined;
-  #closing: Promise<void> | undefined;
-
+export class TcpChannel extends StreamChannel {
   private constructor(table: StreamConnections, server?: net.Server) {
-    this.#table = table;
-    this.#server = server;
-    const bound = server?.address();
-    this.local =
-      bound && typeof bound === 'object' ? { address: bound.address, port: bound.port } : undefined;
+    super('tcp', table, server);
   }
 
   /** Listens; resolves once listening. Rejects with ChannelConfigError or ChannelBindError. */
@@ -72,40 +52,5 @@ export class TcpChannel implements ConnectionChannel {
       readyEvent: 'connect',
     });
     return new TcpChannel(new StreamConnections(limits, dial));
-  }
-
-  /** Open connections (and ones still connecting). */
-  get connections(): number {
-    return this.#table.size;
-  }
-
-  send(peer: Peer, frame: Uint8Array): void {
-    if (this.#closing) throw new ChannelClosedError('tcp');
-    this.#table.send(peer, frame);
-  }
-
-  onReceive(handler: ReceiveHandler): void {
-    this.#table.events.onReceive(handler);
-  }
-
-  onError(handler: ChannelErrorHandler): void {
-    this.#table.events.onError(handler);
-  }
-
-  onConnect(handler: (peer: Peer) => void): void {
-    this.#table.onConnect(handler);
-  }
-
-  onDisconnect(handler: (peer: Peer, reason: ConnectionCloseReason, error?: Error) => void): void {
-    this.#table.onDisconnect(handler);
-  }
-
-  disconnect(peer: Peer): void {
-    this.#table.disconnect(peer);
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= closeStreamChannel(this.#table, this.#server);
-    return this.#closing;
   }
 }

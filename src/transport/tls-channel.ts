@@ -8,26 +8,20 @@ import { constants as cryptoConstants, createPrivateKey, KeyObject, X509Certific
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import {
-  ChannelClosedError,
   ChannelConfigError,
   ChannelError,
   ChannelSocketError,
   describePeer,
   normalizeAddress,
-  type ChannelErrorHandler,
-  type ConnectionChannel,
-  type ConnectionCloseReason,
-  type LocalAddress,
   type Peer,
   type PeerIdentity,
-  type ReceiveHandler,
 } from './channel.js';
 import {
   checkLocalAddress,
-  closeStreamChannel,
   listenOn,
   resolveStreamLimits,
   socketError,
+  StreamChannel,
   StreamConnections,
   systemCode,
   type Dial,
@@ -163,20 +157,9 @@ export function withCcm8(ciphers: string): string {
   return /CCM8/i.test(ciphers) && !/@SECLEVEL=/i.test(ciphers) ? `${ciphers}:@SECLEVEL=0` : ciphers;
 }
 
-export class TlsChannel implements ConnectionChannel {
-  readonly kind = 'tls' as const;
-  readonly connectionOriented = true as const;
-  readonly local: LocalAddress | undefined;
-  readonly #table: StreamConnections;
-  readonly #server: tls.Server | undefined;
-  #closing: Promise<void> | undefined;
-
+export class TlsChannel extends StreamChannel {
   private constructor(table: StreamConnections, server?: tls.Server) {
-    this.#table = table;
-    this.#server = server;
-    const bound = server?.address();
-    this.local =
-      bound && typeof bound === 'object' ? { address: bound.address, port: bound.port } : undefined;
+    super('tls', table, server);
   }
 
   /**
@@ -261,48 +244,13 @@ export class TlsChannel implements ConnectionChannel {
     return new TlsChannel(new StreamConnections(limits, dial));
   }
 
-  /** Open connections (and ones still connecting or in their handshake). */
-  get connections(): number {
-    return this.#table.size;
-  }
-
   /** The protocol and cipher of the connection to `peer`, when it is up. */
   sessionInfo(peer: Peer): TlsSessionInfo | undefined {
-    const socket = this.#table.socketOf(peer) as tls.TLSSocket | undefined;
+    const socket = this.table.socketOf(peer) as tls.TLSSocket | undefined;
     const protocol = socket?.getProtocol();
     const cipher = socket?.getCipher();
     if (!protocol || !cipher) return undefined;
     return { protocol, cipher: cipher.name };
-  }
-
-  send(peer: Peer, frame: Uint8Array): void {
-    if (this.#closing) throw new ChannelClosedError('tls');
-    this.#table.send(peer, frame);
-  }
-
-  onReceive(handler: ReceiveHandler): void {
-    this.#table.events.onReceive(handler);
-  }
-
-  onError(handler: ChannelErrorHandler): void {
-    this.#table.events.onError(handler);
-  }
-
-  onConnect(handler: (peer: Peer) => void): void {
-    this.#table.onConnect(handler);
-  }
-
-  onDisconnect(handler: (peer: Peer, reason: ConnectionCloseReason, error?: Error) => void): void {
-    this.#table.onDisconnect(handler);
-  }
-
-  disconnect(peer: Peer): void {
-    this.#table.disconnect(peer);
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= closeStreamChannel(this.#table, this.#server);
-    return this.#closing;
   }
 }
 
