@@ -359,6 +359,8 @@ function toCbor(name: MapKeyName, value: unknown): CborValue {
   if (typeof value === 'number') {
     // gt/st may be fractional: the writer picks an int or the shortest exact float.
     if (!Number.isFinite(value)) fail('bad-value', `${name}: ${value} is not finite`, MapKey[name]);
+    // A whole number beyond CBOR's 64-bit integers (gt=1e300) goes as a float, as it would arrive.
+    if (Math.abs(value) >= 2 ** 64) return new CborFloat(value);
     return Object.is(value, -0) ? 0 : value;
   }
   if (typeof value === 'string' || value instanceof Uint8Array) return value;
