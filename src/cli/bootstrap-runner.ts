@@ -32,6 +32,30 @@ export function lineLog(write: (text: string) => void, json: boolean): Log {
     );
 }
 
+/**
+ * The `listening coap+tcp://…` and `listening coaps+tcp://…` lines of a server's TCP and TLS sides
+ * (`bootstrap …` for a Bootstrap-Server's).
+ */
+export function logStreamListening(
+  log: Log,
+  listening: (transport: 'tcp' | 'tls') => { address: string; port: number } | undefined,
+  options: { bootstrap?: boolean } = {},
+): void {
+  for (const [transport, scheme] of [
+    ['tcp', 'coap+tcp'],
+    ['tls', 'coaps+tcp'],
+  ] as const) {
+    const at = listening(transport);
+    if (!at) continue;
+    const prefix = options.bootstrap ? 'bootstrap ' : '';
+    log('listening', `${prefix}${scheme}://${at.address}:${at.port}`, {
+      address: at.address,
+      port: at.port,
+      ...(options.bootstrap ? { bootstrap: true } : {}),
+    });
+  }
+}
+
 /** The kinds of device credentials a DTLS side accepts with this identity. */
 export function dtlsModes(dtls: ServerDtlsIdentity | undefined): string[] {
   const modes = ['PSK'];
@@ -197,18 +221,7 @@ export async function openBootstrapRunner(
           port: plain.port,
           bootstrap: true,
         });
-      for (const [transport, scheme] of [
-        ['tcp', 'coap+tcp'],
-        ['tls', 'coaps+tcp'],
-      ] as const) {
-        const at = server.listening(transport);
-        if (at)
-          log('listening', `bootstrap ${scheme}://${at.address}:${at.port}`, {
-            address: at.address,
-            port: at.port,
-            bootstrap: true,
-          });
-      }
+      logStreamListening(log, (t) => server.listening(t), { bootstrap: true });
       if (options.mqtt !== undefined) {
         const topics = `${options.mqttPrefix === undefined ? '' : `${options.mqttPrefix}/`}lwm2m/bs/+`;
         log('listening', `bootstrap ${options.mqtt} (MQTT: ${topics})`, {

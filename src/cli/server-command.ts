@@ -15,7 +15,13 @@ import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ChannelError, describePeer } from '../transport/channel.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
-import { dtlsModes, lineLog, openBootstrapRunner, openStoresOrExit } from './bootstrap-runner.js';
+import {
+  dtlsModes,
+  lineLog,
+  logStreamListening,
+  openBootstrapRunner,
+  openStoresOrExit,
+} from './bootstrap-runner.js';
 import type { BootstrapRunner, Log } from './bootstrap-runner.js';
 import { dtlsIdentityFor } from './server-dtls-identity.js';
 import { TEMPERATURE_DEFINITION } from './simulated-device.js';
@@ -225,14 +231,7 @@ export function serverCommand(io: CliIo): Command {
         modes,
       });
     }
-    for (const [transport, scheme] of [
-      ['tcp', 'coap+tcp'],
-      ['tls', 'coaps+tcp'],
-    ] as const) {
-      const at = server.listening(transport);
-      if (at)
-        log('listening', `${scheme}://${at.address}:${at.port}`, { address: at.address, port: at.port });
-    }
+    logStreamListening(log, (t) => server.listening(t));
     if (mqttUrl !== undefined) {
       const topics = `${config.mqttPrefix === undefined ? '' : `${config.mqttPrefix}/`}lwm2m/rd/+`;
       const shown = broker ? broker.url : mqttUrl;
