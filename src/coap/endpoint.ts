@@ -185,9 +185,10 @@ export interface EndpointStats {
  */
 class ProbeTable<K extends number | string, V> {
   readonly #hash: (key: K) => number;
-  #keys: (K | undefined)[] = [];
-  #values: (V | undefined)[] = [];
-  #hashes = new Int32Array(0);
+  // Shared empty storage until the first set (never written: set grows first).
+  #keys: (K | undefined)[] = NO_SLOTS as (K | undefined)[];
+  #values: (V | undefined)[] = NO_SLOTS as (V | undefined)[];
+  #hashes = NO_HASHES;
   #mask = -1;
   #size = 0;
 
@@ -279,6 +280,9 @@ class ProbeTable<K extends number | string, V> {
     this.#mask = capacity - 1;
   }
 }
+
+const NO_SLOTS: readonly undefined[] = Object.freeze([]);
+const NO_HASHES = new Int32Array(0);
 
 /**
  * Message ids are counters: used as their own hash they would fill one contiguous run of slots,
@@ -465,7 +469,15 @@ class DedupTable {
   #replyOptions: (readonly CoapOption[] | undefined)[] = [];
   #replyPayload: (Uint8Array | undefined)[] = [];
 
-  constructor(max: number) {
+  /**
+   * `onIdle`: a peer whose last remembered request just left the table and that has nothing
+   * else in flight; the endpoint forgets its state (a server that heard once from a million
+   * clients must not keep a million empty peer states).
+   */
+  constructor(
+    max: number,
+    private readonly onIdle: (ps: PeerState) => void,
+  ) {
     this.#max = Math.max(1, max);
   }
 
@@ -594,6 +606,7 @@ class DedupTable {
         this.#meta[slot] = this.#meta[slot]! & ~LIVE;
         this.#live--;
         owner.dedup.delete(this.#mid[slot]!);
+        if (isIdle(owner)) this.onIdle(owner);
       }
     }
   }
@@ -771,7 +784,9 @@ export class CoapEndpoint implements CoapMessaging {
     this.#random = options.random ?? cryptoRandom;
     this.#params = { ...DEFAULT_TRANSMISSION, ...options.transmission };
     this.#limits = { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits };
-    this.#dedup = new DedupTable(this.#limits.maxDedupEntries);
+    this.#dedup = new DedupTable(this.#limits.maxDedupEntries, (ps) => {
+      if (this.#peers.get(ps.key) === ps) this.#peers.delete(ps.key);
+    });
     this.#piggybackTimeout = options.piggybackTimeout ?? Math.min(500, this.#params.ackTimeout / 4);
     this.#tokenLength = options.tokenLength ?? 8;
     if (!(this.#tokenLength >= 1 && this.#tokenLength <= 8)) throw new RangeError('tokenLength is 1..8');

@@ -6,13 +6,14 @@ import { OperationError } from '../operations/result-code.js';
 import type { RandomSource } from '../random.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
-import type { QueuedTimer } from '../timer-queue.js';
+import type { TimerTask } from '../timer-queue.js';
 import { peerKey } from '../transport/channel.js';
 import type { Peer, PeerIdentity } from '../transport/channel.js';
 import type { EndpointSecurityCheck } from './endpoint-security.js';
 import type { ProfileRegistry } from './profile-registry.js';
 import { sameIdentity } from './registration.js';
 import type { Registration } from './registration.js';
+import { registeredObjectLinks } from '../model/registration-payload-cache.js';
 
 export interface RegistrationServiceOptions {
   readonly store: RegistrationStore;
@@ -46,11 +47,9 @@ function identityName(identity: PeerIdentity | undefined): string | undefined {
   return undefined;
 }
 
-function objectLinksOf(payload: RegistrationPayload | undefined): RegistrationPayload['links'] {
-  if (payload === undefined) return [];
-  const alt = payload.alternatePath;
-  return payload.links.filter((l) => l.target !== '/' && l.target !== alt);
-}
+// Shared by every registration that has none (most of a fleet): one object, not a million.
+const NO_PROFILE_IDS: readonly string[] = Object.freeze([]);
+const NO_EXTRA_PARAMETERS: Readonly<Record<string, string | true>> = Object.freeze({});
 
 /**
  * The Client Registration interface, server side (Core §6.2): Register, Update, De-register, and
@@ -60,7 +59,7 @@ function objectLinksOf(payload: RegistrationPayload | undefined): RegistrationPa
 export class RegistrationService {
   readonly #o: RegistrationServiceOptions;
   readonly #timers: TimerQueue;
-  readonly #expiry = new Map<string, QueuedTimer>();
+  readonly #expiry = new Map<string, ExpiryTask>();
   readonly #byPeer = new Map<string, string>();
   /** The live registration id of each endpoint, known synchronously. */
   readonly #current = new Map<string, string>();
@@ -119,8 +118,8 @@ export class RegistrationService {
         queueMode: request.queueMode,
         lifetime: request.lifetime,
         sms: request.sms,
-        profileIds: request.profileIds,
-        objectLinks: objectLinksOf(payload),
+        profileIds: request.profileIds.length === 0 ? NO_PROFILE_IDS : request.profileIds,
+        objectLinks: registeredObjectLinks(payload),
         objects: payload?.objects ?? [],
         alternatePath: payload?.alternatePath,
         contentFormats: payload?.contentFormats,
@@ -129,7 +128,10 @@ export class RegistrationService {
         registeredAt: now,
         lastUpdateAt: now,
         expiresAt: request.lifetime === 0 ? Infinity : now + request.lifetime * 1000,
-        extraParameters: Object.fromEntries(request.extraParameters),
+        extraParameters:
+          request.extraParameters.size === 0
+            ? NO_EXTRA_PARAMETERS
+            : Object.fromEntries(request.extraParameters),
       };
       const { previous } = await this.#o.store.put(registration);
       if (previous) this.#forget(previous);
@@ -164,7 +166,7 @@ export class RegistrationService {
         ...(payload === undefined
           ? {}
           : {
-              objectLinks: objectLinksOf(payload),
+              objectLinks: registeredObjectLinks(payload),
               objects: payload.objects,
               alternatePath: payload.alternatePath,
               contentFormats: payload.contentFormats ?? previous.contentFormats,
@@ -240,13 +242,14 @@ export class RegistrationService {
     this.#byPeer.set(peerKey(reg.peer), reg.endpoint);
     if (reg.expiresAt === Infinity) return;
     const delay = Math.max(0, reg.expiresAt - this.#o.now()) + this.#o.lifetimeGrace;
-    this.#expiry.set(
-      reg.id,
-      this.#timers.schedule(() => {
-        this.#serial(reg.endpoint, () => this.#expire(reg)).catch((e: unknown) => this.#o.onError?.(e));
-      }, delay),
-    );
+    const task = new ExpiryTask(reg, this.#onExpiryDue);
+    this.#timers.scheduleTask(task, delay);
+    this.#expiry.set(reg.id, task);
   }
+
+  readonly #onExpiryDue = (reg: Registration): void => {
+    this.#serial(reg.endpoint, () => this.#expire(reg)).catch((e: unknown) => this.#o.onError?.(e));
+  };
 
   #forget(reg: Registration): void {
     if (this.#current.get(reg.endpoint) === reg.id) this.#current.delete(reg.endpoint);
@@ -292,5 +295,25 @@ export class RegistrationService {
       for (const b of bytes) id += ID_ALPHABET[b & 31];
       if (!(await this.#o.store.getById(id))) return id;
     }
+  }
+}
+
+/**
+ * The expiry timer of one registration, queued as itself (no closure and context per
+ * registration: a server holding a million of them counts every object).
+ */
+class ExpiryTask implements TimerTask {
+  due = 0;
+  seq = 0;
+  heapIndex = -1;
+  cancelled = true;
+
+  constructor(
+    readonly registration: Registration,
+    readonly onDue: (reg: Registration) => void,
+  ) {}
+
+  run(): void {
+    this.onDue(this.registration);
   }
 }

@@ -9,11 +9,7 @@ import { formatLinkFormat, LinkFormatError, parseLinkFormat } from '../../model/
 import type { ObjectModel } from '../../model/object-definition.js';
 import { InvalidPathError, LwM2mPath } from '../../model/path.js';
 import type { LwM2mRecord } from '../../model/records.js';
-import {
-  formatRegistrationPayload,
-  LinkPayloadError,
-  parseRegistrationPayload,
-} from '../../model/registration-payload.js';
+import { formatRegistrationPayload, LinkPayloadError } from '../../model/registration-payload.js';
 import type { RegistrationPayload } from '../../model/registration-payload.js';
 import {
   checkEndpointName,
@@ -30,6 +26,7 @@ import type {
   UplinkResponse,
 } from '../../operations/requests.js';
 import { isResultCode, OperationError } from '../../operations/result-code.js';
+import { sharedRegistrationPayloads } from '../../model/registration-payload-cache.js';
 
 /*
  * The CoAP mapping of the uplink operations (Transport TS; LWM2M-1.2.md §1.1, §1.2, §1.4):
@@ -138,7 +135,7 @@ function registrationPayload(message: CoapMessage, op: string): RegistrationPayl
     );
   if (message.payload.length === 0) return undefined;
   try {
-    return parseRegistrationPayload(message.payload);
+    return sharedRegistrationPayloads.parse(message.payload);
   } catch (e) {
     if (e instanceof LinkFormatError || e instanceof LinkPayloadError)
       throw new OperationError('bad-payload', '4.00', `${op} object list: ${e.message}`, { cause: e });

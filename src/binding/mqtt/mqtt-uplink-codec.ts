@@ -7,7 +7,6 @@ import type { LwM2mRecord } from '../../model/records.js';
 import {
   formatRegistrationPayload,
   LinkPayloadError,
-  parseRegistrationPayload,
   type RegistrationPayload,
 } from '../../model/registration-payload.js';
 import {
@@ -31,6 +30,7 @@ import {
 } from './mqtt-message-map.js';
 import { MqttNotApplicableError } from './mqtt-not-applicable.js';
 import type { MqttInterface } from './mqtt-topics.js';
+import { sharedRegistrationPayloads } from '../../model/registration-payload-cache.js';
 
 /*
  * The MQTT mapping of the uplink operations (Transport TS §MQTT, 1.2.2 numbering):
@@ -70,7 +70,7 @@ function objectList(message: MqttMessage, op: string): RegistrationPayload | und
     );
   if (message.payload === undefined || message.payload.length === 0) return undefined;
   try {
-    return parseRegistrationPayload(message.payload);
+    return sharedRegistrationPayloads.parse(message.payload);
   } catch (e) {
     if (e instanceof LinkFormatError || e instanceof LinkPayloadError)
       throw new OperationError('bad-payload', '4.00', `${op} object list: ${e.message}`, { cause: e });
