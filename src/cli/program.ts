@@ -5,6 +5,7 @@ import { bootstrapCommand } from './bootstrap-command.js';
 import { clientCommand } from './client-command.js';
 import { codecCommand } from './codec-command.js';
 import { ConfigError } from './config.js';
+import { firmwareCommand } from './firmware-command.js';
 import { fleetCommand } from './fleet-command.js';
 import { serverCommand } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(bootstrapCommand(io));
   program.addCommand(clientCommand(io));
   program.addCommand(fleetCommand(io));
+  program.addCommand(firmwareCommand(io));
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     for (const sub of cmd.commands)
