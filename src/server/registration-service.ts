@@ -4,7 +4,7 @@ import type { UplinkContext } from '../binding/binding.js';
 import type { DeregisterRequest, RegisterRequest, UpdateRequest } from '../operations/requests.js';
 import { OperationError } from '../operations/result-code.js';
 import type { RandomSource } from '../random.js';
-import type { RegistrationStore } from '../store/registration-store.js';
+import type { RegistrationStore, RegistrationSummary } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
 import type { TimerTask } from '../timer-queue.js';
 import { peerKey } from '../transport/channel.js';
@@ -205,7 +205,8 @@ export class RegistrationService {
   /** Re-arms expiry for registrations already in a store (a server restarted on a persistent store). */
   async restore(): Promise<number> {
     let n = 0;
-    for await (const reg of this.#o.store.all()) {
+    const store = this.#o.store;
+    for await (const reg of store.summaries ? store.summaries() : store.all()) {
       this.#track(reg);
       n++;
     }
@@ -237,18 +238,18 @@ export class RegistrationService {
     return this.#current.get(reg.endpoint) === reg.id;
   }
 
-  #track(reg: Registration): void {
+  #track(reg: RegistrationSummary): void {
     this.#current.set(reg.endpoint, reg.id);
     this.#byPeer.set(peerKey(reg.peer), reg.endpoint);
     if (reg.expiresAt === Infinity) return;
     const delay = Math.max(0, reg.expiresAt - this.#o.now()) + this.#o.lifetimeGrace;
-    const task = new ExpiryTask(reg, this.#onExpiryDue);
+    const task = new ExpiryTask(reg.endpoint, reg.id, this.#onExpiryDue);
     this.#timers.scheduleTask(task, delay);
     this.#expiry.set(reg.id, task);
   }
 
-  readonly #onExpiryDue = (reg: Registration): void => {
-    this.#serial(reg.endpoint, () => this.#expire(reg)).catch((e: unknown) => this.#o.onError?.(e));
+  readonly #onExpiryDue = (endpoint: string, id: string): void => {
+    this.#serial(endpoint, () => this.#expire(endpoint, id)).catch((e: unknown) => this.#o.onError?.(e));
   };
 
   #forget(reg: Registration): void {
@@ -259,9 +260,9 @@ export class RegistrationService {
     if (this.#byPeer.get(key) === reg.endpoint) this.#byPeer.delete(key);
   }
 
-  async #expire(reg: Registration): Promise<void> {
-    this.#expiry.delete(reg.id);
-    const removed = await this.#o.store.remove(reg.endpoint, reg.id);
+  async #expire(endpoint: string, id: string): Promise<void> {
+    this.#expiry.delete(id);
+    const removed = await this.#o.store.remove(endpoint, id);
     if (!removed) return;
     this.#forget(removed);
     this.#o.onExpired(removed);
@@ -300,7 +301,8 @@ export class RegistrationService {
 
 /**
  * The expiry timer of one registration, queued as itself (no closure and context per
- * registration: a server holding a million of them counts every object).
+ * registration: a server holding a million of them counts every object). It names the
+ * registration instead of holding it, so a server on a persistent store keeps no copy of it.
  */
 class ExpiryTask implements TimerTask {
   due = 0;
@@ -309,11 +311,12 @@ class ExpiryTask implements TimerTask {
   cancelled = true;
 
   constructor(
-    readonly registration: Registration,
-    readonly onDue: (reg: Registration) => void,
+    readonly endpoint: string,
+    readonly id: string,
+    readonly onDue: (endpoint: string, id: string) => void,
   ) {}
 
   run(): void {
-    this.onDue(this.registration);
+    this.onDue(this.endpoint, this.id);
   }
 }

@@ -19,6 +19,9 @@ export function documentToJson(value: unknown): string {
 }
 
 export function documentFromJson<T>(text: string): T {
+  // Every marker object starts `{"$`; a document without one parses without the reviver, which
+  // is several times faster (a server restoring a million registrations reads one each).
+  if (!text.includes('{"$')) return JSON.parse(text) as T;
   return JSON.parse(text, (_key, value: unknown) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
     const keys = Object.keys(value);

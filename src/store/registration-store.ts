@@ -20,5 +20,14 @@ export interface RegistrationStore {
   all(): AsyncIterable<Registration>;
   /** Registrations whose expiresAt is before `time` (wall-clock ms). */
   expiring(before: number): AsyncIterable<Registration>;
+  /**
+   * What a restarting server needs of every registration (its expiry timer and peer index), in
+   * no particular order. Optional: without it the server reads `all()`. A persistent store gives
+   * it cheaply (SQLite: columns and one JSON field, no document parse), so a server on a million
+   * registrations is ready in seconds.
+   */
+  summaries?(): AsyncIterable<RegistrationSummary>;
   readonly size: Promise<number>;
 }
+
+export type RegistrationSummary = Pick<Registration, 'endpoint' | 'id' | 'peer' | 'expiresAt'>;

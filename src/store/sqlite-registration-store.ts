@@ -1,5 +1,7 @@
 import type { Registration } from '../server/registration.js';
-import type { PutResult, RegistrationStore } from './registration-store.js';
+import type { Peer } from '../transport/channel.js';
+import { documentFromJson } from './document-json.js';
+import type { PutResult, RegistrationStore, RegistrationSummary } from './registration-store.js';
 import { registrationFromJson, registrationToJson } from './registration-json.js';
 import { openSqliteDatabase } from './sqlite-database.js';
 import type { SqlDatabase, SqlStatement, SqliteDriverName } from './sqlite-driver.js';
@@ -19,6 +21,18 @@ export type SqliteStoreOptions =
       readonly file?: undefined;
       readonly driver?: undefined;
     };
+
+/** Rows per summaries() query. */
+const SUMMARY_PAGE = 10_000;
+
+interface SummaryRow {
+  rowid: number;
+  endpoint: string;
+  id: string;
+  expires_at: number | null;
+  /** The peer member of the document, as JSON text. */
+  peer: string;
+}
 
 interface Row {
   readonly data: string;
@@ -41,6 +55,7 @@ export class SqliteRegistrationStore implements RegistrationStore {
   readonly #all: SqlStatement<[], Row>;
   readonly #expiring: SqlStatement<[number], Row>;
   readonly #count: SqlStatement<[], { n: number }>;
+  readonly #summaries: SqlStatement<[number, number], SummaryRow>;
 
   constructor(options: SqliteStoreOptions) {
     this.#ownsDb = options.db === undefined;
@@ -84,6 +99,10 @@ export class SqliteRegistrationStore implements RegistrationStore {
       'DELETE FROM registrations WHERE endpoint = ? AND id = ? RETURNING data',
     );
     this.#all = this.#db.prepare<[], Row>('SELECT data FROM registrations');
+    this.#summaries = this.#db.prepare<[number, number], SummaryRow>(
+      `SELECT rowid, endpoint, id, expires_at, json_extract(data, '$.peer') AS peer FROM registrations
+       WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+    );
     this.#expiring = this.#db.prepare<[number], Row>(
       'SELECT data FROM registrations WHERE expires_at IS NOT NULL AND expires_at < ?',
     );
@@ -114,6 +133,26 @@ export class SqliteRegistrationStore implements RegistrationStore {
 
   async *expiring(before: number): AsyncIterable<Registration> {
     for (const row of this.#expiring.all(before)) yield await Promise.resolve(registrationFromJson(row.data));
+  }
+
+  /** In rowid order, SUMMARY_PAGE rows per query, so a million rows are never held at once. */
+  async *summaries(): AsyncIterable<RegistrationSummary> {
+    let after = -Infinity;
+    for (;;) {
+      const rows = this.#summaries.all(after, SUMMARY_PAGE);
+      for (const row of rows) {
+        const summary: RegistrationSummary = {
+          endpoint: row.endpoint,
+          id: row.id,
+          peer: documentFromJson<Peer>(row.peer),
+          expiresAt: row.expires_at ?? Infinity,
+        };
+        yield summary;
+      }
+      if (rows.length < SUMMARY_PAGE) return;
+      after = rows[rows.length - 1]!.rowid;
+      await Promise.resolve();
+    }
   }
 
   get size(): Promise<number> {

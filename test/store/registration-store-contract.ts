@@ -294,6 +294,35 @@ export function registrationStoreContract(name: string, make: () => Promise<Stor
       assert.equal((await store.get('dev-psk'))?.expiresAt, Infinity);
     });
 
+    it("summaries(), where offered, give each registration's endpoint, id, peer and expiry exactly", async (t) => {
+      if (!store.summaries) {
+        t.skip('this store has no summaries(): the server restores from all()');
+        return;
+      }
+      const withBytes = fullRegistration({});
+      const forever = {
+        ...simpleRegistration('dev-forever', 'id-forever'),
+        lifetime: 0,
+        expiresAt: Infinity,
+      };
+      const many = Array.from({ length: 25 }, (_, i) => simpleRegistration(`dev-${i}`, `id-${i}`));
+      for (const reg of [withBytes, forever, ...many]) await store.put(reg);
+      await store.remove('dev-3');
+      const summaries = [];
+      for await (const s of store.summaries()) summaries.push(s);
+      const expected = [withBytes, forever, ...many.filter((r) => r.endpoint !== 'dev-3')];
+      const byEndpoint = (a: { endpoint: string }, b: { endpoint: string }) =>
+        a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0;
+      assert.deepEqual(
+        summaries.sort(byEndpoint).map((s) => canonical(s)),
+        expected
+          .sort(byEndpoint)
+          .map((r) => canonical({ endpoint: r.endpoint, id: r.id, peer: r.peer, expiresAt: r.expiresAt })),
+      );
+      const peer = summaries.find((s) => s.endpoint === withBytes.endpoint)?.peer;
+      assert.ok(peer?.connectionId instanceof Uint8Array, 'connection id bytes come back as bytes');
+    });
+
     it('keeps an endpoint name byte for byte (case, Unicode)', async () => {
       await store.put(simpleRegistration('Dev-Ä', 'id-upper'));
       await store.put(simpleRegistration('dev-ä', 'id-lower'));
