@@ -6,6 +6,7 @@ import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
 import { runDtlsBench } from './dtls.js';
+import { runFleetBench } from './fleet.js';
 import { runStoresBench } from './stores.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
@@ -17,6 +18,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   dtls: runDtlsBench,
   bootstrap: runBootstrapBench,
   bindings: runBindingsBench,
+  fleet: runFleetBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
