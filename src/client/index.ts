@@ -12,3 +12,4 @@ export * from './server-account.js';
 export * from './profile-hash.js';
 export * from './request-handler.js';
 export * from './security-credentials.js';
+export * from './firmware/index.js';

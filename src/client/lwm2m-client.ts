@@ -71,6 +71,18 @@ import {
 import { STREAM_FRAME_LIMIT } from '../binding/coap/coap-stack.js';
 import type { StreamLimits } from '../transport/stream-connections.js';
 import { accountsFromRecords, bootstrapAccountFromRecords } from './server-account.js';
+import type { Block1Sink } from '../coap/blockwise.js';
+import type { CoapResponse } from '../coap/endpoint.js';
+import { CoapCode, formatCode } from '../coap/message.js';
+import type { CoapMessage } from '../coap/message.js';
+import { contentFormat, getUint, OptionNumber, uriPath } from '../coap/options.js';
+import type { BlockOption } from '../coap/options.js';
+import { errorResponse } from '../binding/coap/error-response.js';
+import { createCoapStack } from '../binding/coap/coap-stack.js';
+import { FirmwareUpdateInstance } from './firmware/firmware-update-instance.js';
+import type { FirmwareUpdateOptions } from './firmware/firmware-update-instance.js';
+import type { CoapPullSession } from './firmware/coap-pull.js';
+import { PullError } from './firmware/pull-transfer.js';
 import type { BootstrapAccount, ServerAccount } from './server-account.js';
 
 /**
@@ -239,6 +251,11 @@ export interface LwM2mClientOptions {
   readonly coap?: {
     readonly transmission?: Partial<TransmissionParameters>;
   };
+  /**
+   * Firmware Update (/5, docs/firmware-client.md): installs the /5/0 instance, streams Block1
+   * pushes to /5/0/0 into its store and pulls /5/0/1 URIs over CoAP, CoAP/TCP and HTTP(S).
+   */
+  readonly firmware?: FirmwareUpdateOptions;
 }
 
 export interface LwM2mClientEvents {
@@ -350,6 +367,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly notifications: NotificationEngine;
   readonly registration: RegistrationEngine;
   readonly bootstrap: BootstrapEngine;
+  /** The /5/0 instance, when the `firmware` option is given. */
+  readonly firmware: FirmwareUpdateInstance | undefined;
   readonly #options: LwM2mClientOptions;
   /** Source of each /0 and /1 instance a smartcard or the factory provisioned (`/o/i`). */
   readonly #sources = new Map<string, ProvisioningSource>();
@@ -377,6 +396,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly #bindingOverride = new Map<number, BindingLetter>();
   #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
   #started = false;
+  /** The server that last wrote to /5 (whose /0 credentials protect a coaps:// pull). */
+  #firmwareWriter: number | undefined;
 
   constructor(options: LwM2mClientOptions) {
     super();
@@ -397,6 +418,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     for (const oid of [0, 1])
       for (const iid of this.tree.instanceIds(oid)) this.#sources.set(`/${oid}/${iid}`, 'factory');
     this.tree.addInstance(createDeviceInstance(options.device));
+    this.firmware = options.firmware && this.#firmwareInstance(options.firmware);
+    if (this.firmware) this.tree.addInstance(this.firmware);
     for (const instance of options.instances ?? []) {
       if (!this.tree.hasObject(instance.objectId)) this.tree.addObject(instance.objectId);
       this.tree.addInstance(instance);
@@ -537,6 +560,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const binding = this.#newBinding(channel);
     this.#binding = binding;
     this.#started = true;
+    await this.firmware?.start();
     this.registration.start();
     this.#scheduleAccountTimeout();
     // Core §6.1.4: with no LwM2M Server account, Client-Initiated Bootstrap.
@@ -558,6 +582,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     // De-register while the binding is still up; only then refuse further work.
     await this.registration.stop();
     this.#started = false;
+    await this.firmware?.close();
     this.notifications.close();
     await Promise.all([...this.#opening.values()].map((p) => p.catch(() => undefined)));
     await Promise.all(
@@ -797,11 +822,141 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       clock: this.#clock,
       random: this.#options.random ?? cryptoRandom,
       ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
+      ...(this.firmware
+        ? { blockwise: { block1Sink: (peer, message, block) => this.#firmwareBlock1(peer, message, block) } }
+        : {}),
       isBootstrapServer: (peer) => this.#byPeer.get(peerKey(peer)) === BOOTSTRAP_KEY,
       onError: (e) => this.#error(e),
     });
     binding.onDownlink((request, source) => this.#onDownlink(request, source));
     return binding;
+  }
+
+  // ---- firmware update (/5) ----
+
+  #firmwareInstance(options: FirmwareUpdateOptions): FirmwareUpdateInstance {
+    const wallClock = this.#options.now ?? Date.now;
+    return new FirmwareUpdateInstance({
+      ...options,
+      clock: this.#clock,
+      now: () => Math.floor(wallClock() / 1000),
+      coap: {
+        schemes: ['coap:', 'coaps:', 'coap+tcp:', 'coaps+tcp:'],
+        open: (uri) => this.#firmwareCoapSession(uri),
+      },
+      onInstalled: (version) => {
+        const device = this.tree.instance(3, 0);
+        if (version !== undefined && device instanceof MemoryInstance) device.set(3, version);
+      },
+      onError: (e) => this.#error(e),
+    });
+  }
+
+  /**
+   * Block1 Writes of an opaque package to /5/0/0 stream into the /5 instance's store instead of
+   * being reassembled (BlockwiseOptions.block1Sink). The checks the request handler makes for a
+   * Write are made here, on every block: a registered server, W on /5/0.
+   */
+  #firmwareBlock1(
+    peer: Peer,
+    message: CoapMessage,
+    block: BlockOption,
+  ): Block1Sink | CoapResponse | undefined {
+    const firmware = this.firmware;
+    if (!firmware || (message.code !== CoapCode.PUT && message.code !== CoapCode.POST)) return undefined;
+    if (uriPath(message).join('/') !== '5/0/0') return undefined;
+    const format = contentFormat(message);
+    if (format !== undefined && format !== 42) return undefined;
+    const ssid = this.#byPeer.get(peerKey(peer));
+    if (ssid === BOOTSTRAP_KEY) return undefined;
+    if (ssid === undefined || this.registration.state(ssid) !== 'registered')
+      return errorResponse('4.01', 'not registered with this server');
+    const check = this.access.check(ssid, 'write', LwM2mPath.of(5, 0, 0));
+    if (!check.ok) return errorResponse(check.code, check.message);
+    this.#touched();
+    const sink = firmware.block1Sink(block.num, getUint(message, OptionNumber.SIZE1));
+    if (block.num === 0)
+      this.emit('request', {
+        shortServerId: ssid,
+        kind: 'write',
+        path: '/5/0/0',
+        code: sink === undefined || 'received' in sink ? '2.31' : formatCode(sink.code),
+      });
+    return sink;
+  }
+
+  /**
+   * A CoAP endpoint for a pull from /5/0/1: coap:// goes through the client's own endpoint (its
+   * socket); the other schemes get a session of their own, closed after the download: coaps://
+   * and coaps+tcp:// with the /0 credentials of the server that wrote the URI (Core: the
+   * repository link is protected by them), or of the only server when that is unknown.
+   */
+  async #firmwareCoapSession(uri: URL): Promise<CoapPullSession> {
+    const host = uri.hostname.replace(/^\[(.*)\]$/, '$1');
+    const address = isIP(host) ? host : (await lookup(host)).address;
+    const secure = uri.protocol === 'coaps:' || uri.protocol === 'coaps+tcp:';
+    const peer: Peer = { address, port: Number(uri.port || (secure ? 5684 : 5683)) };
+    if (uri.protocol === 'coap:') return { messaging: this.#requireBinding().endpoint, peer };
+    let security: ClientSecurity | undefined;
+    let ssid = 0;
+    if (secure) {
+      const accounts = this.accounts();
+      const account =
+        accounts.find((a) => a.shortServerId === this.#firmwareWriter) ??
+        (accounts.length === 1 ? accounts[0] : undefined);
+      if (!account) throw new PullError(9, `no server account whose credentials protect ${uri.protocol}//`);
+      ssid = account.shortServerId;
+      try {
+        security = clientSecurity(`${uri.protocol}//${uri.host}`, account.security ?? {});
+      } catch (e) {
+        throw new PullError(
+          9,
+          `the /0 credentials of server ${ssid} do not fit ${uri.protocol}//: ${errorMessage(e)}`,
+          {
+            cause: e,
+          },
+        );
+      }
+      if (security.kind !== 'dtls')
+        throw new PullError(9, `server ${ssid} has no (D)TLS credentials for ${uri.protocol}//`);
+    }
+    let channel: Channel;
+    if (uri.protocol === 'coaps:' && security?.kind === 'dtls') {
+      const { DtlsChannel } = await import('../dtls/dtls-channel.js');
+      channel = DtlsChannel.client({
+        clock: this.#clock,
+        random: this.#options.random ?? cryptoRandom,
+        ...this.#options.dtls,
+        channel: this.#options.secureTransport
+          ? await this.#options.secureTransport({ shortServerId: ssid, peer })
+          : await this.#udpFor(peer),
+        ...dtlsClientOptions(security),
+      });
+    } else {
+      const limits = { maxFrameSize: STREAM_FRAME_LIMIT, ...this.#options.stream?.limits };
+      if (security?.kind === 'dtls') {
+        const { TlsChannel } = await import('../transport/tls-channel.js');
+        channel = TlsChannel.dialer({ ...limits, ...tlsClientOptions(security) });
+      } else {
+        const { TcpChannel } = await import('../transport/tcp-channel.js');
+        channel = TcpChannel.dialer(limits);
+      }
+    }
+    const { endpoint } = createCoapStack({
+      channel,
+      clock: this.#clock,
+      random: this.#options.random ?? cryptoRandom,
+      ...(uri.protocol === 'coaps:' && this.#options.coap?.transmission
+        ? { transmission: this.#options.coap.transmission }
+        : {}),
+      onError: (e) => this.#error(e),
+    });
+    return {
+      messaging: endpoint,
+      peer,
+      // Closing the endpoint closes its channel (and a DTLS channel its datagram transport).
+      close: () => endpoint.close().catch(() => undefined),
+    };
   }
 
   // ---- provisioning, bootstrap, saved state ----
@@ -1370,6 +1525,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       lwm2mVersion: this.registration.versionFor(ssid) ?? '1.2',
       notificationDefaults: () => this.#notificationDefaults(ssid),
     };
+    // A pull over coaps:// uses the /0 credentials of the server that wrote the Package URI.
+    if (this.firmware && request.kind === 'write' && request.path.objectId === 5) this.#firmwareWriter = ssid;
     const answer = await this.#handler.handle(server, request);
     this.emit('request', {
       shortServerId: ssid,

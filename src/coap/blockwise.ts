@@ -63,7 +63,42 @@ export interface BlockwiseOptions {
    * always taken.
    */
   readonly bert?: boolean;
+  /**
+   * Streams chosen Block1 bodies instead of reassembling them (e.g. a firmware image written to
+   * /5/0/0, which must not be held in memory whole). Asked for every Block1 request; undefined
+   * leaves the request to reassembly and the handler.
+   */
+  readonly block1Sink?: Block1SinkProvider;
 }
+
+/**
+ * Where a streamed Block1 body goes, in order. The layer checks each block's offset against
+ * `received`: the next block is handed on (2.31 once `write` resolves), a block already taken is
+ * acknowledged again, any other gets 4.08 (RFC 7959 §2.9.2) and the sink stays as it was, so a
+ * peer that resends from `received` resumes the body.
+ */
+export interface Block1Sink {
+  /** Bytes taken so far: the offset the next block must start at. */
+  readonly received: number;
+  /**
+   * Takes a block that is not the last (a view into the datagram: copy what is kept). A response
+   * refuses it and is sent instead of 2.31.
+   */
+  write(chunk: Uint8Array): CoapResponse | undefined | Promise<CoapResponse | undefined>;
+  /** Takes the last block and answers the whole request (the wrapped handler never sees it). */
+  end(chunk: Uint8Array): CoapResponse | Promise<CoapResponse>;
+}
+
+/**
+ * Decides, for a Block1 request (options as received, `block` its Block1), whether its body is
+ * streamed: a sink (the one in progress for `block.num > 0`, a fresh one for num 0), a response
+ * that refuses the block at once, or undefined for ordinary reassembly.
+ */
+export type Block1SinkProvider = (
+  peer: Peer,
+  request: CoapMessage,
+  block: BlockOption,
+) => Block1Sink | CoapResponse | undefined;
 
 export interface BlockwiseRequestOptions extends RequestOptions {
   /** Early negotiation (RFC 7959 §2.4): ask for response blocks of this size (16 .. 1024). */
@@ -208,6 +243,7 @@ export class BlockwiseLayer {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #bert: boolean;
+  readonly #block1Sink: Block1SinkProvider | undefined;
   #handler: RequestHandler | undefined;
   /** Block1 reassemblies, oldest first (every block moves its transfer to the end). */
   readonly #uploads = new Map<string, Upload>();
@@ -234,6 +270,7 @@ export class BlockwiseLayer {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? cryptoRandom;
     this.#bert = options.bert ?? true;
+    this.#block1Sink = options.block1Sink;
   }
 
   /**
@@ -491,16 +528,18 @@ export class BlockwiseLayer {
         code: CoapCode.BAD_REQUEST,
         payload: utf8.encode(`block ${b.num} of ${payload.length} bytes with SZX ${b.szx}`),
       };
-    const key = operationKey(pk, message, false);
     const offset = b.num * size;
+    // A BERT block is taken whole; the ack says whether more may come in BERT (RFC 8323 §6).
+    const ackSzx = b.szx === BERT_SZX && this.#bert ? BERT_SZX : Math.min(b.szx, this.#szx);
+    const sink = this.#block1Sink?.(peer, message, b);
+    if (sink !== undefined) return this.#stream(sink, b, offset, payload, ackSzx);
+    const key = operationKey(pk, message, false);
     const now = this.#clock.now();
     let upload = this.#uploads.get(key);
     if (upload && upload.expiresAt <= now) {
       this.#dropUpload(key, upload);
       upload = undefined;
     }
-    // A BERT block is taken whole; the ack says whether more may come in BERT (RFC 8323 §6).
-    const ackSzx = b.szx === BERT_SZX && this.#bert ? BERT_SZX : Math.min(b.szx, this.#szx);
     if (b.num === 0) {
       if (upload) this.#dropUpload(key, upload);
       const size1 = getUint(message, OptionNumber.SIZE1);
@@ -553,6 +592,34 @@ export class BlockwiseLayer {
       const last = blockOption(OptionNumber.BLOCK1, { num: b.num, more: false, szx: b.szx });
       return { ...served, options: sortOptions([...(served.options ?? []), last]) };
     });
+  }
+
+  /** One block of a streamed body (BlockwiseOptions.block1Sink). */
+  #stream(
+    sink: Block1Sink | CoapResponse,
+    b: BlockOption,
+    offset: number,
+    payload: Uint8Array,
+    ackSzx: number,
+  ): CoapResponse | Promise<CoapResponse> {
+    if (!('received' in sink)) return sink;
+    if (offset !== sink.received) {
+      // The peer repeated a block already taken (its 2.31 was lost): acknowledge it again.
+      if (b.more && offset < sink.received && offset + payload.length <= sink.received)
+        return this.#continue(b.num, ackSzx);
+      return {
+        code: CoapCode.REQUEST_ENTITY_INCOMPLETE,
+        payload: utf8.encode(`expected offset ${sink.received}, got ${offset}`),
+      };
+    }
+    if (b.more) return then(sink.write(payload), (refusal) => refusal ?? this.#continue(b.num, ackSzx));
+    return then(sink.end(payload), (response) => ({
+      ...response,
+      options: sortOptions([
+        ...(response.options ?? []),
+        blockOption(OptionNumber.BLOCK1, { num: b.num, more: false, szx: b.szx }),
+      ]),
+    }));
   }
 
   #continue(num: number, szx: number): CoapResponse {
