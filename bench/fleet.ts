@@ -178,7 +178,7 @@ async function copyInto(from: RegistrationStore, to: RegistrationStore): Promise
 }
 
 /** The device simulator in its own process, driven command by command. */
-class Simulator {
+export class Simulator {
   readonly #child: ChildProcess;
   #waiting: ((reply: unknown) => void) | undefined;
 
@@ -224,7 +224,7 @@ class Simulator {
   }
 }
 
-async function openServerChannel(port = 0): Promise<UdpChannel> {
+export async function openServerChannel(port = 0): Promise<UdpChannel> {
   return UdpChannel.open({ address: LOOPBACK, port, receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 }
 
@@ -388,7 +388,8 @@ async function keepBusy<T>(targets: readonly T[], once: (target: T) => Promise<v
 }
 
 /** Reads from READ_DEVICES devices: Petrel's server, then node-coap and raw GETs to the same devices. */
-async function reads(result: ReturnType<typeof newResult>): Promise<void> {
+/** Exported for profiling one part at a time. */
+export async function reads(result: ReturnType<typeof newResult>): Promise<void> {
   const channel = await openServerChannel();
   const server = new LwM2mServer({ channel });
   await server.start();
@@ -494,7 +495,8 @@ async function rawGets(peers: readonly Peer[]): Promise<LoadRun> {
 }
 
 /** Notifications from OBSERVATIONS observations, received by Petrel's server and by a raw socket. */
-async function notifications(result: ReturnType<typeof newResult>): Promise<void> {
+/** Exported for profiling one part at a time. */
+export async function notifications(result: ReturnType<typeof newResult>): Promise<void> {
   const channel = await openServerChannel();
   const server = new LwM2mServer({ channel });
   await server.start();

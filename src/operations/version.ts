@@ -126,6 +126,21 @@ const FORMATS_1_2: readonly number[] = Object.freeze([...FORMATS_1_1, 320, 322, 
  * 'bad-parameter' for malformed text.
  */
 export function versionFeatures(version: string | ParsedLwM2mVersion): VersionFeatures {
+  // Asked for on every request; a fleet has a handful of version strings.
+  if (typeof version === 'string') {
+    let known = featuresByText.get(version);
+    if (known === undefined) {
+      known = Object.freeze(computeFeatures(parseLwM2mVersion(version)));
+      if (featuresByText.size < 64) featuresByText.set(version, known);
+    }
+    return known;
+  }
+  return computeFeatures(version);
+}
+
+const featuresByText = new Map<string, VersionFeatures>();
+
+function computeFeatures(version: string | ParsedLwM2mVersion): VersionFeatures {
   const v = asParsed(version);
   const atLeast = (since: string): boolean => compareLwM2mVersions(v, since) >= 0;
   const v11 = atLeast('1.1');

@@ -941,26 +941,30 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     const binding = this.#requireBinding(reg);
     const started = this.#clock.now();
     let wire: Partial<WireIdentity> = {};
-    const base = { id, endpoint, operation: request.kind, paths: pathsOf(request) };
+    // The trace events are built only for listeners (the REST API's recorder, a log): a fleet
+    // benchmark without them spent more on these objects than on the request.
+    const base = () => ({ id, endpoint, operation: request.kind, paths: pathsOf(request) });
     const downlink: DownlinkOptions = {
       timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
       onSent: (identity) => {
         wire = identity;
-        this.emit('request', { ...base, ...identity });
+        if (this.listenerCount('request') > 0) this.emit('request', { ...base(), ...identity });
       },
     };
     try {
       const response = await binding.send(downlinkTarget(reg), request, downlink);
-      this.emit('response', {
-        ...base,
-        ...wire,
-        code: response.code,
-        durationMs: this.#clock.now() - started,
-      });
+      if (this.listenerCount('response') > 0)
+        this.emit('response', {
+          ...base(),
+          ...wire,
+          code: response.code,
+          durationMs: this.#clock.now() - started,
+        });
       return { response, wire };
     } catch (e) {
       const error = this.#wrap(endpoint, e);
-      this.emit('response', { ...base, ...wire, error, durationMs: this.#clock.now() - started });
+      if (this.listenerCount('response') > 0)
+        this.emit('response', { ...base(), ...wire, error, durationMs: this.#clock.now() - started });
       throw error;
     }
   }

@@ -38,12 +38,21 @@ export interface Registration {
 }
 
 /** The object versions a registration declared (`ver=`), by object id. */
-export function objectVersions(reg: Registration): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const o of reg.objects)
-    if (o.version !== undefined && o.prefix === undefined) out.set(o.id, o.version);
+export function objectVersions(reg: Registration): ReadonlyMap<number, string> {
+  // Object lists are shared by the registrations that sent the same one (RegistrationPayloadCache)
+  // and never change, so each one's map is built once, not on every downlink.
+  let out = versionMaps.get(reg.objects);
+  if (out === undefined) {
+    const map = new Map<number, string>();
+    for (const o of reg.objects)
+      if (o.version !== undefined && o.prefix === undefined) map.set(o.id, o.version);
+    out = map;
+    versionMaps.set(reg.objects, out);
+  }
   return out;
 }
+
+const versionMaps = new WeakMap<readonly RegisteredObject[], ReadonlyMap<number, string>>();
 
 /** What the binding needs to reach a registered client. */
 export function downlinkTarget(reg: Registration): DownlinkTarget {
