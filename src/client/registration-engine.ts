@@ -96,6 +96,8 @@ export interface RegistrationFailure {
   readonly message: string;
   /** Clock time (ms). */
   readonly at: number;
+  /** Seconds the server asked to wait (Max-Age of a 5.03); the next attempt waits at least that. */
+  readonly retryAfter?: number;
 }
 
 /** A snapshot of one server's registration. */
@@ -706,7 +708,10 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
         this.#registered(entry, version, built, response.registrationId, sentAt);
         return;
       }
-      const failure = this.#failure('register', code, response.diagnostic ?? `Register answered ${code}`);
+      const failure: RegistrationFailure = {
+        ...this.#failure('register', code, response.diagnostic ?? `Register answered ${code}`),
+        ...(response.retryAfter === undefined ? {} : { retryAfter: response.retryAfter }),
+      };
       if (code === '4.12' && entry.versionIndex + 1 < entry.versions.length) {
         entry.lastError = failure;
         entry.versionIndex++;
@@ -795,7 +800,8 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
     const sequenceRetryCount = Math.max(1, a.sequenceRetryCount ?? REGISTRATION_DEFAULTS.sequenceRetryCount);
     const sequenceDelay = a.sequenceDelay ?? REGISTRATION_DEFAULTS.sequenceDelay;
     if (entry.attempt < retryCount) {
-      const delay = retryTimer * 2 ** (entry.attempt - 1) * 1000;
+      // An overloaded server's Max-Age (5.03) stretches the back-off, never shortens it.
+      const delay = Math.max(retryTimer * 2 ** (entry.attempt - 1), failure.retryAfter ?? 0) * 1000;
       entry.attempt++;
       this.#waitThenAttempt(entry, delay, 'waiting-retry');
     } else if (entry.sequence < sequenceRetryCount && sequenceDelay < NEVER_SEQUENCE_DELAY) {

@@ -279,6 +279,11 @@ export interface UplinkResponse {
   /** A short reason for an error, sent as the diagnostic payload. */
   readonly diagnostic?: string;
   /**
+   * 5.03 Service Unavailable: seconds after which the client may try again (CoAP Max-Age,
+   * RFC 7252 §5.9.3.4). The server's admission limits set it; the client waits at least this long.
+   */
+  readonly retryAfter?: number;
+  /**
    * Called by the binding once the response has left. The server announces a registration only
    * then, so an application's first request never overtakes the 2.01 (Core §6.3: the server
    * SHOULD NOT send requests before it has answered the Register).

@@ -9,3 +9,4 @@ export * from './profile-registry.js';
 export type { PutResult, RegistrationStore } from '../store/registration-store.js';
 export { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 export { OperationError, type ResultCode } from '../operations/result-code.js';
+export * from './admission.js';

@@ -63,6 +63,8 @@ import { ProfileRegistry } from './profile-registry.js';
 import { downlinkTarget, hasRegisteredObject, sameIdentity } from './registration.js';
 import type { Registration } from './registration.js';
 import { RegistrationService } from './registration-service.js';
+import { RegisterAdmission } from './admission.js';
+import type { AdmissionOptions, AdmissionRefusal, AdmissionStats } from './admission.js';
 import { RequestQueue } from './request-queue.js';
 
 // ---- options and events ----
@@ -114,6 +116,11 @@ export interface LwM2mServerOptions {
    * client's Mute Send (/1/x/23) true; 'accept' takes every Send from a registered client.
    */
   readonly sendPolicy?: 'mute-send' | 'accept';
+  /**
+   * Limits on new registrations (count, rate, concurrency): past them a Register gets 5.03 with
+   * Max-Age, and registered clients keep being served (docs/server.md#overload).
+   */
+  readonly admission?: AdmissionOptions;
   /** Settings of the built-in CoAP binding. */
   readonly coap?: Record<string, unknown>;
   /**
@@ -278,6 +285,12 @@ export interface ObserveOptions extends RequestOptions, FormatOption {
 }
 
 const DEFAULT_AWAKE_TIME = 93_000;
+
+const ADMISSION_DIAGNOSTICS: Readonly<Record<AdmissionRefusal, string>> = {
+  registrations: 'the server holds as many registrations as it may: try again later',
+  rate: 'too many Registers at once: try again after Max-Age seconds',
+  pending: 'too many Registers in progress: try again after Max-Age seconds',
+};
 const DEFAULT_REQUEST_TIMEOUT = 60_000;
 
 function formatId(format: string | number | undefined): ContentFormatId | undefined {
@@ -337,6 +350,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #random: RandomSource;
   readonly #timers: TimerQueue;
   readonly #registrations: RegistrationService;
+  readonly #admission: RegisterAdmission | undefined;
   readonly #profiles: ProfileRegistry;
   readonly #queues = new Map<string, RequestQueue>();
   readonly #observations = new Map<string, Set<Observation>>();
@@ -395,6 +409,14 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       onExpired: (reg) => this.#ended(reg, 'expired'),
       onError: (e) => this.#emitError(e),
     });
+    this.#admission = options.admission
+      ? new RegisterAdmission(options.admission, this.#clock, this.#random)
+      : undefined;
+  }
+
+  /** What the admission limits let through and refused (undefined without `admission`). */
+  get admissionStats(): AdmissionStats | undefined {
+    return this.#admission?.stats;
   }
 
   /** Where the built-in UDP channel listens (after start). */
@@ -1410,7 +1432,27 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   ): Promise<{ endpoint: string | undefined; response: UplinkResponse }> {
     switch (request.kind) {
       case 'register': {
-        const { registration, previous } = await this.#registrations.register(request, context);
+        const admission = this.#admission;
+        if (admission) {
+          const name = request.endpoint ?? '';
+          const verdict = admission.admit(this.#registrations.count, this.#registrations.has(name));
+          if (!verdict.admitted)
+            return {
+              endpoint: request.endpoint ?? undefined,
+              response: {
+                code: '5.03',
+                diagnostic: ADMISSION_DIAGNOSTICS[verdict.reason!],
+                retryAfter: verdict.retryAfter,
+              },
+            };
+        }
+        let admitted: Awaited<ReturnType<RegistrationService['register']>>;
+        try {
+          admitted = await this.#registrations.register(request, context);
+        } finally {
+          admission?.done();
+        }
+        const { registration, previous } = admitted;
         if (previous) this.#ended(previous, 'replaced');
         return {
           endpoint: registration.endpoint,

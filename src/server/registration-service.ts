@@ -71,6 +71,16 @@ export class RegistrationService {
     this.#timers = new TimerQueue(options.clock);
   }
 
+  /** Endpoints with a live registration (known synchronously, whatever the store). */
+  get count(): number {
+    return this.#current.size;
+  }
+
+  /** Whether the endpoint has a live registration. */
+  has(endpoint: string): boolean {
+    return this.#current.has(endpoint);
+  }
+
   /** The endpoint registered from that peer (its last Register/Update came from there). */
   endpointAt(peer: Peer): string | undefined {
     return this.#byPeer.get(peerKey(peer));

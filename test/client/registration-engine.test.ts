@@ -391,6 +391,19 @@ describe('RegistrationEngine: retries', () => {
     assert.equal(engine.state(1), 'registered');
   });
 
+  it('waits as long as an overloaded server asks (5.03 Max-Age), never less than its own back-off', async () => {
+    const { clock, net, engine } = setup([account(1, { retryTimer: 10 })]);
+    net.reply(1, { code: '5.03', retryAfter: 45 }, { code: '5.03', retryAfter: 5 });
+    engine.start();
+    await clock.run(200);
+    // 45 s (the server's wish, above the 10 s back-off), then 20 s (the back-off, above 5 s).
+    assert.deepEqual(
+      net.of(1).map((s) => s.t),
+      [0, 45, 65],
+    );
+    assert.equal(engine.state(1), 'registered');
+  });
+
   it('a send that throws is a failed attempt, not a crash', async () => {
     const { clock, net, engine } = setup([account(1, { retryTimer: 5 })]);
     net.reply(1, () => {

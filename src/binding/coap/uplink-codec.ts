@@ -1,7 +1,7 @@
 import type { CoapResponse, OutgoingRequest } from '../../coap/endpoint.js';
 import { CoapCode, formatCode, parseCode } from '../../coap/message.js';
 import type { CoapMessage, CoapOption } from '../../coap/message.js';
-import { CoapOptionError, getOptions, OptionNumber, OptionsBuilder } from '../../coap/options.js';
+import { CoapOptionError, getOptions, getUint, OptionNumber, OptionsBuilder } from '../../coap/options.js';
 import { contentFormat as contentFormatOf, accept as acceptOf } from '../../coap/options.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import { ContentFormatError } from '../../content/content-format-error.js';
@@ -485,11 +485,19 @@ export function encodeUplinkResponse(
     }
     return { code };
   }
-  if (response.diagnostic === undefined || response.diagnostic === '') return { code };
+  const retryAfter =
+    response.code === '5.03' && response.retryAfter !== undefined
+      ? Math.max(0, Math.min(0xffffffff, Math.round(response.retryAfter)))
+      : undefined;
+  const hasDiagnostic = response.diagnostic !== undefined && response.diagnostic !== '';
+  if (!hasDiagnostic && retryAfter === undefined) return { code };
   return {
     code,
-    options: build((b) => b.uint(OptionNumber.CONTENT_FORMAT, 0)),
-    payload: encoder.encode(response.diagnostic),
+    options: build((b) => {
+      if (hasDiagnostic) b.uint(OptionNumber.CONTENT_FORMAT, 0);
+      if (retryAfter !== undefined) b.uint(OptionNumber.MAX_AGE, retryAfter);
+    }),
+    ...(hasDiagnostic ? { payload: encoder.encode(response.diagnostic) } : {}),
   };
 }
 
@@ -510,7 +518,12 @@ export function decodeUplinkResponse(
   const base = { code, ...(format === undefined ? {} : { format }) };
   if (!code.startsWith('2.')) {
     const diagnostic = message.payload.length === 0 ? undefined : lenient.decode(message.payload);
-    return diagnostic === undefined ? base : { ...base, diagnostic };
+    const maxAge = code === '5.03' ? getUint(message, OptionNumber.MAX_AGE) : undefined;
+    return {
+      ...base,
+      ...(diagnostic === undefined ? {} : { diagnostic }),
+      ...(maxAge === undefined ? {} : { retryAfter: maxAge }),
+    };
   }
   if (request.kind === 'register') {
     const location = strings(message, OptionNumber.LOCATION_PATH, 'Location-Path segment');

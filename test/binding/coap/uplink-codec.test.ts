@@ -6,6 +6,7 @@ import {
   OptionNumber,
   OptionsBuilder,
   contentFormat,
+  getUint,
   locationPath,
   uriPath,
   uriQuery,
@@ -636,6 +637,25 @@ describe('encodeUplinkResponse / decodeUplinkResponse', () => {
     const other = encodeUplinkResponse({ code: '2.01', registrationId: '7' }, reg, { rdPath: 'lwm2m/rd' });
     assert.deepEqual(locationPath(msg({ options: other.options ?? [] })), ['lwm2m', 'rd', '7']);
     rejects(() => encodeUplinkResponse({ code: '2.01' }, reg), 'bad-payload', '5.00');
+  });
+  it('5.03 carries retryAfter as Max-Age both ways (RFC 7252 §5.9.3.4); other codes do not', () => {
+    const res = encodeUplinkResponse({ code: '5.03', diagnostic: 'busy', retryAfter: 42 }, reg);
+    const m = msg({ code: res.code, options: res.options ?? [], payload: res.payload ?? new Uint8Array() });
+    assert.equal(getUint(m, OptionNumber.MAX_AGE), 42);
+    assert.deepEqual(decodeUplinkResponse(m, reg), {
+      code: '5.03',
+      format: 0,
+      diagnostic: 'busy',
+      retryAfter: 42,
+    });
+    const bare = encodeUplinkResponse({ code: '5.03', retryAfter: 7 }, reg);
+    assert.equal(bare.payload, undefined);
+    assert.deepEqual(decodeUplinkResponse(msg({ code: bare.code, options: bare.options ?? [] }), reg), {
+      code: '5.03',
+      retryAfter: 7,
+    });
+    const other = encodeUplinkResponse({ code: '4.00', retryAfter: 7 }, reg);
+    assert.equal(getUint(msg({ options: other.options ?? [] }), OptionNumber.MAX_AGE), undefined);
   });
   it('a Location outside the registration path comes back as a whole location', () => {
     const m = msg({
