@@ -1,4 +1,5 @@
-// npm run bench [-- name...]: runs the named benchmarks (default: all) and writes bench/results/*.json.
+// npm run bench [-- name...]: runs the named benchmarks (default: all), writes bench/results/*.json
+// and then bench/results/report.md from every result file there.
 import { runApiBench } from './api.js';
 import { runBindingsBench } from './bindings.js';
 import { runBootstrapBench } from './bootstrap.js';
@@ -7,6 +8,8 @@ import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
 import { runDtlsBench } from './dtls.js';
 import { runFleetBench } from './fleet.js';
+import { writeMarkdownReport } from './lib/markdown-report.js';
+import { machineDescription } from './lib/report.js';
 import { runStoresBench } from './stores.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
@@ -23,6 +26,7 @@ const benches: Record<string, () => void | Promise<void>> = {
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : Object.keys(benches);
+console.log(`Petrel benchmarks on ${machineDescription()}, Node ${process.version}`);
 for (const name of names) {
   const run = benches[name];
   if (!run) {
@@ -31,3 +35,4 @@ for (const name of names) {
   }
   await run();
 }
+console.log(`-> ${writeMarkdownReport()}`);
