@@ -21,6 +21,7 @@ import { KeyFileError, readCertificates, readPrivateKey, readPublicKey } from '.
 import {
   SIMULATED_SSID,
   SimulatedDevice,
+  SimulatedFirmware,
   bindAddressFor,
   createSimulatedClient,
 } from './simulated-device.js';
@@ -59,6 +60,12 @@ interface ClientCommandOptions {
   serverCert?: string;
   certUsage?: number;
   sni?: string;
+  firmwareDir?: string;
+  firmwareTrust?: string[];
+  firmwareClass?: string;
+  firmwareVendor?: string;
+  firmwareInstallSeconds?: number;
+  firmwareDefer?: number;
 }
 
 /** /0/x/2 as the log shows it. */
@@ -287,6 +294,83 @@ function profileIdOption(text: string): string {
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** commander parser of --firmware-install-seconds and --firmware-defer. */
+function firmwareSeconds(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]*\.?[0-9]+$/.test(text) || n > 86400)
+    throw new InvalidArgumentError('expected seconds between 0 and 86400');
+  return n;
+}
+
+/** commander collector of a repeatable flag. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/**
+ * The simulated device's firmware from --firmware-*: /5 with a FileFirmwareStore in
+ * --firmware-dir, signed packages only when --firmware-trust is given; undefined without
+ * --firmware-dir (the other flags then are a usage error).
+ */
+export async function firmwareFromFlags(opts: ClientCommandOptions): Promise<SimulatedFirmware | undefined> {
+  if (opts.firmwareDir === undefined) {
+    const given = (
+      [
+        ['--firmware-trust', opts.firmwareTrust],
+        ['--firmware-class', opts.firmwareClass],
+        ['--firmware-vendor', opts.firmwareVendor],
+        ['--firmware-defer', opts.firmwareDefer],
+      ] as const
+    )
+      .filter(([, v]) => v !== undefined)
+      .map(([flag]) => flag);
+    if (given.length > 0) throw new CliError(`${given.join(', ')}: only with --firmware-dir`);
+    return undefined;
+  }
+  const trustAnchors = (opts.firmwareTrust ?? []).map((file) =>
+    fromFile('--firmware-trust', () => readPublicKey(file)),
+  );
+  return SimulatedFirmware.open({
+    directory: opts.firmwareDir,
+    trustAnchors,
+    ...(opts.firmwareInstallSeconds === undefined ? {} : { installSeconds: opts.firmwareInstallSeconds }),
+    ...(opts.firmwareClass === undefined ? {} : { deviceClass: opts.firmwareClass }),
+    ...(opts.firmwareVendor === undefined ? {} : { vendor: opts.firmwareVendor }),
+    ...(opts.firmwareDefer === undefined ? {} : { deferSeconds: opts.firmwareDefer }),
+  });
+}
+
+const FIRMWARE_STATES = ['idle', 'downloading', 'downloaded', 'updating'] as const;
+
+/** Firmware lines: every change of /5 State or Update Result, and why a download or update failed. */
+function watchFirmware(client: LwM2mClient, print: Printer): void {
+  const firmware = client.firmware;
+  if (!firmware) return;
+  let last = '';
+  firmware.onChange(() => {
+    const state = FIRMWARE_STATES[firmware.state] ?? String(firmware.state);
+    const now = `${state} ${firmware.updateResult}`;
+    if (now === last) return;
+    last = now;
+    const version = firmware.facts.version;
+    print.log(
+      'firmware',
+      `state=${state} result=${firmware.updateResult}${version ? ` version=${version}` : ''}`,
+      {
+        state,
+        result: firmware.updateResult,
+        ...(version === undefined ? {} : { version }),
+      },
+    );
+  });
+  firmware.onDiagnostics((failure) => {
+    if (failure)
+      print.log(
+        'firmware-failed',
+        `${failure.phase}/${failure.code} result=${failure.updateResult}: ${failure.message}`,
+        { ...failure },
+      );
+  });
+}
 
 /**
  * The device's radio: a Channel over the UDP socket that, when off, drops the server's requests
@@ -704,6 +788,21 @@ export function clientCommand(io: CliIo): Command {
       profileIdOption,
     )
     .option('--interval <seconds>', 'seconds between sensor measurements', intervalSeconds, 10)
+    .option('--firmware-dir <dir>', 'enable Firmware Update (/5): keep the image and its state here')
+    .option(
+      '--firmware-trust <file>',
+      'a release public key (PEM or DER; repeatable): install only packages signed by one of them',
+      collect,
+    )
+    .option('--firmware-class <class>', 'the device class a firmware package must name')
+    .option('--firmware-vendor <vendor>', 'the vendor a firmware package must name')
+    .option(
+      '--firmware-install-seconds <seconds>',
+      'how long the simulated install takes before /3/0/3 shows the new version',
+      firmwareSeconds,
+      5,
+    )
+    .option('--firmware-defer <seconds>', 'defer each update once by this many seconds', firmwareSeconds)
     .option('--quiet', 'print only command output and errors')
     .option('--json', 'print one JSON object per line')
     .option('--no-stdin', 'ignore standard input: run unattended until SIGINT/SIGTERM')
@@ -725,6 +824,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   const factoryConfig =
     opts.factory === undefined ? undefined : await readJsonFile('--factory', opts.factory);
   const target = opts.server ?? opts.bootstrap ?? '';
+  const firmware = await firmwareFromFlags(opts);
   const stopping = (io.shutdown ?? waitForSignal)();
   let socket: UdpChannel;
   try {
@@ -734,7 +834,10 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   }
   const power: Power = { on: true };
   const radio = new Radio(socket, power);
-  const device = new SimulatedDevice({ interval: opts.interval });
+  const device = new SimulatedDevice({
+    interval: opts.interval,
+    ...(firmware ? { firmwareVersion: firmware.version } : {}),
+  });
   let client: LwM2mClient;
   try {
     client = createSimulatedClient(device, {
@@ -747,6 +850,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
       ...(opts.profileId === undefined ? {} : { profileId: opts.profileId }),
       ...(security === undefined ? {} : { security }),
       ...(opts.mqttPrefix === undefined ? {} : { mqtt: { prefix: opts.mqttPrefix } }),
+      ...(firmware ? { firmware: firmware.options() } : {}),
       // Each DTLS session (a coaps:// server, given or bootstrapped) on its own socket; the radio
       // sits above DTLS, on the plaintext.
       secure: {
@@ -774,6 +878,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
     throw e;
   }
   watch(client, print);
+  watchFirmware(client, print);
   try {
     await client.start();
   } catch (e) {

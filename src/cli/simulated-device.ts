@@ -14,6 +14,15 @@ import type { LwM2mVersion } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
 import type { Channel } from '../transport/channel.js';
+import type { KeyObject } from 'node:crypto';
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type {
+  FirmwareUpdateOptions,
+  InstallOutcome,
+  UpdateDecision,
+} from '../client/firmware/firmware-update-instance.js';
+import { packageVerifier } from '../firmware/package-verifier.js';
 
 /** IPSO Temperature (OMA registry, object 3303). */
 export const TEMPERATURE_OBJECT_ID = 3303;
@@ -110,6 +119,8 @@ export interface SimulatedDeviceOptions {
   readonly batteryLevel?: number;
   /** The object model; default a new createSimulatorModel(). A fleet shares one. */
   readonly model?: ObjectRegistry;
+  /** /3/0/3 at start; default 1.0.0. */
+  readonly firmwareVersion?: string;
 }
 
 /** Largest temperature step per measurement, °C. */
@@ -163,7 +174,7 @@ export class SimulatedDevice {
       manufacturer: 'Petrel',
       modelNumber: 'Petrel simulated sensor T1',
       serialNumber: serial,
-      firmwareVersion: '1.0.0',
+      firmwareVersion: options.firmwareVersion ?? '1.0.0',
       supportedBindings: 'UTMQ',
       now: () => this.#unixNow(),
       values: {
@@ -354,6 +365,8 @@ export interface SimulatedClientOptions {
   readonly secure?: Pick<LwM2mClientOptions, 'secureTransport' | 'wrapSecureChannel'>;
   /** Bootstrap: the BS account, Pack-first, policy; a factory document, a smartcard, a saved state. */
   readonly provisioning?: Pick<LwM2mClientOptions, 'bootstrap' | 'factoryConfig' | 'smartcard' | 'state'>;
+  /** Firmware Update (/5) and its diagnostics (/33000), e.g. SimulatedFirmware.options(). */
+  readonly firmware?: FirmwareUpdateOptions;
 }
 
 /**
@@ -386,5 +399,101 @@ export function createSimulatedClient(device: SimulatedDevice, options: Simulate
     ...(options.lwm2mVersion === undefined ? {} : { version: options.lwm2mVersion }),
     ...(options.profileId === undefined ? {} : { profileId: options.profileId }),
     ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.firmware === undefined ? {} : { firmware: options.firmware }),
   });
+}
+
+export interface SimulatedFirmwareOptions {
+  /** The image, the /5 state, and `installed-version` (the version "installed" last). */
+  readonly directory: string;
+  /** Release keys: with any, only packages signed by one of them are taken (requireSignature). */
+  readonly trustAnchors?: readonly KeyObject[];
+  /** The device class and vendor a package must name. */
+  readonly deviceClass?: string;
+  readonly vendor?: string;
+  /** How long "installing" takes, seconds (default 5). */
+  readonly installSeconds?: number;
+  /** Defer the first update decision of each image by this many seconds (default 0: accept). */
+  readonly deferSeconds?: number;
+  readonly clock?: Clock;
+}
+
+const INSTALLED_VERSION = 'installed-version';
+
+/**
+ * The firmware of a simulated device, which cannot flash itself: after a verified download,
+ * "installing" waits `installSeconds`, then records the package's version in
+ * `<directory>/installed-version`, and the client shows it in /3/0/3 (read back at the next start).
+ */
+export class SimulatedFirmware {
+  readonly #o: SimulatedFirmwareOptions;
+  readonly #clock: Clock;
+  #version: string;
+
+  private constructor(options: SimulatedFirmwareOptions, version: string) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#version = version;
+  }
+
+  /** Reads the version recorded by an earlier install (else `fallback`). */
+  static async open(options: SimulatedFirmwareOptions, fallback = '1.0.0'): Promise<SimulatedFirmware> {
+    let version = fallback;
+    try {
+      const text = (await readFile(join(options.directory, INSTALLED_VERSION), 'utf8')).trim();
+      if (text !== '' && text.length <= 255) version = text;
+    } catch {
+      // none recorded yet
+    }
+    return new SimulatedFirmware(options, version);
+  }
+
+  /** The version running now (/3/0/3). */
+  get version(): string {
+    return this.#version;
+  }
+
+  /** LwM2mClientOptions.firmware for this device. */
+  options(): FirmwareUpdateOptions {
+    const o = this.#o;
+    const anchors = o.trustAnchors ?? [];
+    return {
+      directory: o.directory,
+      // Packages are always read (their manifest names the version); with trust anchors only
+      // signed ones are taken. Without, plain images and unsigned packages are.
+      verifier: packageVerifier({
+        trustAnchors: anchors,
+        requireSignature: anchors.length > 0,
+        currentVersion: () => this.#version,
+        ...(o.deviceClass === undefined ? {} : { deviceClass: o.deviceClass }),
+        ...(o.vendor === undefined ? {} : { vendor: o.vendor }),
+      }),
+      application: {
+        decide: (info): UpdateDecision =>
+          (o.deferSeconds ?? 0) > 0 && info.deferrals === 0 && info.deferAllowed > 0
+            ? { action: 'defer', seconds: o.deferSeconds! }
+            : { action: 'accept' },
+        install: (_image, { facts }) => this.#install(facts.version),
+        // A restart while "installing": done if the version was recorded.
+        interruptedInstall: ({ facts }) =>
+          facts.version !== undefined && facts.version === this.#version ? { ok: true } : undefined,
+      },
+    };
+  }
+
+  async #install(version: string | undefined): Promise<InstallOutcome> {
+    const ms = Math.max(0, (this.#o.installSeconds ?? 5) * 1000);
+    await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, ms));
+    if (version === undefined) return { ok: true };
+    try {
+      await mkdir(this.#o.directory, { recursive: true });
+      const path = join(this.#o.directory, INSTALLED_VERSION);
+      await writeFile(`${path}.tmp`, `${version}\n`);
+      await rename(`${path}.tmp`, path);
+    } catch (e) {
+      return { ok: false, updateResult: 8, reason: `cannot record the version: ${String(e)}` };
+    }
+    this.#version = version;
+    return { ok: true, version };
+  }
 }

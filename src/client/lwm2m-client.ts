@@ -83,6 +83,8 @@ import { FirmwareUpdateInstance } from './firmware/firmware-update-instance.js';
 import type { FirmwareUpdateOptions } from './firmware/firmware-update-instance.js';
 import type { CoapPullSession } from './firmware/coap-pull.js';
 import { PullError } from './firmware/pull-transfer.js';
+import { withUpdateDiagnostics } from './firmware/firmware-model.js';
+import { UpdateDiagnosticsInstance } from './firmware/update-diagnostics-instance.js';
 import type { BootstrapAccount, ServerAccount } from './server-account.js';
 
 /**
@@ -369,6 +371,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly bootstrap: BootstrapEngine;
   /** The /5/0 instance, when the `firmware` option is given. */
   readonly firmware: FirmwareUpdateInstance | undefined;
+  /** /33000/0 Petrel Update Diagnostics for /5/0 (with `firmware`). */
+  readonly firmwareDiagnostics: UpdateDiagnosticsInstance | undefined;
   readonly #options: LwM2mClientOptions;
   /** Source of each /0 and /1 instance a smartcard or the factory provisioned (`/o/i`). */
   readonly #sources = new Map<string, ProvisioningSource>();
@@ -398,12 +402,16 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #started = false;
   /** The server that last wrote to /5 (whose /0 credentials protect a coaps:// pull). */
   #firmwareWriter: number | undefined;
+  /** A firmware failure no registered server has been told of yet (reported at the next Register). */
+  #firmwareReportPending = false;
 
   constructor(options: LwM2mClientOptions) {
     super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.model = options.model ?? createDefaultRegistry();
+    const model = options.model ?? createDefaultRegistry();
+    // Firmware: the client's own object 33000 (Petrel Update Diagnostics) is known to its model.
+    this.model = options.firmware ? withUpdateDiagnostics(model) : model;
     this.codecs = createCodecRegistry();
     this.tree = new ObjectTree({
       model: this.model,
@@ -420,6 +428,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.tree.addInstance(createDeviceInstance(options.device));
     this.firmware = options.firmware && this.#firmwareInstance(options.firmware);
     if (this.firmware) this.tree.addInstance(this.firmware);
+    this.firmwareDiagnostics = this.firmware && this.#firmwareDiagnostics(this.firmware);
     for (const instance of options.instances ?? []) {
       if (!this.tree.hasObject(instance.objectId)) this.tree.addObject(instance.objectId);
       this.tree.addInstance(instance);
@@ -850,6 +859,46 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       },
       onError: (e) => this.#error(e),
     });
+  }
+
+  /**
+   * /33000/0 for /5/0, reported with Send (Core §6.4.6) to the server that last wrote to /5 (else
+   * the first registered one whose Mute Send is off) when a download or update fails; with every
+   * server muted it stays readable and observable, and a failure seen before any registration is
+   * reported at the next one.
+   */
+  #firmwareDiagnostics(firmware: FirmwareUpdateInstance): UpdateDiagnosticsInstance {
+    const diagnostics = new UpdateDiagnosticsInstance(firmware);
+    this.tree.addInstance(diagnostics);
+    if (this.#options.firmware?.reportFailures !== false) {
+      // The instance records a failure before it changes State: report once State is Idle again.
+      firmware.onDiagnostics((failure) => {
+        if (failure) queueMicrotask(() => void this.#reportFirmwareFailure());
+      });
+      this.on('registered', () => {
+        if (this.#firmwareReportPending) void this.#reportFirmwareFailure();
+      });
+    }
+    return diagnostics;
+  }
+
+  async #reportFirmwareFailure(): Promise<void> {
+    const diagnostics = this.firmwareDiagnostics;
+    if (!diagnostics || !this.#started) {
+      this.#firmwareReportPending = true;
+      return;
+    }
+    const candidates = this.accounts().filter(
+      (a) => a.muteSend === false && this.registration.state(a.shortServerId) === 'registered',
+    );
+    const account = candidates.find((a) => a.shortServerId === this.#firmwareWriter) ?? candidates[0];
+    this.#firmwareReportPending = account === undefined;
+    if (!account) return;
+    try {
+      await this.send(['/5/0/3', '/5/0/5', diagnostics.path], { shortServerId: account.shortServerId });
+    } catch {
+      // A 1.0 registration, no answer: the object stays readable and observable.
+    }
   }
 
   /**

@@ -40,6 +40,15 @@ export interface PackageStream {
   push(chunk: Uint8Array): Uint8Array;
   /** The download is complete: the verdict on everything pushed. */
   end(): PackageVerdict;
+  /**
+   * What a download that stops here needs to resume in another process: the bytes pushed so far
+   * that are not image (a signed package's marker, prefix and header, at most 16 KiB + 14; empty
+   * for a plain image), once the stream has reached the image; undefined before that, or after a
+   * refusal. To resume, push these bytes into a fresh stream from `begin()`, then the image bytes
+   * already stored (their output is dropped), then the rest of the download. The fresh stream
+   * checks the header again, with the trust anchors and device facts of the new process.
+   */
+  checkpoint?(): Uint8Array | undefined;
 }
 
 /** Starts one verification per download. */

@@ -29,9 +29,10 @@ export interface PackageVerifierOptions {
   readonly vendor?: string;
   /**
    * The firmware version the device runs (/3/0/3): no downgrades, and the manifest's minimum
-   * applies. Without it no version rule is checked.
+   * applies. Without it no version rule is checked. A function is asked at every download (the
+   * version changes with each install).
    */
-  readonly currentVersion?: string;
+  readonly currentVersion?: string | (() => string | undefined);
   /** Refuse plain images and unsigned packages (Update Result 6, phase 'unsigned'). */
   readonly requireSignature?: boolean;
 }
@@ -53,7 +54,12 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** The device checks on an authentic (or accepted unsigned) manifest; throws FirmwarePackageError. */
-export function checkManifestForDevice(manifest: FirmwareManifest, options: PackageVerifierOptions): void {
+/** The verifier's options with the installed version known (asked at `begin()`). */
+export type DeviceFacts = Omit<PackageVerifierOptions, 'currentVersion'> & {
+  readonly currentVersion?: string;
+};
+
+export function checkManifestForDevice(manifest: FirmwareManifest, options: DeviceFacts): void {
   if (options.vendor !== undefined && manifest.vendor !== options.vendor)
     throw new FirmwarePackageError(
       'vendor',
@@ -111,8 +117,8 @@ function factsOf(m: FirmwareManifest): PackageFacts {
 type State =
   | { step: 'marker'; buffered: Uint8Array }
   | { step: 'prefix'; buffered: Uint8Array }
-  | { step: 'header'; prefix: EnvelopePrefix; buffered: Uint8Array; filled: number }
-  | { step: 'image'; manifest: FirmwareManifest; hash: Hash; seen: number }
+  | { step: 'header'; prefix: EnvelopePrefix; prefixBytes: Uint8Array; buffered: Uint8Array; filled: number }
+  | { step: 'image'; manifest: FirmwareManifest; envelope: Uint8Array; hash: Hash; seen: number }
   | { step: 'plain' }
   | { step: 'done'; verdict: PackageVerdict };
 
@@ -120,7 +126,7 @@ class VerifyingStream implements PackageStream {
   #state: State = { step: 'marker', buffered: EMPTY };
   #ended = false;
 
-  constructor(private readonly options: PackageVerifierOptions) {}
+  constructor(private readonly options: DeviceFacts) {}
 
   push(chunk: Uint8Array): Uint8Array {
     if (this.#ended) return EMPTY;
@@ -142,6 +148,12 @@ class VerifyingStream implements PackageStream {
       }
     }
     return (this.#state as { verdict: PackageVerdict }).verdict;
+  }
+
+  checkpoint(): Uint8Array | undefined {
+    const s = this.#state;
+    if (s.step === 'plain') return EMPTY;
+    return s.step === 'image' ? s.envelope.slice() : undefined;
   }
 
   #refuse(e: unknown): void {
@@ -182,8 +194,15 @@ class VerifyingStream implements PackageStream {
           this.#state = { step: 'prefix', buffered: new Uint8Array(bytes) };
           return EMPTY;
         }
-        const prefix = parsePrefix(bytes.subarray(0, PACKAGE_PREFIX_BYTES));
-        this.#state = { step: 'header', prefix, buffered: new Uint8Array(prefix.headerLength), filled: 0 };
+        const prefixBytes = bytes.slice(0, PACKAGE_PREFIX_BYTES);
+        const prefix = parsePrefix(prefixBytes);
+        this.#state = {
+          step: 'header',
+          prefix,
+          prefixBytes,
+          buffered: new Uint8Array(prefix.headerLength),
+          filled: 0,
+        };
         return this.#push(bytes.subarray(PACKAGE_PREFIX_BYTES));
       }
       case 'header': {
@@ -192,7 +211,8 @@ class VerifyingStream implements PackageStream {
         s.filled += take;
         if (s.filled < s.buffered.length) return EMPTY;
         const manifest = this.#acceptHeader(s.prefix, s.buffered);
-        this.#state = { step: 'image', manifest, hash: createHash('sha256'), seen: 0 };
+        const envelope = concat(s.prefixBytes, s.buffered);
+        this.#state = { step: 'image', manifest, envelope, hash: createHash('sha256'), seen: 0 };
         return this.#push(chunk.subarray(take));
       }
       case 'image': {
@@ -268,5 +288,11 @@ class VerifyingStream implements PackageStream {
 
 /** A PackageVerifier with these trust anchors and device facts; `begin()` once per download. */
 export function packageVerifier(options: PackageVerifierOptions = {}): PackageVerifier {
-  return { begin: () => new VerifyingStream(options) };
+  const { currentVersion, ...rest } = options;
+  return {
+    begin: () => {
+      const version = typeof currentVersion === 'function' ? currentVersion() : currentVersion;
+      return new VerifyingStream(version === undefined ? rest : { ...rest, currentVersion: version });
+    },
+  };
 }

@@ -65,6 +65,14 @@ export class FileFirmwareStore implements FirmwareStore {
     return this.#serial(() => this.#completeImage());
   }
 
+  /** The bytes the last open kept (read before any write: the pull replays them first). */
+  async *kept(): AsyncIterable<Uint8Array> {
+    const size = this.#size;
+    if (size === 0) return;
+    for await (const chunk of createReadStream(this.#image, { start: 0, end: size - 1 }))
+      yield chunk as Uint8Array;
+  }
+
   async #open(offset: number): Promise<number> {
     await this.#closeFile();
     try {

@@ -42,6 +42,28 @@ export interface FirmwareSnapshot {
   /** The representation's ETag (hex, CoAP) or entity tag (HTTP), to resume only the same one. */
   readonly etag?: string;
   readonly facts?: { readonly name?: string; readonly version?: string };
+  /**
+   * Base64 of the PackageStream checkpoint of a pull under way (the package's envelope before
+   * the image): a resumed pull replays it and the stored image bytes through a fresh stream.
+   */
+  readonly checkpoint?: string;
+  /** /5/0/11, /5/0/13 and /5/0/14 as the server last wrote them. */
+  readonly settings?: {
+    readonly severity?: number;
+    readonly maxDeferPeriod?: number;
+    readonly automaticUpgrade?: boolean;
+  };
+  /** Why the last attempt failed (FirmwareUpdateInstance.lastError). */
+  readonly lastError?: {
+    readonly phase: string;
+    readonly code: string;
+    readonly updateResult: number;
+    readonly message: string;
+    readonly at: number;
+  };
+  /** Downloads and updates started, and failed, since the last successful update. */
+  readonly attempts?: number;
+  readonly failures?: number;
 }
 
 export interface FirmwareStore {
@@ -60,6 +82,11 @@ export interface FirmwareStore {
   discard(): Promise<void>;
   /** The complete image kept from before, if any (after a restart in Downloaded). */
   image(): Promise<StoredImage | undefined>;
+  /**
+   * The bytes the last `open(offset)` kept, from the start: a pull of a signed package resumed
+   * after a restart replays them through the verifier (hash). Without it such a pull starts over.
+   */
+  kept?(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   saveState(snapshot: FirmwareSnapshot | undefined): Promise<void>;
   loadState(): Promise<FirmwareSnapshot | undefined>;
 }
@@ -129,6 +156,11 @@ export class MemoryFirmwareStore implements FirmwareStore {
 
   image(): Promise<StoredImage | undefined> {
     return Promise.resolve(this.#complete ? this.#image() : undefined);
+  }
+
+  *kept(): Iterable<Uint8Array> {
+    const bytes = this.#joined();
+    for (let at = 0; at < bytes.length; at += 64 * 1024) yield bytes.subarray(at, at + 64 * 1024);
   }
 
   saveState(snapshot: FirmwareSnapshot | undefined): Promise<void> {

@@ -114,6 +114,11 @@ export interface FirmwareUpdateOptions {
   readonly maxDeferPeriod?: number;
   /** /5/0/14 at start (default false). */
   readonly automaticUpgrade?: boolean;
+  /**
+   * LwM2mClient: report a failed download or update with Send (/5/0/3, /5/0/5 and /33000/0,
+   * Petrel Update Diagnostics). Default true.
+   */
+  readonly reportFailures?: boolean;
 }
 
 /** What the client adds when it builds the instance. */
@@ -144,6 +149,19 @@ export interface FirmwareError {
   readonly at: number;
 }
 
+/** Told when the diagnostics change: with the failure when one was just recorded. */
+export type FirmwareDiagnosticsListener = (failure: FirmwareError | undefined) => void;
+
+const ERROR_PHASES: readonly string[] = [
+  'download',
+  'uri',
+  'store',
+  'verify',
+  'decide',
+  'install',
+  'restart',
+];
+
 interface Download {
   readonly delivery: 'push' | 'pull';
   readonly uri: string | undefined;
@@ -168,9 +186,41 @@ const DEFAULT_DOWNLOAD_TIMEOUT = 120_000;
 /** A pull saves its offset at least this often (bytes), for resuming after a restart. */
 const SAVE_EVERY = 64 * 1024;
 
+const isCount = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 0);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The saved failure, when it has the shape of a FirmwareError. */
+function savedError(e: FirmwareSnapshot['lastError']): FirmwareError | undefined {
+  if (
+    e === undefined ||
+    !ERROR_PHASES.includes(e.phase) ||
+    typeof e.code !== 'string' ||
+    typeof e.message !== 'string' ||
+    !Number.isInteger(e.updateResult) ||
+    e.updateResult < 0 ||
+    e.updateResult > 11 ||
+    !Number.isFinite(e.at)
+  )
+    return undefined;
+  return {
+    ...e,
+    phase: e.phase as FirmwareError['phase'],
+    updateResult: e.updateResult as UpdateResultValue,
+  };
+}
+
 function validSnapshot(s: FirmwareSnapshot | undefined): s is FirmwareSnapshot {
   const st = s?.status;
+  const settings = s?.settings;
   return (
+    (s?.checkpoint === undefined ||
+      (typeof s.checkpoint === 'string' && s.checkpoint.length <= 24_000 && BASE64.test(s.checkpoint))) &&
+    (settings === undefined ||
+      ([undefined, 0, 1, 2].includes(settings.severity) &&
+        isCount(settings.maxDeferPeriod) &&
+        (settings.automaticUpgrade === undefined || typeof settings.automaticUpgrade === 'boolean'))) &&
+    isCount(s?.attempts) &&
+    isCount(s?.failures) &&
     st !== undefined &&
     [0, 1, 2, 3].includes(st.state) &&
     Number.isInteger(st.result) &&
@@ -193,8 +243,8 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #verifier: PackageVerifier;
-  /** Only plain images resume across a restart: a verifier's stream state is not saved. */
-  readonly #resumable: boolean;
+  /** A verifier of the application's: a resumed pull replays the stored bytes through it. */
+  readonly #replays: boolean;
   readonly #fetchers = new Map<string, PullFetcher>();
   readonly #listeners = new Set<InstanceChangeListener>();
   #status: FirmwareStatus = INITIAL_FIRMWARE_STATUS;
@@ -211,6 +261,9 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   #deferTimer: TimerHandle | undefined;
   #saving: Promise<void> = Promise.resolve();
   #lastError: FirmwareError | undefined;
+  #attempts = 0;
+  #failures = 0;
+  readonly #diagnostics = new Set<FirmwareDiagnosticsListener>();
   /** Settles when the work started by the last event (download, update) has settled (tests). */
   #work: Promise<void> = Promise.resolve();
 
@@ -219,7 +272,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#verifier = options.verifier ?? plainImageVerifier;
-    this.#resumable = options.verifier === undefined;
+    this.#replays = options.verifier !== undefined;
     this.#severity = options.severity ?? 1;
     this.#maxDeferPeriod = options.maxDeferPeriod ?? 86_400;
     this.#automatic = options.automaticUpgrade ?? false;
@@ -268,6 +321,22 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     return this.#lastError;
   }
 
+  /** Downloads and updates started since the last successful update (object 33000). */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** Of those, the ones that failed. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Subscribes to changes of lastError and the counters (the diagnostics object, Send). */
+  onDiagnostics(listener: FirmwareDiagnosticsListener): () => void {
+    this.#diagnostics.add(listener);
+    return () => this.#diagnostics.delete(listener);
+  }
+
   /** The facts of the image in hand (verified manifest, else just its size). */
   get facts(): PackageFacts {
     return this.#facts;
@@ -307,6 +376,13 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#status = saved.status;
     this.#uri = saved.uri ?? '';
     this.#facts = { ...saved.facts };
+    this.#severity = saved.settings?.severity ?? this.#severity;
+    this.#maxDeferPeriod = saved.settings?.maxDeferPeriod ?? this.#maxDeferPeriod;
+    this.#automatic = saved.settings?.automaticUpgrade ?? this.#automatic;
+    this.#lastError = savedError(saved.lastError);
+    this.#attempts = saved.attempts ?? 0;
+    this.#failures = saved.failures ?? 0;
+    this.#diagnosticsChanged(undefined);
     const image = await this.store.image().catch(() => undefined);
     switch (saved.status.state) {
       case FirmwareState.Downloaded:
@@ -332,8 +408,28 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
         return;
       }
       case FirmwareState.Downloading:
-        if (saved.delivery === 'pull' && this.#resumable && saved.uri) {
-          const dl = this.#newDownload('pull', saved.uri, false, saved.received ?? 0, saved.etag);
+        if (saved.delivery === 'pull' && saved.uri) {
+          // The image bytes stored follow the envelope the checkpoint holds; without a checkpoint
+          // (the stream had not reached the image) the pull starts over.
+          const checkpoint =
+            saved.checkpoint !== undefined
+              ? new Uint8Array(Buffer.from(saved.checkpoint, 'base64'))
+              : this.#replays
+                ? undefined
+                : new Uint8Array(0);
+          const received = saved.received ?? 0;
+          const resume =
+            checkpoint !== undefined && received >= checkpoint.length && (!this.#replays || this.store.kept)
+              ? { checkpoint, offset: received - checkpoint.length }
+              : undefined;
+          const dl = this.#newDownload(
+            'pull',
+            saved.uri,
+            false,
+            resume?.offset ?? 0,
+            saved.etag,
+            resume?.checkpoint,
+          );
           this.#run(this.#pull(dl));
           return;
         }
@@ -420,6 +516,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
         this.#maxDeferPeriod = Number(v.value);
       else if (rid === 14 && v.type === 'boolean') this.#automatic = v.value;
       if (!result.ok) return result;
+      if (rid === 11 || rid === 13 || rid === 14) this.#persist();
     }
     return treeOk();
   }
@@ -591,6 +688,8 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
 
   #beginDownload(delivery: 'push' | 'pull', uri: string | undefined, streamed: boolean): Download {
     this.#lastError = undefined;
+    this.#attempts++;
+    this.#diagnosticsChanged(undefined);
     this.#image = undefined;
     this.#facts = {};
     this.#apply({ type: 'download', delivery });
@@ -603,6 +702,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     streamed: boolean,
     offset = 0,
     etag?: string,
+    checkpoint?: Uint8Array,
   ): Download {
     const dl: Download = {
       delivery,
@@ -617,9 +717,11 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
       timer: undefined,
     };
     dl.opened = this.store.open(offset).then(
-      (kept) => {
-        dl.received = kept;
-        dl.savedAt = kept;
+      async (kept) => {
+        const envelope = kept > 0 && checkpoint ? checkpoint.length : 0;
+        if (envelope > 0 || (kept > 0 && this.#replays)) await this.#replay(dl, checkpoint, kept);
+        dl.received = kept + envelope;
+        dl.savedAt = dl.received;
         if (kept === 0) dl.etag = undefined;
       },
       (e: unknown) => this.#failWith(dl, e),
@@ -627,6 +729,21 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#download = dl;
     this.#arm(dl);
     return dl;
+  }
+
+  /**
+   * A pull resumed after a restart: the saved envelope, then the image bytes stored, through the
+   * fresh stream (which checks the header again and hashes the image so far).
+   */
+  async #replay(dl: Download, checkpoint: Uint8Array | undefined, kept: number): Promise<void> {
+    if (checkpoint && checkpoint.length > 0) dl.stream.push(checkpoint);
+    let replayed = 0;
+    for await (const chunk of this.store.kept?.() ?? []) {
+      const part = chunk.subarray(0, Math.max(0, kept - replayed));
+      replayed += part.length;
+      dl.stream.push(part);
+      if (replayed >= kept) break;
+    }
   }
 
   /** Restarts the no-progress timer: a download silent for downloadTimeout fails with 4. */
@@ -749,7 +866,10 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#deferTimer = undefined;
     this.#deferredSince = undefined;
     this.#deferrals = 0;
-    if (event.type === 'reset') this.#lastError = undefined;
+    if (event.type === 'reset' && this.#lastError) {
+      this.#lastError = undefined;
+      this.#diagnosticsChanged(undefined);
+    }
     this.#uri = '';
     this.#discard();
     this.#apply(event, [1, 6, 7]);
@@ -822,6 +942,8 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#deferredSince = undefined;
     this.#deferrals = 0;
     this.#lastError = undefined;
+    this.#attempts++;
+    this.#diagnosticsChanged(undefined);
     this.#apply({ type: 'install' });
     const facts = this.#facts;
     let outcome: InstallOutcome;
@@ -839,6 +961,9 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     if (outcome.ok) {
       // /3/0/3 shows the new version before State says Idle/1.
       this.#o.onInstalled?.(outcome.version ?? facts.version);
+      this.#attempts = 0;
+      this.#failures = 0;
+      this.#diagnosticsChanged(undefined);
       this.#discard();
       this.#apply({ type: 'update-succeeded' }, [6, 7]);
       return;
@@ -862,7 +987,20 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     updateResult: UpdateResultValue,
     message: string,
   ): void {
-    this.#lastError = { phase, code, updateResult, message, at: this.#now() };
+    const failure = { phase, code, updateResult, message, at: this.#now() };
+    this.#lastError = failure;
+    this.#failures++;
+    this.#diagnosticsChanged(failure);
+  }
+
+  #diagnosticsChanged(failure: FirmwareError | undefined): void {
+    for (const listener of [...this.#diagnostics]) {
+      try {
+        listener(failure);
+      } catch (e) {
+        this.#o.onError?.(e);
+      }
+    }
   }
 
   /** Applies an event the caller checked; persists and reports the change. */
@@ -883,18 +1021,30 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     const snapshot: FirmwareSnapshot = {
       status: this.#status,
       ...(this.#uri ? { uri: this.#uri } : {}),
-      ...(dl
-        ? {
-            delivery: dl.delivery,
-            received: dl.savedAt,
-            ...(dl.etag === undefined ? {} : { etag: dl.etag }),
-          }
-        : {}),
+      ...(dl ? this.#downloadSnapshot(dl) : {}),
       ...(snapshotFacts(this.#facts) ? { facts: snapshotFacts(this.#facts) } : {}),
+      settings: {
+        severity: this.#severity,
+        maxDeferPeriod: this.#maxDeferPeriod,
+        automaticUpgrade: this.#automatic,
+      },
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      attempts: this.#attempts,
+      failures: this.#failures,
     };
     this.#saving = this.#saving
       .then(() => this.store.saveState(snapshot))
       .catch((e: unknown) => this.#o.onError?.(e));
+  }
+
+  #downloadSnapshot(dl: Download): Partial<FirmwareSnapshot> {
+    const checkpoint = dl.delivery === 'pull' ? dl.stream.checkpoint?.() : undefined;
+    return {
+      delivery: dl.delivery,
+      received: dl.savedAt,
+      ...(dl.etag === undefined ? {} : { etag: dl.etag }),
+      ...(checkpoint === undefined ? {} : { checkpoint: Buffer.from(checkpoint).toString('base64') }),
+    };
   }
 
   #run(work: Promise<void>): void {

@@ -8,3 +8,6 @@ export * from './plain-image-verifier.js';
 export * from './pull-transfer.js';
 export * from './coap-pull.js';
 export * from './http-pull.js';
+export * from './update-diagnostics-instance.js';
+export * from './firmware-model.js';
+export * from '../../firmware/update-diagnostics-object.js';
