@@ -16,6 +16,7 @@ import { registerClientRoutes } from './clients-routes.js';
 import { recordServerEvents } from './event-recorder.js';
 import type { RecordEventsOptions } from './event-recorder.js';
 import { registerEventRoutes } from './events-routes.js';
+import { registerFirmwareRoutes, type FirmwareApi } from './firmware-routes.js';
 import { installTokenAuth } from './http-auth.js';
 import { installCors } from './http-cors.js';
 import { registerModelRoutes } from './models-routes.js';
@@ -70,6 +71,8 @@ export interface ApiServerOptions {
    * timer and up to 1 MiB of unsent events, so their number is bounded. One more gets 503.
    */
   readonly maxEventStreams?: number;
+  /** Firmware repository, download service and campaigns: serves /api/firmware (docs/firmware-server.md). */
+  readonly firmware?: FirmwareApi;
 }
 
 /**
@@ -267,6 +270,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     registerClientRoutes(app, ctx);
     registerOperationRoutes(app, ctx);
     registerEventRoutes(app, ctx);
+    if (options.firmware) registerFirmwareRoutes(app, ctx, options.firmware);
   }
   registerSecurityRoutes(app, ctx ?? bootstrapCtx);
   // Without a LwM2M server the trigger route only records the reason (it cannot execute /1/x/9).

@@ -5,6 +5,7 @@ import { ApiError } from './api-errors.js';
 /** Routes open without a token: the API's description, so a person can find out how to use it. */
 export function isOpenPath(path: string): boolean {
   if (path !== '/api' && !path.startsWith('/api/')) return true; // the web UI's static files
+  if (path === '/api/firmware/images/:id/content') return true; // needs its own download token (?t=)
   return path === '/api/openapi.json' || path === '/api/docs' || path.startsWith('/api/docs/');
 }
 

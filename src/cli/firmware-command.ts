@@ -311,5 +311,222 @@ export function firmwareCommand(io: CliIo): Command {
     })
     .addHelpText('after', '\nExample:\n  petrel firmware inspect app.pfw --json\n');
 
+  firmware.addCommand(campaignCommand(io));
   return firmware;
+}
+
+// ---- petrel firmware campaign: campaigns through a running server's REST API ----
+
+interface ApiOptions {
+  api: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface DeviceLine {
+  endpoint: string;
+  phase: string;
+  method?: string;
+  scheme?: string;
+  attempts: number;
+  bytes: number;
+  size: number;
+  updateResult?: number;
+  reason?: string;
+  version?: string;
+  deferrals: number;
+}
+
+interface CampaignView {
+  id: string;
+  name?: string;
+  status: string;
+  image: { id: string; size: number; version?: string };
+  totals: { devices: number; finished: number; bytes: number; phases: Record<string, number> };
+  devices?: DeviceLine[];
+}
+
+/** One REST call; an answer other than 2xx becomes a CliError with the API's message (exit 1). */
+async function callApi(
+  opts: ApiOptions,
+  method: string,
+  path: string,
+  body?: { json: unknown } | { bytes: Uint8Array },
+): Promise<unknown> {
+  const headers: Record<string, string> = {};
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  let payload: string | Uint8Array | undefined;
+  if (body && 'json' in body) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body.json);
+  } else if (body) {
+    headers['content-type'] = 'application/octet-stream';
+    payload = body.bytes;
+  }
+  const url = `${opts.api.replace(/\/+$/, '')}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
+  } catch (e) {
+    throw new CliError(`cannot reach ${url}: ${(e as Error).message}`, 1);
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const err = json as { code?: string; message?: string } | undefined;
+    throw new CliError(
+      `${method} ${path}: ${res.status} ${err?.code ?? ''} ${err?.message ?? text}`.trim(),
+      1,
+    );
+  }
+  return json;
+}
+
+const phaseTotals = (phases: Record<string, number>): string =>
+  Object.entries(phases)
+    .filter(([, n]) => n > 0)
+    .map(([p, n]) => `${p} ${n}`)
+    .join(', ');
+
+/** A campaign as text: its status and totals, then one line per device. */
+export function campaignText(c: CampaignView): string {
+  const head =
+    `campaign ${c.id}${c.name === undefined ? '' : ` (${c.name})`}: ${c.status}; image ${c.image.id.slice(0, 16)}…` +
+    `${c.image.version === undefined ? '' : ` version ${c.image.version}`}, ${c.image.size} bytes\n` +
+    `devices ${c.totals.devices}, finished ${c.totals.finished}: ${phaseTotals(c.totals.phases)}; ${c.totals.bytes} bytes delivered\n`;
+  const lines = (c.devices ?? []).map((d) => {
+    const how = d.method === undefined ? '-' : `${d.method}${d.scheme === undefined ? '' : `/${d.scheme}`}`;
+    const result = d.updateResult === undefined ? '' : ` result ${d.updateResult}`;
+    const extra = [
+      d.version === undefined ? '' : ` now ${d.version}`,
+      d.deferrals > 0 ? ` deferred ${d.deferrals}x` : '',
+      d.attempts > 1 ? ` attempts ${d.attempts}` : '',
+      d.reason === undefined ? '' : `: ${d.reason}`,
+    ].join('');
+    return `  ${d.endpoint}  ${d.phase}  ${how}  ${d.bytes}/${d.size}${result}${extra}\n`;
+  });
+  return head + lines.join('');
+}
+
+function campaignCommand(io: CliIo): Command {
+  const campaign = new Command('campaign').description(
+    "run firmware campaigns through a Petrel server's REST API (petrel server --firmware-dir)",
+  );
+  const withApi = (cmd: Command): Command =>
+    cmd
+      .option('--api <url>', 'the REST API', 'http://127.0.0.1:8080')
+      .option('--token <token>', 'the API token (Authorization: Bearer)')
+      .option('--json', 'print JSON');
+  const print = (opts: ApiOptions, c: unknown): void =>
+    io.stdout(opts.json === true ? `${JSON.stringify(c, null, 2)}\n` : campaignText(c as CampaignView));
+  const intOption = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new CliError(`--${name} ${v}: expected a number`);
+    return n;
+  };
+
+  withApi(
+    campaign
+      .command('create')
+      .description('start a campaign: one image to a list of devices, or to those a filter selects')
+      .option('--image <id>', 'an image already in the repository')
+      .option('--image-file <file>', 'upload this file (plain image or package) and use it')
+      .option('--targets <endpoints>', 'comma-separated endpoint names')
+      .option('--prefix <text>', 'every registered endpoint whose name starts with this')
+      .option('--tag <tag...>', 'endpoints carrying every one of these tags')
+      .option('--current-version <version>', 'only devices whose /3/0/3 is this (others skipped)')
+      .option('--method <method>', 'push, pull or auto', 'auto')
+      .option('--name <name>', 'a name for the campaign')
+      .option('--concurrency <n>', 'devices in progress at once (default 10)')
+      .option('--rate <n>', 'device starts per second')
+      .option('--retries <n>', 'retries of failures that may pass (default 2)'),
+  ).action(
+    async (
+      opts: ApiOptions & {
+        image?: string;
+        imageFile?: string;
+        targets?: string;
+        prefix?: string;
+        tag?: string[];
+        currentVersion?: string;
+        method: string;
+        name?: string;
+        concurrency?: string;
+        rate?: string;
+        retries?: string;
+      },
+    ) => {
+      if ((opts.image === undefined) === (opts.imageFile === undefined))
+        throw new CliError('give --image <id> or --image-file <file>');
+      let image = opts.image;
+      if (opts.imageFile !== undefined) {
+        const bytes = readInput(opts.imageFile, 'image');
+        const label = encodeURIComponent(opts.imageFile.split('/').pop() ?? '');
+        const info = (await callApi(opts, 'POST', `/api/firmware/images?label=${label}`, { bytes })) as {
+          id: string;
+        };
+        image = info.id;
+        if (opts.json !== true) io.stderr(`uploaded ${opts.imageFile}: image ${info.id}\n`);
+      }
+      const filter = {
+        ...(opts.prefix === undefined ? {} : { endpointPrefix: opts.prefix }),
+        ...(opts.tag === undefined ? {} : { tags: opts.tag }),
+        ...(opts.currentVersion === undefined ? {} : { currentVersion: opts.currentVersion }),
+      };
+      const list = opts.targets
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
+      if (list !== undefined && Object.keys(filter).length > 0)
+        throw new CliError('give --targets, or a filter (--prefix, --tag, --current-version), not both');
+      if (list === undefined && Object.keys(filter).length === 0)
+        throw new CliError('give --targets <ep,…> or a filter (--prefix, --tag, --current-version)');
+      const numbers = {
+        concurrency: intOption('concurrency', opts.concurrency),
+        rate: intOption('rate', opts.rate),
+        retries: intOption('retries', opts.retries),
+      };
+      const body = {
+        image,
+        targets: list ?? filter,
+        method: opts.method,
+        ...(opts.name === undefined ? {} : { name: opts.name }),
+        ...Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined)),
+      };
+      print(opts, await callApi(opts, 'POST', '/api/firmware/campaigns', { json: body }));
+    },
+  );
+
+  withApi(
+    campaign
+      .command('show')
+      .description("a campaign: status, totals, and each device's phase, bytes and result (no id: list them)")
+      .argument('[id]', 'the campaign'),
+  ).action(async (id: string | undefined, opts: ApiOptions) => {
+    if (id !== undefined)
+      return print(opts, await callApi(opts, 'GET', `/api/firmware/campaigns/${encodeURIComponent(id)}`));
+    const all = (await callApi(opts, 'GET', '/api/firmware/campaigns')) as CampaignView[];
+    io.stdout(opts.json === true ? `${JSON.stringify(all, null, 2)}\n` : all.map(campaignText).join(''));
+  });
+
+  for (const [action, what] of [
+    ['pause', 'start no more devices (those under way go on)'],
+    ['resume', 'go on with a paused campaign'],
+    ['cancel', 'stop a campaign: devices not yet updating end cancelled'],
+  ] as const)
+    withApi(campaign.command(action).description(what).argument('<id>', 'the campaign')).action(
+      async (id: string, opts: ApiOptions) =>
+        print(
+          opts,
+          await callApi(opts, 'POST', `/api/firmware/campaigns/${encodeURIComponent(id)}/${action}`),
+        ),
+    );
+
+  return campaign;
 }

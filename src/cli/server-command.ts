@@ -29,6 +29,11 @@ import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
 import { watchCredentialWrites } from '../server/psk-cache.js';
 import { startEmbeddedBroker } from '../binding/mqtt/embedded-broker.js';
+import type { FirmwareApi } from '../api/firmware-routes.js';
+import { serverGateway } from '../server/firmware/campaign-gateway.js';
+import { FirmwareCampaigns } from '../server/firmware/firmware-campaigns.js';
+import { FirmwareDownloadService } from '../server/firmware/firmware-download-service.js';
+import { DirectoryFirmwareRepository } from '../server/firmware/firmware-repository.js';
 
 function describe(reg: Registration): string {
   const objects = reg.objects.map((o) => (o.version ? `${o.id}@${o.version}` : `${o.id}`)).join(',');
@@ -60,6 +65,17 @@ export function reachableHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/** `--firmware-dir`, `--firmware-port`, `--firmware-host`: firmware repository, downloads, campaigns. */
+function firmwareOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--firmware-dir <dir>',
+      'keep firmware images in <dir> and run the download service and campaigns (/api/firmware; docs/firmware-server.md)',
+    )
+    .option('--firmware-port <port>', 'UDP port of the firmware download service (coap://…/fw/<id>)', '5685')
+    .option('--firmware-host <host>', 'host name or address devices reach the download service at');
+}
+
 /**
  * `petrel server`: the LwM2M server on CoAP/UDP with its REST API and web UI on HTTP, its state
  * in a store (SQLite by default), logging what clients do until SIGINT/SIGTERM (or the injected
@@ -67,11 +83,17 @@ export function reachableHost(address: string): string {
  */
 export function serverCommand(io: CliIo): Command {
   return addServerOptions(
-    new Command('server').description(
-      'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
+    firmwareOptions(
+      new Command('server').description(
+        'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
+      ),
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
     const config = resolveServerConfig(cmd, process.env);
+    const fwOpts = cmd.opts<{ firmwareDir?: string; firmwarePort: string; firmwareHost?: string }>();
+    const firmwarePort = Number(fwOpts.firmwarePort);
+    if (!Number.isInteger(firmwarePort) || firmwarePort < 0 || firmwarePort > 65535)
+      throw new CliError(`--firmware-port ${fwOpts.firmwarePort}: expected 0 .. 65535`);
     for (const warning of serverConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
     const model = createDefaultRegistry();
     for (const dir of config.models) {
@@ -115,6 +137,8 @@ export function serverCommand(io: CliIo): Command {
       lifetimeGrace: config.lifetimeGrace,
       store: stores.registrations,
       observationStore: stores.observations,
+      // A server restarting on a million stored registrations serves at once (docs/server.md).
+      restore: 'background',
       ...(config.coapsPort === undefined
         ? {}
         : {
@@ -147,7 +171,10 @@ export function serverCommand(io: CliIo): Command {
       ...(mqttUrl === undefined
         ? {}
         : {
-            mqtt: { url: mqttUrl, ...(config.mqttPrefix === undefined ? {} : { prefix: config.mqttPrefix }) },
+            mqtt: {
+              url: mqttUrl,
+              ...(config.mqttPrefix === undefined ? {} : { prefix: config.mqttPrefix }),
+            },
           }),
     });
     const log = lineLog((text) => io.stdout(text), config.json);
@@ -190,8 +217,11 @@ export function serverCommand(io: CliIo): Command {
     const shutdown = (io.shutdown ?? waitForSignal)();
     let api: RunningApiServer | undefined;
     let fleet: Fleet | undefined;
+    let firmware: (FirmwareApi & { download: FirmwareDownloadService }) | undefined;
     const release = async (): Promise<void> => {
       await fleet?.stop().catch(() => undefined);
+      firmware?.campaigns.close();
+      await firmware?.download.stop().catch(() => undefined);
       await api?.close().catch(() => undefined);
       await bootstrap?.stop();
       await server.stop().catch(() => undefined);
@@ -209,7 +239,39 @@ export function serverCommand(io: CliIo): Command {
           (ids) => void server.refreshPskIdentities(ids),
         ),
       };
-      api = await startHttp(config, server, watched, model, dtls?.view, bootstrap?.server);
+      if (fwOpts.firmwareDir !== undefined) {
+        // --firmware-dir: the repository, the download service devices pull from, and campaigns.
+        const repository = new DirectoryFirmwareRepository(fwOpts.firmwareDir);
+        await repository.list();
+        const download = new FirmwareDownloadService({
+          repository,
+          udp: { address: config.address, port: firmwarePort },
+          ...(fwOpts.firmwareHost === undefined ? {} : { publicHost: fwOpts.firmwareHost }),
+        });
+        const campaigns = new FirmwareCampaigns({
+          gateway: serverGateway(server),
+          repository,
+          download,
+          tags: stores.tags,
+        });
+        firmware = { repository, download, campaigns };
+        await download.start();
+      }
+      api = await startHttp(config, server, watched, model, dtls?.view, bootstrap?.server, firmware);
+      if (firmware) {
+        firmware.download.httpBase = `http://${fwOpts.firmwareHost ?? reachableHost(api.address)}:${api.port}`;
+        const fw = firmware.download.udpAddress!;
+        log(
+          'listening',
+          `coap://${fw.address}:${fw.port}/fw (firmware downloads; images in ${fwOpts.firmwareDir})`,
+          {
+            address: fw.address,
+            port: fw.port,
+            firmware: true,
+            directory: fwOpts.firmwareDir,
+          },
+        );
+      }
     } catch (e) {
       await release();
       throw new CliError(`cannot start the server: ${(e as Error).message}`, 1);
@@ -306,6 +368,7 @@ function startHttp(
   model: ReturnType<typeof createDefaultRegistry>,
   serverSecurity: ServerSecurityInfo | undefined,
   bootstrap: BootstrapServer | undefined,
+  firmware?: FirmwareApi,
 ): Promise<RunningApiServer> {
   const webRoot = config.webRoot ?? packagedWebRoot();
   return startApiServer({
@@ -319,5 +382,6 @@ function startHttp(
     ...(webRoot === undefined ? {} : { webRoot }),
     ...(serverSecurity === undefined ? {} : { serverSecurity }),
     ...(bootstrap === undefined ? {} : { bootstrap }),
+    ...(firmware === undefined ? {} : { firmware }),
   });
 }

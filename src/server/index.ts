@@ -10,3 +10,4 @@ export type { PutResult, RegistrationStore } from '../store/registration-store.j
 export { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 export { OperationError, type ResultCode } from '../operations/result-code.js';
 export * from './admission.js';
+export * from './firmware/index.js';
