@@ -121,6 +121,13 @@ export interface LwM2mServerOptions {
    * Max-Age, and registered clients keep being served (docs/server.md#overload).
    */
   readonly admission?: AdmissionOptions;
+  /**
+   * When start() re-arms the registrations a persistent store holds: 'before-start' (default:
+   * start() resolves after) or 'background' (the server serves at once and restores meanwhile;
+   * `server.restored` and the 'restored' event tell when it is done). A million registrations
+   * take seconds; registrations that change meanwhile are not overwritten by older state.
+   */
+  readonly restore?: 'before-start' | 'background';
   /** Settings of the built-in CoAP binding. */
   readonly coap?: Record<string, unknown>;
   /**
@@ -235,6 +242,8 @@ export interface LwM2mServerEvents {
   updated: [registration: Registration, previous: Registration];
   deregistered: [registration: Registration];
   expired: [registration: Registration];
+  /** start()'s restore of the stored registrations is done: how many (see the `restore` option). */
+  restored: [count: number];
   awake: [registration: Registration];
   sleeping: [registration: Registration];
   notification: [notification: ObservationNotification];
@@ -465,8 +474,25 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#binding = binding;
     this.#wire(binding);
     for (const side of this.#sides) this.#wire(side.binding);
-    await this.#registrations.restore();
-    await this.#restoreObservations();
+    const restoring = (async () => {
+      const count = await this.#registrations.restore();
+      await this.#restoreObservations();
+      this.emit('restored', count);
+      return count;
+    })();
+    this.#restored = restoring;
+    if (this.#options.restore === 'background') restoring.catch((e: unknown) => this.#emitError(e));
+    else await restoring;
+  }
+
+  #restored: Promise<number> = Promise.resolve(0);
+
+  /**
+   * Settles once the registrations (and observations) found in the stores at start() are tracked
+   * again: their expiry timers armed. With `restore: 'background'` start() returns before that.
+   */
+  get restored(): Promise<number> {
+    return this.#restored;
   }
 
   /** The credential store of the secure sides (coaps://, coaps+tcp://), if any. */

@@ -47,6 +47,9 @@ function identityName(identity: PeerIdentity | undefined): string | undefined {
   return undefined;
 }
 
+/** Registrations restored between two turns of the event loop. */
+const RESTORE_SLICE = 2000;
+
 // Shared by every registration that has none (most of a fleet): one object, not a million.
 const NO_PROFILE_IDS: readonly string[] = Object.freeze([]);
 const NO_EXTRA_PARAMETERS: Readonly<Record<string, string | true>> = Object.freeze({});
@@ -144,6 +147,7 @@ export class RegistrationService {
             : Object.fromEntries(request.extraParameters),
       };
       const { previous } = await this.#o.store.put(registration);
+      this.#touch(registration.endpoint);
       if (previous) this.#forget(previous);
       this.#track(registration);
       return { registration, previous };
@@ -187,6 +191,7 @@ export class RegistrationService {
         expiresAt: lifetime === 0 ? Infinity : now + lifetime * 1000,
       };
       await this.#o.store.put(registration);
+      this.#touch(registration.endpoint);
       this.#forget(previous);
       this.#track(registration);
       return { registration, previous };
@@ -197,6 +202,7 @@ export class RegistrationService {
     const found = await this.#owned(request.registrationId, context);
     return this.#serial(found.endpoint, async () => {
       const reg = await this.#owned(request.registrationId, context);
+      this.#touch(reg.endpoint);
       await this.#o.store.remove(reg.endpoint, reg.id);
       this.#forget(reg);
       return reg;
@@ -206,22 +212,37 @@ export class RegistrationService {
   /** Removes a registration on the server's own initiative (e.g. the application evicts a client). */
   remove(endpoint: string): Promise<Registration | undefined> {
     return this.#serial(endpoint, async () => {
+      this.#touch(endpoint);
       const reg = await this.#o.store.remove(endpoint);
       if (reg) this.#forget(reg);
       return reg;
     });
   }
 
-  /** Re-arms expiry for registrations already in a store (a server restarted on a persistent store). */
+  /**
+   * Re-arms expiry for registrations already in a store (a server restarted on a persistent
+   * store). It may run while the server serves: an endpoint that registered, updated or
+   * de-registered since the restore began is skipped (what it did is newer than the store's
+   * summary), and the loop lets the event loop turn every RESTORE_SLICE entries.
+   */
   async restore(): Promise<number> {
     let n = 0;
     const store = this.#o.store;
-    for await (const reg of store.summaries ? store.summaries() : store.all()) {
-      this.#track(reg);
-      n++;
+    const touched = new Set<string>();
+    this.#touched = touched;
+    try {
+      for await (const reg of store.summaries ? store.summaries() : store.all()) {
+        if (!touched.has(reg.endpoint)) this.#track(reg);
+        if (++n % RESTORE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.#touched = undefined;
     }
     return n;
   }
+
+  /** Endpoints whose registration changed while restore() runs (undefined when it does not). */
+  #touched: Set<string> | undefined;
 
   stop(): void {
     this.#timers.clear();
@@ -248,6 +269,10 @@ export class RegistrationService {
     return this.#current.get(reg.endpoint) === reg.id;
   }
 
+  #touch(endpoint: string): void {
+    this.#touched?.add(endpoint);
+  }
+
   #track(reg: RegistrationSummary): void {
     this.#current.set(reg.endpoint, reg.id);
     this.#byPeer.set(peerKey(reg.peer), reg.endpoint);
@@ -272,6 +297,7 @@ export class RegistrationService {
 
   async #expire(endpoint: string, id: string): Promise<void> {
     this.#expiry.delete(id);
+    this.#touch(endpoint);
     const removed = await this.#o.store.remove(endpoint, id);
     if (!removed) return;
     this.#forget(removed);
