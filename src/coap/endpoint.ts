@@ -1497,6 +1497,27 @@ export class CoapEndpoint implements CoapMessaging {
   }
 
   #receiveResponse(peer: Peer, pk: string, msg: CoapMessage): void {
+    const exchange = this.#peers.get(pk)?.exchanges.get(tokenText(msg.token));
+    const observer = exchange?.observer;
+    if (observer?.established && isSuccess(msg.code)) {
+      const seq = observeOption(msg);
+      if (seq !== undefined) {
+        // A notification. Copies the network repeats or reorders fail the freshness check (RFC
+        // 7641 §3.4), so notifications are not remembered by message id: at fleet rates that
+        // table churned more than the rest of the path. A CON one is acknowledged every time.
+        if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
+        const now = this.#clock.now();
+        if (!isFresher(observer.lastSeq, seq, now - observer.lastTime)) return; // stale or repeated
+        observer.lastSeq = seq;
+        observer.lastTime = now;
+        try {
+          observer.handlers.onNotification(msg);
+        } catch (e) {
+          this.#onError(e);
+        }
+        return;
+      }
+    }
     const midKey = `${pk}|${msg.messageId}`;
     if (this.#seenResponses.has(midKey)) {
       // A retransmission of a separate response we already took: acknowledge it again (§4.5).
@@ -1504,7 +1525,6 @@ export class CoapEndpoint implements CoapMessaging {
       if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
       return;
     }
-    const exchange = this.#peers.get(pk)?.exchanges.get(tokenText(msg.token));
     if (!exchange) {
       const group = this.#groupRequests.get(tokenText(msg.token));
       if (group) {
@@ -1522,25 +1542,7 @@ export class CoapEndpoint implements CoapMessaging {
     const lifetime = msg.type === 'CON' ? this.#exchangeLifetime : this.#nonLifetime;
     this.#remember(this.#seenResponses, midKey, this.#clock.now() + lifetime);
     if (msg.type === 'CON') this.#sendEmptyAck(peer, msg.messageId);
-    const observer = exchange.observer;
-    if (observer?.established) {
-      const seq = observeOption(msg);
-      if (seq === undefined || !isSuccess(msg.code)) {
-        // A final response ends the observation (RFC 7641 §3.2).
-        this.#finish(exchange, undefined, msg);
-        return;
-      }
-      const now = this.#clock.now();
-      if (!isFresher(observer.lastSeq, seq, now - observer.lastTime)) return; // stale or reordered
-      observer.lastSeq = seq;
-      observer.lastTime = now;
-      try {
-        observer.handlers.onNotification(msg);
-      } catch (e) {
-        this.#onError(e);
-      }
-      return;
-    }
+    // The first response, or a final one that ends an observation (RFC 7641 §3.2).
     this.#finish(exchange, undefined, msg);
   }
 
