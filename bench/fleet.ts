@@ -252,64 +252,8 @@ function checkStorm(report: RegisterReport, expected: number, label: string): vo
 }
 
 /** The storm against a Petrel server, then again against a new server on the same port. */
-/** Exported for profiling one part at a time. */
-export async function udpStorm(result: ReturnType<typeof newResult>): Promise<number> {
-  const channel = await openServerChannel();
-  const port = channel.local.port;
-  let server = new LwM2mServer({ channel });
-  let registeredEvents = 0;
-  server.on('registered', () => registeredEvents++);
-  await server.start();
-  let sim = await Simulator.start();
-  const report = await sim.command<RegisterReport>({
-    cmd: 'register',
-    server: { address: LOOPBACK, port },
-    devices: STORM,
-    sockets: STORM_SOCKETS,
-    inFlight: STORM_IN_FLIGHT,
-    prefix: 'storm-',
-  });
-  await sim.close();
-  checkStorm(report, STORM, 'storm');
-  const stored = (await server.registrations()).length;
-  if (stored !== STORM || registeredEvents !== STORM)
-    throw new Error(`storm: ${stored} stored, ${registeredEvents} registered events, for ${STORM} devices`);
-  await server.stop();
-  await channel.close();
-  const rate = (STORM * 1000) / report.elapsedMs;
-  result.metrics.registrations_per_s = { value: rate, unit: 'registrations/s' };
-  result.metrics.storm_devices = { value: STORM, unit: 'devices' };
-  result.metrics.storm_sockets = { value: STORM_SOCKETS, unit: 'sockets' };
-  result.metrics.storm_p99_ms = { value: report.p99, unit: 'ms' };
-  result.metrics.storm_retransmissions = { value: report.retransmissions, unit: 'datagrams' };
-
-  // A restart: a new server on the same port, and every device registers again.
-  const again = await openServerChannel(port);
-  server = new LwM2mServer({ channel: again });
-  await server.start();
-  sim = await Simulator.start();
-  const second = await sim.command<RegisterReport>({
-    cmd: 'register',
-    server: { address: LOOPBACK, port },
-    devices: STORM,
-    sockets: STORM_SOCKETS,
-    inFlight: STORM_IN_FLIGHT,
-    prefix: 'storm-',
-  });
-  await sim.close();
-  checkStorm(second, STORM, 'storm after restart');
-  await server.stop();
-  await again.close();
-  result.metrics.registrations_per_s_after_restart = {
-    value: (STORM * 1000) / second.elapsedMs,
-    unit: 'registrations/s',
-  };
-  return rate;
-}
-
-/** The same storm against a baseline server (`answer` turns a Register into its 2.01). */
-async function baselineStorm(listen: () => Promise<{ port: number; close: () => void }>): Promise<number> {
-  const { port, close } = await listen();
+/** The simulator registers STORM devices with the server on `port`; fails on any lost or refused. */
+async function stormOnce(port: number, label: string): Promise<RegisterReport> {
   const sim = await Simulator.start();
   try {
     const report = await sim.command<RegisterReport>({
@@ -320,10 +264,58 @@ async function baselineStorm(listen: () => Promise<{ port: number; close: () => 
       inFlight: STORM_IN_FLIGHT,
       prefix: 'storm-',
     });
-    checkStorm(report, STORM, 'baseline storm');
-    return (STORM * 1000) / report.elapsedMs;
+    checkStorm(report, STORM, label);
+    return report;
   } finally {
     await sim.close();
+  }
+}
+
+/** A Petrel server on `port` (0: any) through one storm; checks none was lost or counted twice. */
+async function petrelStorm(port: number, label: string): Promise<{ port: number; report: RegisterReport }> {
+  const channel = await openServerChannel(port);
+  const server = new LwM2mServer({ channel });
+  let registeredEvents = 0;
+  server.on('registered', () => registeredEvents++);
+  await server.start();
+  try {
+    const report = await stormOnce(channel.local.port, label);
+    const stored = (await server.registrations()).length;
+    if (stored !== STORM || registeredEvents !== STORM)
+      throw new Error(
+        `${label}: ${stored} stored, ${registeredEvents} registered events, for ${STORM} devices`,
+      );
+    return { port: channel.local.port, report };
+  } finally {
+    await server.stop();
+    await channel.close();
+  }
+}
+
+/** Exported for profiling one part at a time. */
+export async function udpStorm(result: ReturnType<typeof newResult>): Promise<number> {
+  const { port, report } = await petrelStorm(0, 'storm');
+  const rate = (STORM * 1000) / report.elapsedMs;
+  result.metrics.registrations_per_s = { value: rate, unit: 'registrations/s' };
+  result.metrics.storm_devices = { value: STORM, unit: 'devices' };
+  result.metrics.storm_sockets = { value: STORM_SOCKETS, unit: 'sockets' };
+  result.metrics.storm_p99_ms = { value: report.p99, unit: 'ms' };
+  result.metrics.storm_retransmissions = { value: report.retransmissions, unit: 'datagrams' };
+  // A restart: a new server on the same port, and every device registers again.
+  const second = (await petrelStorm(port, 'storm after restart')).report;
+  result.metrics.registrations_per_s_after_restart = {
+    value: (STORM * 1000) / second.elapsedMs,
+    unit: 'registrations/s',
+  };
+  return rate;
+}
+
+/** The same storm against a baseline server (`listen` starts it). */
+async function baselineStorm(listen: () => Promise<{ port: number; close: () => void }>): Promise<number> {
+  const { port, close } = await listen();
+  try {
+    return (STORM * 1000) / (await stormOnce(port, 'baseline storm')).elapsedMs;
+  } finally {
     close();
   }
 }
