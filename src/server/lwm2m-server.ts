@@ -11,6 +11,7 @@ import { RESOURCE_TYPES } from '../model/data-types.js';
 import type { LwM2mValue } from '../model/data-types.js';
 import type { ObjectModel } from '../model/object-definition.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
+import { UPDATE_DIAGNOSTICS_OBJECT } from '../firmware/update-diagnostics-object.js';
 import { LwM2mPath } from '../model/path.js';
 import type { LwM2mRecord } from '../model/records.js';
 import { recordsFromJson } from '../model/records-json.js';
@@ -76,7 +77,7 @@ export interface LwM2mServerOptions {
   readonly channel?: Channel;
   /** A binding built elsewhere (MQTT, or a CoAP binding with custom settings). */
   readonly binding?: ServerBinding;
-  /** Object definitions for typing values; default: the built-in core objects. */
+  /** Object definitions for typing values; default: the built-in core objects and /33000. */
   readonly model?: ObjectModel;
   readonly store?: RegistrationStore;
   /**
@@ -386,7 +387,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   constructor(options: LwM2mServerOptions = {}) {
     super();
     this.#options = options;
-    this.model = options.model ?? createDefaultRegistry();
+    // Petrel's own Update Diagnostics (/33000, what a Petrel client reports with Send) is known too.
+    this.model = options.model ?? createDefaultRegistry().add(UPDATE_DIAGNOSTICS_OBJECT, { builtIn: true });
     this.codecs = createCodecRegistry();
     this.store = options.store ?? new MemoryRegistrationStore();
     this.#clock = options.clock ?? systemClock;

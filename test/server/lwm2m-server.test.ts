@@ -6,6 +6,8 @@ import { CoapCode } from '../../src/coap/message.js';
 import { OptionNumber, OptionsBuilder, accept, observe, uriPath, uriQuery } from '../../src/coap/options.js';
 import { OperationError } from '../../src/operations/result-code.js';
 import { ServerRequestError } from '../../src/server/errors.js';
+import { createDefaultRegistry } from '../../src/model/object-registry.js';
+import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { CommandEvent } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import { drive, settle, track } from '../support/coap-driver.js';
@@ -558,5 +560,17 @@ describe('LwM2mServer queue mode', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('LwM2mServer model', () => {
+  it('knows Petrel Update Diagnostics (/33000) by default; a model given is used as it is', () => {
+    const server = new LwM2mServer();
+    assert.equal(server.model.object(33000)?.name, 'Petrel Update Diagnostics');
+    assert.equal(server.model.resource(33000, 3)?.type, 'integer');
+    assert.equal(server.model.resource(3, 0)?.name, 'Manufacturer');
+    const own = createDefaultRegistry();
+    assert.equal(new LwM2mServer({ model: own }).model, own);
+    assert.equal(own.object(33000), undefined);
   });
 });

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { PetrelError } from '../../errors.js';
 import type { TagStore } from '../../store/tag-store.js';
 import type { CampaignGateway, DeviceAnswer } from './campaign-gateway.js';
+import type { CampaignStore, StoredCampaign, StoredDevice } from './campaign-store.js';
 import type { DownloadGrant } from './download-grants.js';
 import type { FirmwareDownloadService } from './firmware-download-service.js';
 import { PROTOCOL_SCHEMES } from './firmware-download-service.js';
@@ -151,8 +152,12 @@ export interface CampaignTotals {
 
 export interface TimelineEntry {
   readonly at: number;
-  /** `ended`: the last device of a cancelled campaign finished. */
-  readonly event: 'created' | 'paused' | 'resumed' | 'cancelled' | 'completed' | 'ended' | 'phase';
+  /**
+   * `ended`: the last device of a cancelled campaign finished; `restored`: the campaign was read
+   * back from the store after a restart (its unfinished devices start again from `queued`).
+   */
+  readonly event:
+    'created' | 'paused' | 'resumed' | 'cancelled' | 'completed' | 'ended' | 'restored' | 'phase';
   readonly endpoint?: string;
   readonly phase?: DevicePhase;
 }
@@ -218,6 +223,13 @@ export interface FirmwareCampaignsOptions {
   readonly maxTargets?: number;
   /** Timeline entries kept per campaign (default 10 000). */
   readonly maxTimeline?: number;
+  /**
+   * Keeps campaigns across restarts (`restore()` reads them back). Without it campaigns live in
+   * memory only.
+   */
+  readonly store?: CampaignStore;
+  /** A campaign whose devices move is saved at most this often, ms (default 1 000). */
+  readonly saveInterval?: number;
 }
 
 /** What Update Result (/5/0/5) values mean (object 5). */
@@ -242,6 +254,17 @@ const RETRYABLE_RESULTS: ReadonlySet<number> = new Set([3, 4]);
 const MAX_HISTORY = 64;
 
 class Cancelled extends Error {}
+
+/** Phases after which a device restored from the store may hold our package (or be installing it). */
+const PAST_DOWNLOAD_START: ReadonlySet<DevicePhase> = new Set([
+  'downloading',
+  'downloaded',
+  'updating',
+  'deferred',
+]);
+
+/** The image facts a campaign keeps (the image itself may leave the repository). */
+export type CampaignImage = Pick<FirmwareImageInfo, 'id' | 'size' | 'kind' | 'version'>;
 
 class StepFailure extends Error {
   constructor(
@@ -278,6 +301,8 @@ interface Device {
   grant?: DownloadGrant;
   /** Ends the current pause between two reads of /5/0 (a notification came). */
   nudge?: () => void;
+  /** Restored from the store: the phase it was in when the server stopped. */
+  resumeFrom?: DevicePhase;
 }
 
 interface FirmwareState {
@@ -315,12 +340,33 @@ function clampInt(v: number | undefined, def: number, min: number, max: number, 
   return v;
 }
 
+function campaignSettings(spec: CampaignSpec, method: CampaignMethod): CampaignSettings {
+  const t = spec.timeouts ?? {};
+  return {
+    method,
+    concurrency: clampInt(spec.concurrency, 10, 1, 10_000, 'concurrency'),
+    rate: spec.rate === undefined ? null : clampInt(spec.rate, 0, 0.001, 100_000, 'rate'),
+    retries: clampInt(spec.retries, 2, 0, 100, 'retries'),
+    retryDelay: clampInt(spec.retryDelay, 5000, 0, 86_400_000, 'retryDelay'),
+    pollInterval: clampInt(spec.pollInterval, 1000, 1, 3_600_000, 'pollInterval'),
+    observe: spec.observe ?? true,
+    deferRetry: clampInt(spec.deferRetry, 60_000, 1, 86_400_000, 'deferRetry'),
+    timeouts: {
+      request: clampInt(t.request, 60_000, 1, 86_400_000, 'timeouts.request'),
+      download: clampInt(t.download, 600_000, 1, 7 * 86_400_000, 'timeouts.download'),
+      update: clampInt(t.update, 600_000, 1, 7 * 86_400_000, 'timeouts.update'),
+      wait: clampInt(t.wait, 86_400_000, 1, 30 * 86_400_000, 'timeouts.wait'),
+    },
+    ...(Array.isArray(spec.targets) ? {} : { filter: spec.targets as TargetFilter }),
+  };
+}
+
 /** One campaign: its devices, its scheduler and its report. */
 class Campaign {
   readonly id: string;
   readonly spec: CampaignSpec;
   readonly settings: CampaignSettings;
-  readonly image: FirmwareImageInfo;
+  readonly image: CampaignImage;
   readonly createdAt: number;
   status: CampaignStatus = 'running';
   finishedAt: number | undefined;
@@ -334,6 +380,12 @@ class Campaign {
   readonly slotWaiters: (() => void)[] = [];
   pumpTimer: NodeJS.Timeout | undefined;
   bytesCache: Promise<Uint8Array | undefined> | undefined;
+  /** The server is stopping: devices keep the phase they are in (to be resumed after a restart). */
+  shutdown = false;
+  /** Changed since it was last saved. */
+  dirty = false;
+  saveTimer: NodeJS.Timeout | undefined;
+  saving: Promise<void> = Promise.resolve();
   readonly done: Promise<void>;
   resolveDone!: () => void;
 
@@ -341,7 +393,7 @@ class Campaign {
     id: string,
     spec: CampaignSpec,
     settings: CampaignSettings,
-    image: FirmwareImageInfo,
+    image: CampaignImage,
     now: number,
     endpoints: readonly string[],
   ) {
@@ -397,9 +449,65 @@ function deviceReport(d: Device, size: number): DeviceReport {
   };
 }
 
+/** A device as the store keeps it (no grant: download tokens do not outlive the process). */
+function deviceToStore(d: Device): StoredDevice {
+  return {
+    endpoint: d.endpoint,
+    phase: d.phase,
+    ...(d.method === undefined ? {} : { method: d.method }),
+    ...(d.scheme === undefined ? {} : { scheme: d.scheme }),
+    attempts: d.attempts,
+    bytes: d.bytes,
+    ...(d.previousVersion === undefined ? {} : { previousVersion: d.previousVersion }),
+    ...(d.version === undefined ? {} : { version: d.version }),
+    ...(d.updateResult === undefined ? {} : { updateResult: d.updateResult }),
+    ...(d.reason === undefined ? {} : { reason: d.reason }),
+    deferrals: d.deferrals,
+    timings: d.timings,
+    history: d.history,
+  };
+}
+
+const isPhase = (p: string): p is DevicePhase => (DEVICE_PHASES as readonly string[]).includes(p);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The fields of a stored device, checked (a hand-edited file must not put the engine in a bad state). */
+function deviceFromStore(sd: StoredDevice): Partial<Device> {
+  const timings: Device['timings'] = { queuedAt: num(sd.timings.queuedAt) ?? 0 };
+  for (const k of [
+    'startedAt',
+    'downloadStartedAt',
+    'downloadEndedAt',
+    'executedAt',
+    'acceptedAt',
+    'finishedAt',
+  ] as const) {
+    const t = num(sd.timings[k]);
+    if (t !== undefined) timings[k] = t;
+  }
+  return {
+    phase: isPhase(sd.phase) ? sd.phase : 'queued',
+    ...(sd.method === 'push' || sd.method === 'pull' ? { method: sd.method } : {}),
+    ...(typeof sd.scheme === 'string' ? { scheme: sd.scheme } : {}),
+    attempts: num(sd.attempts) ?? 0,
+    bytes: num(sd.bytes) ?? 0,
+    ...(typeof sd.previousVersion === 'string' ? { previousVersion: sd.previousVersion } : {}),
+    ...(typeof sd.version === 'string' ? { version: sd.version } : {}),
+    ...(num(sd.updateResult) === undefined ? {} : { updateResult: sd.updateResult! }),
+    ...(typeof sd.reason === 'string' ? { reason: sd.reason } : {}),
+    deferrals: num(sd.deferrals) ?? 0,
+    timings,
+    history: sd.history
+      .filter((h) => isPhase(h.phase) && num(h.at) !== undefined)
+      .slice(-MAX_HISTORY)
+      .map((h) => ({ phase: h.phase as DevicePhase, at: h.at })),
+  };
+}
+
 /**
  * Runs firmware campaigns against a CampaignGateway (serverGateway(server) for a LwM2mServer).
- * Campaigns live in memory; `event` reports every phase change and status change.
+ * Campaigns live in memory, and in `store` when one is given (`restore()` after a restart); `event`
+ * reports every phase change and status change.
  */
 export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
   readonly #gateway: CampaignGateway;
@@ -410,6 +518,8 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
   readonly #maxCampaigns: number;
   readonly #maxTargets: number;
   readonly #maxTimeline: number;
+  readonly #store: CampaignStore | undefined;
+  readonly #saveInterval: number;
   readonly #campaigns = new Map<string, Campaign>();
   readonly #byToken = new Map<string, { campaign: Campaign; device: Device }>();
   readonly #wakeWaiters = new Map<string, Set<() => void>>();
@@ -429,6 +539,8 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     this.#maxCampaigns = options.maxCampaigns ?? 100;
     this.#maxTargets = options.maxTargets ?? 100_000;
     this.#maxTimeline = options.maxTimeline ?? 10_000;
+    this.#store = options.store;
+    this.#saveInterval = options.saveInterval ?? 1000;
     this.#offWake = this.#gateway.onWake((ep) => {
       const waiters = this.#wakeWaiters.get(ep);
       if (!waiters) return;
@@ -460,24 +572,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       );
     if (method === 'pull' && (!this.#download || this.#download.schemes().length === 0))
       throw new FirmwareCampaignError('bad-spec', 'a pull campaign needs the firmware download service');
-    const t = spec.timeouts ?? {};
-    const settings: CampaignSettings = {
-      method,
-      concurrency: clampInt(spec.concurrency, 10, 1, 10_000, 'concurrency'),
-      rate: spec.rate === undefined ? null : clampInt(spec.rate, 0, 0.001, 100_000, 'rate'),
-      retries: clampInt(spec.retries, 2, 0, 100, 'retries'),
-      retryDelay: clampInt(spec.retryDelay, 5000, 0, 86_400_000, 'retryDelay'),
-      pollInterval: clampInt(spec.pollInterval, 1000, 1, 3_600_000, 'pollInterval'),
-      observe: spec.observe ?? true,
-      deferRetry: clampInt(spec.deferRetry, 60_000, 1, 86_400_000, 'deferRetry'),
-      timeouts: {
-        request: clampInt(t.request, 60_000, 1, 86_400_000, 'timeouts.request'),
-        download: clampInt(t.download, 600_000, 1, 7 * 86_400_000, 'timeouts.download'),
-        update: clampInt(t.update, 600_000, 1, 7 * 86_400_000, 'timeouts.update'),
-        wait: clampInt(t.wait, 86_400_000, 1, 30 * 86_400_000, 'timeouts.wait'),
-      },
-      ...(Array.isArray(spec.targets) ? {} : { filter: spec.targets as TargetFilter }),
-    };
+    const settings = campaignSettings(spec, method);
     const endpoints = await this.#resolveTargets(spec.targets);
     if (endpoints.length === 0) throw new FirmwareCampaignError('no-targets', 'the targets name no device');
     if (endpoints.length > this.#maxTargets)
@@ -550,15 +645,170 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     return this.#report(c);
   }
 
-  /** Cancels every campaign and lets go of the gateway and the download service. */
-  close(): void {
+  /**
+   * Reads the stored campaigns back (call once, before `create`). Finished ones are kept for their
+   * reports; running and paused ones go on: devices that had finished stay as they were, the others
+   * start again from `queued`, and one that was downloading, installing or deferring is first asked
+   * where it stands (/5/0): an update that completed meanwhile is counted, a package already
+   * downloaded is installed without being sent again. Returns the campaigns restored.
+   */
+  async restore(): Promise<CampaignSummary[]> {
+    if (!this.#store) return [];
+    const docs = (await this.#store.load()).sort((a, b) => a.createdAt - b.createdAt);
+    const out: CampaignSummary[] = [];
+    for (const doc of docs) {
+      if (this.#campaigns.has(doc.id)) continue;
+      const c = await this.#revive(doc);
+      if (!c) continue;
+      this.#campaigns.set(c.id, c);
+      const n = /^c(\d+)-/.exec(c.id);
+      if (n) this.#nextId = Math.max(this.#nextId, Number(n[1]) + 1);
+      out.push(this.#summary(c));
+    }
+    return out;
+  }
+
+  /**
+   * Stops every campaign where it is and lets go of the gateway and the download service. With a
+   * store, unfinished campaigns are saved as they stand, for `restore()` after a restart; nothing is
+   * cancelled on the devices.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     for (const c of this.#campaigns.values()) {
-      this.cancel(c.id);
+      c.shutdown = true;
+      c.abort.abort();
       clearTimeout(c.pumpTimer);
+      for (const w of c.slotWaiters.splice(0)) w();
     }
     this.#offWake();
     this.#offProgress();
+    if (this.#store)
+      await Promise.all(
+        [...this.#campaigns.values()].map((c) => {
+          clearTimeout(c.saveTimer);
+          return this.#save(c);
+        }),
+      );
+  }
+
+  async #revive(doc: StoredCampaign): Promise<Campaign | undefined> {
+    const spec = doc.spec as unknown as CampaignSpec;
+    let settings: CampaignSettings;
+    try {
+      settings = campaignSettings(spec, spec.method ?? 'auto');
+    } catch (e) {
+      this.#emitError(e);
+      return undefined;
+    }
+    const known = await this.#repository.get(doc.imageId);
+    const stored = doc.image;
+    const image: CampaignImage = known ?? {
+      id: doc.imageId,
+      size: stored?.size ?? 0,
+      kind: stored?.kind ?? 'plain',
+      ...(stored?.version === undefined ? {} : { version: stored.version }),
+    };
+    const now = this.#now();
+    const c = new Campaign(
+      doc.id,
+      spec,
+      settings,
+      image,
+      doc.createdAt,
+      doc.devices.map((d) => d.endpoint),
+    );
+    c.timeline = doc.timeline.slice() as unknown as TimelineEntry[];
+    c.timelineDropped = doc.timelineDropped;
+    const status = (['running', 'paused', 'cancelled', 'completed'] as const).find((x) => x === doc.status);
+    c.status = status ?? 'completed';
+    if (doc.finishedAt !== undefined) c.finishedAt = doc.finishedAt;
+    for (const [i, sd] of doc.devices.entries()) Object.assign(c.devices[i]!, deviceFromStore(sd));
+    if (c.finishedAt !== undefined) {
+      c.resolveDone();
+      return c;
+    }
+    this.#timeline(c, { at: now, event: 'restored' });
+    for (const d of c.devices) {
+      if (FINAL.has(d.phase)) continue;
+      if (c.status === 'cancelled') {
+        d.reason = 'the campaign was cancelled';
+        this.#phase(c, d, 'cancelled');
+      } else if (!known) {
+        d.reason = 'the image is no longer in the repository';
+        this.#phase(c, d, 'failed');
+      } else {
+        if (PAST_DOWNLOAD_START.has(d.phase)) d.resumeFrom = d.phase;
+        this.#phase(c, d, 'queued');
+      }
+    }
+    this.#dirty(c, true);
+    for (const d of c.devices) if (!FINAL.has(d.phase)) void this.#runDevice(c, d);
+    this.#checkDone(c);
+    return c;
+  }
+
+  // ---- persistence ----
+
+  /** Marks the campaign changed; `urgent` (a status change) saves at once, else within the interval. */
+  #dirty(c: Campaign, urgent = false): void {
+    if (!this.#store || c.shutdown) return;
+    c.dirty = true;
+    if (urgent) {
+      clearTimeout(c.saveTimer);
+      c.saveTimer = undefined;
+      void this.#save(c);
+    } else if (c.saveTimer === undefined) {
+      c.saveTimer = setTimeout(() => {
+        c.saveTimer = undefined;
+        void this.#save(c);
+      }, this.#saveInterval);
+      c.saveTimer.unref();
+    }
+  }
+
+  /** Saves are chained per campaign, each writing the campaign as it is when its turn comes. */
+  #save(c: Campaign): Promise<void> {
+    const store = this.#store;
+    if (!store) return Promise.resolve();
+    c.saving = c.saving.then(async () => {
+      if (!c.dirty) return;
+      c.dirty = false;
+      try {
+        await store.save(this.#stored(c));
+      } catch (e) {
+        c.dirty = true;
+        this.#emitError(e);
+      }
+    });
+    return c.saving;
+  }
+
+  #stored(c: Campaign): StoredCampaign {
+    return {
+      format: 1,
+      id: c.id,
+      spec: c.spec as unknown as Record<string, unknown>,
+      settings: c.settings as unknown as Record<string, unknown>,
+      imageId: c.image.id,
+      image: {
+        id: c.image.id,
+        size: c.image.size,
+        kind: c.image.kind,
+        ...(c.image.version === undefined ? {} : { version: c.image.version }),
+      },
+      status: c.status,
+      createdAt: c.createdAt,
+      ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
+      devices: c.devices.map(deviceToStore),
+      timeline: c.timeline as unknown as Record<string, unknown>[],
+      timelineDropped: c.timelineDropped,
+    };
+  }
+
+  #emitError(e: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
   #require(id: string): Campaign {
@@ -572,6 +822,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     for (const c of this.#campaigns.values())
       if (c.finishedAt !== undefined) {
         this.#campaigns.delete(c.id);
+        void c.saving.then(() => this.#store?.delete(c.id)).catch((e: unknown) => this.#emitError(e));
         if (this.#campaigns.size < this.#maxCampaigns) return;
       }
     throw new FirmwareCampaignError(
@@ -648,8 +899,10 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
 
   /** Sleeps `ms`; rejects with Cancelled on cancel (unless `settling`); a nudge of `d` ends it early. */
   #sleep(c: Campaign, ms: number, d?: Device, settling = false): Promise<void> {
+    // A shutdown ends even an update's wait: its outcome is asked for again after the restart.
+    const stop = (): boolean => c.abort.signal.aborted && (!settling || c.shutdown);
     return new Promise((resolve, reject) => {
-      if (c.abort.signal.aborted && !settling) return reject(new Cancelled());
+      if (stop()) return reject(new Cancelled());
       const done = (error?: Error): void => {
         clearTimeout(timer);
         c.abort.signal.removeEventListener('abort', onAbort);
@@ -657,10 +910,12 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
         if (error) reject(error);
         else resolve();
       };
-      const onAbort = (): void => done(new Cancelled());
+      const onAbort = (): void => {
+        if (stop()) done(new Cancelled());
+      };
       const timer = setTimeout(() => done(), ms);
       if (d) d.nudge = () => done();
-      if (!settling) c.abort.signal.addEventListener('abort', onAbort, { once: true });
+      c.abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -692,7 +947,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
   // ---- one device ----
 
   #phase(c: Campaign, d: Device, phase: DevicePhase): void {
-    if (d.phase === phase) return;
+    if (d.phase === phase || c.shutdown) return;
     d.phase = phase;
     const at = this.#now();
     if (d.history.length >= MAX_HISTORY) d.history.splice(1, 1);
@@ -700,6 +955,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     if (FINAL.has(phase)) d.timings.finishedAt = at;
     this.#timeline(c, { at, event: 'phase', endpoint: d.endpoint, phase });
     this.#emit(c, { type: 'device', device: deviceReport(d, c.image.size) });
+    this.#dirty(c);
   }
 
   async #runDevice(c: Campaign, d: Device): Promise<void> {
@@ -728,6 +984,8 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       }
     } catch (e) {
       this.#revoke(d);
+      // Stopping, not cancelling: the device stays as it is, for restore() to take up.
+      if (c.shutdown) return;
       if (!(e instanceof Cancelled)) {
         d.reason = e instanceof Error ? e.message : String(e);
         this.#phase(c, d, 'failed');
@@ -752,7 +1010,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
   }
 
   #checkDone(c: Campaign): void {
-    if (c.finishedAt !== undefined || !c.devices.every((d) => FINAL.has(d.phase))) return;
+    if (c.shutdown || c.finishedAt !== undefined || !c.devices.every((d) => FINAL.has(d.phase))) return;
     c.finishedAt = this.#now();
     if (c.status !== 'cancelled') c.status = 'completed';
     this.#timeline(c, { at: c.finishedAt, event: c.status === 'cancelled' ? 'ended' : 'completed' });
@@ -792,11 +1050,12 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     what: string,
     settling = false,
   ): Promise<DeviceAnswer> {
-    if (c.abort.signal.aborted && !settling) throw new Cancelled();
+    const stop = (): boolean => c.abort.signal.aborted && (!settling || c.shutdown);
+    if (stop()) throw new Cancelled();
     try {
       return await run();
     } catch (e) {
-      if (c.abort.signal.aborted && !settling) throw new Cancelled();
+      if (stop()) throw new Cancelled();
       throw new StepFailure(`${what}: ${e instanceof Error ? e.message : String(e)}`, true);
     }
   }
@@ -822,11 +1081,15 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     const { timeouts } = c.settings;
     const gw = this.#gateway;
     const ep = d.endpoint;
+    // Kept until the device answers: one that is restarting to install is asked again on retry.
+    const resumed = d.resumeFrom;
     d.timings.startedAt ??= this.#now();
     this.#phase(c, d, 'checking');
     let s = await this.#readState(c, d);
     const v = await this.#ask(c, () => gw.read(ep, '/3/0/3', timeouts.request), 'Read /3/0/3');
     const current = v.code === '2.05' ? v.values?.['/3/0/3'] : undefined;
+    delete d.resumeFrom;
+    if (resumed !== undefined && (await this.#settleResumed(c, d, resumed, s, current))) return;
     if (typeof current === 'string') d.previousVersion = current;
     const filter = c.settings.filter;
     if (filter?.currentVersion !== undefined && d.previousVersion !== filter.currentVersion) {
@@ -848,19 +1111,63 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     const choice = this.#choose(c, s);
     d.method = choice.method;
     if (choice.scheme !== undefined) d.scheme = choice.scheme;
+    await this.#watching(c, d, async () => {
+      await this.#deliverPackage(c, d, choice);
+      await this.#install(c, d, true);
+    });
+  }
+
+  /** Runs `step` with /5/0 observed (when the campaign observes and the gateway can). */
+  async #watching(c: Campaign, d: Device, step: () => Promise<void>): Promise<void> {
+    const gw = this.#gateway;
     const stopWatch =
       c.settings.observe && gw.watch
-        ? await gw.watch(ep, '/5/0', () => d.nudge?.(), timeouts.request).catch(() => undefined)
+        ? await gw
+            .watch(d.endpoint, '/5/0', () => d.nudge?.(), c.settings.timeouts.request)
+            .catch(() => undefined)
         : undefined;
     try {
-      await this.#deliver(c, d, choice);
+      await step();
     } finally {
       stopWatch?.();
     }
   }
 
-  /** Downloading to the outcome of the update. */
-  async #deliver(
+  /**
+   * A device restored in the middle of its update (the server restarted): where does it stand?
+   * Settled (true) when the update completed or failed meanwhile, or when it holds the package
+   * (State 2) or installs it (State 3), which goes on from there; false: start over.
+   */
+  async #settleResumed(
+    c: Campaign,
+    d: Device,
+    resumed: DevicePhase,
+    s: FirmwareState,
+    current: unknown,
+  ): Promise<boolean> {
+    const executed = d.timings.executedAt !== undefined;
+    if (executed && s.state === 0 && s.result === 1) {
+      if (typeof current === 'string') d.version = current;
+      d.timings.acceptedAt ??= this.#now();
+      delete d.reason;
+      this.#phase(c, d, 'succeeded');
+      return true;
+    }
+    // A failure after Execute (Idle, or Downloaded with 8) is the update's outcome; 11 is a deferral.
+    if (executed && s.result !== undefined && s.result > 1 && s.result !== 11)
+      throw new StepFailure(resultText(s.result), false, s.result);
+    if (s.state !== 2 && s.state !== 3) return false;
+    await this.#watching(c, d, async () => {
+      d.timings.downloadEndedAt ??= this.#now();
+      if (s.state === 2) this.#phase(c, d, 'downloaded');
+      // Downloaded (told to update before the restart or not): Execute; the device decides anew.
+      await this.#install(c, d, s.state === 2);
+    });
+    return true;
+  }
+
+  /** Downloading until the device says Downloaded (push or pull). */
+  async #deliverPackage(
     c: Campaign,
     d: Device,
     choice: { method: 'push' | 'pull'; scheme?: string },
@@ -917,10 +1224,19 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     this.#revoke(d);
     d.timings.downloadEndedAt = this.#now();
     this.#phase(c, d, 'downloaded');
-    if (c.abort.signal.aborted) throw new Cancelled();
+  }
 
-    await this.#execute(c, d);
-    d.timings.executedAt = this.#now();
+  /** Execute /5/0/2 (when `execute`) and follow the update to its outcome. */
+  async #install(c: Campaign, d: Device, execute: boolean): Promise<void> {
+    const { timeouts } = c.settings;
+    const gw = this.#gateway;
+    const ep = d.endpoint;
+    let s: FirmwareState;
+    if (c.abort.signal.aborted) throw new Cancelled();
+    if (execute) {
+      await this.#execute(c, d);
+      d.timings.executedAt = this.#now();
+    }
     let updateDeadline = this.#now() + timeouts.update;
     let deferredAt: number | undefined;
     let lastExecute = this.#now();
@@ -1078,6 +1394,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
 
   #emitStatus(c: Campaign): void {
     this.#emit(c, { type: 'status', status: c.status });
+    this.#dirty(c, true);
   }
 
   #emit(c: Campaign, e: Pick<CampaignEvent, 'type' | 'status' | 'device'>): void {
@@ -1091,7 +1408,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     try {
       this.emit('event', event);
     } catch (err) {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
+      this.#emitError(err);
     }
   }
 }

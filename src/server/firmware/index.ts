@@ -4,3 +4,4 @@ export * from './download-grants.js';
 export * from './firmware-campaigns.js';
 export * from './firmware-download-service.js';
 export * from './firmware-repository.js';
+export * from './campaign-store.js';
