@@ -1209,7 +1209,16 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     }
     // Downloaded (2) ends the download; Idle (0) with a failure code ends it too.
     for (;;) {
-      s = await this.#readState(c, d);
+      try {
+        s = await this.#readState(c, d);
+      } catch (e) {
+        // No answer (the device restarts, its connection dropped): a pull goes on by itself and
+        // resumes where it stopped, so the token stays valid and the campaign keeps asking until
+        // the download deadline instead of cancelling and starting over.
+        if (!(e instanceof StepFailure) || this.#now() > deadline) throw e;
+        await this.#sleep(c, c.settings.pollInterval, d);
+        continue;
+      }
       if (s.state === 2) break;
       if (s.state === 0 && s.result !== undefined && s.result !== 0)
         throw new StepFailure(
