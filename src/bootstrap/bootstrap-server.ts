@@ -3,6 +3,8 @@ import { PetrelError } from '../errors.js';
 import { BindingError } from '../binding/binding.js';
 import type { DownlinkTarget, ServerBinding, UplinkContext } from '../binding/binding.js';
 import { systemClock } from '../clock.js';
+import { PeerRateLimiter } from '../server/peer-rate-limit.js';
+import type { PeerRateLimitOptions } from '../server/peer-rate-limit.js';
 import type { Clock } from '../clock.js';
 import { createCodecRegistry } from '../content/codec-registry.js';
 import type { CodecRegistry } from '../content/codec-registry.js';
@@ -90,6 +92,8 @@ export interface BootstrapServerOptions {
   readonly maxSessions?: number;
   /** Settings of the built-in CoAP binding. */
   readonly coap?: Record<string, unknown>;
+  /** Requests each peer may send on the CoAP sides; past it 4.29 with Max-Age (docs/security.md). */
+  readonly peerRateLimit?: PeerRateLimitOptions;
   /** Internal errors (a failing store, a codec bug); default: the 'error' event when it has listeners. */
   readonly onError?: (error: unknown) => void;
 }
@@ -257,6 +261,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   readonly codecs: CodecRegistry;
   readonly #options: BootstrapServerOptions;
   readonly #clock: Clock;
+  readonly #peerRateLimit: PeerRateLimiter | undefined;
   readonly #now: () => number;
   readonly #random: RandomSource;
   readonly #security: EndpointSecurityCheck | undefined;
@@ -276,6 +281,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     this.model = options.model ?? createDefaultRegistry();
     this.codecs = createCodecRegistry();
     this.#clock = options.clock ?? systemClock;
+    this.#peerRateLimit = options.peerRateLimit && new PeerRateLimiter(options.peerRateLimit, this.#clock);
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? cryptoRandom;
     // The LwM2M server's ep-vs-identity rule, reused; it reads the registration store only for
@@ -312,6 +318,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
         model: this.model,
         clock: this.#clock,
         random: this.#random,
+        ...(this.#peerRateLimit ? { peerRateLimit: this.#peerRateLimit } : {}),
         ...(this.#options.coap ?? {}),
       });
     }
@@ -345,6 +352,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
         model: this.model,
         clock: this.#clock,
         random: this.#random,
+        ...(this.#peerRateLimit ? { peerRateLimit: this.#peerRateLimit } : {}),
         ...(this.#options.coap ?? {}),
       });
     try {

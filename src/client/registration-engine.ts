@@ -96,7 +96,7 @@ export interface RegistrationFailure {
   readonly message: string;
   /** Clock time (ms). */
   readonly at: number;
-  /** Seconds the server asked to wait (Max-Age of a 5.03); the next attempt waits at least that. */
+  /** Seconds the server asked to wait (Max-Age of a 5.03 or 4.29); the next attempt waits at least that. */
   readonly retryAfter?: number;
 }
 
@@ -725,7 +725,8 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
         entry.skipPid = true;
         continue;
       }
-      if (code.startsWith('4.')) this.#procedureFailed(entry, failure, 'rejected');
+      // 4.29 Too Many Requests (RFC 8516) is a "later", not a refusal: retried after its Max-Age.
+      if (code.startsWith('4.') && code !== '4.29') this.#procedureFailed(entry, failure, 'rejected');
       else this.#attemptFailed(entry, failure);
       return;
     }
@@ -800,7 +801,7 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
     const sequenceRetryCount = Math.max(1, a.sequenceRetryCount ?? REGISTRATION_DEFAULTS.sequenceRetryCount);
     const sequenceDelay = a.sequenceDelay ?? REGISTRATION_DEFAULTS.sequenceDelay;
     if (entry.attempt < retryCount) {
-      // An overloaded server's Max-Age (5.03) stretches the back-off, never shortens it.
+      // An overloaded server's Max-Age (5.03, 4.29) stretches the back-off, never shortens it.
       const delay = Math.max(retryTimer * 2 ** (entry.attempt - 1), failure.retryAfter ?? 0) * 1000;
       entry.attempt++;
       this.#waitThenAttempt(entry, delay, 'waiting-retry');
@@ -923,6 +924,16 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
       return;
     }
     entry.lastError = this.#outcomeFailure('update', outcome);
+    const retryAfter = outcome.kind === 'response' ? outcome.response.retryAfter : undefined;
+    if (retryAfter !== undefined) {
+      // The server is busy (5.03) or this client sends too much (4.29): the registration still
+      // stands, so the Update is sent again after the Max-Age rather than a Register now.
+      entry.timer = this.#after(retryAfter * 1000, () => {
+        entry.timer = undefined;
+        this.#update(entry, opts).catch((e: unknown) => this.emit('error', e));
+      });
+      return;
+    }
     this.#reRegister(entry);
   }
 

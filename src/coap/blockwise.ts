@@ -69,6 +69,11 @@ export interface BlockwiseOptions {
    * leaves the request to reassembly and the handler.
    */
   readonly block1Sink?: Block1SinkProvider;
+  /**
+   * Asked first for every request the handler side receives (each block of a block-wise one): a
+   * response answers the request at once (a rate limit's 4.29), undefined lets it through.
+   */
+  readonly admit?: (peer: Peer, message: CoapMessage) => CoapResponse | undefined;
 }
 
 /**
@@ -244,6 +249,7 @@ export class BlockwiseLayer {
   readonly #random: RandomSource;
   readonly #bert: boolean;
   readonly #block1Sink: Block1SinkProvider | undefined;
+  readonly #admit: BlockwiseOptions['admit'];
   #handler: RequestHandler | undefined;
   /** Block1 reassemblies, oldest first (every block moves its transfer to the end). */
   readonly #uploads = new Map<string, Upload>();
@@ -271,6 +277,7 @@ export class BlockwiseLayer {
     this.#random = options.random ?? cryptoRandom;
     this.#bert = options.bert ?? true;
     this.#block1Sink = options.block1Sink;
+    this.#admit = options.admit;
   }
 
   /**
@@ -502,6 +509,8 @@ export class BlockwiseLayer {
   }
 
   #handle({ peer, message }: IncomingRequest): CoapResponse | Promise<CoapResponse> {
+    const refused = this.#admit?.(peer, message);
+    if (refused) return refused;
     const pk = peerKey(peer);
     if (getOption(message, OptionNumber.BLOCK1) !== undefined) return this.#receiveBlock1(peer, pk, message);
     const b2 = block2(message);

@@ -65,6 +65,8 @@ import { downlinkTarget, hasRegisteredObject, sameIdentity } from './registratio
 import type { Registration } from './registration.js';
 import { RegistrationService } from './registration-service.js';
 import { RegisterAdmission } from './admission.js';
+import { PeerRateLimiter } from './peer-rate-limit.js';
+import type { PeerRateLimitOptions, PeerRateLimitStats } from './peer-rate-limit.js';
 import type { AdmissionOptions, AdmissionRefusal, AdmissionStats } from './admission.js';
 import { RequestQueue } from './request-queue.js';
 
@@ -122,6 +124,11 @@ export interface LwM2mServerOptions {
    * Max-Age, and registered clients keep being served (docs/server.md#overload).
    */
   readonly admission?: AdmissionOptions;
+  /**
+   * Requests each peer may send on the built-in CoAP sides (UDP, DTLS, TCP, TLS), one bucket per
+   * peer shared by the sides: past it, 4.29 Too Many Requests with Max-Age (docs/security.md).
+   */
+  readonly peerRateLimit?: PeerRateLimitOptions;
   /**
    * When start() re-arms the registrations a persistent store holds: 'before-start' (default:
    * start() resolves after) or 'background' (the server serves at once and restores meanwhile;
@@ -361,6 +368,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #timers: TimerQueue;
   readonly #registrations: RegistrationService;
   readonly #admission: RegisterAdmission | undefined;
+  readonly #peerRateLimit: PeerRateLimiter | undefined;
   readonly #profiles: ProfileRegistry;
   readonly #queues = new Map<string, RequestQueue>();
   readonly #observations = new Map<string, Set<Observation>>();
@@ -423,6 +431,14 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#admission = options.admission
       ? new RegisterAdmission(options.admission, this.#clock, this.#random)
       : undefined;
+    this.#peerRateLimit = options.peerRateLimit
+      ? new PeerRateLimiter(options.peerRateLimit, this.#clock)
+      : undefined;
+  }
+
+  /** Requests let through and refused by `peerRateLimit` (undefined without it). */
+  get peerRateLimitStats(): PeerRateLimitStats | undefined {
+    return this.#peerRateLimit?.stats;
   }
 
   /** What the admission limits let through and refused (undefined without `admission`). */
@@ -607,6 +623,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       clock: this.#clock,
       random: this.#random,
       allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
+      ...(this.#peerRateLimit ? { peerRateLimit: this.#peerRateLimit } : {}),
       ...(this.#options.coap ?? {}),
     });
   }

@@ -404,6 +404,34 @@ describe('RegistrationEngine: retries', () => {
     assert.equal(engine.state(1), 'registered');
   });
 
+  it('4.29 Too Many Requests is a "later": a Register is retried after its Max-Age, an Update too, without a Register', async () => {
+    const { clock, net, engine } = setup([account(1, { retryTimer: 10, lifetime: 600 })]);
+    net.reply(1, { code: '4.29', retryAfter: 30 });
+    engine.start();
+    await clock.run(31);
+    assert.equal(engine.state(1), 'registered', 'not rejected');
+    assert.deepEqual(
+      net.of(1).map((s) => [s.t, s.request.kind]),
+      [
+        [0, 'register'],
+        [30, 'register'],
+      ],
+    );
+    net.reply(1, { code: '4.29', retryAfter: 20 });
+    void engine.update(1);
+    await clock.run(25);
+    assert.deepEqual(
+      net.of(1).map((s) => [s.t, s.request.kind]),
+      [
+        [0, 'register'],
+        [30, 'register'],
+        [31, 'update'],
+        [51, 'update'],
+      ],
+    );
+    assert.equal(engine.state(1), 'registered');
+  });
+
   it('a send that throws is a failed attempt, not a crash', async () => {
     const { clock, net, engine } = setup([account(1, { retryTimer: 5 })]);
     net.reply(1, () => {

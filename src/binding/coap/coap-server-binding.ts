@@ -7,7 +7,7 @@ import type {
   OutgoingRequest,
   RequestOptions,
 } from '../../coap/endpoint.js';
-import { getBlock, OptionNumber } from '../../coap/options.js';
+import { getBlock, OptionNumber, OptionsBuilder } from '../../coap/options.js';
 import type { CoapMessage } from '../../coap/message.js';
 import type { CodecRegistry } from '../../content/codec-registry.js';
 import type { ObjectModel } from '../../model/object-definition.js';
@@ -41,6 +41,7 @@ import { bindingError } from './binding-errors.js';
 import { createCoapStack, identityOf } from './coap-stack.js';
 import type { CoapStackOptions } from './coap-stack.js';
 import { errorResponse } from './error-response.js';
+import type { PeerRateLimiter } from '../../server/peer-rate-limit.js';
 import { decodeUplinkRequest, encodeUplinkResponse } from './uplink-codec.js';
 
 export interface CoapServerBindingOptions extends CoapStackOptions {
@@ -48,6 +49,8 @@ export interface CoapServerBindingOptions extends CoapStackOptions {
   readonly model: ObjectModel;
   /** Keep Register parameters the spec does not define instead of answering 4.00. */
   readonly allowUnknownParameters?: boolean;
+  /** Requests per peer (server/peer-rate-limit.ts): past it, 4.29 with Max-Age before any decoding. */
+  readonly peerRateLimit?: PeerRateLimiter;
 }
 
 /** Calls `fn` once with the first message sent (block-wise calls onSent per block). */
@@ -93,7 +96,18 @@ export class CoapServerBinding implements ServerBinding {
     options.channel.onReceive((peer) => {
       for (const listener of this.#activity) listener(peer);
     });
-    ({ endpoint: this.endpoint, blockwise: this.blockwise } = createCoapStack(options));
+    const limiter = options.peerRateLimit;
+    ({ endpoint: this.endpoint, blockwise: this.blockwise } = createCoapStack(
+      limiter
+        ? {
+            ...options,
+            blockwise: {
+              ...options.blockwise,
+              admit: (peer, message) => this.#admit(limiter, peer, message),
+            },
+          }
+        : options,
+    ));
     this.blockwise.onRequest(({ peer, message }) => this.#onRequest(peer, message));
     const channel = options.channel;
     if (isConnectionChannel(channel))
@@ -290,6 +304,28 @@ export class CoapServerBinding implements ServerBinding {
         },
       );
     }
+  }
+
+  /** RFC 8516: 4.29 Too Many Requests, Max-Age = seconds until the peer's next request is taken. */
+  #admit(limiter: PeerRateLimiter, peer: Peer, message: CoapMessage): CoapResponse | undefined {
+    const verdict = limiter.take(peer);
+    if (verdict.allowed) return undefined;
+    const diagnostic = `too many requests from this peer; retry in ${verdict.retryAfter} s`;
+    const refusal: UplinkRefusal = {
+      context: { peer, transport: this.#transport, identity: identityOf(message) },
+      operation: guessOperation(message),
+      code: '4.29',
+      diagnostic,
+    };
+    for (const listener of this.#refused) listener(refusal);
+    return {
+      code: CoapCode.TOO_MANY_REQUESTS,
+      options: new OptionsBuilder()
+        .uint(OptionNumber.CONTENT_FORMAT, 0)
+        .uint(OptionNumber.MAX_AGE, verdict.retryAfter)
+        .build(),
+      payload: new TextEncoder().encode(diagnostic),
+    };
   }
 
   async #onRequest(peer: Peer, message: CoapMessage): Promise<CoapResponse> {

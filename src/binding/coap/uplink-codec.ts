@@ -518,7 +518,8 @@ export function decodeUplinkResponse(
   const base = { code, ...(format === undefined ? {} : { format }) };
   if (!code.startsWith('2.')) {
     const diagnostic = message.payload.length === 0 ? undefined : lenient.decode(message.payload);
-    const maxAge = code === '5.03' ? getUint(message, OptionNumber.MAX_AGE) : undefined;
+    // 5.03 (an overloaded server) and 4.29 (RFC 8516: this peer sends too much) say when to return.
+    const maxAge = code === '5.03' || code === '4.29' ? getUint(message, OptionNumber.MAX_AGE) : undefined;
     return {
       ...base,
       ...(diagnostic === undefined ? {} : { diagnostic }),
