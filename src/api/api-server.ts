@@ -100,9 +100,9 @@ function documentWildcard({ schema, url }: { schema: FastifySchema; url: string 
   };
 }
 
-/** `?token=…` in a logged URL becomes `?token=[redacted]`: request logs must not hold the secret. */
+/** `?token=…` (the API token) and `?t=…` (a firmware download token) in a logged URL become `[redacted]`: request logs must not hold secrets. */
 export function redactToken(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:token|t)=)[^&#]*/gi, '$1[redacted]');
 }
 
 interface LoggedRequest {

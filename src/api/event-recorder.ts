@@ -7,6 +7,7 @@ import type { TagStore } from '../store/tag-store.js';
 import { toApiError } from './api-errors.js';
 import { clientSummary } from './client-summary.js';
 import { recordsToApiJson, roundMs } from './operation-response.js';
+import { redactValues } from './secret-redaction.js';
 
 /** The server events the recorder logs (docs/rest-api.md "Events"). */
 export const RECORDED_EVENT_TYPES = Object.freeze([
@@ -89,7 +90,7 @@ export function valuesData(
   result: ObservationNotification['result'],
   maxValueBytes: number,
 ): Record<string, unknown> {
-  const data = { values: result.values, records: recordsToApiJson(result.records) };
+  const data = { values: redactValues(result.values), records: recordsToApiJson(result.records) };
   const size = Buffer.byteLength(JSON.stringify(data));
   return size <= maxValueBytes ? data : { truncated: true, size };
 }

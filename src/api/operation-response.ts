@@ -4,6 +4,7 @@ import type { RecordsJson } from '../model/records-json.js';
 import { valueToJson } from '../model/value-json.js';
 import type { JsonValue } from '../model/value-json.js';
 import type { OperationResult } from '../server/operation-result.js';
+import { redactRecordValue, redactValues } from './secret-redaction.js';
 
 /** The operation names the API reports (`write-update` is a Write in Partial Update mode). */
 export type ApiOperation =
@@ -63,7 +64,9 @@ export interface OperationResponseJson {
 export function recordsToApiJson(records: readonly LwM2mRecord[]): RecordJson[] {
   return records.map((r) => ({
     path: r.path.toString(),
-    ...(r.value === undefined ? {} : { type: r.value.type, value: valueToJson(r.value) }),
+    ...(r.value === undefined
+      ? {}
+      : { type: r.value.type, value: redactRecordValue(r.path.toString(), valueToJson(r.value)) }),
     ...(r.time === undefined ? {} : { time: r.time }),
   }));
 }
@@ -93,7 +96,7 @@ export function operationResponse(result: OperationResult, context: OperationCon
     success: result.success,
     ...(result.diagnostic === undefined ? {} : { diagnostic: result.diagnostic }),
     ...(result.format === undefined ? {} : { format: result.format }),
-    ...(hasRecords ? { values: result.values, records: recordsToApiJson(result.records) } : {}),
+    ...(hasRecords ? { values: redactValues(result.values), records: recordsToApiJson(result.records) } : {}),
     ...(result.links === undefined ? {} : { links: result.links.map(linkToJson) }),
     ...(result.location === undefined ? {} : { location: result.location }),
     ...(context.observationId === undefined ? {} : { observationId: context.observationId }),
