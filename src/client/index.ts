@@ -13,3 +13,4 @@ export * from './profile-hash.js';
 export * from './request-handler.js';
 export * from './security-credentials.js';
 export * from './firmware/index.js';
+export * from './software/index.js';

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { CoapClientBinding } from '../binding/coap/coap-client-binding.js';
 import { systemClock } from '../clock.js';
 import type { TransmissionParameters } from '../coap/transmission.js';
@@ -85,6 +86,10 @@ import type { CoapPullSession } from './firmware/coap-pull.js';
 import { PullError } from './firmware/pull-transfer.js';
 import { withUpdateDiagnostics } from './firmware/firmware-model.js';
 import { UpdateDiagnosticsInstance } from './firmware/update-diagnostics-instance.js';
+import { FileFirmwareStore } from './firmware/file-firmware-store.js';
+import { SoftwareManagementInstance } from './software/software-management-instance.js';
+import type { SoftwareManagementOptions } from './software/software-management-instance.js';
+import { FileSoftwareStateStore } from './software/software-state-store.js';
 import type { BootstrapAccount, ServerAccount } from './server-account.js';
 
 /**
@@ -258,6 +263,11 @@ export interface LwM2mClientOptions {
    * pushes to /5/0/0 into its store and pulls /5/0/1 URIs over CoAP, CoAP/TCP and HTTP(S).
    */
   readonly firmware?: FirmwareUpdateOptions;
+  /**
+   * Software Management (/9, docs/software-client.md): one /9 instance per software component,
+   * pushes to /9/x/2 streamed like /5/0/0, pulls of /9/x/3 URIs over the /5 schemes.
+   */
+  readonly software?: SoftwareManagementOptions;
 }
 
 export interface LwM2mClientEvents {
@@ -373,6 +383,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly firmware: FirmwareUpdateInstance | undefined;
   /** /33000/0 Petrel Update Diagnostics for /5/0 (with `firmware`). */
   readonly firmwareDiagnostics: UpdateDiagnosticsInstance | undefined;
+  /** The /9 instances by instance id, with the `software` option. */
+  readonly software: ReadonlyMap<number, SoftwareManagementInstance>;
   readonly #options: LwM2mClientOptions;
   /** Source of each /0 and /1 instance a smartcard or the factory provisioned (`/o/i`). */
   readonly #sources = new Map<string, ProvisioningSource>();
@@ -404,6 +416,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #firmwareWriter: number | undefined;
   /** A firmware failure no registered server has been told of yet (reported at the next Register). */
   #firmwareReportPending = false;
+  /** The server that last wrote to /9 (whose /0 credentials protect a coaps:// pull). */
+  #softwareWriter: number | undefined;
 
   constructor(options: LwM2mClientOptions) {
     super();
@@ -429,6 +443,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.firmware = options.firmware && this.#firmwareInstance(options.firmware);
     if (this.firmware) this.tree.addInstance(this.firmware);
     this.firmwareDiagnostics = this.firmware && this.#firmwareDiagnostics(this.firmware);
+    this.software = this.#softwareInstances(options.software);
+    for (const instance of this.software.values()) this.tree.addInstance(instance);
     for (const instance of options.instances ?? []) {
       if (!this.tree.hasObject(instance.objectId)) this.tree.addObject(instance.objectId);
       this.tree.addInstance(instance);
@@ -570,6 +586,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.#binding = binding;
     this.#started = true;
     await this.firmware?.start();
+    for (const instance of this.software.values()) await instance.start();
     this.registration.start();
     this.#scheduleAccountTimeout();
     // Core §6.1.4: with no LwM2M Server account, Client-Initiated Bootstrap.
@@ -592,6 +609,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     await this.registration.stop();
     this.#started = false;
     await this.firmware?.close();
+    for (const instance of this.software.values()) await instance.close();
     this.notifications.close();
     await Promise.all([...this.#opening.values()].map((p) => p.catch(() => undefined)));
     await Promise.all(
@@ -831,8 +849,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       clock: this.#clock,
       random: this.#options.random ?? cryptoRandom,
       ...(this.#options.coap?.transmission ? { transmission: this.#options.coap.transmission } : {}),
-      ...(this.firmware
-        ? { blockwise: { block1Sink: (peer, message, block) => this.#firmwareBlock1(peer, message, block) } }
+      ...(this.firmware || this.software.size > 0
+        ? { blockwise: { block1Sink: (peer, message, block) => this.#packageBlock1(peer, message, block) } }
         : {}),
       isBootstrapServer: (peer) => this.#byPeer.get(peerKey(peer)) === BOOTSTRAP_KEY,
       onError: (e) => this.#error(e),
@@ -851,7 +869,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       now: () => Math.floor(wallClock() / 1000),
       coap: {
         schemes: ['coap:', 'coaps:', 'coap+tcp:', 'coaps+tcp:'],
-        open: (uri) => this.#firmwareCoapSession(uri),
+        open: (uri) => this.#coapPullSession(uri, this.#firmwareWriter),
       },
       onInstalled: (version) => {
         const device = this.tree.instance(3, 0);
@@ -901,46 +919,94 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     }
   }
 
+  // ---- software management (/9) ----
+
+  #softwareInstances(
+    options: SoftwareManagementOptions | undefined,
+  ): Map<number, SoftwareManagementInstance> {
+    const instances = new Map<number, SoftwareManagementInstance>();
+    if (!options) return instances;
+    const wallClock = this.#options.now ?? Date.now;
+    const { packages, directory, verifier, ...common } = options;
+    for (const pkg of packages) {
+      const dir = directory === undefined ? undefined : join(directory, String(pkg.instanceId));
+      const store = pkg.store ?? (dir === undefined ? undefined : new FileFirmwareStore({ directory: dir }));
+      const pkgVerifier = pkg.verifier ?? verifier;
+      instances.set(
+        pkg.instanceId,
+        new SoftwareManagementInstance({
+          ...common,
+          instanceId: pkg.instanceId,
+          ...(store ? { store } : {}),
+          ...(dir === undefined
+            ? {}
+            : { stateStore: new FileSoftwareStateStore(join(dir, 'software-state.json')) }),
+          ...(pkgVerifier ? { verifier: pkgVerifier } : {}),
+          ...(pkg.installed ? { installed: pkg.installed } : {}),
+          clock: this.#clock,
+          now: () => Math.floor(wallClock() / 1000),
+          coap: {
+            schemes: ['coap:', 'coaps:', 'coap+tcp:', 'coaps+tcp:'],
+            open: (uri) => this.#coapPullSession(uri, this.#softwareWriter),
+          },
+          onObjectsChanged: () =>
+            void this.registration.objectsChanged().catch((e: unknown) => this.#error(e)),
+          onError: (e) => this.#error(e),
+        }),
+      );
+    }
+    return instances;
+  }
+
   /**
-   * Block1 Writes of an opaque package to /5/0/0 stream into the /5 instance's store instead of
-   * being reassembled (BlockwiseOptions.block1Sink). The checks the request handler makes for a
-   * Write are made here, on every block: a registered server, W on /5/0.
+   * Block1 Writes of an opaque package to /5/0/0 or /9/x/2 stream into the instance's store
+   * instead of being reassembled (BlockwiseOptions.block1Sink). The checks the request handler
+   * makes for a Write are made here, on every block: a registered server, W on the resource.
    */
-  #firmwareBlock1(
+  #packageBlock1(
     peer: Peer,
     message: CoapMessage,
     block: BlockOption,
   ): Block1Sink | CoapResponse | undefined {
-    const firmware = this.firmware;
-    if (!firmware || (message.code !== CoapCode.PUT && message.code !== CoapCode.POST)) return undefined;
-    if (uriPath(message).join('/') !== '5/0/0') return undefined;
+    if (message.code !== CoapCode.PUT && message.code !== CoapCode.POST) return undefined;
+    const path = uriPath(message);
+    const target =
+      path.join('/') === '5/0/0'
+        ? this.firmware
+        : path.length === 3 && path[0] === '9' && path[2] === '2' && /^\d+$/.test(path[1] ?? '')
+          ? this.software.get(Number(path[1]))
+          : undefined;
+    if (!target) return undefined;
     const format = contentFormat(message);
     if (format !== undefined && format !== 42) return undefined;
     const ssid = this.#byPeer.get(peerKey(peer));
     if (ssid === BOOTSTRAP_KEY) return undefined;
     if (ssid === undefined || this.registration.state(ssid) !== 'registered')
       return errorResponse('4.01', 'not registered with this server');
-    const check = this.access.check(ssid, 'write', LwM2mPath.of(5, 0, 0));
+    const resource = LwM2mPath.of(target.objectId, target.instanceId, target.objectId === 5 ? 0 : 2);
+    const check = this.access.check(ssid, 'write', resource);
     if (!check.ok) return errorResponse(check.code, check.message);
     this.#touched();
-    const sink = firmware.block1Sink(block.num, getUint(message, OptionNumber.SIZE1));
+    if (target.objectId === 9) this.#softwareWriter = ssid;
+    const sink = target.block1Sink(block.num, getUint(message, OptionNumber.SIZE1));
     if (block.num === 0)
       this.emit('request', {
         shortServerId: ssid,
         kind: 'write',
-        path: '/5/0/0',
+        path: resource.toString(),
         code: sink === undefined || 'received' in sink ? '2.31' : formatCode(sink.code),
       });
     return sink;
   }
 
   /**
-   * A CoAP endpoint for a pull from /5/0/1: coap:// goes through the client's own endpoint (its
-   * socket); the other schemes get a session of their own, closed after the download: coaps://
-   * and coaps+tcp:// with the /0 credentials of the server that wrote the URI (Core: the
-   * repository link is protected by them), or of the only server when that is unknown.
+   * A CoAP endpoint for a pull from /5/0/1 or /9/x/3: coap:// goes through the client's own
+   * endpoint (its socket); the other schemes get a session of their own, closed after the
+   * download: coaps:// and coaps+tcp:// with the /0 credentials of the server that wrote the URI
+   * (`writer`; Core: the repository link is protected by them), or of the only server when that
+   * is unknown.
    */
-  async #firmwareCoapSession(uri: URL): Promise<CoapPullSession> {
+  async #coapPullSession(uri: URL, writer: number | undefined): Promise<CoapPullSession> {
     const host = uri.hostname.replace(/^\[(.*)\]$/, '$1');
     const address = isIP(host) ? host : (await lookup(host)).address;
     const secure = uri.protocol === 'coaps:' || uri.protocol === 'coaps+tcp:';
@@ -951,8 +1017,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     if (secure) {
       const accounts = this.accounts();
       const account =
-        accounts.find((a) => a.shortServerId === this.#firmwareWriter) ??
-        (accounts.length === 1 ? accounts[0] : undefined);
+        accounts.find((a) => a.shortServerId === writer) ?? (accounts.length === 1 ? accounts[0] : undefined);
       if (!account) throw new PullError(9, `no server account whose credentials protect ${uri.protocol}//`);
       ssid = account.shortServerId;
       try {
@@ -1576,6 +1641,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     };
     // A pull over coaps:// uses the /0 credentials of the server that wrote the Package URI.
     if (this.firmware && request.kind === 'write' && request.path.objectId === 5) this.#firmwareWriter = ssid;
+    if (this.software.size > 0 && request.kind === 'write' && request.path.objectId === 9)
+      this.#softwareWriter = ssid;
     const answer = await this.#handler.handle(server, request);
     this.emit('request', {
       shortServerId: ssid,
