@@ -65,7 +65,10 @@ export function reachableHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-/** `--firmware-dir`, `--firmware-port`, `--firmware-host`: firmware repository, downloads, campaigns. */
+/**
+ * `--firmware-dir`, `--firmware-port`, `--firmware-coaps-port`, `--firmware-host`: firmware
+ * repository, downloads, campaigns.
+ */
 function firmwareOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -73,6 +76,10 @@ function firmwareOptions(cmd: Command): Command {
       'keep firmware images in <dir> and run the download service and campaigns (/api/firmware; docs/firmware-server.md)',
     )
     .option('--firmware-port <port>', 'UDP port of the firmware download service (coap://…/fw/<id>)', '5685')
+    .option(
+      '--firmware-coaps-port <port>',
+      'also serve firmware downloads over DTLS (coaps://…/fw/<id>) with the coaps:// side’s credentials',
+    )
     .option('--firmware-host <host>', 'host name or address devices reach the download service at');
 }
 
@@ -90,10 +97,22 @@ export function serverCommand(io: CliIo): Command {
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
     const config = resolveServerConfig(cmd, process.env);
-    const fwOpts = cmd.opts<{ firmwareDir?: string; firmwarePort: string; firmwareHost?: string }>();
+    const fwOpts = cmd.opts<{
+      firmwareDir?: string;
+      firmwarePort: string;
+      firmwareCoapsPort?: string;
+      firmwareHost?: string;
+    }>();
     const firmwarePort = Number(fwOpts.firmwarePort);
     if (!Number.isInteger(firmwarePort) || firmwarePort < 0 || firmwarePort > 65535)
       throw new CliError(`--firmware-port ${fwOpts.firmwarePort}: expected 0 .. 65535`);
+    const firmwareCoapsPort =
+      fwOpts.firmwareCoapsPort === undefined ? undefined : Number(fwOpts.firmwareCoapsPort);
+    if (
+      firmwareCoapsPort !== undefined &&
+      (!Number.isInteger(firmwareCoapsPort) || firmwareCoapsPort < 0 || firmwareCoapsPort > 65535)
+    )
+      throw new CliError(`--firmware-coaps-port ${fwOpts.firmwareCoapsPort}: expected 0 .. 65535`);
     for (const warning of serverConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
     const model = createDefaultRegistry();
     for (const dir of config.models) {
@@ -114,7 +133,8 @@ export function serverCommand(io: CliIo): Command {
       config,
       config.coapsPort !== undefined ||
         config.bootstrapCoapsPort !== undefined ||
-        config.tlsPort !== undefined,
+        config.tlsPort !== undefined ||
+        (fwOpts.firmwareDir !== undefined && firmwareCoapsPort !== undefined),
     );
     const stores = await openStoresOrExit(config.store);
     // --mqtt embedded: a broker in this process (aedes, MQTT 3.1.1) for devices on the MQTT binding.
@@ -220,7 +240,7 @@ export function serverCommand(io: CliIo): Command {
     let firmware: (FirmwareApi & { download: FirmwareDownloadService }) | undefined;
     const release = async (): Promise<void> => {
       await fleet?.stop().catch(() => undefined);
-      firmware?.campaigns.close();
+      await firmware?.campaigns.close().catch(() => undefined);
       await firmware?.download.stop().catch(() => undefined);
       await api?.close().catch(() => undefined);
       await bootstrap?.stop();
@@ -247,6 +267,19 @@ export function serverCommand(io: CliIo): Command {
           repository,
           udp: { address: config.address, port: firmwarePort },
           ...(fwOpts.firmwareHost === undefined ? {} : { publicHost: fwOpts.firmwareHost }),
+          // coaps:// with the LwM2M server's own DTLS identity and credential store.
+          ...(firmwareCoapsPort === undefined
+            ? {}
+            : {
+                coaps: {
+                  address: config.address,
+                  port: firmwareCoapsPort,
+                  credentials: stores.credentials,
+                  ...(config.pskHint === undefined ? {} : { hint: config.pskHint }),
+                  ...(dtls?.certificate === undefined ? {} : { certificate: dtls.certificate }),
+                  trustAnchors: dtls?.trustAnchors ?? [],
+                },
+              }),
         });
         const campaigns = new FirmwareCampaigns({
           gateway: serverGateway(server),
@@ -271,6 +304,14 @@ export function serverCommand(io: CliIo): Command {
             directory: fwOpts.firmwareDir,
           },
         );
+        const fws = firmware.download.coapsAddress;
+        if (fws)
+          log('listening', `coaps://${fws.address}:${fws.port}/fw (firmware downloads over DTLS)`, {
+            address: fws.address,
+            port: fws.port,
+            firmware: true,
+            secure: true,
+          });
       }
     } catch (e) {
       await release();

@@ -1,6 +1,7 @@
 // The firmware repository as devices pull from it (/5/0/1, LWM2M-1.2.md §6): a CoAP server of its
 // own answering GET /fw/<image id>?t=<token> with Block2 (RFC 7959), over UDP and optionally TCP
-// (RFC 8323), and the token check the REST API's HTTP download uses too.
+// (RFC 8323) and DTLS (coaps://, the credentials of the LwM2M server's coaps:// side), and the
+// token check the REST API's HTTP download uses too.
 //
 // Blocks are cut from the repository per request: nothing is kept per transfer, so a thousand
 // devices pulling at once cost no memory beyond their requests. (The BlockwiseLayer caches a whole
@@ -14,8 +15,14 @@ import { CoapReliableEndpoint } from '../../coap/reliable-endpoint.js';
 import { OptionNumber, OptionsBuilder, block2, blockSize, uriPath, uriQuery } from '../../coap/options.js';
 import type { RandomSource } from '../../random.js';
 import type { Channel } from '../../transport/channel.js';
+import type { DtlsCommonOptions, DtlsServerOptions } from '../../dtls/dtls-channel.js';
+import type { EcdsaCredentials } from '../../dtls/dtls-credentials.js';
+import type { CredentialStore } from '../../store/credential-store.js';
 import { TcpChannel } from '../../transport/tcp-channel.js';
 import { UdpChannel } from '../../transport/udp-channel.js';
+import { credentialPskLookup } from '../credential-psk-lookup.js';
+import { credentialRawKeyCheck } from '../credential-raw-key-check.js';
+import { devicePeerVerifier } from '../device-peer-verifier.js';
 import type { DownloadGrant } from './download-grants.js';
 import { DownloadGrants } from './download-grants.js';
 import type { FirmwareImageInfo, FirmwareRepository } from './firmware-repository.js';
@@ -54,6 +61,31 @@ export interface FirmwareDownloadServiceEvents {
   error: [error: unknown];
 }
 
+/**
+ * The coaps:// side: DTLS 1.2 with the credentials of the LwM2M server's coaps:// side (the
+ * device's PSK, raw public key or certificate), so a device pulls with the /0 credentials of the
+ * server that wrote the URI (LWM2M-1.2.md §6: the download is protected like the server link).
+ * The download token is checked as on the other sides.
+ */
+export interface DownloadCoapsOptions {
+  /** Where DTLS listens over UDP (`port: 0` picks one; default 0). */
+  readonly address?: string;
+  readonly port?: number;
+  /** Run DTLS over this datagram channel instead of a UDP socket (tests); closed with the service. */
+  readonly channel?: Channel;
+  /** PSKs by identity and known raw public keys: the LwM2M server's credential store. */
+  readonly credentials: CredentialStore;
+  /** PSK identity hint (RFC 4279 §2). */
+  readonly hint?: string;
+  /** The server's P-256 key pair (RPK, or X.509 with a chain) for the ECDHE_ECDSA suites. */
+  readonly certificate?: EcdsaCredentials;
+  /** CAs (DER) of device certificates; without them X.509 devices are refused. */
+  readonly trustAnchors?: readonly Uint8Array[];
+  /** DTLS settings (timing, limits, mtu, Connection ID length, cipher suites). */
+  readonly dtls?: Omit<DtlsCommonOptions, 'channel'> &
+    Pick<DtlsServerOptions, 'connectionIdLength' | 'cipherSuites' | 'cookieRotation'>;
+}
+
 export interface FirmwareDownloadServiceOptions {
   readonly repository: FirmwareRepository;
   /** Where the CoAP/UDP side listens (`port: 0` picks one); `false`: no UDP side. */
@@ -62,6 +94,8 @@ export interface FirmwareDownloadServiceOptions {
   readonly channel?: Channel;
   /** Also serve coap+tcp:// here. */
   readonly tcp?: { readonly address?: string; readonly port?: number };
+  /** Also serve coaps:// (DTLS). */
+  readonly coaps?: DownloadCoapsOptions;
   /**
    * The host devices reach the service at, as it goes into URIs (default: the bound address, or
    * 127.0.0.1 when bound to every interface).
@@ -92,6 +126,7 @@ export class FirmwareDownloadService extends EventEmitter<FirmwareDownloadServic
   readonly #options: FirmwareDownloadServiceOptions;
   #udp: { endpoint: CoapMessaging; channel: Channel; owned: boolean } | undefined;
   #tcp: { endpoint: CoapMessaging; channel: TcpChannel } | undefined;
+  #coaps: { endpoint: CoapMessaging; channel: Channel } | undefined;
   #served = 0;
   /** Base URL of the REST API serving `/api/firmware/images/{id}/content` (set once it listens). */
   httpBase: string | undefined;
@@ -133,17 +168,54 @@ export class FirmwareDownloadService extends EventEmitter<FirmwareDownloadServic
       endpoint.onRequest((r) => this.#handle(r));
       this.#tcp = { endpoint, channel };
     }
+    if (o.coaps) this.#coaps = await this.#coapsSide(o.coaps);
+  }
+
+  async #coapsSide(coaps: DownloadCoapsOptions): Promise<{ endpoint: CoapMessaging; channel: Channel }> {
+    const { DtlsChannel } = await import('../../dtls/dtls-channel.js');
+    const inner =
+      coaps.channel ??
+      (await UdpChannel.open({ address: coaps.address ?? '0.0.0.0', port: coaps.port ?? 0 }));
+    const onError = (e: unknown): void => this.#error(e);
+    const channel = DtlsChannel.server({
+      ...(this.#options.random ? { random: this.#options.random } : {}),
+      ...coaps.dtls,
+      channel: inner,
+      psk: credentialPskLookup(coaps.credentials, onError),
+      ...(coaps.hint === undefined ? {} : { hint: coaps.hint }),
+      ...(coaps.certificate === undefined
+        ? {}
+        : {
+            certificate: coaps.certificate,
+            verifyPeer: devicePeerVerifier(coaps.trustAnchors, {
+              knownRawKey: credentialRawKeyCheck(coaps.credentials, onError),
+            }),
+          }),
+    });
+    channel.onError(onError);
+    const endpoint = new CoapEndpoint({
+      channel,
+      ...(this.#options.random ? { random: this.#options.random } : {}),
+      onError,
+    });
+    endpoint.onRequest((r) => this.#handle(r));
+    return { endpoint, channel };
   }
 
   async stop(): Promise<void> {
     const udp = this.#udp;
     const tcp = this.#tcp;
+    const coaps = this.#coaps;
     this.#udp = undefined;
     this.#tcp = undefined;
+    this.#coaps = undefined;
     await udp?.endpoint.close();
     if (udp?.owned) await udp.channel.close();
     await tcp?.endpoint.close();
     await tcp?.channel.close();
+    // The DTLS channel closes the datagram channel under it.
+    await coaps?.endpoint.close();
+    await coaps?.channel.close();
   }
 
   /** Where the CoAP/UDP side listens. */
@@ -155,11 +227,19 @@ export class FirmwareDownloadService extends EventEmitter<FirmwareDownloadServic
     return this.#tcp?.channel.local;
   }
 
+  /** Where the coaps:// (DTLS) side listens. */
+  get coapsAddress(): { address: string; port: number } | undefined {
+    return this.#coaps?.channel.local;
+  }
+
   /** The schemes this service can put into a URI, in order of preference. */
   schemes(): string[] {
     const out: string[] = [];
     if (this.#udp) out.push('coap');
     if (this.#tcp) out.push('coap+tcp');
+    // After the plain ones: a device that lists coaps in /5/0/8 but has no DTLS credentials for
+    // this host would fail (Update Result 9); a device that wants only coaps lists only it.
+    if (this.#coaps) out.push('coaps');
     const base = this.httpBase;
     if (base !== undefined) out.push(base.startsWith('https:') ? 'https' : 'http');
     return out;
@@ -177,6 +257,7 @@ export class FirmwareDownloadService extends EventEmitter<FirmwareDownloadServic
     };
     if (scheme === 'coap') return coapUri('coap', this.udpAddress);
     if (scheme === 'coap+tcp') return coapUri('coap+tcp', this.tcpAddress);
+    if (scheme === 'coaps') return coapUri('coaps', this.coapsAddress);
     const base = this.httpBase;
     if ((scheme === 'http' || scheme === 'https') && base !== undefined && base.startsWith(`${scheme}:`))
       return `${base.replace(/\/+$/, '')}/api/firmware/images/${imageId}/content?t=${t}`;
