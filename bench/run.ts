@@ -7,6 +7,7 @@ import { runCoapEndpointBench } from './coap-endpoint.js';
 import { runCoapBench } from './coap.js';
 import { runContentBench } from './content.js';
 import { runDtlsBench } from './dtls.js';
+import { runFirmwareBench } from './firmware.js';
 import { runFleetBench } from './fleet.js';
 import { writeMarkdownReport } from './lib/markdown-report.js';
 import { machineDescription } from './lib/report.js';
@@ -22,6 +23,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   bootstrap: runBootstrapBench,
   bindings: runBindingsBench,
   fleet: runFleetBench,
+  firmware: runFirmwareBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
