@@ -5,7 +5,7 @@
 //   (push: Write /5/0/0; pull: Write /5/0/1 with a URI whose scheme it lists in /5/0/8) →
 //   downloaded → updating (Execute /5/0/2; deferred while Update Result is 11) →
 //   succeeded | failed | skipped | cancelled.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { PetrelError } from '../../errors.js';
 import type { TagStore } from '../../store/tag-store.js';
 import type { CampaignGateway, DeviceAnswer } from './campaign-gateway.js';
@@ -301,6 +301,11 @@ interface Device {
   grant?: DownloadGrant;
   /** Ends the current pause between two reads of /5/0 (a notification came). */
   nudge?: () => void;
+  /**
+   * A notification came while no pause ran (over UDP a device's notifications often arrive before
+   * its answer to the Execute): the next pause ends at once instead of waiting a poll interval.
+   */
+  nudged?: boolean;
   /** Restored from the store: the phase it was in when the server stopped. */
   resumeFrom?: DevicePhase;
 }
@@ -412,6 +417,8 @@ class Campaign {
       history: [{ phase: 'queued', at: now }],
     }));
     for (const d of this.devices) this.byEndpoint.set(d.endpoint, d);
+    // Every device in progress waits on the signal: `concurrency` listeners, not a leak.
+    setMaxListeners(0, this.abort.signal);
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 }
@@ -903,6 +910,10 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     const stop = (): boolean => c.abort.signal.aborted && (!settling || c.shutdown);
     return new Promise((resolve, reject) => {
       if (stop()) return reject(new Cancelled());
+      if (d?.nudged) {
+        d.nudged = false;
+        return resolve();
+      }
       const done = (error?: Error): void => {
         clearTimeout(timer);
         c.abort.signal.removeEventListener('abort', onAbort);
@@ -1123,7 +1134,15 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     const stopWatch =
       c.settings.observe && gw.watch
         ? await gw
-            .watch(d.endpoint, '/5/0', () => d.nudge?.(), c.settings.timeouts.request)
+            .watch(
+              d.endpoint,
+              '/5/0',
+              () => {
+                if (d.nudge) d.nudge();
+                else d.nudged = true;
+              },
+              c.settings.timeouts.request,
+            )
             .catch(() => undefined)
         : undefined;
     try {
