@@ -507,3 +507,170 @@ export interface BootstrapTriggerResponse {
   readonly nextPsk?: { readonly identity: string; readonly keyLength: number };
   readonly trigger: BootstrapTriggerExecute;
 }
+
+// ---- Firmware (docs/firmware-server.md; src/server/firmware, mirrored by hand) ----
+
+/** One image in the repository (GET /api/firmware/images). */
+export interface FirmwareImage {
+  /** SHA-256 of the bytes a device downloads, hex. */
+  readonly id: string;
+  readonly size: number;
+  /** `package`: a Petrel package (manifest + image); its manifest's fields follow. */
+  readonly kind: 'plain' | 'package';
+  readonly signed?: boolean;
+  readonly name?: string;
+  readonly version?: string;
+  readonly vendor?: string;
+  readonly deviceClass?: string;
+  readonly minVersion?: string;
+  readonly imageDigest?: string;
+  readonly label?: string;
+  /** Wall-clock ms. */
+  readonly addedAt: number;
+}
+
+export type DevicePhase =
+  | 'queued'
+  | 'waiting'
+  | 'checking'
+  | 'downloading'
+  | 'downloaded'
+  | 'updating'
+  | 'deferred'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
+
+export type CampaignMethod = 'push' | 'pull' | 'auto';
+export type CampaignStatus = 'running' | 'paused' | 'cancelled' | 'completed';
+
+export interface CampaignTargetFilter {
+  readonly endpointPrefix?: string;
+  readonly tags?: readonly string[];
+  /** Only devices whose /3/0/3 is this (others end `skipped`). */
+  readonly currentVersion?: string;
+}
+
+/** The body of POST /api/firmware/campaigns. */
+export interface CampaignSpec {
+  readonly image: string;
+  readonly targets: readonly string[] | CampaignTargetFilter;
+  readonly method?: CampaignMethod;
+  readonly name?: string;
+  readonly concurrency?: number;
+  /** Device starts per second. */
+  readonly rate?: number;
+  readonly retries?: number;
+  readonly retryDelay?: number;
+  readonly pollInterval?: number;
+  readonly observe?: boolean;
+  readonly deferRetry?: number;
+  readonly timeouts?: {
+    readonly request?: number;
+    readonly download?: number;
+    readonly update?: number;
+    readonly wait?: number;
+  };
+}
+
+export interface CampaignSettings {
+  readonly method: CampaignMethod;
+  readonly concurrency: number;
+  readonly rate: number | null;
+  readonly retries: number;
+  readonly retryDelay: number;
+  readonly pollInterval: number;
+  readonly observe: boolean;
+  readonly deferRetry: number;
+  readonly timeouts: {
+    readonly request: number;
+    readonly download: number;
+    readonly update: number;
+    readonly wait: number;
+  };
+  readonly filter?: CampaignTargetFilter;
+}
+
+export interface CampaignTotals {
+  readonly devices: number;
+  readonly phases: Readonly<Record<DevicePhase, number>>;
+  /** Devices in a final phase (succeeded, failed, skipped, cancelled). */
+  readonly finished: number;
+  readonly bytes: number;
+}
+
+/** Wall-clock ms of a device's steps, and the spans between them. */
+export interface DeviceTimings {
+  readonly queuedAt: number;
+  readonly startedAt?: number;
+  readonly downloadStartedAt?: number;
+  readonly downloadEndedAt?: number;
+  readonly executedAt?: number;
+  readonly acceptedAt?: number;
+  readonly finishedAt?: number;
+  readonly downloadMs?: number;
+  readonly acceptanceMs?: number;
+  readonly updateMs?: number;
+}
+
+export interface CampaignDevice {
+  readonly endpoint: string;
+  readonly phase: DevicePhase;
+  readonly method?: 'push' | 'pull';
+  readonly scheme?: string;
+  readonly attempts: number;
+  /** Bytes delivered (push: once the Write completed; pull: as served). */
+  readonly bytes: number;
+  readonly size: number;
+  readonly previousVersion?: string;
+  readonly version?: string;
+  /** The last /5/0/5 Update Result seen. */
+  readonly updateResult?: number;
+  readonly reason?: string;
+  readonly deferrals: number;
+  readonly timings: DeviceTimings;
+  readonly history: readonly { readonly phase: DevicePhase; readonly at: number }[];
+}
+
+export interface CampaignTimelineEntry {
+  readonly at: number;
+  readonly event: 'created' | 'paused' | 'resumed' | 'cancelled' | 'completed' | 'ended' | 'phase';
+  readonly endpoint?: string;
+  readonly phase?: DevicePhase;
+}
+
+/** GET /api/firmware/campaigns (a list of these). */
+export interface CampaignSummary {
+  readonly id: string;
+  readonly name?: string;
+  readonly image: {
+    readonly id: string;
+    readonly size: number;
+    readonly kind: 'plain' | 'package';
+    readonly version?: string;
+  };
+  readonly status: CampaignStatus;
+  readonly createdAt: number;
+  readonly finishedAt?: number;
+  readonly settings: CampaignSettings;
+  readonly totals: CampaignTotals;
+}
+
+/** GET /api/firmware/campaigns/{id}, and the SSE `snapshot`. */
+export interface CampaignReport extends CampaignSummary {
+  readonly devices: readonly CampaignDevice[];
+  readonly timeline: readonly CampaignTimelineEntry[];
+  readonly timelineDropped: number;
+}
+
+/** An SSE `device` or `status` event of GET /api/firmware/campaigns/{id}/events. */
+export interface CampaignEvent {
+  readonly campaign: string;
+  readonly seq: number;
+  readonly at: number;
+  readonly type: 'device' | 'status';
+  readonly status?: CampaignStatus;
+  readonly device?: CampaignDevice;
+  readonly totals: CampaignTotals;
+}

@@ -115,4 +115,49 @@ describe('ApiClient', () => {
     const api = new ApiClient({ getToken: () => 'a b', baseUrl: 'http://h:1' });
     expect(api.eventsUrl({ lastEventId: 7 })).toBe('http://h:1/api/events?lastEventId=7&token=a+b');
   });
+
+  it('firmware: raw uploads, campaign routes, and the progress stream with the bearer header', async () => {
+    const calls: { url: string; method: string; headers: Record<string, string>; body: unknown }[] = [];
+    const api = new ApiClient({
+      getToken: () => 'tok',
+      fetch: ((url: string, init: RequestInit) => {
+        calls.push({
+          url,
+          method: init.method ?? 'GET',
+          headers: init.headers as Record<string, string>,
+          body: init.body,
+        });
+        if (url.endsWith('/events') && url.includes('gone'))
+          return Promise.resolve(
+            new Response('{"code":"NOT_FOUND","message":"no campaign gone"}', { status: 404 }),
+          );
+        if (url.endsWith('/events'))
+          return Promise.resolve(new Response('event: snapshot\ndata: {}\n\n', { status: 200 }));
+        return Promise.resolve(new Response('{}', { status: 200 }));
+      }) as typeof fetch,
+    });
+    const bytes = new Uint8Array([1, 2, 3]).buffer;
+    await api.uploadFirmwareImage(bytes, 'app v1.bin');
+    await api.createFirmwareCampaign({ image: 'ab', targets: ['d'] });
+    await api.campaignAction('c1', 'pause');
+    await api.deleteFirmwareImage('ab');
+    const res = await api.campaignEvents('c1', new AbortController().signal);
+    expect(await res.text()).toBe('event: snapshot\ndata: {}\n\n');
+    await expect(api.campaignEvents('gone', new AbortController().signal)).rejects.toMatchObject({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      'POST /api/firmware/images?label=app+v1.bin',
+      'POST /api/firmware/campaigns',
+      'POST /api/firmware/campaigns/c1/pause',
+      'DELETE /api/firmware/images/ab',
+      'GET /api/firmware/campaigns/c1/events',
+      'GET /api/firmware/campaigns/gone/events',
+    ]);
+    expect(calls[0]!.body).toBe(bytes);
+    expect(calls[0]!.headers['content-type']).toBe('application/octet-stream');
+    expect(calls[1]!.body).toBe('{"image":"ab","targets":["d"]}');
+    expect(calls[4]!.headers).toMatchObject({ accept: 'text/event-stream', authorization: 'Bearer tok' });
+  });
 });

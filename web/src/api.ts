@@ -4,9 +4,13 @@
 import type {
   ApiErrorBody,
   AttributesBody,
+  CampaignReport,
+  CampaignSpec,
+  CampaignSummary,
   ClientDetail,
   ClientPage,
   ClientQuery,
+  FirmwareImage,
   GeneratedKeyPair,
   JsonValue,
   ObjectModelInfo,
@@ -82,22 +86,41 @@ export class ApiClient {
   }
 
   /** One JSON request; resolves with the parsed body of a 2xx answer, else rejects with ApiError. */
-  async request<T>(method: string, url: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  request<T>(method: string, url: string, body?: unknown): Promise<T> {
+    return this.#send<T>(
+      method,
+      url,
+      body === undefined ? undefined : { body: JSON.stringify(body), type: 'application/json' },
+    );
+  }
+
+  /** The answer of one request (auth header set); a network failure becomes ApiError NETWORK. */
+  async #fetch(
+    method: string,
+    url: string,
+    accept: string,
+    body?: { body: BodyInit; type: string },
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     const token = this.#options.getToken();
     if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = body.type;
     const doFetch = this.#options.fetch ?? fetch;
-    let res: Response;
     try {
-      res = await doFetch(`${this.#base}${url}`, {
+      return await doFetch(`${this.#base}${url}`, {
         method,
         headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: body.body }),
+        ...(signal === undefined ? {} : { signal }),
       });
     } catch (e) {
       throw new ApiError(0, 'NETWORK', `API unreachable: ${e instanceof Error ? e.message : String(e)}`);
     }
+  }
+
+  async #send<T>(method: string, url: string, body?: { body: BodyInit; type: string }): Promise<T> {
+    const res = await this.#fetch(method, url, 'application/json', body);
     const text = await res.text();
     let parsed: unknown = undefined;
     if (text !== '') {
@@ -264,6 +287,60 @@ export class ApiClient {
   recentEvents(query: EventQuery = {}): Promise<StoredEvent[]> {
     const q = queryString({ limit: query.limit, endpoint: query.endpoint, types: query.types?.join(',') });
     return this.request('GET', `/api/events/recent${q}`);
+  }
+
+  // ---- firmware (docs/firmware-server.md) ----
+
+  firmwareImages(): Promise<FirmwareImage[]> {
+    return this.request('GET', '/api/firmware/images');
+  }
+
+  /** Adds an image: the raw bytes as application/octet-stream, `label` (the file name) beside them. */
+  uploadFirmwareImage(bytes: Blob | ArrayBuffer, label?: string): Promise<FirmwareImage> {
+    return this.#send('POST', `/api/firmware/images${queryString({ label })}`, {
+      body: bytes,
+      type: 'application/octet-stream',
+    });
+  }
+
+  deleteFirmwareImage(id: string): Promise<void> {
+    return this.request('DELETE', `/api/firmware/images/${encodeURIComponent(id)}`);
+  }
+
+  firmwareCampaigns(): Promise<CampaignSummary[]> {
+    return this.request('GET', '/api/firmware/campaigns');
+  }
+
+  firmwareCampaign(id: string): Promise<CampaignReport> {
+    return this.request('GET', `/api/firmware/campaigns/${encodeURIComponent(id)}`);
+  }
+
+  createFirmwareCampaign(spec: CampaignSpec): Promise<CampaignReport> {
+    return this.request('POST', '/api/firmware/campaigns', spec);
+  }
+
+  campaignAction(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<CampaignReport> {
+    return this.request('POST', `/api/firmware/campaigns/${encodeURIComponent(id)}/${action}`);
+  }
+
+  /**
+   * Opens a campaign's progress stream (text/event-stream). Fetched rather than an EventSource so
+   * the bearer token goes in the header (the route takes no `?token=`); the caller reads the body.
+   */
+  async campaignEvents(id: string, signal: AbortSignal): Promise<Response> {
+    const res = await this.#fetch(
+      'GET',
+      `/api/firmware/campaigns/${encodeURIComponent(id)}/events`,
+      'text/event-stream',
+      undefined,
+      signal,
+    );
+    if (res.status === 401) this.#options.onUnauthorized?.();
+    if (!res.ok) {
+      const body: unknown = await res.json().catch(() => undefined);
+      throw errorFrom(res.status, body);
+    }
+    return res;
   }
 
   /** The SSE URL; EventSource cannot send headers, so the token rides in the query. */

@@ -16,6 +16,8 @@ import { loadToken, saveToken } from '../lib/token-store.js';
 import { BootstrapPage } from './bootstrap-page.js';
 import { ClientList } from './client-list.js';
 import { ClientView } from './client-view.js';
+import { CampaignView } from './campaign-view.js';
+import { FirmwarePage } from './firmware-page.js';
 import { Header } from './header.js';
 import { Link } from './link.js';
 import { SecurityPage } from './security-page.js';
@@ -152,6 +154,8 @@ export function App() {
         {route.page === 'server' && <ServerView />}
         {route.page === 'security' && <SecurityPage />}
         {route.page === 'bootstrap' && <BootstrapPage />}
+        {route.page === 'firmware' && <FirmwarePage />}
+        {route.page === 'campaign' && <CampaignView id={route.id} key={route.id} />}
         {route.page === 'not-found' && (
           <section class="panel">
             <h1>Not found</h1>

@@ -67,6 +67,12 @@ export function Header(props: { route: Route; hasToken: boolean; onForgetToken: 
         <Link to={{ page: 'bootstrap' }} aria-current={page === 'bootstrap' ? 'page' : undefined}>
           Bootstrap
         </Link>
+        <Link
+          to={{ page: 'firmware' }}
+          aria-current={page === 'firmware' || page === 'campaign' ? 'page' : undefined}
+        >
+          Firmware
+        </Link>
       </nav>
       <div class="stats" data-testid="server-stats" aria-live="off">
         {info ? (

@@ -56,3 +56,17 @@ export function codeClass(code: string | undefined): 'ok' | 'warn' | 'err' | 'no
   if (code.startsWith('4.')) return 'warn';
   return 'err';
 }
+
+/** Bytes as `512 B`, `1.5 KiB`, `12.0 MiB`, `1.02 GiB`. */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '–';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}

@@ -6,6 +6,8 @@ export type Route =
   | { readonly page: 'server' }
   | { readonly page: 'security' }
   | { readonly page: 'bootstrap' }
+  | { readonly page: 'firmware' }
+  | { readonly page: 'campaign'; readonly id: string }
   | { readonly page: 'not-found'; readonly path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -14,6 +16,15 @@ export function parseRoute(pathname: string): Route {
   if (path === '/server') return { page: 'server' };
   if (path === '/security') return { page: 'security' };
   if (path === '/bootstrap') return { page: 'bootstrap' };
+  if (path === '/firmware') return { page: 'firmware' };
+  const c = /^\/firmware\/campaigns\/([^/]+)$/.exec(path);
+  if (c) {
+    try {
+      return { page: 'campaign', id: decodeURIComponent(c[1]!) };
+    } catch {
+      return { page: 'not-found', path };
+    }
+  }
   const m = /^\/clients\/([^/]+)$/.exec(path);
   if (m) {
     try {
@@ -37,6 +48,10 @@ export function routeHref(route: Route): string {
       return '/security';
     case 'bootstrap':
       return '/bootstrap';
+    case 'firmware':
+      return '/firmware';
+    case 'campaign':
+      return `/firmware/campaigns/${encodeURIComponent(route.id)}`;
     case 'not-found':
       return route.path;
   }

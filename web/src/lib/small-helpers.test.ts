@@ -67,6 +67,9 @@ describe('routes', () => {
       { page: 'server' },
       { page: 'security' },
       { page: 'client', endpoint: 'urn:imei:1/2 3' },
+      { page: 'firmware' },
+      { page: 'campaign', id: 'c1-mih3k2' },
+      { page: 'campaign', id: 'a/b c' },
     ] as const)
       expect(parseRoute(routeHref(route))).toEqual(route);
     expect(parseRoute('/clients/')).toEqual({ page: 'clients' });
