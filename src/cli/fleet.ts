@@ -5,15 +5,13 @@ import type { LwM2mVersion } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
 import { UdpChannel } from '../transport/udp-channel.js';
-import {
-  SIMULATED_SSID,
-  SimulatedDevice,
-  bindAddressFor,
-  createSimulatedClient,
-  createSimulatorModel,
-} from './simulated-device.js';
+import { DEFAULT_OBJECT_SET, FleetSensors, createFleetClient, defaultAddresses } from './fleet-device.js';
+import type { FleetObjectSet } from './fleet-device.js';
+import { LatencyHistogram } from './fleet-histogram.js';
+import type { HistogramSnapshot } from './fleet-histogram.js';
+import { SIMULATED_SSID, SimulatedDevice, createSimulatorModel } from './simulated-device.js';
 
-/** The most devices one fleet runs (each has its own UDP socket, so the file limit matters too). */
+/** The most devices one fleet runs (each has its own UDP socket, so the file limit matters too: see fleet-load.ts). */
 export const FLEET_MAX_COUNT = 100_000;
 export const FLEET_DEFAULTS = Object.freeze({
   server: 'coap://127.0.0.1:5683',
@@ -26,6 +24,8 @@ export const FLEET_DEFAULTS = Object.freeze({
 });
 /** Devices started in one go when the rate is unlimited, before yielding to the event loop. */
 const BURST = 64;
+/** Devices starting (socket, client start) at once. */
+const STARTING_AT_ONCE = 32;
 /** De-registrations in flight at once during stop(). */
 const STOP_CONCURRENCY = 1000;
 /** Distinct failure reasons remembered per code (the rest are only counted). */
@@ -57,8 +57,22 @@ export interface FleetOptions {
   readonly rate?: number;
   /** Seconds between sensor measurements; default 10. */
   readonly interval?: number;
-  /** Local IP address each device's socket binds (port 0); default every interface of the server's family. */
+  /** Local IP address each device's socket binds (port 0); wins over `addresses`. */
   readonly address?: string;
+  /**
+   * Local IP addresses the devices' sockets bind, device i the ((i - 1) mod n)th, each on a free
+   * port. Default defaultAddresses(server): 127.0.0.1..127.0.0.254 for a server on IPv4 loopback
+   * (on Linux), else every interface of the server's family.
+   */
+  readonly addresses?: readonly string[];
+  /** The objects of each device besides /0, /1, /3; default /4, /6, one 3303. */
+  readonly objects?: FleetObjectSet;
+  /** Index of the first device (default 1): the processes of one fleet number theirs apart. */
+  readonly firstIndex?: number;
+  /** Digits the index in endpoint names is padded to; default those of firstIndex + count - 1. */
+  readonly nameWidth?: number;
+  /** Called with each device's client before it starts (to listen to its events). */
+  readonly onClient?: (device: FleetDevice, client: LwM2mClient) => void;
   /** Called whenever a device gets its first outcome (or cannot start). */
   readonly onProgress?: (progress: FleetProgress) => void;
   /** Stops starting devices and resolves startFleet() at once; stop() the fleet afterwards. */
@@ -81,7 +95,7 @@ export interface FleetFailure {
 }
 
 export interface FleetDevice {
-  /** From 1. */
+  /** From 1 (firstIndex). */
   readonly index: number;
   readonly endpoint: string;
   readonly simulation: SimulatedDevice;
@@ -141,6 +155,8 @@ export interface Fleet {
   readonly registered: number;
   /** The registration phase, as startFleet() resolved. */
   readonly summary: FleetSummary;
+  /** The first Register latencies of the registration phase (to merge across processes). */
+  readonly registerLatency: HistogramSnapshot;
   /**
    * Stops the measurements, de-registers every device (at most `timeoutMs`, default 10 s, then
    * the sockets close anyway) and closes the sockets. Idempotent.
@@ -157,7 +173,9 @@ interface Resolved {
   readonly queueMode: boolean;
   readonly rate: number;
   readonly interval: number;
-  readonly address: string;
+  readonly addresses: readonly string[];
+  readonly objects: FleetObjectSet;
+  readonly firstIndex: number;
 }
 
 /** Checks a coap:// server URI; the message says what is wrong, or undefined when it is fine. */
@@ -190,13 +208,19 @@ function resolveOptions(o: FleetOptions): Resolved {
   const interval = o.interval ?? FLEET_DEFAULTS.interval;
   if (!(Number.isFinite(interval) && interval >= 0.01))
     throw new FleetError(`interval: expected seconds >= 0.01, got ${interval}`);
-  const address = o.address ?? bindAddressFor(server);
-  if (isIP(address) === 0) throw new FleetError(`address: expected an IP address, got "${address}"`);
+  const addresses = o.address !== undefined ? [o.address] : (o.addresses ?? defaultAddresses(server));
+  if (addresses.length === 0) throw new FleetError('addresses: expected at least one IP address');
   const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) !== 0 && isIP(host) !== isIP(address))
-    throw new FleetError(`address: ${address} cannot reach ${host} (another IP version)`);
+  for (const address of addresses) {
+    if (isIP(address) === 0) throw new FleetError(`address: expected an IP address, got "${address}"`);
+    if (isIP(host) !== 0 && isIP(host) !== isIP(address))
+      throw new FleetError(`address: ${address} cannot reach ${host} (another IP version)`);
+  }
+  const firstIndex = o.firstIndex ?? 1;
+  if (!isWhole(firstIndex, 1, FLEET_MAX_COUNT))
+    throw new FleetError(`firstIndex: expected a whole number 1..${FLEET_MAX_COUNT}, got ${firstIndex}`);
   const prefix = o.prefix ?? FLEET_DEFAULTS.prefix;
-  const width = String(o.count).length;
+  const width = o.nameWidth ?? String(firstIndex + o.count - 1).length;
   return {
     count: o.count,
     server,
@@ -206,8 +230,15 @@ function resolveOptions(o: FleetOptions): Resolved {
     queueMode: o.queueMode === true,
     rate,
     interval,
-    address,
+    addresses,
+    objects: o.objects ?? DEFAULT_OBJECT_SET,
+    firstIndex,
   };
+}
+
+/** Throws FleetError when startFleet() would refuse `options` (checked before forking workers). */
+export function checkFleetOptions(options: FleetOptions): void {
+  resolveOptions(options);
 }
 
 /** Nearest-rank percentile of ascending `sorted` (non-empty). */
@@ -226,6 +257,7 @@ class Member implements FleetDevice {
   failure: FleetFailure | undefined;
   client: LwM2mClient | undefined;
   channel: UdpChannel | undefined;
+  sensors: FleetSensors | undefined;
   stopping = false;
 
   constructor(
@@ -248,6 +280,7 @@ class Launch {
   readonly #random: RandomSource;
   readonly #model = createSimulatorModel();
   readonly #startedAt = performance.now();
+  readonly latency = new LatencyHistogram();
   #registered = 0;
   #failed = 0;
   #launching = true;
@@ -290,10 +323,7 @@ class Launch {
 
   summary(aborted: boolean): FleetSummary {
     const elapsedMs = performance.now() - this.#startedAt;
-    const latencies = this.members
-      .filter((m) => m.latencyMs !== undefined)
-      .map((m) => m.latencyMs!)
-      .sort((a, b) => a - b);
+    const latency = this.latency.summary();
     const failures = [...this.#failures]
       .map(([code, f]) => ({ code, count: f.count, reasons: [...f.reasons] }))
       .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
@@ -306,14 +336,7 @@ class Launch {
       failures,
       elapsedMs: round(elapsedMs, 1),
       registrationsPerSecond: elapsedMs > 0 ? round((this.#registered * 1000) / elapsedMs, 1) : 0,
-      latencyMs:
-        latencies.length === 0
-          ? undefined
-          : {
-              p50: round(percentile(latencies, 0.5), 2),
-              p99: round(percentile(latencies, 0.99), 2),
-              max: round(latencies[latencies.length - 1]!, 2),
-            },
+      latencyMs: latency === undefined ? undefined : { p50: latency.p50, p99: latency.p99, max: latency.max },
       aborted,
     };
   }
@@ -321,15 +344,21 @@ class Launch {
   async #launchAll(): Promise<void> {
     const { count, rate } = this.#o;
     const interval = rate > 0 ? 1000 / rate : 0;
+    // Starting a device waits on its socket and its client's start: several start at once, so
+    // the rate is not bounded by one start's latency.
+    const starting = new Set<Promise<void>>();
     for (let i = 0; i < count; i++) {
-      if (this.#stopped()) return;
+      if (this.#stopped()) break;
       if (interval > 0) {
         const wait = this.#startedAt + i * interval - performance.now();
         if (wait >= 1) await sleep(wait);
       } else if (i % BURST === BURST - 1) await new Promise((resolve) => setImmediate(resolve));
-      if (this.#stopped()) return;
-      await this.#launch(i + 1);
+      if (this.#stopped()) break;
+      const p: Promise<void> = this.#launch(this.#o.firstIndex + i).finally(() => starting.delete(p));
+      starting.add(p);
+      if (starting.size >= STARTING_AT_ONCE) await Promise.race(starting);
     }
+    await Promise.all(starting);
   }
 
   #stopped(): boolean {
@@ -351,8 +380,9 @@ class Launch {
     });
     const member = new Member(index, o.endpointName(index), simulation);
     this.members.push(member);
+    const address = o.addresses[(index - 1) % o.addresses.length]!;
     try {
-      member.channel = await UdpChannel.open({ address: o.address, port: 0 });
+      member.channel = await UdpChannel.open({ address, port: 0 });
     } catch (e) {
       this.#outcome(member, { code: 'socket', reason: errorText(e) });
       return;
@@ -362,14 +392,16 @@ class Launch {
       return;
     }
     let client: LwM2mClient;
+    if (o.objects.temperatures > 1) member.sensors = new FleetSensors(o.objects.temperatures - 1, r);
     try {
-      client = createSimulatedClient(simulation, {
+      client = createFleetClient(simulation, member.sensors, {
         endpoint: member.endpoint,
         server: o.server,
         channel: member.channel,
         lifetime: o.lifetime,
         lwm2mVersion: o.lwm2mVersion,
         queueMode: o.queueMode,
+        objects: o.objects,
         random: r,
       });
     } catch (e) {
@@ -393,6 +425,7 @@ class Launch {
     };
     client.registration.on('attempt-failed', fail);
     client.registration.on('failed', fail);
+    this.#options.onClient?.(member, client);
     try {
       await client.start();
     } catch (e) {
@@ -409,12 +442,14 @@ class Launch {
     }
     // Measurements start at a random point of the first interval, so a fleet does not tick in step.
     simulation.startWith(client, r.next() * o.interval * 1000);
+    member.sensors?.start(o.interval * 1000, r.next() * o.interval * 1000);
   }
 
   #outcome(member: Member, failure: FleetFailure | undefined): void {
     if (failure === undefined) {
       member.outcome = 'registered';
       this.#registered++;
+      if (member.latencyMs !== undefined) this.latency.record(member.latencyMs);
     } else {
       member.outcome = 'failed';
       member.failure = failure;
@@ -451,7 +486,10 @@ async function stopFleet(launch: Launch, timeoutMs: number): Promise<FleetStopRe
   const startedAt = performance.now();
   launch.close();
   const members = launch.members;
-  for (const m of members) m.simulation.stop();
+  for (const m of members) {
+    m.simulation.stop();
+    m.sensors?.stop();
+  }
   const registered = members.filter((m) => m.registered);
   let deregistered = 0;
   for (const m of registered) m.client?.once('deregistered', () => deregistered++);
@@ -491,6 +529,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return launch.members.reduce((n, m) => n + (m.registered ? 1 : 0), 0);
     },
     summary,
+    registerLatency: launch.latency.snapshot(),
     stop(stopOptions = {}) {
       stopping ??= stopFleet(launch, stopOptions.timeoutMs ?? FLEET_DEFAULTS.stopTimeoutMs);
       return stopping;
