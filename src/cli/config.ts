@@ -56,6 +56,10 @@ export interface ServerSettings {
   /** Folders of DDF XML files. */
   readonly models: readonly string[];
   readonly lifetimeGrace: number;
+  /** Requests per second each device (address and port) may send; 0 = no limit (docs/security.md). */
+  readonly peerRate: number;
+  /** Requests a device may send in one burst; undefined = twice peerRate. */
+  readonly peerBurst: number | undefined;
   readonly json: boolean;
   /** Bearer token the HTTP API requires; undefined = none. */
   readonly token: string | undefined;
@@ -223,6 +227,17 @@ const folder = textual('a folder path', (t) => (t === '' ? undefined : t), {
 const file = textual('a file path', (t) => (t === '' ? undefined : t), {
   paths: (v, resolve) => resolve(v),
 });
+/** A rate: a number of at least 0, decimals allowed (0.5 = one every two seconds). */
+const rate = textual(
+  'a number of requests per second, 0 or more (e.g. 50 or 0.5)',
+  (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 1_000_000 ? Number(t) : undefined),
+  { numeric: true },
+);
+const burst = textual(
+  'a whole number of requests, 1 or more',
+  (t) => (/^[0-9]+$/.test(t) && Number(t) >= 1 && Number(t) <= 1_000_000 ? Number(t) : undefined),
+  { numeric: true },
+);
 const cidLength = textual('a Connection ID length 0..32', wholeNumber(32), { numeric: true });
 
 /** A comma-separated list in text; an array of strings (or one comma-separated string) in JSON. */
@@ -282,6 +297,8 @@ const KINDS: Kinds = {
   store,
   models: list(folder),
   lifetimeGrace: seconds,
+  peerRate: rate,
+  peerBurst: burst,
   json: flag,
   token,
   cors: list(origin),
@@ -329,6 +346,9 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
   store: 'sqlite:./data/petrel.db',
   models: [],
   lifetimeGrace: 0,
+  // A device sends a few requests a minute; 50/s with a burst of 100 only stops one gone wrong.
+  peerRate: 50,
+  peerBurst: undefined,
   json: false,
   token: undefined,
   cors: [],
@@ -597,6 +617,11 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
     store: ['<store>', 'memory, sqlite:<file> or redis://host:port (default sqlite:./data/petrel.db)'],
     models: ['<dir>', 'folder of OMA DDF XML object definitions to add (repeatable)'],
     lifetimeGrace: ['<seconds>', 'extra seconds before a registration expires (default 0)'],
+    peerRate: [
+      '<per-second>',
+      'requests each device (address and port) may send per second, past it 4.29 (default 50; 0 = no limit)',
+    ],
+    peerBurst: ['<requests>', 'requests a device may send in one burst (default twice --peer-rate)'],
     json: ['', 'log one JSON object per line instead of text'],
     token: ['<token>', 'bearer token the HTTP API requires (the variable keeps it out of ps)'],
     cors: ['<origins>', "origins allowed to call the API from a browser, comma separated, or '*'"],

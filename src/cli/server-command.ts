@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -31,6 +32,7 @@ import { watchCredentialWrites } from '../server/psk-cache.js';
 import { startEmbeddedBroker } from '../binding/mqtt/embedded-broker.js';
 import type { FirmwareApi } from '../api/firmware-routes.js';
 import { serverGateway } from '../server/firmware/campaign-gateway.js';
+import { DirectoryCampaignStore } from '../server/firmware/campaign-store.js';
 import { FirmwareCampaigns } from '../server/firmware/firmware-campaigns.js';
 import { FirmwareDownloadService } from '../server/firmware/firmware-download-service.js';
 import { DirectoryFirmwareRepository } from '../server/firmware/firmware-repository.js';
@@ -155,6 +157,14 @@ export function serverCommand(io: CliIo): Command {
       udp: { address: config.address, port: config.coapPort },
       model,
       lifetimeGrace: config.lifetimeGrace,
+      ...(config.peerRate > 0
+        ? {
+            peerRateLimit: {
+              rate: config.peerRate,
+              ...(config.peerBurst === undefined ? {} : { burst: config.peerBurst }),
+            },
+          }
+        : {}),
       store: stores.registrations,
       observationStore: stores.observations,
       // A server restarting on a million stored registrations serves at once (docs/server.md).
@@ -281,11 +291,16 @@ export function serverCommand(io: CliIo): Command {
                 },
               }),
         });
+        // Campaigns are kept beside the images and go on after a restart (docs/firmware-server.md).
         const campaigns = new FirmwareCampaigns({
           gateway: serverGateway(server),
           repository,
           download,
           tags: stores.tags,
+          store: new DirectoryCampaignStore(join(fwOpts.firmwareDir, 'campaigns'), {
+            onSkip: (file, reason) =>
+              io.stderr(`petrel: warning: campaign file ${file} skipped: ${reason}\n`),
+          }),
         });
         firmware = { repository, download, campaigns };
         await download.start();
@@ -312,6 +327,21 @@ export function serverCommand(io: CliIo): Command {
             firmware: true,
             secure: true,
           });
+        // After the registrations: a device of a restored campaign is found registered, not waited for.
+        const campaigns = firmware.campaigns;
+        void server.restored
+          .then(() => campaigns.restore())
+          .then((restored) => {
+            const open = restored.filter((c) => c.status === 'running' || c.status === 'paused');
+            if (restored.length > 0)
+              log('campaigns', `${restored.length} firmware campaigns restored, ${open.length} going on`, {
+                restored: restored.length,
+                open: open.length,
+              });
+          })
+          .catch((e: unknown) =>
+            io.stderr(`petrel: cannot restore firmware campaigns: ${(e as Error).message}\n`),
+          );
       }
     } catch (e) {
       await release();
