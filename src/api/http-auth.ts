@@ -2,6 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './api-errors.js';
 
+/** Server-sent event streams, which browsers open with EventSource (no headers): `?token=` too. */
+const SSE_PATHS: ReadonlySet<string> = new Set(['/api/events', '/api/firmware/campaigns/:id/events']);
+
 /** Routes open without a token: the API's description, so a person can find out how to use it. */
 export function isOpenPath(path: string): boolean {
   if (path !== '/api' && !path.startsWith('/api/')) return true; // the web UI's static files
@@ -37,15 +40,15 @@ export function routePath(request: Pick<FastifyRequest, 'url' | 'routeOptions'>)
 }
 
 /**
- * Requires the bearer token on every /api route except the open ones. The SSE route also takes
- * `?token=`, since EventSource cannot set headers. CORS preflights carry no credentials.
+ * Requires the bearer token on every /api route except the open ones. The SSE routes also take
+ * `?token=`, since EventSource cannot set headers (request logs redact it). CORS preflights carry no credentials.
  */
 export function installTokenAuth(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (request, reply) => {
     const path = routePath(request);
     if (request.method === 'OPTIONS' || isOpenPath(path)) return;
     let given = bearerToken(request.headers.authorization);
-    if (given === undefined && path === '/api/events') {
+    if (given === undefined && SSE_PATHS.has(path)) {
       const q = request.url.indexOf('?');
       given = (q < 0 ? null : new URLSearchParams(request.url.slice(q + 1)).get('token')) ?? undefined;
     }

@@ -60,7 +60,7 @@ describe('/api/firmware', () => {
     download.httpBase = base;
   });
   after(async () => {
-    campaigns.close();
+    await campaigns.close();
     await app.close();
     await download.stop();
     await rig.close();
@@ -168,6 +168,16 @@ describe('/api/firmware', () => {
       ['status', 'completed', 1],
     );
     assert.ok(events.some((e) => e.event === 'device' && e.data.device.phase === 'downloading'));
+    // Byte progress of the pull comes as it is served (throttled), ending with the whole image.
+    assert.ok(
+      events.some(
+        (e) =>
+          e.event === 'device' &&
+          e.data.device.phase === 'downloading' &&
+          e.data.device.bytes === e.data.device.size,
+      ),
+      'a progress event with every byte served',
+    );
 
     const report = await json(`/api/firmware/campaigns/${cid}`);
     const device = report.json.devices[0];
@@ -237,7 +247,7 @@ describe('/api/firmware behind an API token', () => {
     });
     t.after(async () => {
       await app.close();
-      campaigns.close();
+      await campaigns.close();
       await download.stop();
       await rig.close();
     });
@@ -257,5 +267,14 @@ describe('/api/firmware behind an API token', () => {
       headers: { authorization: 'Bearer operator-secret' },
     });
     assert.equal(listed.statusCode, 200);
+    // A campaign's event stream takes ?token= (EventSource sets no header); other routes do not.
+    const stream = (q: string) => app.inject({ url: `/api/firmware/campaigns/c9-none/events${q}` });
+    assert.equal((await stream('?token=operator-secret')).statusCode, 404, 'past the auth: no such campaign');
+    assert.equal((await stream('?token=wrong')).statusCode, 401);
+    assert.equal((await stream('')).statusCode, 401);
+    assert.equal(
+      (await app.inject({ url: '/api/firmware/campaigns?token=operator-secret' })).statusCode,
+      401,
+    );
   });
 });

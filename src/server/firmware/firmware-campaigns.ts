@@ -252,6 +252,8 @@ const resultText = (r: number): string => `Update Result ${r}: ${UPDATE_RESULT_T
 /** Update Results after which another attempt may succeed. */
 const RETRYABLE_RESULTS: ReadonlySet<number> = new Set([3, 4]);
 const MAX_HISTORY = 64;
+/** Least ms between two byte-progress events of one device. */
+const PROGRESS_INTERVAL = 1000;
 
 class Cancelled extends Error {}
 
@@ -308,6 +310,8 @@ interface Device {
   nudged?: boolean;
   /** Restored from the store: the phase it was in when the server stopped. */
   resumeFrom?: DevicePhase;
+  /** When a progress event for its bytes was last sent. */
+  progressAt?: number;
 }
 
 interface FirmwareState {
@@ -556,7 +560,14 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     });
     const onProgress = (p: { grant: DownloadGrant; offset: number }): void => {
       const hit = this.#byToken.get(p.grant.token);
-      if (hit && p.offset > hit.device.bytes) hit.device.bytes = p.offset;
+      if (!hit || p.offset <= hit.device.bytes) return;
+      const d = hit.device;
+      d.bytes = p.offset;
+      // A pull's bytes as they are served, at most once a second per device (for progress bars).
+      const now = this.#now();
+      if (now - (d.progressAt ?? 0) < PROGRESS_INTERVAL && p.offset < hit.campaign.image.size) return;
+      d.progressAt = now;
+      this.#emit(hit.campaign, { type: 'device', device: deviceReport(d, hit.campaign.image.size) });
     };
     this.#download?.on('progress', onProgress);
     this.#offProgress = () => this.#download?.off('progress', onProgress);

@@ -21,7 +21,7 @@ async function rig(tags?: MemoryTagStore) {
     campaigns,
     info,
     close: () => {
-      campaigns.close();
+      void campaigns.close();
       gateway.close();
     },
   };

@@ -139,7 +139,7 @@ export async function startFleet(serverOptions: Partial<LwM2mServerOptions> = {}
       return client;
     },
     async close() {
-      campaigns.close();
+      void campaigns.close();
       for (const c of clients.values()) await c.stop().catch(() => undefined);
       await download.stop();
       await server.stop();
