@@ -139,7 +139,7 @@ export async function startFleet(serverOptions: Partial<LwM2mServerOptions> = {}
       return client;
     },
     async close() {
-      void campaigns.close();
+      await campaigns.close();
       for (const c of clients.values()) await c.stop().catch(() => undefined);
       await download.stop();
       await server.stop();
