@@ -7,6 +7,8 @@ import { buildPackage, inspectPackage, type PackageInspection } from '../firmwar
 import { packageVerifier } from '../firmware/package-verifier.js';
 import { CliError, type CliIo } from './io.js';
 import { readP256PrivateKey, readPublicKey } from './key-files.js';
+import { failedDevices, watchCampaign, watchView } from './campaign-watch.js';
+import type { WatchedCampaign } from './campaign-watch.js';
 
 const CHUNK_BYTES = 64 * 1024;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -445,7 +447,8 @@ function campaignCommand(io: CliIo): Command {
       .option('--name <name>', 'a name for the campaign')
       .option('--concurrency <n>', 'devices in progress at once (default 10)')
       .option('--rate <n>', 'device starts per second')
-      .option('--retries <n>', 'retries of failures that may pass (default 2)'),
+      .option('--retries <n>', 'retries of failures that may pass (default 2)')
+      .option('--watch', 'then show its progress until it ends (as `campaign watch`)'),
   ).action(
     async (
       opts: ApiOptions & {
@@ -460,6 +463,7 @@ function campaignCommand(io: CliIo): Command {
         concurrency?: string;
         rate?: string;
         retries?: string;
+        watch?: boolean;
       },
     ) => {
       if ((opts.image === undefined) === (opts.imageFile === undefined))
@@ -499,7 +503,12 @@ function campaignCommand(io: CliIo): Command {
         ...(opts.name === undefined ? {} : { name: opts.name }),
         ...Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined)),
       };
-      print(opts, await callApi(opts, 'POST', '/api/firmware/campaigns', { json: body }));
+      const created = (await callApi(opts, 'POST', '/api/firmware/campaigns', {
+        json: body,
+      })) as CampaignView;
+      if (opts.watch !== true) return print(opts, created);
+      if (opts.json !== true) io.stderr(`campaign ${created.id} created\n`);
+      await watch(created.id, opts);
     },
   );
 
@@ -514,6 +523,28 @@ function campaignCommand(io: CliIo): Command {
     const all = (await callApi(opts, 'GET', '/api/firmware/campaigns')) as CampaignView[];
     io.stdout(opts.json === true ? `${JSON.stringify(all, null, 2)}\n` : all.map(campaignText).join(''));
   });
+
+  /** Progress until the campaign ends; the final report; exit 1 when a device failed. */
+  const watch = async (id: string, opts: ApiOptions & { interval?: string }): Promise<void> => {
+    const intervalMs = intOption('interval', opts.interval) ?? 1000;
+    const path = `/api/firmware/campaigns/${encodeURIComponent(id)}`;
+    const last = await watchCampaign(
+      () => callApi(opts, 'GET', path) as Promise<WatchedCampaign>,
+      watchView(io, opts.json === true),
+      { intervalMs: Math.max(100, intervalMs) },
+    );
+    if (opts.json !== true) io.stdout(campaignText(last as unknown as CampaignView));
+    const failed = failedDevices(last);
+    if (failed > 0) throw new CliError(`${failed} of ${last.totals.devices} devices failed`, 1);
+  };
+
+  withApi(
+    campaign
+      .command('watch')
+      .description('show a campaign with progress bars until it ends (exit 1 when a device failed)')
+      .argument('<id>', 'the campaign')
+      .option('--interval <ms>', 'between two reads of the campaign (default 1000)'),
+  ).action(watch);
 
   for (const [action, what] of [
     ['pause', 'start no more devices (those under way go on)'],

@@ -143,6 +143,14 @@ describe('petrel server keeps firmware campaigns across a restart', { timeout: 9
         ],
       );
       assert.deepEqual(installs.sort(), ['restart-a', 'restart-b'], 'each device updated once');
+      // `campaign watch` of an ended campaign: its last state and report, exit 0 (none failed).
+      const w = cliIo();
+      assert.equal(await runCli(['firmware', 'campaign', 'watch', id, '--api', p2.api], w.io), 0, w.err());
+      assert.match(
+        w.out(),
+        new RegExp(`^${id} completed: 2/2 finished \\(succeeded 2\\); 12000 bytes \\(100%\\)$`, 'm'),
+      );
+      assert.match(w.out(), /^ {2}restart-b {2}succeeded /m);
     } finally {
       await a?.stop().catch(() => undefined);
       await b?.stop().catch(() => undefined);
