@@ -18,6 +18,9 @@ import { UdpChannel } from '../transport/udp-channel.js';
 import { waitForSignal } from './signals.js';
 import { CliError, type CliIo } from './io.js';
 import { KeyFileError, readCertificates, readPrivateKey, readPublicKey } from './key-files.js';
+import { packageVerifier } from '../firmware/package-verifier.js';
+import type { SoftwareManagementOptions } from '../client/software/software-management-instance.js';
+import { softwareStateName } from '../client/software/software-state.js';
 import {
   SIMULATED_SSID,
   SimulatedDevice,
@@ -66,6 +69,8 @@ interface ClientCommandOptions {
   firmwareVendor?: string;
   firmwareInstallSeconds?: number;
   firmwareDefer?: number;
+  softwareDir?: string;
+  softwareComponents?: number;
 }
 
 /** /0/x/2 as the log shows it. */
@@ -295,6 +300,38 @@ function profileIdOption(text: string): string {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** commander parser of --software-components. */
+function softwareCount(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < 1 || n > 64)
+    throw new InvalidArgumentError('expected a number of components, 1 .. 64');
+  return n;
+}
+
+/**
+ * /9 from --software-dir: `--software-components` instances whose simulated install always works
+ * (name and version from a signed manifest); with --firmware-trust only packages signed by one of
+ * those keys are taken.
+ */
+export function softwareFromFlags(opts: ClientCommandOptions): SoftwareManagementOptions | undefined {
+  if (opts.softwareDir === undefined) {
+    if (opts.softwareComponents !== undefined)
+      throw new CliError('--software-components: only with --software-dir');
+    return undefined;
+  }
+  const anchors = (opts.firmwareTrust ?? []).map((file) =>
+    fromFile('--firmware-trust', () => readPublicKey(file)),
+  );
+  return {
+    directory: opts.softwareDir,
+    packages: Array.from({ length: opts.softwareComponents ?? 1 }, (_, instanceId) => ({ instanceId })),
+    ...(anchors.length > 0
+      ? { verifier: packageVerifier({ trustAnchors: anchors, requireSignature: true }) }
+      : {}),
+    application: { install: () => Promise.resolve({ ok: true }) },
+  };
+}
+
 /** commander parser of --firmware-install-seconds and --firmware-defer. */
 function firmwareSeconds(text: string): number {
   const n = Number(text);
@@ -315,7 +352,8 @@ export async function firmwareFromFlags(opts: ClientCommandOptions): Promise<Sim
   if (opts.firmwareDir === undefined) {
     const given = (
       [
-        ['--firmware-trust', opts.firmwareTrust],
+        // The release keys serve /9 too (--software-dir).
+        ['--firmware-trust', opts.softwareDir === undefined ? opts.firmwareTrust : undefined],
         ['--firmware-class', opts.firmwareClass],
         ['--firmware-vendor', opts.firmwareVendor],
         ['--firmware-defer', opts.firmwareDefer],
@@ -340,6 +378,32 @@ export async function firmwareFromFlags(opts: ClientCommandOptions): Promise<Sim
 }
 
 const FIRMWARE_STATES = ['idle', 'downloading', 'downloaded', 'updating'] as const;
+
+/** Software lines: every change of a /9 instance's Update State, Update Result or Activation State. */
+function watchSoftware(client: LwM2mClient, print: Printer): void {
+  for (const [id, sw] of client.software) {
+    let last = '';
+    sw.onChange(() => {
+      const state = softwareStateName(sw.state).toLowerCase().replace(' ', '-');
+      const now = `${state} ${sw.updateResult} ${sw.active}`;
+      if (now === last) return;
+      last = now;
+      const installed = sw.installed;
+      print.log(
+        'software',
+        `/9/${id} state=${state} result=${sw.updateResult} active=${sw.active}` +
+          (installed ? ` ${installed.name} ${installed.version}` : ''),
+        {
+          instance: id,
+          state,
+          result: sw.updateResult,
+          active: sw.active,
+          ...(installed ? { name: installed.name, version: installed.version } : {}),
+        },
+      );
+    });
+  }
+}
 
 /** Firmware lines: every change of /5 State or Update Result, and why a download or update failed. */
 function watchFirmware(client: LwM2mClient, print: Printer): void {
@@ -791,7 +855,7 @@ export function clientCommand(io: CliIo): Command {
     .option('--firmware-dir <dir>', 'enable Firmware Update (/5): keep the image and its state here')
     .option(
       '--firmware-trust <file>',
-      'a release public key (PEM or DER; repeatable): install only packages signed by one of them',
+      'a release public key (PEM or DER; repeatable): install only packages (/5 and /9) signed by one of them',
       collect,
     )
     .option('--firmware-class <class>', 'the device class a firmware package must name')
@@ -803,6 +867,11 @@ export function clientCommand(io: CliIo): Command {
       5,
     )
     .option('--firmware-defer <seconds>', 'defer each update once by this many seconds', firmwareSeconds)
+    .option(
+      '--software-dir <dir>',
+      'enable Software Management (/9): keep packages and state here (signed packages only with --firmware-trust)',
+    )
+    .option('--software-components <n>', 'software components, /9/0 .. /9/n-1 (default 1)', softwareCount)
     .option('--quiet', 'print only command output and errors')
     .option('--json', 'print one JSON object per line')
     .option('--no-stdin', 'ignore standard input: run unattended until SIGINT/SIGTERM')
@@ -825,6 +894,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
     opts.factory === undefined ? undefined : await readJsonFile('--factory', opts.factory);
   const target = opts.server ?? opts.bootstrap ?? '';
   const firmware = await firmwareFromFlags(opts);
+  const software = softwareFromFlags(opts);
   const stopping = (io.shutdown ?? waitForSignal)();
   let socket: UdpChannel;
   try {
@@ -851,6 +921,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
       ...(security === undefined ? {} : { security }),
       ...(opts.mqttPrefix === undefined ? {} : { mqtt: { prefix: opts.mqttPrefix } }),
       ...(firmware ? { firmware: firmware.options() } : {}),
+      ...(software ? { software } : {}),
       // Each DTLS session (a coaps:// server, given or bootstrapped) on its own socket; the radio
       // sits above DTLS, on the plaintext.
       secure: {
@@ -879,6 +950,7 @@ async function runClient(io: CliIo, opts: ClientCommandOptions): Promise<void> {
   }
   watch(client, print);
   watchFirmware(client, print);
+  watchSoftware(client, print);
   try {
     await client.start();
   } catch (e) {

@@ -23,6 +23,7 @@ import type {
   UpdateDecision,
 } from '../client/firmware/firmware-update-instance.js';
 import { packageVerifier } from '../firmware/package-verifier.js';
+import type { SoftwareManagementOptions } from '../client/software/software-management-instance.js';
 
 /** IPSO Temperature (OMA registry, object 3303). */
 export const TEMPERATURE_OBJECT_ID = 3303;
@@ -367,6 +368,8 @@ export interface SimulatedClientOptions {
   readonly provisioning?: Pick<LwM2mClientOptions, 'bootstrap' | 'factoryConfig' | 'smartcard' | 'state'>;
   /** Firmware Update (/5) and its diagnostics (/33000), e.g. SimulatedFirmware.options(). */
   readonly firmware?: FirmwareUpdateOptions;
+  /** Software Management (/9), e.g. from `petrel client --software-dir`. */
+  readonly software?: SoftwareManagementOptions;
 }
 
 /**
@@ -400,6 +403,7 @@ export function createSimulatedClient(device: SimulatedDevice, options: Simulate
     ...(options.profileId === undefined ? {} : { profileId: options.profileId }),
     ...(options.random === undefined ? {} : { random: options.random }),
     ...(options.firmware === undefined ? {} : { firmware: options.firmware }),
+    ...(options.software === undefined ? {} : { software: options.software }),
   });
 }
 
