@@ -146,8 +146,9 @@ export class SimulatedGateway implements CampaignGateway {
     d.executes++;
     if (d.behaviour === 'defer' && d.executes === 1) {
       d.result = 11;
-      // The device asks its application again after the deferral, and it accepts.
-      this.#later(150, () => this.#install(d));
+      // The device asks its application again after the deferral, and it accepts. Long enough that
+      // a busy machine's campaign still reads /5/0 while it is deferred.
+      this.#later(500, () => this.#install(d));
       return { code: '2.04' };
     }
     this.#install(d);
