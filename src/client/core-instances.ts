@@ -6,7 +6,19 @@ import { MemoryInstance } from './instance.js';
 /** The built-in definition of a core object, at the version a 1.2 client implies unless told. */
 export function coreDefinition(objectId: number, version?: string): ObjectDefinition | undefined {
   const wanted = version ?? CORE_OBJECT_VERSIONS.get(objectId);
-  return CORE_OBJECTS.find((d) => d.id === objectId && d.version === wanted);
+  return coreDefinitions().get(`${objectId}@${wanted}`);
+}
+
+let byIdAndVersion: ReadonlyMap<string, ObjectDefinition> | undefined;
+
+/** CORE_OBJECTS by `id@version` (built once: every client builds its core instances from them). */
+function coreDefinitions(): ReadonlyMap<string, ObjectDefinition> {
+  if (byIdAndVersion === undefined) {
+    const map = new Map<string, ObjectDefinition>();
+    for (const d of CORE_OBJECTS) if (!map.has(`${d.id}@${d.version}`)) map.set(`${d.id}@${d.version}`, d);
+    byIdAndVersion = map;
+  }
+  return byIdAndVersion;
 }
 
 /** What every factory takes besides its object's own settings. */

@@ -44,6 +44,11 @@ export interface InstanceEnabler {
    */
   read(): LwM2mRecord[];
   /**
+   * Optional: the records of one resource, the same as read() filtered to it (none when absent).
+   * The tree reads a single resource through it when present, instead of reading the instance.
+   */
+  readResource?(resourceId: number): LwM2mRecord[];
+  /**
    * Applies values the tree validated. `update` merges: each record sets that resource or resource
    * instance. `replace`: each resource named in `records` is replaced as a whole (a multiple
    * resource keeps exactly the given instances), and a record `/o/i/r` WITHOUT value removes a
@@ -156,8 +161,7 @@ export class MemoryInstance implements InstanceEnabler {
     this.objectId = objectId;
     this.instanceId = instanceId;
     // Mandatory executable resources (e.g. /3/0/4 Reboot) exist on every instance.
-    for (const r of definition?.resources.values() ?? [])
-      if (r.operations === 'E' && r.mandatory) this.#executables.set(r.id, undefined);
+    if (definition) for (const rid of mandatoryExecutables(definition)) this.#executables.set(rid, undefined);
     for (const record of initial) {
       const [oid, iid, rid, riid] = record.path.ids;
       if (oid !== objectId || iid !== instanceId || rid === undefined)
@@ -232,7 +236,8 @@ export class MemoryInstance implements InstanceEnabler {
    */
   set(target: number | LwM2mPath, value: ResourceInput | undefined): this {
     const { rid, riid } = this.#target(target);
-    const before = this.#snapshot(rid);
+    // Nobody listens (an instance being built): no before/after comparison to make.
+    const before = this.#listeners.size === 0 ? undefined : this.#snapshot(rid);
     if (value === undefined) {
       if (riid === undefined) this.#values.delete(rid);
       else {
@@ -255,7 +260,7 @@ export class MemoryInstance implements InstanceEnabler {
     } else {
       this.#store(rid, undefined, value as ValueInput);
     }
-    if (!sameStored(before, this.#snapshot(rid)))
+    if (this.#listeners.size > 0 && !sameStored(before, this.#snapshot(rid)))
       this.#emit([LwM2mPath.of(this.objectId, this.instanceId, rid)]);
     return this;
   }
@@ -296,19 +301,39 @@ export class MemoryInstance implements InstanceEnabler {
 
   read(): LwM2mRecord[] {
     const out: LwM2mRecord[] = [];
-    const base = LwM2mPath.of(this.objectId, this.instanceId);
-    for (const rid of [...this.#values.keys()].sort((a, b) => a - b)) {
-      const stored = this.#values.get(rid)!;
-      const path = base.append(rid);
-      if (!(stored instanceof Map)) {
-        out.push({ path, value: stored });
-        continue;
-      }
-      if (stored.size === 0) out.push({ path });
-      for (const riid of [...stored.keys()].sort((a, b) => a - b))
-        out.push({ path: path.append(riid), value: stored.get(riid)! });
-    }
+    for (const rid of [...this.#values.keys()].sort((a, b) => a - b)) this.#readInto(out, rid);
     return out;
+  }
+
+  /**
+   * The records of one resource, as read() has them (none when absent). The tree reads a single
+   * resource through it; a subclass that overrides read() is read through read() instead.
+   */
+  readResource(resourceId: number): LwM2mRecord[] {
+    if (this.read !== MemoryInstance.prototype.read)
+      return this.read().filter((r) => r.path.resourceId === resourceId);
+    const out: LwM2mRecord[] = [];
+    if (this.#values.has(resourceId)) this.#readInto(out, resourceId);
+    return out;
+  }
+
+  #readInto(out: LwM2mRecord[], rid: number): void {
+    const stored = this.#values.get(rid)!;
+    const path = this.#path(rid);
+    if (!(stored instanceof Map)) {
+      out.push({ path, value: stored });
+      return;
+    }
+    if (stored.size === 0) out.push({ path });
+    for (const riid of [...stored.keys()].sort((a, b) => a - b))
+      out.push({ path: this.#path(rid, riid), value: stored.get(riid)! });
+  }
+
+  /** The path of a resource or resource instance (LwM2mPath.of checks ids without building text). */
+  #path(rid: number, riid?: number): LwM2mPath {
+    return riid === undefined
+      ? LwM2mPath.of(this.objectId, this.instanceId, rid)
+      : LwM2mPath.of(this.objectId, this.instanceId, rid, riid);
   }
 
   resourceIds(): number[] {
@@ -357,6 +382,20 @@ export class MemoryInstance implements InstanceEnabler {
       );
     return treeOk();
   }
+}
+
+/** The mandatory executable resources of each definition (definitions are immutable, shared). */
+const executablesOf = new WeakMap<ObjectDefinition, readonly number[]>();
+
+function mandatoryExecutables(definition: ObjectDefinition): readonly number[] {
+  let rids = executablesOf.get(definition);
+  if (rids === undefined) {
+    rids = [...definition.resources.values()]
+      .filter((r) => r.operations === 'E' && r.mandatory)
+      .map((r) => r.id);
+    executablesOf.set(definition, rids);
+  }
+  return rids;
 }
 
 function sameStored(a: Stored | undefined, b: Stored | undefined): boolean {

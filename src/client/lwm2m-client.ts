@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { CoapClientBinding } from '../binding/coap/coap-client-binding.js';
 import { systemClock } from '../clock.js';
+import { DEFAULT_TRANSMISSION } from '../coap/transmission.js';
 import type { TransmissionParameters } from '../coap/transmission.js';
 import type { Clock } from '../clock.js';
 import { createCodecRegistry } from '../content/codec-registry.js';
@@ -28,7 +29,7 @@ import type { RandomSource } from '../random.js';
 import type { DtlsChannel, DtlsCommonOptions } from '../dtls/dtls-channel.js';
 import { DtlsSessionError } from '../dtls/dtls-session-error.js';
 import type { DtlsSessionFailure } from '../dtls/dtls-session-error.js';
-import type { Channel, Peer } from '../transport/channel.js';
+import type { Channel, ConnectionChannel, Peer } from '../transport/channel.js';
 import { peerKey } from '../transport/channel.js';
 import { AccessControl } from './access-control.js';
 import { BootstrapEngine } from './bootstrap-engine.js';
@@ -64,6 +65,7 @@ import { dtlsClientOptions, securityFingerprint } from './secure-session.js';
 import { tlsClientOptions } from './tls-credentials.js';
 import {
   type BindingLetter,
+  type TransportChoiceInput,
   chooseTransport,
   isBindingLetter,
   isTransportChoiceFailure,
@@ -327,13 +329,28 @@ export class LwM2mClientError extends PetrelError {
   }
 }
 
+/**
+ * Server URIs parsed before, and NoSec URIs whose /0 check passed: a fleet process builds
+ * thousands of clients of one server, and each uplink looks its URI up again. Bounded: cleared
+ * when full.
+ */
+const parsedUris = new Map<string, ServerAddress>();
+const checkedNoSecUris = new Set<string>();
+const URI_MEMO_LIMIT = 256;
+
 /** `coap://host:port` → scheme, host and port (defaults by scheme: DEFAULT_PORTS). */
 function parseServerUri(uri: string): ServerAddress {
+  const known = parsedUris.get(uri);
+  if (known !== undefined) return known;
+  let address: ServerAddress;
   try {
-    return parseServerAddress(uri);
+    address = Object.freeze(parseServerAddress(uri));
   } catch (e) {
     throw new LwM2mClientError('bad-uri', e instanceof Error ? e.message : String(e), { cause: e });
   }
+  if (parsedUris.size >= URI_MEMO_LIMIT) parsedUris.clear();
+  parsedUris.set(uri, address);
+  return address;
 }
 
 /**
@@ -352,6 +369,20 @@ interface SecureSession {
   closed: boolean;
 }
 
+/** A server's dropped connections (#scheduleReconnect). */
+interface ReconnectState {
+  /** Clock ms of the last drop, and the drops that came each within a minute of the one before. */
+  readonly at: number;
+  readonly drops: number;
+  timer: ReturnType<Clock['setTimeout']> | undefined;
+}
+
+/** The accounts /0 and /1 hold, as last read. */
+interface AccountsSnapshot {
+  readonly servers: readonly ServerAccount[];
+  readonly bootstrap: BootstrapAccount | undefined;
+}
+
 /**
  * The key of the Bootstrap-Server in the per-server maps (peers, DTLS sessions). Short Server ID 0
  * is reserved (Core: /1/x/0 is 1..65534), so it names no LwM2M Server.
@@ -362,6 +393,15 @@ const STATE_OBJECTS: readonly number[] = [0, 1, 2];
 
 /** A client keeps its DTLS sessions for as long as it is registered (the server may call in). */
 const CLIENT_DTLS_IDLE_MS = 24 * 3600_000;
+
+/**
+ * The reconnect Update after a dropped TCP/TLS connection: its jitter window in units of
+ * ACK_TIMEOUT (0.5-2 s with the default 2 s), and its back-off.
+ */
+const RECONNECT_MIN_ACK_TIMEOUTS = 0.25;
+const RECONNECT_MAX_ACK_TIMEOUTS = 1;
+const RECONNECT_MAX_DOUBLINGS = 6;
+const RECONNECT_RESET_MS = 60_000;
 
 const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -411,7 +451,14 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   /** A Registration Update Trigger's binding argument, for the next transport session only. */
   readonly #bindingOverride = new Map<number, BindingLetter>();
   #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
+  /**
+   * By Short Server ID: when its TCP/TLS connection last dropped, how many drops came in a row,
+   * and the pending reconnect Update. Made at the first drop (most clients never see one).
+   */
+  #reconnects: Map<number, ReconnectState> | undefined;
   #started = false;
+  /** accounts() and bootstrapAccount() as last built (undefined: /0 or /1 changed since). */
+  #accountsCache: AccountsSnapshot | undefined;
   /** The server that last wrote to /5 (whose /0 credentials protect a coaps:// pull). */
   #firmwareWriter: number | undefined;
   /** A firmware failure no registered server has been told of yet (reported at the next Register). */
@@ -432,6 +479,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       onListenerError: (e) => this.#error(e),
       ...(options.onCreate ? { onCreate: options.onCreate } : {}),
       ...(options.onDelete ? { onDelete: options.onDelete } : {}),
+    });
+    // First listener: the others (registration, saving) read the accounts afresh.
+    this.tree.onChange((paths) => {
+      if (paths.some((p) => p.objectId === undefined || p.objectId === 0 || p.objectId === 1))
+        this.#accountsCache = undefined;
     });
     this.tree.addObject(0);
     this.tree.addObject(1, { factory: (iid, records, def) => this.#serverInstance(iid, records, def) });
@@ -544,20 +596,32 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     });
   }
 
-  /** The server accounts the tree holds now (/0 + /1). */
+  /**
+   * The server accounts the tree holds now (/0 + /1). Built once and kept until /0 or /1 changes
+   * (the tree reports every change: writes, creates, deletes, application `set`s): the queue-mode
+   * check runs on every request and Block1 block.
+   */
   accounts(): ServerAccount[] {
-    const records: LwM2mRecord[] = [];
-    for (const oid of [0, 1]) {
-      const read = this.tree.read(LwM2mPath.of(oid));
-      if (read.ok) records.push(...read.value);
-    }
-    return accountsFromRecords(records);
+    return [...this.#accountsNow().servers];
   }
 
-  /** The Bootstrap-Server account the tree holds now, if any. */
+  /** The Bootstrap-Server account the tree holds now, if any (kept like accounts()). */
   bootstrapAccount(): BootstrapAccount | undefined {
-    const read = this.tree.read(LwM2mPath.of(0));
-    return read.ok ? bootstrapAccountFromRecords(read.value) : undefined;
+    return this.#accountsNow().bootstrap;
+  }
+
+  /** Both kinds of account, from one read of /0 and /1 (kept until either changes). */
+  #accountsNow(): AccountsSnapshot {
+    if (this.#accountsCache === undefined) {
+      const security = this.tree.read(LwM2mPath.of(0));
+      const server = this.tree.read(LwM2mPath.of(1));
+      const records = [...(security.ok ? security.value : []), ...(server.ok ? server.value : [])];
+      this.#accountsCache = {
+        servers: accountsFromRecords(records),
+        bootstrap: security.ok ? bootstrapAccountFromRecords(security.value) : undefined,
+      };
+    }
+    return this.#accountsCache;
   }
 
   /** Where the client's socket is bound (after start). */
@@ -604,6 +668,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     if (!this.#started) return;
     if (this.#awakeTimer) this.#clock.clearTimeout(this.#awakeTimer);
     if (this.#accountTimer) this.#clock.clearTimeout(this.#accountTimer);
+    this.#cancelReconnects();
     this.bootstrap.stop();
     // De-register while the binding is still up; only then refuse further work.
     await this.registration.stop();
@@ -684,6 +749,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   /** Queue mode by hand: go quiet now / wake with an Update. */
   sleep(): void {
     this.registration.sleep();
+    this.#cancelReconnects();
     for (const account of this.accounts()) this.notifications.setOnline(account.shortServerId, false);
     // Queue mode over TCP/TLS: the connection is closed while the radio sleeps (a NAT would drop
     // it anyway); the Update that wakes the client dials a new one (Transport §Queue Mode).
@@ -768,8 +834,14 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   ): void {
     parseServerUri(uri);
     const security = securityInstanceValues(config);
-    const checked = clientSecurity(uri, security);
-    if (checked.kind === 'dtls') dtlsClientOptions(checked);
+    if (config !== undefined || !checkedNoSecUris.has(uri)) {
+      const checked = clientSecurity(uri, security);
+      if (checked.kind === 'dtls') dtlsClientOptions(checked);
+      else if (config === undefined) {
+        if (checkedNoSecUris.size >= URI_MEMO_LIMIT) checkedNoSecUris.clear();
+        checkedNoSecUris.add(uri);
+      }
+    }
     this.tree.addInstance(
       createSecurityInstance({ instanceId: this.#freeInstanceId(0), serverUri: uri, ...security, ...extra }),
     );
@@ -1409,7 +1481,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   ): Promise<SecureSession> {
     const limits = { maxFrameSize: STREAM_FRAME_LIMIT, ...this.#options.stream?.limits };
     const local = this.#options.udp?.address ? { localAddress: this.#options.udp.address } : {};
-    let channel: Channel;
+    let channel: ConnectionChannel;
     if (scheme === 'coap+tcp') {
       const { TcpChannel } = await import('../transport/tcp-channel.js');
       channel = TcpChannel.dialer({ ...limits, ...local });
@@ -1430,8 +1502,66 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       closed: false,
     };
     channel.onError?.((e) => this.#error(e));
+    this.#watchConnection(ssid, session, channel);
     this.#secure.set(ssid, session);
     return session;
+  }
+
+  /**
+   * Over TCP/TLS the server can reach a client only while the client's connection is up (the
+   * listening side never dials, RFC 8323 §3). When a connection that was up ends for any reason
+   * but our own close ('closed': sleep, stop, a new binding), a registered client that is not
+   * asleep sends an Update soon after, which dials again; if that fails, the engine's re-Register
+   * and retry policy take over. A failed dial is the failing request's business, not a drop.
+   */
+  #watchConnection(ssid: number, session: SecureSession, channel: ConnectionChannel): void {
+    let up = false;
+    channel.onConnect(() => {
+      up = true;
+    });
+    channel.onDisconnect((_peer, reason) => {
+      const wasUp = up;
+      up = false;
+      if (wasUp && reason !== 'closed' && !session.closed) this.#scheduleReconnect(ssid);
+    });
+  }
+
+  /**
+   * The Update that reconnects, after a jittered delay (so a fleet whose server restarted does
+   * not come back at once): 0.25-1 ACK_TIMEOUT (0.5-2 s by default; tests that shorten the CoAP
+   * timers shorten it too), doubled for each drop within a minute of the last one (a server that
+   * keeps dropping us), up to 64×.
+   */
+  #scheduleReconnect(ssid: number): void {
+    const reconnects = (this.#reconnects ??= new Map<number, ReconnectState>());
+    const last = reconnects.get(ssid);
+    if (!this.#started || last?.timer !== undefined || !this.#mayReconnect(ssid)) return;
+    const now = this.#clock.now();
+    const drops = last !== undefined && now - last.at < RECONNECT_RESET_MS ? last.drops + 1 : 0;
+    const state: ReconnectState = { at: now, drops, timer: undefined };
+    reconnects.set(ssid, state);
+    const random = this.#options.random ?? cryptoRandom;
+    const ackTimeout = this.#options.coap?.transmission?.ackTimeout ?? DEFAULT_TRANSMISSION.ackTimeout;
+    const window = RECONNECT_MAX_ACK_TIMEOUTS - RECONNECT_MIN_ACK_TIMEOUTS;
+    const base = ackTimeout * (RECONNECT_MIN_ACK_TIMEOUTS + random.next() * window);
+    const delay = base * 2 ** Math.min(drops, RECONNECT_MAX_DOUBLINGS);
+    state.timer = this.#clock.setTimeout(() => {
+      state.timer = undefined;
+      if (!this.#started || !this.#mayReconnect(ssid)) return;
+      this.registration.update(ssid).catch((e: unknown) => this.#error(e));
+    }, delay);
+  }
+
+  /** Registered with `ssid` and not asleep by design (a queue-mode client reconnects when it wakes). */
+  #mayReconnect(ssid: number): boolean {
+    return !this.registration.asleep && this.registration.state(ssid) === 'registered';
+  }
+
+  #cancelReconnects(): void {
+    for (const state of this.#reconnects?.values() ?? []) {
+      if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+      state.timer = undefined;
+    }
   }
 
   /**
@@ -1501,7 +1631,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       return kept.uri;
     if (ssid === BOOTSTRAP_KEY) return account.uri;
     this.#bindingOverride.delete(ssid);
-    const choice = chooseTransport({
+    const choice = chooseTransportMemo({
       serverUris: this.#candidateUris(account),
       ...(account.preferredTransport === undefined ? {} : { preferredTransport: account.preferredTransport }),
       binding: account.binding,
@@ -1722,6 +1852,33 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #error(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
   }
+}
+
+const transportChoices = new Map<string, ReturnType<typeof chooseTransport>>();
+
+/**
+ * chooseTransport is pure: a fleet of clients with one configuration asks it the same question
+ * at every Register, so the answers are kept (bounded: cleared when full).
+ */
+function chooseTransportMemo(input: TransportChoiceInput): ReturnType<typeof chooseTransport> {
+  // Every field of the input (a new one fails to compile here until it is added).
+  const fields = {
+    serverUris: input.serverUris,
+    preferredTransport: input.preferredTransport,
+    binding: input.binding,
+    supported: input.supported,
+    pdnType: input.pdnType,
+    triggerOverride: input.triggerOverride,
+    clientPreference: input.clientPreference,
+  } satisfies Record<keyof TransportChoiceInput, unknown>;
+  const key = JSON.stringify(Object.values(fields));
+  let choice = transportChoices.get(key);
+  if (choice === undefined) {
+    choice = chooseTransport(input);
+    if (transportChoices.size >= URI_MEMO_LIMIT) transportChoices.clear();
+    transportChoices.set(key, choice);
+  }
+  return choice;
 }
 
 /** How messages name a server account: `server 101`, or the Bootstrap-Server. */

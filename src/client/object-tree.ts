@@ -297,7 +297,9 @@ export class ObjectTree {
     const def = this.#resourceDef(oid, rid);
     if (def && !readable(def)) return treeFail('4.05', `/${oid}/${iid}/${rid} is not readable`);
     const target = LwM2mPath.of(...path.ids);
-    const records = inst.read().filter((r) => under(target, r.path));
+    const records = (inst.readResource ? inst.readResource(rid) : inst.read()).filter((r) =>
+      under(target, r.path),
+    );
     if (records.length === 0) {
       if (riid !== undefined && def && !def.multiple)
         return treeFail('4.04', `/${oid}/${iid}/${rid} is a single resource: it has no instance ${riid}`);

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
 import { PetrelError } from '../errors.js';
-import { formatRegistrationPayload, parseRegistrationPayload } from '../model/registration-payload.js';
+import { formatRegistrationPayload } from '../model/registration-payload.js';
+import type { RegistrationPayload } from '../model/registration-payload.js';
+import { sharedRegistrationPayloads } from '../model/registration-payload-cache.js';
 import type { RegistrationPayloadInput } from '../model/registration-payload.js';
 import { parseProfileId } from '../operations/profile-id.js';
 import { BINDING_LETTERS } from '../operations/registration-parameters.js';
@@ -761,7 +763,7 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
       queueMode: desired.queueMode,
       sms: desired.sms,
       profileIds: pid === undefined ? [] : [pid],
-      objects: omitList ? undefined : parseRegistrationPayload(desired.objectsText),
+      objects: omitList ? undefined : objectList(desired.objectsText),
       extraParameters: new Map(),
     };
     const { input: _input, ...registered } = desired;
@@ -903,7 +905,7 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
     if (desired.sms !== undefined && desired.sms !== last.sms) request.sms = desired.sms;
     let pid: string | undefined;
     if (objects !== undefined && (opts.forceObjects === true || desired.objectsText !== last.objectsText)) {
-      request.objects = parseRegistrationPayload(desired.objectsText);
+      request.objects = objectList(desired.objectsText);
       if (this.#pidMode === 'dynamic' && versionFeatures(version).profileId) {
         // The new list under its new id, so the server learns it (Core §6.2.1).
         pid = dynamicProfileId(desired.input.objects);
@@ -1105,6 +1107,16 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
   #targets(ssid: number | undefined): Entry[] {
     return ssid === undefined ? [...this.#entries.values()] : [this.#entry(ssid)];
   }
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The object list of a Register/Update from its text: parsed once per distinct list and shared
+ * (frozen) by every client that sends it, as the server side does.
+ */
+function objectList(text: string): RegistrationPayload {
+  return sharedRegistrationPayloads.parse(utf8.encode(text));
 }
 
 function byPriority(a: Entry, b: Entry): number {

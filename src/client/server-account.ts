@@ -96,9 +96,11 @@ function stringOf(v: LwM2mValue | undefined): string | undefined {
   return v?.type === 'string' ? v.value : undefined;
 }
 
+const utf8 = new TextEncoder();
+
 function bytesOf(v: LwM2mValue | undefined): Uint8Array | undefined {
   if (v?.type === 'opaque') return v.value;
-  return v?.type === 'string' ? new TextEncoder().encode(v.value) : undefined;
+  return v?.type === 'string' ? utf8.encode(v.value) : undefined;
 }
 
 /** /0/x/2-5 and 13-16 of a Security instance; a value of the wrong type reads as absent. */
@@ -255,9 +257,9 @@ function accountOf(
 
 /** The fields of `o` that are not undefined, so an absent resource leaves its field absent. */
 function definedOnly<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 /** The Bootstrap-Server account (/0 instance with /0/x/1 true) as the bootstrap engine uses it. */
