@@ -460,6 +460,16 @@ function deviceReport(d: Device, size: number): DeviceReport {
   };
 }
 
+/** The image facts a report and the store keep (a plain copy, not the repository's entry). */
+function imageFacts(image: CampaignImage): CampaignImage {
+  return {
+    id: image.id,
+    size: image.size,
+    kind: image.kind,
+    ...(image.version === undefined ? {} : { version: image.version }),
+  };
+}
+
 /** A device as the store keeps it (no grant: download tokens do not outlive the process). */
 function deviceToStore(d: Device): StoredDevice {
   return {
@@ -810,12 +820,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       spec: c.spec as unknown as Record<string, unknown>,
       settings: c.settings as unknown as Record<string, unknown>,
       imageId: c.image.id,
-      image: {
-        id: c.image.id,
-        size: c.image.size,
-        kind: c.image.kind,
-        ...(c.image.version === undefined ? {} : { version: c.image.version }),
-      },
+      image: imageFacts(c.image),
       status: c.status,
       createdAt: c.createdAt,
       ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
@@ -1408,12 +1413,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     return {
       id: c.id,
       ...(c.spec.name === undefined ? {} : { name: c.spec.name }),
-      image: {
-        id: c.image.id,
-        size: c.image.size,
-        kind: c.image.kind,
-        ...(c.image.version === undefined ? {} : { version: c.image.version }),
-      },
+      image: imageFacts(c.image),
       status: c.status,
       createdAt: c.createdAt,
       ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
