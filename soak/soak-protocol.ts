@@ -78,6 +78,30 @@ export interface SimulatorStats {
   inFlightNow: number;
 }
 
+/** Every counter at zero (a simulator's start, and the runner's sum). */
+export function emptySimulatorStats(): SimulatorStats {
+  return {
+    registersSent: 0,
+    registered: 0,
+    updatesSent: 0,
+    updated: 0,
+    deregistersSent: 0,
+    deregistered: 0,
+    timeouts: 0,
+    retransmissions: 0,
+    errorCodes: {},
+    lostRegistrations: 0,
+    readsAnswered: 0,
+    observesAnswered: 0,
+    notificationsSent: 0,
+    observationsDropped: 0,
+    sleeps: 0,
+    registeredNow: 0,
+    asleepNow: 0,
+    inFlightNow: 0,
+  };
+}
+
 export type SimulatorReply =
   | { readonly ready: true }
   | { readonly started: true }

@@ -32,6 +32,7 @@ import {
   type RegistrationComparison,
 } from './soak-checks.js';
 import type { ChurnProfile, SimulatorReply, SimulatorStats } from './soak-protocol.js';
+import { emptySimulatorStats } from './soak-protocol.js';
 
 export interface SoakOptions {
   readonly minutes: number;
@@ -169,26 +170,7 @@ function countKinds(kinds: readonly string[]): Record<string, number> {
 }
 
 function sumStats(all: readonly SimulatorStats[]): SimulatorStats {
-  const out: SimulatorStats = {
-    registersSent: 0,
-    registered: 0,
-    updatesSent: 0,
-    updated: 0,
-    deregistersSent: 0,
-    deregistered: 0,
-    timeouts: 0,
-    retransmissions: 0,
-    errorCodes: {},
-    lostRegistrations: 0,
-    readsAnswered: 0,
-    observesAnswered: 0,
-    notificationsSent: 0,
-    observationsDropped: 0,
-    sleeps: 0,
-    registeredNow: 0,
-    asleepNow: 0,
-    inFlightNow: 0,
-  };
+  const out = emptySimulatorStats();
   for (const s of all)
     for (const key of Object.keys(s) as (keyof SimulatorStats)[]) {
       if (key === 'errorCodes')

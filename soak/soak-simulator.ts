@@ -27,6 +27,7 @@ import type {
   SimulatorStats,
   StartCommand,
 } from './soak-protocol.js';
+import { emptySimulatorStats } from './soak-protocol.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -78,26 +79,7 @@ interface Device {
   readonly recent: { mid: number; reply: Uint8Array }[];
 }
 
-const stats: SimulatorStats = {
-  registersSent: 0,
-  registered: 0,
-  updatesSent: 0,
-  updated: 0,
-  deregistersSent: 0,
-  deregistered: 0,
-  timeouts: 0,
-  retransmissions: 0,
-  errorCodes: {},
-  lostRegistrations: 0,
-  readsAnswered: 0,
-  observesAnswered: 0,
-  notificationsSent: 0,
-  observationsDropped: 0,
-  sleeps: 0,
-  registeredNow: 0,
-  asleepNow: 0,
-  inFlightNow: 0,
-};
+const stats: SimulatorStats = emptySimulatorStats();
 
 const codecs = createCodecRegistry();
 const model = createDefaultRegistry();
