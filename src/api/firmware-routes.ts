@@ -15,7 +15,7 @@ import { FirmwareRepositoryError, isImageId } from '../server/firmware/firmware-
 import type { ApiContext } from './api-context.js';
 import { clipName } from './api-context.js';
 import { ApiError } from './api-errors.js';
-import { errorResponses, freeObject } from './api-schemas.js';
+import { endpointParams, errorResponses, freeObject } from './api-schemas.js';
 
 /** What the firmware routes serve; `petrel server --firmware-dir` builds it. */
 export interface FirmwareApi {
@@ -382,6 +382,29 @@ export function registerFirmwareRoutes(app: FastifyInstance, ctx: ApiContext, fw
       },
     },
     (request) => reportOf(request.params.id),
+  );
+
+  app.get<{ Params: { ep: string } }>(
+    '/api/firmware/devices/:ep/history',
+    {
+      schema: {
+        tags: ['firmware'],
+        summary:
+          "A device's update history: its part in every campaign kept, oldest first (phase, versions, result, reason, timings)",
+        params: endpointParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['endpoint', 'updates'],
+            properties: { endpoint: { type: 'string' }, updates: { type: 'array', items: freeObject } },
+          },
+        },
+      },
+    },
+    (request) => ({
+      endpoint: request.params.ep,
+      updates: fw.campaigns.deviceHistory(request.params.ep),
+    }),
   );
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {

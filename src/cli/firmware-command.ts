@@ -335,6 +335,7 @@ interface DeviceLine {
   size: number;
   updateResult?: number;
   reason?: string;
+  previousVersion?: string;
   version?: string;
   deferrals: number;
 }
@@ -522,6 +523,30 @@ function campaignCommand(io: CliIo): Command {
       return print(opts, await callApi(opts, 'GET', `/api/firmware/campaigns/${encodeURIComponent(id)}`));
     const all = (await callApi(opts, 'GET', '/api/firmware/campaigns')) as CampaignView[];
     io.stdout(opts.json === true ? `${JSON.stringify(all, null, 2)}\n` : all.map(campaignText).join(''));
+  });
+
+  withApi(
+    campaign
+      .command('history')
+      .description("a device's update history: its part in every campaign the server keeps")
+      .argument('<endpoint>', 'the device'),
+  ).action(async (endpoint: string, opts: ApiOptions) => {
+    const h = (await callApi(
+      opts,
+      'GET',
+      `/api/firmware/devices/${encodeURIComponent(endpoint)}/history`,
+    )) as { endpoint: string; updates: { campaign: string; createdAt: number; device: DeviceLine }[] };
+    if (opts.json === true) return io.stdout(`${JSON.stringify(h, null, 2)}\n`);
+    if (h.updates.length === 0) return io.stdout(`${endpoint}: in no campaign the server keeps\n`);
+    for (const u of h.updates) {
+      const d = u.device;
+      const versions = `${d.previousVersion ?? '?'} -> ${d.version ?? '-'}`;
+      const result = d.updateResult === undefined ? '' : ` result ${d.updateResult}`;
+      const reason = d.reason === undefined ? '' : `: ${d.reason}`;
+      io.stdout(
+        `${new Date(u.createdAt).toISOString()}  ${u.campaign}  ${d.phase}  ${versions}${result}${reason}\n`,
+      );
+    }
   });
 
   /** Progress until the campaign ends; the final report; exit 1 when a device failed. */

@@ -181,6 +181,15 @@ describe('/api/firmware', () => {
 
     const report = await json(`/api/firmware/campaigns/${cid}`);
     const device = report.json.devices[0];
+    const history = await json(`/api/firmware/devices/${encodeURIComponent(rig.ep)}/history`);
+    assert.equal(history.status, 200);
+    assert.deepEqual(
+      history.json.updates.map((u: { campaign: string; device: { phase: string } }) => [
+        u.campaign,
+        u.device.phase,
+      ]),
+      [[cid, 'succeeded']],
+    );
     assert.deepEqual(
       [device.phase, device.method, device.scheme, device.bytes, device.previousVersion, device.version],
       ['succeeded', 'pull', 'http', 6000, '1.0.0', '3.0.0'],

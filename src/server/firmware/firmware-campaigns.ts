@@ -193,6 +193,16 @@ export interface CampaignReport extends CampaignSummary {
   readonly timelineDropped: number;
 }
 
+/** One campaign's part in a device's update history. */
+export interface DeviceUpdateRecord {
+  readonly campaign: string;
+  readonly name?: string;
+  readonly image: CampaignImage;
+  readonly status: CampaignStatus;
+  readonly createdAt: number;
+  readonly device: DeviceReport;
+}
+
 /** A progress event, forwarded by the REST API over SSE. */
 export interface CampaignEvent {
   readonly campaign: string;
@@ -625,6 +635,27 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
 
   list(): CampaignSummary[] {
     return [...this.#campaigns.values()].map((c) => this.#summary(c));
+  }
+
+  /**
+   * A device's update history (FW-003): its part in every campaign kept (and restored), oldest
+   * first, each with phase, attempts, versions, Update Result, reason, timings and phase history.
+   */
+  deviceHistory(endpoint: string): DeviceUpdateRecord[] {
+    const out: DeviceUpdateRecord[] = [];
+    for (const c of this.#campaigns.values()) {
+      const d = c.byEndpoint.get(endpoint);
+      if (!d) continue;
+      out.push({
+        campaign: c.id,
+        ...(c.spec.name === undefined ? {} : { name: c.spec.name }),
+        image: imageFacts(c.image),
+        status: c.status,
+        createdAt: c.createdAt,
+        device: deviceReport(d, c.image.size),
+      });
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** Resolves with the report once every device is in a final phase. */

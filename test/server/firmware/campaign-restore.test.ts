@@ -110,6 +110,16 @@ describe('firmware campaigns across a restart', () => {
         assert.notEqual(next.id, created.id);
         assert.match(next.id, /^c2-/);
         await second.finished(next.id);
+        // The device's history spans both campaigns, oldest first.
+        const history = second.deviceHistory('dev-0001');
+        assert.deepEqual(
+          history.map((h) => [h.campaign, h.device.phase, h.device.version]),
+          [
+            [created.id, 'succeeded', '2.0.0'],
+            [next.id, 'succeeded', '2.0.0'],
+          ],
+        );
+        assert.deepEqual(second.deviceHistory('nobody'), []);
       } finally {
         await second.close();
       }

@@ -151,6 +151,17 @@ describe('petrel server keeps firmware campaigns across a restart', { timeout: 9
         new RegExp(`^${id} completed: 2/2 finished \\(succeeded 2\\); 12000 bytes \\(100%\\)$`, 'm'),
       );
       assert.match(w.out(), /^ {2}restart-b {2}succeeded /m);
+      // Its history on the server, kept across the restart.
+      const h = cliIo();
+      assert.equal(
+        await runCli(['firmware', 'campaign', 'history', 'restart-a', '--api', p2.api], h.io),
+        0,
+        h.err(),
+      );
+      assert.match(
+        h.out(),
+        new RegExp(`^\\S+Z {2}${id} {2}succeeded {2}1\\.0\\.0 -> 2\\.0\\.0 result 1$`, 'm'),
+      );
     } finally {
       await a?.stop().catch(() => undefined);
       await b?.stop().catch(() => undefined);
