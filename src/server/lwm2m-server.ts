@@ -924,12 +924,19 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     const reg = await this.#registration(endpoint);
     validateDownlinkRequest(request, { lwm2mVersion: reg.lwm2mVersion });
     const id = this.#commandId();
-    return this.#schedule(reg, options, async () => {
-      const { response, wire } = await this.#send(id, endpoint, request, options);
+    // A command that runs at once uses the registration just read; a queued one reads it again
+    // when it runs (the client may have updated meanwhile).
+    let current: Registration | undefined = reg;
+    const result = this.#schedule(reg, options, async () => {
+      const known = current;
+      current = undefined;
+      const { response, wire } = await this.#send(id, endpoint, request, options, known);
       const result = new OperationResult(id, endpoint, request.kind, response, wire);
       this.#learn(endpoint, result);
       return result;
     });
+    current = undefined;
+    return result;
   }
 
   /** Runs a command now, or when the queue-mode client wakes. */
@@ -1003,8 +1010,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     endpoint: string,
     request: DownlinkRequest,
     options: RequestOptions,
+    known?: Registration,
   ): Promise<{ response: Awaited<ReturnType<ServerBinding['send']>>; wire: Partial<WireIdentity> }> {
-    const reg = await this.#registration(endpoint);
+    const reg = known ?? (await this.#registration(endpoint));
     const binding = this.#requireBinding(reg);
     const started = this.#clock.now();
     let wire: Partial<WireIdentity> = {};
