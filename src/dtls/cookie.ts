@@ -1,9 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { peerKey, type Peer } from '../transport/channel.js';
 import { ByteWriter } from './byte-writer.js';
 import type { ClientHello } from './hello-messages.js';
+import { HmacSha256Key } from './sha256.js';
 
 export interface CookieJarOptions {
   clock?: Pick<Clock, 'now'>;
@@ -29,8 +30,9 @@ export class CookieJar {
   readonly #random: RandomSource;
   readonly #rotateAfter: number;
   readonly #length: number;
-  #current: Uint8Array;
-  #previous: Uint8Array | undefined;
+  /** The secrets as HMAC keys (their pads hashed once, not per cookie). */
+  #current: HmacSha256Key;
+  #previous: HmacSha256Key | undefined;
   #rotatedAt: number;
 
   constructor(options: CookieJarOptions = {}) {
@@ -39,7 +41,7 @@ export class CookieJar {
     this.#rotateAfter = options.rotateAfterMs ?? 5 * 60_000;
     const length = options.length ?? 16;
     this.#length = Math.min(32, Math.max(16, Math.floor(length)));
-    this.#current = this.#random.bytes(SECRET_LENGTH);
+    this.#current = new HmacSha256Key(this.#random.bytes(SECRET_LENGTH));
     this.#rotatedAt = this.#clock.now();
   }
 
@@ -64,11 +66,11 @@ export class CookieJar {
     if (now - this.#rotatedAt < this.#rotateAfter) return;
     // After a long pause both secrets are stale: drop the previous one too.
     this.#previous = now - this.#rotatedAt < 2 * this.#rotateAfter ? this.#current : undefined;
-    this.#current = this.#random.bytes(SECRET_LENGTH);
+    this.#current = new HmacSha256Key(this.#random.bytes(SECRET_LENGTH));
     this.#rotatedAt = now;
   }
 
-  #mac(secret: Uint8Array, peer: Peer, hello: ClientHello): Uint8Array {
+  #mac(secret: HmacSha256Key, peer: Peer, hello: ClientHello): Uint8Array {
     const suites = new ByteWriter();
     for (const s of hello.cipherSuites) suites.u16(s);
     const input = new ByteWriter()
@@ -79,7 +81,6 @@ export class CookieJar {
       .vector(2, suites.finish(), 'cipher_suites')
       .vector(1, Uint8Array.from(hello.compressionMethods), 'compression_methods')
       .finish();
-    const mac = createHmac('sha256', secret).update(input).digest();
-    return new Uint8Array(mac.subarray(0, this.#length));
+    return secret.mac(input).subarray(0, this.#length);
   }
 }

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { HandshakeMessage } from './handshake.js';
 import { encodeHandshakeMessage } from './handshake.js';
+import { Sha256 } from './sha256.js';
 
 /**
  * The running SHA-256 over the handshake messages (RFC 5246 §7.4.9), each as if sent in one
@@ -9,7 +9,7 @@ import { encodeHandshakeMessage } from './handshake.js';
  * point (the extended master secret after ClientKeyExchange, each Finished) without ending it.
  */
 export class HandshakeTranscript {
-  private readonly sha = createHash('sha256');
+  private readonly sha = new Sha256();
 
   /** Adds a message (encoded with its header) to the transcript. */
   add(message: HandshakeMessage): this {
@@ -25,6 +25,6 @@ export class HandshakeTranscript {
 
   /** The hash of everything added so far. */
   hash(): Uint8Array {
-    return new Uint8Array(this.sha.copy().digest());
+    return this.sha.digest();
   }
 }

@@ -1,7 +1,7 @@
-import { createHmac } from 'node:crypto';
 import { ByteWriter } from './byte-writer.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { keyBlockLength } from './cipher-suites.js';
+import { HmacSha256Key } from './sha256.js';
 
 const encoder = new TextEncoder();
 
@@ -10,14 +10,15 @@ const encoder = new TextEncoder();
  * (RFC 5246 §5): A(0) = label+seed, A(i) = HMAC(secret, A(i-1)), output HMAC(secret, A(i) + label+seed).
  */
 export function prf(secret: Uint8Array, label: string, seed: Uint8Array, length: number): Uint8Array {
-  const labelSeed = Buffer.concat([encoder.encode(label), seed]);
+  const labelSeed = concat(encoder.encode(label), seed);
+  const key = new HmacSha256Key(secret);
   const out = new Uint8Array(length);
   let a: Uint8Array = labelSeed;
   let at = 0;
   while (at < length) {
-    a = createHmac('sha256', secret).update(a).digest();
-    const block = createHmac('sha256', secret).update(a).update(labelSeed).digest();
-    out.set(block.subarray(0, Math.min(block.length, length - at)), at);
+    a = key.mac(a);
+    const block = key.mac(a, labelSeed);
+    out.set(length - at >= block.length ? block : block.subarray(0, length - at), at);
     at += block.length;
   }
   return out;
@@ -40,7 +41,7 @@ export function masterSecret(
   clientRandom: Uint8Array,
   serverRandom: Uint8Array,
 ): Uint8Array {
-  return prf(premaster, 'master secret', Buffer.concat([clientRandom, serverRandom]), 48);
+  return prf(premaster, 'master secret', concat(clientRandom, serverRandom), 48);
 }
 
 /**
@@ -74,12 +75,7 @@ export function keyBlock(
   serverRandom: Uint8Array,
   suite: CipherSuite,
 ): KeyBlock {
-  const block = prf(
-    master,
-    'key expansion',
-    Buffer.concat([serverRandom, clientRandom]),
-    keyBlockLength(suite),
-  );
+  const block = prf(master, 'key expansion', concat(serverRandom, clientRandom), keyBlockLength(suite));
   let at = 0;
   const take = (n: number): Uint8Array => block.slice(at, (at += n));
   const clientMac = take(suite.macKeyLength);
@@ -104,4 +100,11 @@ export function verifyData(
   handshakeHash: Uint8Array,
 ): Uint8Array {
   return prf(master, `${sender} finished`, handshakeHash, 12);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

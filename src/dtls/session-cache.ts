@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { PeerIdentity } from '../transport/channel.js';
 import { ChannelConfigError } from '../transport/channel.js';
+import { sha256 } from './sha256.js';
 
 /**
  * What a full handshake leaves behind for an abbreviated one (RFC 5246 §7.3, §F.1.4): never a PSK,
@@ -92,7 +93,7 @@ export class SessionCache {
 
 /** The hash of a PSK kept in the server's cache in place of the key. */
 export function pskKeyHash(key: Uint8Array): Uint8Array {
-  return createHash('sha256').update(key).digest();
+  return sha256(key);
 }
 
 /** Whether `key` is the one whose hash was cached. */
