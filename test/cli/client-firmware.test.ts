@@ -16,6 +16,7 @@ import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { SendEvent } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import { cliIo, startCli, waitFor } from '../support/cli-run.js';
+import { untilResource } from '../support/until.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const IMAGE = Uint8Array.from({ length: 6000 }, (_, i) => (i * 5) & 0xff);
@@ -26,16 +27,9 @@ async function read(server: LwM2mServer, ep: string, path: string): Promise<unkn
   return r.records[0]?.value?.value;
 }
 
-async function until(server: LwM2mServer, ep: string, path: string, expected: unknown, ms = 8000) {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    last = await read(server, ep, path);
-    if (last === expected) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`${path} is ${String(last)}, never ${String(expected)}`);
-}
+/** Polls `path` until it is `expected`; a read that does not answer 2.05 fails at once. */
+const until = (server: LwM2mServer, ep: string, path: string, expected: unknown): Promise<void> =>
+  untilResource(server, ep, path, expected, { strict: true });
 
 describe('petrel client --firmware-dir', () => {
   it('a signed package pushed, verified, executed: /3/0/3 shows its version; a tampered one is refused', async (t) => {

@@ -15,21 +15,10 @@ import { Value } from '../../src/model/data-types.js';
 import { LwM2mServer } from '../../src/server/lwm2m-server.js';
 import type { Registration } from '../../src/server/registration.js';
 import { cliIo, startCli, waitFor } from '../support/cli-run.js';
+import { untilResource as until } from '../support/until.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const IMAGE = Uint8Array.from({ length: 5000 }, (_, i) => (i * 11) & 0xff);
-
-async function until(server: LwM2mServer, ep: string, path: string, expected: unknown, ms = 8000) {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    const r = await server.read(ep, path);
-    last = r.records[0]?.value?.value;
-    if (last === expected) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`${path} is ${String(last)}, never ${String(expected)}`);
-}
 
 describe('petrel client --software-dir', { timeout: 30_000 }, () => {
   it('a signed package pushed to /9/1/2 is installed and activated; an unsigned one is refused (54)', async (t) => {

@@ -290,11 +290,13 @@ class StepFailure extends Error {
 
 interface Device {
   endpoint: string;
-  phase: DevicePhase;
+  /** Changed only through Campaign.move, which keeps the campaign's counts. */
+  readonly phase: DevicePhase;
   method?: 'push' | 'pull';
   scheme?: string;
   attempts: number;
-  bytes: number;
+  /** Changed only through Campaign.setBytes, which keeps the campaign's byte total. */
+  readonly bytes: number;
   previousVersion?: string;
   version?: string;
   updateResult?: number;
@@ -407,6 +409,13 @@ class Campaign {
   saving: Promise<void> = Promise.resolve();
   readonly done: Promise<void>;
   resolveDone!: () => void;
+  /**
+   * The totals, kept as devices move rather than counted at each event: a campaign emits an event
+   * per phase change and per byte-progress report, and a count would walk every device each time.
+   */
+  #phases: Record<DevicePhase, number> = zeroPhases();
+  #finished = 0;
+  #bytes = 0;
 
   constructor(
     id: string,
@@ -431,10 +440,68 @@ class Campaign {
       history: [{ phase: 'queued', at: now }],
     }));
     for (const d of this.devices) this.byEndpoint.set(d.endpoint, d);
+    this.#phases.queued = this.devices.length;
     // Every device in progress waits on the signal: `concurrency` listeners, not a leak.
     setMaxListeners(0, this.abort.signal);
     this.done = new Promise((r) => (this.resolveDone = r));
   }
+
+  /** Moves `d` to `phase`, keeping the counts. */
+  move(d: Device, phase: DevicePhase): void {
+    this.#phases[d.phase]--;
+    if (FINAL.has(d.phase)) this.#finished--;
+    (d as { phase: DevicePhase }).phase = phase;
+    this.#phases[phase]++;
+    if (FINAL.has(phase)) this.#finished++;
+  }
+
+  /** Sets the bytes delivered to `d`, keeping the total. */
+  setBytes(d: Device, bytes: number): void {
+    this.#bytes += bytes - d.bytes;
+    (d as { bytes: number }).bytes = bytes;
+  }
+
+  /** Counts anew from the devices (once, after their fields were read back from the store). */
+  recount(): void {
+    const t = recountTotals(this.devices);
+    this.#phases = { ...t.phases };
+    this.#finished = t.finished;
+    this.#bytes = t.bytes;
+  }
+
+  get allFinished(): boolean {
+    return this.#finished === this.devices.length;
+  }
+
+  totals(): CampaignTotals {
+    return {
+      devices: this.devices.length,
+      phases: { ...this.#phases },
+      finished: this.#finished,
+      bytes: this.#bytes,
+    };
+  }
+}
+
+const zeroPhases = (): Record<DevicePhase, number> =>
+  Object.fromEntries(DEVICE_PHASES.map((p) => [p, 0])) as Record<DevicePhase, number>;
+
+/**
+ * The totals of `devices` counted from scratch (what a campaign's kept totals must always equal;
+ * exported for tests).
+ */
+export function recountTotals(
+  devices: readonly { readonly phase: DevicePhase; readonly bytes: number }[],
+): CampaignTotals {
+  const phases = zeroPhases();
+  let bytes = 0;
+  let finished = 0;
+  for (const d of devices) {
+    phases[d.phase]++;
+    bytes += d.bytes;
+    if (FINAL.has(d.phase)) finished++;
+  }
+  return { devices: devices.length, phases, finished, bytes };
 }
 
 function deviceReport(d: Device, size: number): DeviceReport {
@@ -582,7 +649,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       const hit = this.#byToken.get(p.grant.token);
       if (!hit || p.offset <= hit.device.bytes) return;
       const d = hit.device;
-      d.bytes = p.offset;
+      hit.campaign.setBytes(d, p.offset);
       // A pull's bytes as they are served, at most once a second per device (for progress bars).
       const now = this.#now();
       if (now - (d.progressAt ?? 0) < PROGRESS_INTERVAL && p.offset < hit.campaign.image.size) return;
@@ -784,6 +851,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     c.status = status ?? 'completed';
     if (doc.finishedAt !== undefined) c.finishedAt = doc.finishedAt;
     for (const [i, sd] of doc.devices.entries()) Object.assign(c.devices[i]!, deviceFromStore(sd));
+    c.recount();
     if (c.finishedAt !== undefined) {
       c.resolveDone();
       return c;
@@ -1006,7 +1074,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
 
   #phase(c: Campaign, d: Device, phase: DevicePhase): void {
     if (d.phase === phase || c.shutdown) return;
-    d.phase = phase;
+    c.move(d, phase);
     const at = this.#now();
     if (d.history.length >= MAX_HISTORY) d.history.splice(1, 1);
     d.history.push({ phase, at });
@@ -1068,7 +1136,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
   }
 
   #checkDone(c: Campaign): void {
-    if (c.shutdown || c.finishedAt !== undefined || !c.devices.every((d) => FINAL.has(d.phase))) return;
+    if (c.shutdown || c.finishedAt !== undefined || !c.allFinished) return;
     c.finishedAt = this.#now();
     if (c.status !== 'cancelled') c.status = 'completed';
     this.#timeline(c, { at: c.finishedAt, event: c.status === 'cancelled' ? 'ended' : 'completed' });
@@ -1245,7 +1313,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
 
     this.#phase(c, d, 'downloading');
     d.timings.downloadStartedAt = this.#now();
-    d.bytes = 0;
+    c.setBytes(d, 0);
     const deadline = this.#now() + timeouts.download;
     if (choice.method === 'push') {
       c.bytesCache ??= this.#repository.read(c.image.id);
@@ -1264,7 +1332,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
           w.code.startsWith('5'),
           w.code === '4.13' ? 2 : undefined,
         );
-      d.bytes = c.image.size;
+      c.setBytes(d, c.image.size);
     } else {
       const grant = this.#download!.issue(c.image.id, ep);
       d.grant = grant;
@@ -1295,7 +1363,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       if (this.#now() > deadline) throw new StepFailure(`no Downloaded within ${timeouts.download} ms`, true);
       await this.#sleep(c, c.settings.pollInterval, d);
     }
-    if (d.method === 'push') d.bytes = c.image.size;
+    if (d.method === 'push') c.setBytes(d, c.image.size);
     this.#revoke(d);
     d.timings.downloadEndedAt = this.#now();
     this.#phase(c, d, 'downloaded');
@@ -1428,18 +1496,6 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
     }
   }
 
-  #totals(c: Campaign): CampaignTotals {
-    const phases = Object.fromEntries(DEVICE_PHASES.map((p) => [p, 0])) as Record<DevicePhase, number>;
-    let bytes = 0;
-    let finished = 0;
-    for (const d of c.devices) {
-      phases[d.phase]++;
-      bytes += d.bytes;
-      if (FINAL.has(d.phase)) finished++;
-    }
-    return { devices: c.devices.length, phases, finished, bytes };
-  }
-
   #summary(c: Campaign): CampaignSummary {
     return {
       id: c.id,
@@ -1449,7 +1505,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       createdAt: c.createdAt,
       ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
       settings: c.settings,
-      totals: this.#totals(c),
+      totals: c.totals(),
     };
   }
 
@@ -1473,7 +1529,7 @@ export class FirmwareCampaigns extends EventEmitter<FirmwareCampaignsEvents> {
       seq: ++this.#seq,
       at: this.#now(),
       ...e,
-      totals: this.#totals(c),
+      totals: c.totals(),
     };
     try {
       this.emit('event', event);

@@ -2,7 +2,6 @@
 // network (push with Block1, Execute, Cancel, reset), and the client pulls from a CoAP block-wise
 // file server and from an HTTP server that drops the connection.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -13,27 +12,14 @@ import type {
   UpdateDecision,
 } from '../../../src/client/firmware/firmware-update-instance.js';
 import { MemoryFirmwareStore } from '../../../src/client/firmware/firmware-store.js';
-import type { StoredImage } from '../../../src/client/firmware/firmware-store.js';
 import type { LwM2mClient } from '../../../src/client/lwm2m-client.js';
 import type { CoapMessaging } from '../../../src/coap/coap-messaging.js';
 import { CoapCode } from '../../../src/coap/message.js';
-import { OptionNumber, OptionsBuilder, block2, uriPath } from '../../../src/coap/options.js';
+import { block2, uriPath } from '../../../src/coap/options.js';
 import { Value } from '../../../src/model/data-types.js';
-import { LwM2mClient as Client } from '../../../src/client/lwm2m-client.js';
-import { DtlsChannel } from '../../../src/dtls/dtls-channel.js';
-import { LwM2mServer } from '../../../src/server/lwm2m-server.js';
-import { MemoryCredentialStore } from '../../../src/store/memory-credential-store.js';
-import { MemoryNetwork } from '../../../src/transport/memory-channel.js';
 import { withClientRig } from '../../support/client-rig.js';
 import type { ClientRig } from '../../support/client-rig.js';
-
-const image = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
-
-async function bytesOf(stored: StoredImage): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of stored.read()) parts.push(c);
-  return new Uint8Array(Buffer.concat(parts));
-}
+import { block1FromStranger, bytesOf, image, withCoapsPullRig } from '../../support/package-client-rig.js';
 
 interface App {
   application: FirmwareApplication;
@@ -120,26 +106,10 @@ describe('LwM2mClient firmware update (/5)', () => {
   it('a Block1 push from a peer that is no registered server gets 4.01 and changes nothing', async () => {
     const a = app();
     await withClientRig({ client: { firmware: { application: a.application } } }, async (rig) => {
-      const { endpoint } = createCoapStack({ channel: rig.network.channel('10.0.0.66', 5683) });
-      try {
-        const response = await endpoint.request(
-          { address: '10.0.0.2', port: 56830 },
-          {
-            code: CoapCode.PUT,
-            options: new OptionsBuilder()
-              .uriPath(['5', '0', '0'])
-              .uint(OptionNumber.CONTENT_FORMAT, 42)
-              .block(OptionNumber.BLOCK1, { num: 0, more: true, szx: 6 })
-              .build(),
-            payload: image(1024),
-          },
-        );
-        assert.equal(response.code, CoapCode.UNAUTHORIZED);
-        assert.equal(await readInt(rig, '/5/0/3'), 0);
-        assert.equal(a.store.size, 0);
-      } finally {
-        await endpoint.close();
-      }
+      const response = await block1FromStranger(rig, '/5/0/0');
+      assert.equal(response.code, CoapCode.UNAUTHORIZED);
+      assert.equal(await readInt(rig, '/5/0/3'), 0);
+      assert.equal(a.store.size, 0);
     });
   });
 
@@ -334,60 +304,26 @@ describe('LwM2mClient firmware update (/5)', () => {
   });
 
   it('pull over coaps://: DTLS with the PSK of the server that wrote the URI', async () => {
-    const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
-    const network = new MemoryNetwork();
-    const credentials = new MemoryCredentialStore();
-    await credentials.put({ endpoint: 'fw-dtls', psk: { identity: 'fw-id', key: KEY.toString('hex') } });
-    const server = new LwM2mServer({
-      channel: network.channel('10.0.0.1', 5683),
-      coaps: { channel: network.channel('10.0.0.1', 5684), credentials },
-      requestTimeout: 3000,
-    });
-    const identities: string[] = [];
-    const repository = DtlsChannel.server({
-      channel: network.channel('10.0.0.7', 5684),
-      psk: (identity) => {
-        identities.push(new TextDecoder().decode(identity));
-        return new TextDecoder().decode(identity) === 'fw-id' ? KEY : undefined;
-      },
-    });
     const fw = image(20 * 1024, 9);
-    const files = createCoapStack({ channel: repository });
-    files.blockwise.onRequest(() => ({ code: CoapCode.CONTENT, payload: fw }));
     const a = app();
-    let port = 40000;
-    const client = new Client({
-      endpoint: 'fw-dtls',
-      servers: [
-        {
-          uri: 'coaps://10.0.0.1:5684',
-          security: { securityMode: 0, publicKeyOrIdentity: 'fw-id', secretKey: KEY },
-        },
-      ],
-      channel: network.channel('10.0.0.2', 56830),
-      secureTransport: () => network.channel('10.0.0.2', port++),
-      firmware: { application: a.application },
-    });
-    const keepAlive = setInterval(() => undefined, 1000);
-    try {
-      await server.start();
-      const registered = once(server, 'registered');
-      await client.start();
-      await registered;
-      const rig = { server, ep: 'fw-dtls' };
-      assert.deepEqual(
-        (await server.read('fw-dtls', '/5/0/8')).records.map((r) => r.value?.value),
-        [0, 1, 2, 3, 4, 5],
-      );
-      assert.equal((await server.write('fw-dtls', '/5/0/1', 'coaps://10.0.0.7/fw.bin')).code, '2.04');
-      await until(rig, 2, 0);
-      assert.deepEqual(a.store.bytes(), fw);
-      assert.deepEqual([...new Set(identities)], ['fw-id']);
-    } finally {
-      clearInterval(keepAlive);
-      await client.stop().catch(() => undefined);
-      await server.stop();
-      await files.endpoint.close();
-    }
+    await withCoapsPullRig(
+      {
+        endpoint: 'fw-dtls',
+        identity: 'fw-id',
+        payload: fw,
+        client: { firmware: { application: a.application } },
+      },
+      async (rig) => {
+        const { server, identities } = rig;
+        assert.deepEqual(
+          (await server.read('fw-dtls', '/5/0/8')).records.map((r) => r.value?.value),
+          [0, 1, 2, 3, 4, 5],
+        );
+        assert.equal((await server.write('fw-dtls', '/5/0/1', 'coaps://10.0.0.7/fw.bin')).code, '2.04');
+        await until(rig, 2, 0);
+        assert.deepEqual(a.store.bytes(), fw);
+        assert.deepEqual([...new Set(identities)], ['fw-id']);
+      },
+    );
   });
 });

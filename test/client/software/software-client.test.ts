@@ -13,36 +13,29 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createCoapStack } from '../../../src/binding/coap/coap-stack.js';
 import { MemoryFirmwareStore } from '../../../src/client/firmware/firmware-store.js';
-import type { StoredImage } from '../../../src/client/firmware/firmware-store.js';
 import type {
   SoftwareActionOutcome,
   SoftwareApplication,
   SoftwareInstallOutcome,
   SoftwareManagementOptions,
 } from '../../../src/client/software/software-management-instance.js';
-import { LwM2mClient } from '../../../src/client/lwm2m-client.js';
 import { BlockwiseLayer } from '../../../src/coap/blockwise.js';
 import { CoapCode } from '../../../src/coap/message.js';
-import { OptionNumber, OptionsBuilder, uriPath } from '../../../src/coap/options.js';
+import { uriPath } from '../../../src/coap/options.js';
 import { buildPackage } from '../../../src/firmware/package-envelope.js';
 import { packageVerifier } from '../../../src/firmware/package-verifier.js';
 import { Value } from '../../../src/model/data-types.js';
-import { DtlsChannel } from '../../../src/dtls/dtls-channel.js';
-import { LwM2mServer } from '../../../src/server/lwm2m-server.js';
 import type { OperationResult } from '../../../src/server/operation-result.js';
-import { MemoryCredentialStore } from '../../../src/store/memory-credential-store.js';
-import { MemoryNetwork } from '../../../src/transport/memory-channel.js';
 import { withClientRig } from '../../support/client-rig.js';
 import type { ClientRig } from '../../support/client-rig.js';
+import {
+  block1FromStranger,
+  bytesOf,
+  image as bytes,
+  withCoapsPullRig,
+} from '../../support/package-client-rig.js';
 
-const bytes = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-async function bytesOf(stored: StoredImage): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of stored.read()) parts.push(c);
-  return new Uint8Array(Buffer.concat(parts));
-}
 
 interface App {
   readonly application: SoftwareApplication;
@@ -209,25 +202,9 @@ describe('LwM2mClient software management (/9)', () => {
   it('a Block1 push to /9/x/2 from a peer that is no registered server gets 4.01', async () => {
     const a = app();
     await withClientRig({ client: { software: software(a) } }, async (rig) => {
-      const { endpoint } = createCoapStack({ channel: rig.network.channel('10.0.0.66', 5683) });
-      try {
-        const response = await endpoint.request(
-          { address: '10.0.0.2', port: 56830 },
-          {
-            code: CoapCode.PUT,
-            options: new OptionsBuilder()
-              .uriPath(['9', '0', '2'])
-              .uint(OptionNumber.CONTENT_FORMAT, 42)
-              .block(OptionNumber.BLOCK1, { num: 0, more: true, szx: 6 })
-              .build(),
-            payload: bytes(1024),
-          },
-        );
-        assert.equal(response.code, CoapCode.UNAUTHORIZED);
-        assert.equal(await read(rig, '/9/0/7'), 0);
-      } finally {
-        await endpoint.close();
-      }
+      const response = await block1FromStranger(rig, '/9/0/2');
+      assert.equal(response.code, CoapCode.UNAUTHORIZED);
+      assert.equal(await read(rig, '/9/0/7'), 0);
     });
   });
 
@@ -298,57 +275,18 @@ describe('LwM2mClient software management (/9)', () => {
   });
 
   it('pull over coaps:// with the PSK of the server that wrote the URI', async () => {
-    const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
-    const network = new MemoryNetwork();
-    const credentials = new MemoryCredentialStore();
-    await credentials.put({ endpoint: 'sw-dtls', psk: { identity: 'sw-id', key: KEY.toString('hex') } });
-    const server = new LwM2mServer({
-      channel: network.channel('10.0.0.1', 5683),
-      coaps: { channel: network.channel('10.0.0.1', 5684), credentials },
-      requestTimeout: 3000,
-    });
-    const identities: string[] = [];
-    const repository = DtlsChannel.server({
-      channel: network.channel('10.0.0.7', 5684),
-      psk: (identity) => {
-        identities.push(new TextDecoder().decode(identity));
-        return new TextDecoder().decode(identity) === 'sw-id' ? KEY : undefined;
-      },
-    });
     const pkg = bytes(12 * 1024, 9);
-    const files = createCoapStack({ channel: repository });
-    files.blockwise.onRequest(() => ({ code: CoapCode.CONTENT, payload: pkg }));
     const a = app();
-    let port = 40000;
-    const client = new LwM2mClient({
-      endpoint: 'sw-dtls',
-      servers: [
-        {
-          uri: 'coaps://10.0.0.1:5684',
-          security: { securityMode: 0, publicKeyOrIdentity: 'sw-id', secretKey: KEY },
-        },
-      ],
-      channel: network.channel('10.0.0.2', 56830),
-      secureTransport: () => network.channel('10.0.0.2', port++),
-      software: software(a),
-    });
-    const keepAlive = setInterval(() => undefined, 1000);
-    try {
-      await server.start();
-      const registered = once(server, 'registered');
-      await client.start();
-      await registered;
-      const rig = { server, ep: 'sw-dtls' };
-      assert.equal(await code(server.write('sw-dtls', '/9/1/3', 'coaps://10.0.0.7/sw.bin')), '2.04');
-      await until(rig, 1, 3, 3);
-      assert.deepEqual(a.stores.get(1)?.bytes(), pkg);
-      assert.deepEqual([...new Set(identities)], ['sw-id']);
-    } finally {
-      clearInterval(keepAlive);
-      await client.stop().catch(() => undefined);
-      await server.stop();
-      await files.endpoint.close();
-    }
+    await withCoapsPullRig(
+      { endpoint: 'sw-dtls', identity: 'sw-id', payload: pkg, client: { software: software(a) } },
+      async (rig) => {
+        const { server, identities } = rig;
+        assert.equal(await code(server.write('sw-dtls', '/9/1/3', 'coaps://10.0.0.7/sw.bin')), '2.04');
+        await until(rig, 1, 3, 3);
+        assert.deepEqual(a.stores.get(1)?.bytes(), pkg);
+        assert.deepEqual([...new Set(identities)], ['sw-id']);
+      },
+    );
   });
 
   it('pull over http:// with User Name and Password as Basic credentials', async () => {

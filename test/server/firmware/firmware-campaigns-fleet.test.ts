@@ -1,11 +1,24 @@
 // The campaign engine over simulated devices (the CampaignGateway seam): a thousand devices with
-// failures, deferrals, lost downloads and sleepers; targets by filter; rate; bad specs.
+// failures, deferrals, lost downloads and sleepers; targets by filter; rate; bad specs; totals kept
+// as devices move that always equal a count over the devices.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FirmwareCampaignError, FirmwareCampaigns } from '../../../src/server/firmware/firmware-campaigns.js';
-import type { CampaignSpec } from '../../../src/server/firmware/firmware-campaigns.js';
+import { MemoryCampaignStore } from '../../../src/server/firmware/campaign-store.js';
+import {
+  FirmwareCampaignError,
+  FirmwareCampaigns,
+  recountTotals,
+} from '../../../src/server/firmware/firmware-campaigns.js';
+import type {
+  CampaignEvent,
+  CampaignSpec,
+  CampaignTotals,
+  DevicePhase,
+} from '../../../src/server/firmware/firmware-campaigns.js';
+import { FirmwareDownloadService } from '../../../src/server/firmware/firmware-download-service.js';
 import { MemoryFirmwareRepository } from '../../../src/server/firmware/firmware-repository.js';
 import { MemoryTagStore } from '../../../src/store/memory-tag-store.js';
+import { MemoryNetwork } from '../../../src/transport/memory-channel.js';
 import { SimulatedGateway } from './simulated-gateway.js';
 import type { Behaviour } from './simulated-gateway.js';
 
@@ -248,4 +261,142 @@ describe('FirmwareCampaigns over simulated fleets', () => {
       r.close();
     }
   });
+
+  it('the totals of every event equal a count over the devices: pulls, pushes, mixed outcomes, pause, resume, cancel, restart', async () => {
+    const gateway = new SimulatedGateway();
+    const repository = new MemoryFirmwareRepository();
+    const info = await repository.add(Uint8Array.from({ length: 5000 }, (_, i) => (i * 3) & 0xff));
+    const network = new MemoryNetwork();
+    const download = new FirmwareDownloadService({
+      repository,
+      channel: network.channel('10.0.0.5', 5685),
+      publicHost: '10.0.0.5',
+    });
+    await download.start();
+    // The devices pull through the service's grants, 1024 bytes a block, so its progress events
+    // reach the engine as a real pull's would.
+    gateway.serve = (uri, offset) => {
+      const url = new URL(uri);
+      const grant = download.grants.check(url.pathname.split('/')[2]!, url.searchParams.get('t') ?? '');
+      if (!grant) return undefined;
+      const bytes = Math.min(1024, info.size - offset);
+      download.served(grant, offset + bytes, info.size, bytes);
+      return { bytes, size: info.size };
+    };
+    const behaviours: Behaviour[] = ['ok', 'fail', 'defer', 'flaky', 'asleep', 'reboot'];
+    const add = (prefix: string, count: number): string[] =>
+      Array.from({ length: count }, (_, i) => {
+        const ep = `${prefix}${String(i).padStart(3, '0')}`;
+        const sim = gateway.add(ep, behaviours[i % behaviours.length]);
+        if (i % 7 === 3) sim.delivery = 1; // takes push only
+        if (i % 11 === 5) sim.version = '0.9.0'; // skipped by the currentVersion filter
+        return ep;
+      });
+    add('mix-', 120);
+    const cancelled = add('cx-', 20);
+    const store = new MemoryCampaignStore();
+    // Each reading of this clock is 250 ms on, so a pull's progress (at most one event a second per
+    // device) makes events in the middle of a download too, not only at its end.
+    let clock = 1_000_000;
+    const engine = (): FirmwareCampaigns =>
+      new FirmwareCampaigns({ gateway, repository, download, store, now: () => (clock += 250) });
+    const spec = {
+      image: info.id,
+      pollInterval: 5,
+      retryDelay: 5,
+      deferRetry: 86_400_000,
+      timeouts: { request: 1000, download: 7 * 86_400_000, update: 7 * 86_400_000, wait: 5000 },
+    };
+    // Checked from inside the listener (an exception there would be swallowed by the emitter).
+    const mismatches: string[] = [];
+    const seen = { events: 0, restoring: 0, progress: 0 };
+    // Each campaign's devices as its events last showed them: while restore() revives a campaign
+    // it is not yet listed, and only phase events (no byte changes) come.
+    const lastSeen = new Map<string, Map<string, { phase: DevicePhase; bytes: number }>>();
+    const check = (campaigns: FirmwareCampaigns) => (e: CampaignEvent) => {
+      seen.events++;
+      let devices = lastSeen.get(e.campaign);
+      if (e.device) devices?.set(e.device.endpoint, { phase: e.device.phase, bytes: e.device.bytes });
+      const report = campaigns.get(e.campaign);
+      if (report) devices = new Map(report.devices.map((d) => [d.endpoint, d]));
+      else seen.restoring++;
+      if (e.device?.phase === 'downloading' && e.device.bytes > 0 && e.device.bytes < info.size)
+        seen.progress++;
+      const want = devices && recountTotals([...devices.values()]);
+      if (!want || !sameTotals(e.totals, want))
+        mismatches.push(
+          `event ${e.seq} (${e.type} ${e.device?.endpoint ?? e.status}): ${JSON.stringify(e.totals)}`,
+        );
+      if (report && !sameTotals(report.totals, e.totals)) mismatches.push(`report after event ${e.seq}`);
+      if (devices) lastSeen.set(e.campaign, devices);
+    };
+    const until = (campaigns: FirmwareCampaigns, id: string, finished: number): Promise<void> =>
+      new Promise((resolve) => {
+        const on = (e: CampaignEvent): void => {
+          if (e.campaign !== id || e.totals.finished < finished) return;
+          campaigns.off('event', on);
+          resolve();
+        };
+        campaigns.on('event', on);
+      });
+
+    const first = engine();
+    first.on('event', check(first));
+    try {
+      const mix = await first.create({
+        ...spec,
+        targets: { endpointPrefix: 'mix-', currentVersion: '1.0.0' },
+        concurrency: 20,
+      });
+      const cx = await first.create({ ...spec, targets: cancelled, concurrency: 5, rate: 50 });
+      await until(first, cx.id, 3);
+      first.cancel(cx.id);
+      await until(first, mix.id, 20);
+      first.pause(mix.id);
+      await new Promise((r) => setTimeout(r, 20));
+      first.resume(mix.id);
+      await until(first, mix.id, 60);
+      await first.close();
+      assert.ok(first.get(mix.id)!.totals.finished < 120, 'stopped half way');
+
+      const second = engine();
+      second.on('event', check(second));
+      for (const doc of await store.load())
+        lastSeen.set(
+          doc.id,
+          new Map(doc.devices.map((d) => [d.endpoint, d as { phase: DevicePhase; bytes: number }])),
+        );
+      try {
+        await second.restore();
+        const report = await second.finished(mix.id);
+        const ended = await second.finished(cx.id);
+        assert.equal(report.status, 'completed');
+        assert.equal(ended.status, 'cancelled');
+        assert.deepEqual(report.totals, recountTotals(report.devices));
+        assert.deepEqual(ended.totals, recountTotals(ended.devices));
+        const { phases } = report.totals;
+        assert.equal(report.totals.finished, 120);
+        assert.ok(phases.succeeded > 0 && phases.failed > 0 && phases.skipped > 0, JSON.stringify(phases));
+        assert.ok(ended.totals.phases.cancelled > 0, JSON.stringify(ended.totals.phases));
+        assert.ok(
+          report.devices.some((d) => d.method === 'pull') && report.devices.some((d) => d.method === 'push'),
+        );
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+      gateway.close();
+      await download.stop();
+    }
+    assert.deepEqual(mismatches, []);
+    assert.ok(seen.events > 500, `${seen.events} events checked`);
+    assert.ok(seen.restoring > 0, 'events while a campaign was restored');
+    assert.ok(seen.progress > 0, 'progress events in the middle of a pull');
+  });
 });
+
+/** Equal totals, the phases compared in their order (as JSON shows them). */
+function sameTotals(a: CampaignTotals, b: CampaignTotals): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

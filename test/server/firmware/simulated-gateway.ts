@@ -35,6 +35,12 @@ export class SimulatedGateway implements CampaignGateway {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Requests made, by kind. */
   readonly counts = { read: 0, write: 0, execute: 0 };
+  /**
+   * The download service's side of a pull (Write /5/0/1): serves the block of `uri` at `offset`,
+   * returning the bytes served and the image size, or undefined when it refuses. Unset: devices
+   * refuse Write /5/0/1.
+   */
+  serve: ((uri: string, offset: number) => { bytes: number; size: number } | undefined) | undefined;
 
   add(endpoint: string, behaviour: Behaviour = 'ok', wakeAfter = 50): SimDevice {
     const d: SimDevice = {
@@ -123,9 +129,37 @@ export class SimulatedGateway implements CampaignGateway {
     return { code: '2.04' };
   }
 
-  writeString(): Promise<DeviceAnswer> {
+  writeString(endpoint: string, path: string, uri: string): Promise<DeviceAnswer> {
+    return Promise.resolve(this.#writeString(endpoint, path, uri));
+  }
+
+  #writeString(endpoint: string, path: string, uri: string): DeviceAnswer {
     this.counts.write++;
-    return Promise.resolve({ code: '4.05' });
+    const d = this.devices.get(endpoint);
+    if (!d || path !== '/5/0/1' || !this.serve) return { code: '4.05' };
+    if (d.state !== 0) return { code: '4.05' };
+    d.downloads++;
+    d.state = 1;
+    d.result = 0;
+    const download = d.downloads;
+    // One block a millisecond, as long as this download goes on (a Cancel /5/0/10 ends it).
+    const next = (offset: number): void => {
+      if (d.state !== 1 || d.downloads !== download) return;
+      const block = this.serve?.(uri, offset);
+      if (!block) {
+        d.state = 0;
+        d.result = 7; // invalid URI: the token is gone
+        return;
+      }
+      const served = offset + block.bytes;
+      if (d.behaviour === 'flaky' && download <= 1 && served * 2 >= block.size) {
+        d.state = 0;
+        d.result = 4;
+      } else if (served >= block.size) d.state = 2;
+      else this.#later(1, () => next(served));
+    };
+    this.#later(1, () => next(0));
+    return { code: '2.04' };
   }
 
   execute(endpoint: string, path: string): Promise<DeviceAnswer> {
