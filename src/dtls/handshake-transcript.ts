@@ -1,5 +1,4 @@
 import type { HandshakeMessage } from './handshake.js';
-import { encodeHandshakeMessage } from './handshake.js';
 import { Sha256 } from './sha256.js';
 
 /**
@@ -10,10 +9,21 @@ import { Sha256 } from './sha256.js';
  */
 export class HandshakeTranscript {
   private readonly sha = new Sha256();
+  /** msg_type, length, message_seq, fragment_offset (always 0), fragment_length (= length). */
+  readonly #header = new Uint8Array(12);
 
   /** Adds a message (encoded with its header) to the transcript. */
   add(message: HandshakeMessage): this {
-    this.sha.update(encodeHandshakeMessage(message));
+    // The 12-byte header of a single whole fragment, then the body: no copy of the message.
+    const h = this.#header;
+    const n = message.body.length;
+    h[0] = message.msgType;
+    h[1] = h[9] = n >>> 16;
+    h[2] = h[10] = (n >>> 8) & 0xff;
+    h[3] = h[11] = n & 0xff;
+    h[4] = (message.messageSeq >>> 8) & 0xff;
+    h[5] = message.messageSeq & 0xff;
+    this.sha.update(h).update(message.body);
     return this;
   }
 

@@ -77,99 +77,128 @@ function compress(h: Int32Array, data: Uint8Array, offset: number): void {
   h[7] = (h[7]! + hh) | 0;
 }
 
+/**
+ * Absorbs `data` into the state `h` whose partial block is `block[0..blockLength)`; returns the
+ * new partial length. Whole blocks of `data` are compressed in place, without copying.
+ */
+function absorb(h: Int32Array, block: Uint8Array, blockLength: number, data: Uint8Array): number {
+  let at = 0;
+  const n = data.length;
+  if (blockLength > 0) {
+    const take = Math.min(64 - blockLength, n);
+    block.set(take === n ? data : data.subarray(0, take), blockLength);
+    blockLength += take;
+    at = take;
+    if (blockLength < 64) return blockLength;
+    compress(h, block, 0);
+    blockLength = 0;
+  }
+  for (; at + 64 <= n; at += 64) compress(h, data, at);
+  if (at < n) {
+    block.set(at === 0 ? data : data.subarray(at), 0);
+    blockLength = n - at;
+  }
+  return blockLength;
+}
+
+/** Pads and compresses the last block (FIPS 180-4 §5.1.1), writing the digest to `out`; spends `h` and `block`. */
+function finish(
+  h: Int32Array,
+  block: Uint8Array,
+  blockLength: number,
+  total: number,
+  out: Uint8Array,
+): Uint8Array {
+  let length = blockLength;
+  block[length++] = 0x80;
+  if (length > 56) {
+    block.fill(0, length);
+    compress(h, block, 0);
+    length = 0;
+  }
+  block.fill(0, length, 56);
+  const bits = total * 8;
+  writeWord(block, 56, Math.floor(bits / 0x1_0000_0000));
+  writeWord(block, 60, bits >>> 0);
+  compress(h, block, 0);
+  for (let i = 0; i < 8; i++) writeWord(out, 4 * i, h[i]!);
+  return out;
+}
+
+/** Scratch state for one-shot hashes and digests of running ones (nothing here re-enters). */
+const scratchH = new Int32Array(8);
+const scratchBlock = new Uint8Array(64);
+
 /** A running SHA-256: `update` any number of times, `digest` (which does not end it) any time. */
 export class Sha256 {
-  readonly #h: Int32Array;
-  readonly #block: Uint8Array;
-  #blockLength: number;
+  readonly #h = IV.slice();
+  readonly #block = new Uint8Array(64);
+  #blockLength = 0;
   /** Bytes absorbed so far (2^53 is far beyond any handshake). */
-  #total: number;
-
-  constructor(from?: Sha256) {
-    this.#h = from ? from.#h.slice() : IV.slice();
-    this.#block = from ? from.#block.slice() : new Uint8Array(64);
-    this.#blockLength = from ? from.#blockLength : 0;
-    this.#total = from ? from.#total : 0;
-  }
+  #total = 0;
 
   /** An independent copy of this running hash. */
   copy(): Sha256 {
-    return new Sha256(this);
+    const c = new Sha256();
+    c.#h.set(this.#h);
+    c.#block.set(this.#block);
+    c.#blockLength = this.#blockLength;
+    c.#total = this.#total;
+    return c;
   }
 
   update(data: Uint8Array): this {
-    let at = 0;
-    const n = data.length;
-    this.#total += n;
-    if (this.#blockLength > 0) {
-      const take = Math.min(64 - this.#blockLength, n);
-      this.#block.set(take === n ? data : data.subarray(0, take), this.#blockLength);
-      this.#blockLength += take;
-      at = take;
-      if (this.#blockLength < 64) return this;
-      compress(this.#h, this.#block, 0);
-      this.#blockLength = 0;
-    }
-    for (; at + 64 <= n; at += 64) compress(this.#h, data, at);
-    if (at < n) {
-      this.#block.set(data.subarray(at), 0);
-      this.#blockLength = n - at;
-    }
+    this.#total += data.length;
+    this.#blockLength = absorb(this.#h, this.#block, this.#blockLength, data);
     return this;
   }
 
   /** The hash of everything absorbed so far, into `out` (32 bytes) or a new array. */
   digest(out: Uint8Array = new Uint8Array(32)): Uint8Array {
-    const h = this.#h.slice();
-    const block = this.#block.slice();
-    let length = this.#blockLength;
-    block[length++] = 0x80;
-    if (length > 56) {
-      block.fill(0, length);
-      compress(h, block, 0);
-      length = 0;
-    }
-    block.fill(0, length, 56);
-    const bits = this.#total * 8;
-    const high = Math.floor(bits / 0x1_0000_0000);
-    writeWord(block, 56, high);
-    writeWord(block, 60, bits >>> 0);
-    compress(h, block, 0);
-    for (let i = 0; i < 8; i++) writeWord(out, 4 * i, h[i]!);
-    return out;
+    scratchH.set(this.#h);
+    scratchBlock.set(this.#block);
+    return finish(scratchH, scratchBlock, this.#blockLength, this.#total, out);
   }
 }
 
 /** SHA-256 of `data` in one call. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Sha256().update(data).digest();
+  scratchH.set(IV);
+  const length = absorb(scratchH, scratchBlock, 0, data);
+  return finish(scratchH, scratchBlock, length, data.length, new Uint8Array(32));
 }
 
 /**
  * An HMAC-SHA256 key with its two padded blocks already hashed (RFC 2104 §2): each MAC under it
- * costs the compressions of the message and one for the outer hash, nothing for the key.
+ * costs the compressions of the message and one for the outer hash, nothing for the key, and
+ * allocates only its result.
  */
 export class HmacSha256Key {
-  readonly #inner: Sha256;
-  readonly #outer: Sha256;
+  readonly #inner = IV.slice();
+  readonly #outer = IV.slice();
 
   constructor(key: Uint8Array) {
-    const k = key.length > 64 ? sha256(key) : key;
     const pad = new Uint8Array(64);
-    pad.set(k);
+    pad.set(key.length > 64 ? sha256(key) : key);
     for (let i = 0; i < 64; i++) pad[i]! ^= 0x36;
-    this.#inner = new Sha256().update(pad);
+    compress(this.#inner, pad, 0);
     for (let i = 0; i < 64; i++) pad[i]! ^= 0x36 ^ 0x5c;
-    this.#outer = new Sha256().update(pad);
+    compress(this.#outer, pad, 0);
   }
 
   /** HMAC(key, parts[0] || parts[1] || ...). */
   mac(...parts: Uint8Array[]): Uint8Array {
-    const inner = this.#inner.copy();
-    for (const p of parts) inner.update(p);
-    const out = new Uint8Array(32);
-    inner.digest(out);
-    return this.#outer.copy().update(out).digest(out);
+    scratchH.set(this.#inner);
+    let length = 0;
+    let total = 64;
+    for (const p of parts) {
+      length = absorb(scratchH, scratchBlock, length, p);
+      total += p.length;
+    }
+    const out = finish(scratchH, scratchBlock, length, total, new Uint8Array(32));
+    scratchH.set(this.#outer);
+    scratchBlock.set(out);
+    return finish(scratchH, scratchBlock, 32, 96, out);
   }
 }
 
