@@ -2,16 +2,15 @@
  * The /5/0 Firmware Update instance (LWM2M-1.2.md §6): the state machine of firmware-state.ts
  * driven by the server's Writes and Executes, a download (push through /5/0/0, Block1 streamed by
  * the client's block-wise layer, or pull from the URI in /5/0/1) that passes every byte through a
- * PackageStream into a bounded FirmwareStore, and the application's hooks that decide when and how
- * the image is installed (Sw-Mgmt-003: a busy device may defer, never forced).
+ * PackageStream into a bounded FirmwareStore (the PackageDownloader of package-download.ts, shared
+ * with /9), and the application's hooks that decide when and how the image is installed
+ * (Sw-Mgmt-003: a busy device may defer, never forced).
  */
 import { systemClock } from '../../clock.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Block1Sink } from '../../coap/blockwise.js';
 import type { CoapResponse } from '../../coap/endpoint.js';
-import { CoapCode } from '../../coap/message.js';
-import { OptionNumber, encodeUint } from '../../coap/options.js';
-import type { PackageFacts, PackageStream, PackageVerifier } from '../../firmware/package-stream.js';
+import type { PackageFacts, PackageVerdict, PackageVerifier } from '../../firmware/package-stream.js';
 import { Value } from '../../model/data-types.js';
 import { LwM2mPath } from '../../model/path.js';
 import type { LwM2mRecord } from '../../model/records.js';
@@ -22,8 +21,14 @@ import type {
   TreeResult,
 } from '../instance.js';
 import { treeFail, treeOk } from '../instance.js';
-import type { CoapPullSession } from './coap-pull.js';
-import { coapPull } from './coap-pull.js';
+import type {
+  CoapPullEndpoints,
+  DownloadFailure,
+  DownloadFailureKind,
+  FirmwarePullOptions,
+  PackageDownload,
+} from '../package/package-download.js';
+import { PackageDownloader, errorText, refusal } from '../package/package-download.js';
 import { FileFirmwareStore } from './file-firmware-store.js';
 import type {
   DownloadFailureResult,
@@ -34,12 +39,12 @@ import type {
 } from './firmware-state.js';
 import { FirmwareState, INITIAL_FIRMWARE_STATUS, firmwareTransition } from './firmware-state.js';
 import type { FirmwareSnapshot, FirmwareStore, StoredImage } from './firmware-store.js';
-import { FirmwareStoreError, MemoryFirmwareStore, snapshotFacts } from './firmware-store.js';
-import type { HttpPullOptions } from './http-pull.js';
-import { httpPull } from './http-pull.js';
+import { MemoryFirmwareStore, snapshotFacts } from './firmware-store.js';
 import { plainImageVerifier } from './plain-image-verifier.js';
-import type { PullFetcher, PullTransfer } from './pull-transfer.js';
-import { PullError, SCHEME_PROTOCOLS } from './pull-transfer.js';
+import type { PullFetcher } from './pull-transfer.js';
+import { SCHEME_PROTOCOLS } from './pull-transfer.js';
+
+export type { FirmwarePullOptions } from '../package/package-download.js';
 
 /** What the install decision hook is told. */
 export interface UpdateDecisionInfo {
@@ -86,18 +91,6 @@ export interface FirmwareApplication {
   }): InstallOutcome | undefined | Promise<InstallOutcome | undefined>;
 }
 
-export interface FirmwarePullOptions {
-  /** CoAP Block2 size asked for (default 1024). */
-  readonly blockSize?: number;
-  /** Failed exchanges or connections in a row before Update Result 4 (default 4). */
-  readonly retries?: number;
-  /** Pause before a retry, ms (default 1000). */
-  readonly retryDelay?: number;
-  /** Deadline of one CoAP block exchange, ms (default the endpoint's). */
-  readonly timeout?: number;
-  readonly http?: Omit<HttpPullOptions, 'retries' | 'retryDelay' | 'clock'>;
-}
-
 /** LwM2mClientOptions.firmware. */
 export interface FirmwareUpdateOptions {
   readonly application: FirmwareApplication;
@@ -127,10 +120,7 @@ export interface FirmwareInstanceOptions extends FirmwareUpdateOptions {
   /** Unix seconds, for /5/0/12 (default the system clock). */
   readonly now?: () => number;
   /** CoAP endpoints for pulls, and the schemes (`coap:`, `coap+tcp:`...) they reach. */
-  readonly coap?: {
-    readonly schemes: readonly string[];
-    readonly open: (uri: URL) => Promise<CoapPullSession>;
-  };
+  readonly coap?: CoapPullEndpoints;
   /** Fetchers by scheme (`'http:'`), replacing or adding to the built-in ones. */
   readonly fetchers?: ReadonlyMap<string, PullFetcher>;
   /** A successful install: the new /3/0/3 (undefined when neither the outcome nor the package said). */
@@ -162,29 +152,19 @@ const ERROR_PHASES: readonly string[] = [
   'restart',
 ];
 
-interface Download {
-  readonly delivery: 'push' | 'pull';
-  readonly uri: string | undefined;
-  /** Push through a Block1 sink (as opposed to one whole Write). */
-  readonly streamed: boolean;
-  stream: PackageStream;
-  /** Transfer bytes taken (the offset of the next block). */
-  received: number;
-  etag: string | undefined;
-  savedAt: number;
-  opened: Promise<unknown>;
-  readonly abort: AbortController;
-  timer: TimerHandle | undefined;
-}
-
-/** The download this call worked for is over (reset, cancelled, failed meanwhile). */
-class StaleDownload extends Error {}
+/** How a download ended, in /5/0/5 Update Result terms (a refused package: the verifier's 5 or 6). */
+const DOWNLOAD_RESULTS: Readonly<Record<DownloadFailureKind, DownloadFailureResult>> = {
+  full: 2,
+  'store-io': 2,
+  'connection-lost': 4,
+  timeout: 4,
+  'invalid-uri': 7,
+  'unsupported-protocol': 9,
+  integrity: 5,
+  'unsupported-package': 6,
+};
 
 const PATHS = (ids: readonly number[]) => ids.map((rid) => LwM2mPath.of(5, 0, rid));
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const DEFAULT_DOWNLOAD_TIMEOUT = 120_000;
-/** A pull saves its offset at least this often (bytes), for resuming after a restart. */
-const SAVE_EVERY = 64 * 1024;
 
 const isCount = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 0);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -242,17 +222,13 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   readonly #o: FirmwareInstanceOptions;
   readonly #clock: Clock;
   readonly #now: () => number;
-  readonly #verifier: PackageVerifier;
-  /** A verifier of the application's: a resumed pull replays the stored bytes through it. */
-  readonly #replays: boolean;
-  readonly #fetchers = new Map<string, PullFetcher>();
+  readonly #downloads: PackageDownloader;
   readonly #listeners = new Set<InstanceChangeListener>();
   #status: FirmwareStatus = INITIAL_FIRMWARE_STATUS;
   #uri = '';
   #severity: number;
   #maxDeferPeriod: number;
   #automatic: boolean;
-  #download: Download | undefined;
   #image: StoredImage | undefined;
   #facts: PackageFacts = {};
   #deciding = false;
@@ -271,8 +247,6 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    this.#verifier = options.verifier ?? plainImageVerifier;
-    this.#replays = options.verifier !== undefined;
     this.#severity = options.severity ?? 1;
     this.#maxDeferPeriod = options.maxDeferPeriod ?? 86_400;
     this.#automatic = options.automaticUpgrade ?? false;
@@ -280,26 +254,21 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     if (store) this.store = store;
     else if (options.directory) this.store = new FileFirmwareStore({ directory: options.directory });
     else this.store = new MemoryFirmwareStore();
-    const pull = options.pull ?? {};
-    const retry = {
+    this.#downloads = new PackageDownloader({
+      store: this.store,
+      verifier: options.verifier ?? plainImageVerifier,
+      replays: options.verifier !== undefined,
+      // Downloaded only once the package stream accepts every byte: a refusal fails the download.
+      verifyBeforeStore: true,
       clock: this.#clock,
-      ...(pull.retries === undefined ? {} : { retries: pull.retries }),
-      ...(pull.retryDelay === undefined ? {} : { retryDelay: pull.retryDelay }),
-    };
-    const http: PullFetcher = (uri, transfer) => httpPull(uri, transfer, { ...pull.http, ...retry });
-    this.#fetchers.set('http:', http).set('https:', http);
-    const coap = options.coap;
-    if (coap) {
-      const fetch: PullFetcher = (uri, transfer) =>
-        coapPull(uri, transfer, {
-          session: coap.open,
-          ...retry,
-          ...(pull.blockSize === undefined ? {} : { blockSize: pull.blockSize }),
-          ...(pull.timeout === undefined ? {} : { timeout: pull.timeout }),
-        });
-      for (const scheme of coap.schemes) this.#fetchers.set(scheme, fetch);
-    }
-    for (const [scheme, fetcher] of options.fetchers ?? []) this.#fetchers.set(scheme, fetcher);
+      downloadTimeout: options.downloadTimeout,
+      pull: options.pull,
+      coap: options.coap,
+      fetchers: options.fetchers,
+      onFailed: (failure) => this.#downloadFailed(failure),
+      onDownloaded: (image, verdict) => this.#downloaded(image, verdict),
+      onProgress: () => this.#persist(),
+    });
   }
 
   // ---- what the application and tests see ----
@@ -345,7 +314,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   /** /5/0/8: what the server may use in /5/0/1 (only protocols a fetcher exists for). */
   protocols(): number[] {
     const supported = new Set<number>();
-    for (const scheme of this.#fetchers.keys()) {
+    for (const scheme of this.#downloads.schemes()) {
       const p = SCHEME_PROTOCOLS.get(scheme);
       if (p !== undefined) supported.add(p);
     }
@@ -414,23 +383,25 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
           const checkpoint =
             saved.checkpoint !== undefined
               ? new Uint8Array(Buffer.from(saved.checkpoint, 'base64'))
-              : this.#replays
+              : this.#downloads.replays
                 ? undefined
                 : new Uint8Array(0);
           const received = saved.received ?? 0;
           const resume =
-            checkpoint !== undefined && received >= checkpoint.length && (!this.#replays || this.store.kept)
+            checkpoint !== undefined &&
+            received >= checkpoint.length &&
+            (!this.#downloads.replays || this.store.kept)
               ? { checkpoint, offset: received - checkpoint.length }
               : undefined;
-          const dl = this.#newDownload(
-            'pull',
-            saved.uri,
-            false,
-            resume?.offset ?? 0,
-            saved.etag,
-            resume?.checkpoint,
-          );
-          this.#run(this.#pull(dl));
+          const dl = this.#downloads.start({
+            delivery: 'pull',
+            uri: saved.uri,
+            streamed: false,
+            offset: resume?.offset ?? 0,
+            etag: saved.etag,
+            checkpoint: resume?.checkpoint,
+          });
+          this.#run(this.#downloads.pull(dl));
           return;
         }
         this.#restore(FirmwareState.Idle, 4, 'the download was interrupted by a restart');
@@ -442,11 +413,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
 
   /** Stops downloads and timers without changing the saved state (a later start resumes). */
   async close(): Promise<void> {
-    const dl = this.#download;
-    if (dl) {
-      this.#download = undefined;
-      this.#stopDownload(dl);
-    }
+    this.#downloads.stop();
     if (this.#deferTimer) this.#clock.clearTimeout(this.#deferTimer);
     await this.#saving;
   }
@@ -544,63 +511,13 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
    * 4.08), a response when the State refuses it.
    */
   block1Sink(num: number, size1: number | undefined): Block1Sink | CoapResponse | undefined {
-    const current = this.#download;
-    if (num > 0) return current?.streamed ? this.#sinkOf(current) : undefined;
-    if (!this.#pushAllowed()) return refusal('4.05', 'this device takes no push (/5/0/9)');
-    let dl: Download;
-    if (current?.streamed) {
-      // The server starts its transfer over: same download, from byte 0.
-      this.#stopDownload(current);
-      dl = this.#newDownload('push', undefined, true);
-    } else {
+    if (num === 0 && !this.#pushAllowed()) return refusal('4.05', 'this device takes no push (/5/0/9)');
+    return this.#downloads.block1Sink(num, size1, () => {
       const t = firmwareTransition(this.#status, { type: 'download', delivery: 'push' }, this.#now());
       if (!t.ok) return refusal(t.code, t.message);
       this.#uri = '';
-      dl = this.#beginDownload('push', undefined, true);
-    }
-    if (size1 !== undefined && size1 > this.store.maxSize) {
-      this.#failDownload(
-        dl,
-        2,
-        'store',
-        'not-enough-flash',
-        `Size1 ${size1} exceeds ${this.store.maxSize} bytes`,
-      );
-      return tooLarge(this.store.maxSize);
-    }
-    return this.#sinkOf(dl);
-  }
-
-  #sinkOf(dl: Download): Block1Sink {
-    return {
-      get received() {
-        return dl.received;
-      },
-      write: async (chunk) => {
-        try {
-          await this.#take(dl, chunk);
-          return undefined;
-        } catch (e) {
-          return this.#blockRefusal(e);
-        }
-      },
-      end: async (chunk) => {
-        try {
-          await this.#take(dl, chunk);
-        } catch (e) {
-          return this.#blockRefusal(e);
-        }
-        await this.#finish(dl);
-        // Errors after this point are reported only through Update Result (object 1.2).
-        return { code: CoapCode.CHANGED };
-      },
-    };
-  }
-
-  #blockRefusal(e: unknown): CoapResponse {
-    if (e instanceof FirmwareStoreError && e.reason === 'full') return tooLarge(this.store.maxSize);
-    if (e instanceof StaleDownload) return refusal('4.08', 'the download is no longer in progress');
-    return refusal('5.00', errorText(e));
+      return this.#beginDownload('push', undefined, true);
+    });
   }
 
   #pushAllowed(): boolean {
@@ -611,18 +528,12 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   #writePackage(bytes: Uint8Array): TreeResult<void> {
     if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) return this.#reset();
     if (!this.#pushAllowed()) return treeFail('4.05', 'this device takes no push (/5/0/9)');
-    if (this.#download?.streamed) return treeFail('4.05', 'a block-wise push is in progress');
+    if (this.#downloads.pushing) return treeFail('4.05', 'a block-wise push is in progress');
     const t = firmwareTransition(this.#status, { type: 'download', delivery: 'push' }, this.#now());
     if (!t.ok) return treeFail(t.code, t.message);
     this.#uri = '';
     const dl = this.#beginDownload('push', undefined, false);
-    const copy = bytes.slice();
-    this.#run(
-      (async () => {
-        await this.#take(dl, copy);
-        await this.#finish(dl);
-      })().catch(() => undefined),
-    );
+    this.#run(this.#downloads.deliver(dl, bytes));
     return treeOk();
   }
 
@@ -636,208 +547,38 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     if (!t.ok) return treeFail(t.code, t.message);
     this.#uri = uri;
     const dl = this.#beginDownload('pull', uri, false);
-    this.#run(this.#pull(dl));
+    this.#run(this.#downloads.pull(dl));
     return treeOk();
   }
 
-  async #pull(dl: Download): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(dl.uri ?? '');
-      if (url.host === '') throw new TypeError('no host');
-    } catch {
-      this.#failDownload(dl, 7, 'uri', 'invalid-uri', `"${dl.uri}" is not an absolute URI with a host`);
-      return;
-    }
-    const fetcher = this.#fetchers.get(url.protocol);
-    if (!fetcher) {
-      const known = [...this.#fetchers.keys()].join(' ');
-      this.#failDownload(dl, 9, 'uri', 'unsupported-protocol', `${url.protocol} is not supported (${known})`);
-      return;
-    }
-    await dl.opened;
-    if (this.#download !== dl) return;
-    const transfer: PullTransfer = {
-      offset: dl.received,
-      etag: dl.etag,
-      signal: dl.abort.signal,
-      begin: async (etag, offset) => {
-        this.#check(dl);
-        if (offset === 0 && dl.received > 0) {
-          dl.stream = this.#verifier.begin();
-          dl.received = 0;
-          dl.savedAt = 0;
-          await this.store.open(0);
-        } else if (offset !== dl.received) throw new PullError(4, `cannot continue at ${offset}`);
-        dl.etag = etag;
-        this.#persist();
-      },
-      write: (chunk) => this.#take(dl, chunk),
-    };
-    try {
-      await fetcher(url, transfer);
-    } catch (e) {
-      if (e instanceof PullError) this.#failDownload(dl, e.updateResult, 'download', pullCode(e), e.message);
-      else this.#failWith(dl, e);
-      return;
-    }
-    await this.#finish(dl);
-  }
+  // ---- the download (package-download.ts) ----
 
-  // ---- the download pipeline ----
-
-  #beginDownload(delivery: 'push' | 'pull', uri: string | undefined, streamed: boolean): Download {
+  #beginDownload(delivery: 'push' | 'pull', uri: string | undefined, streamed: boolean): PackageDownload {
     this.#lastError = undefined;
     this.#attempts++;
     this.#diagnosticsChanged(undefined);
     this.#image = undefined;
     this.#facts = {};
     this.#apply({ type: 'download', delivery });
-    return this.#newDownload(delivery, uri, streamed);
+    return this.#downloads.start({ delivery, uri, streamed });
   }
 
-  #newDownload(
-    delivery: 'push' | 'pull',
-    uri: string | undefined,
-    streamed: boolean,
-    offset = 0,
-    etag?: string,
-    checkpoint?: Uint8Array,
-  ): Download {
-    const dl: Download = {
-      delivery,
-      uri,
-      streamed,
-      stream: this.#verifier.begin(),
-      received: 0,
-      etag,
-      savedAt: 0,
-      opened: Promise.resolve(),
-      abort: new AbortController(),
-      timer: undefined,
-    };
-    dl.opened = this.store.open(offset).then(
-      async (kept) => {
-        const envelope = kept > 0 && checkpoint ? checkpoint.length : 0;
-        if (envelope > 0 || (kept > 0 && this.#replays)) await this.#replay(dl, checkpoint, kept);
-        dl.received = kept + envelope;
-        dl.savedAt = dl.received;
-        if (kept === 0) dl.etag = undefined;
-      },
-      (e: unknown) => this.#failWith(dl, e),
-    );
-    this.#download = dl;
-    this.#arm(dl);
-    return dl;
-  }
-
-  /**
-   * A pull resumed after a restart: the saved envelope, then the image bytes stored, through the
-   * fresh stream (which checks the header again and hashes the image so far).
-   */
-  async #replay(dl: Download, checkpoint: Uint8Array | undefined, kept: number): Promise<void> {
-    if (checkpoint && checkpoint.length > 0) dl.stream.push(checkpoint);
-    let replayed = 0;
-    for await (const chunk of this.store.kept?.() ?? []) {
-      const part = chunk.subarray(0, Math.max(0, kept - replayed));
-      replayed += part.length;
-      dl.stream.push(part);
-      if (replayed >= kept) break;
-    }
-  }
-
-  /** Restarts the no-progress timer: a download silent for downloadTimeout fails with 4. */
-  #arm(dl: Download): void {
-    if (dl.timer) this.#clock.clearTimeout(dl.timer);
-    const ms = this.#o.downloadTimeout ?? DEFAULT_DOWNLOAD_TIMEOUT;
-    dl.timer = this.#clock.setTimeout(
-      () => this.#failDownload(dl, 4, 'download', 'download-timeout', `no data for ${ms} ms`),
-      ms,
-    );
-  }
-
-  #check(dl: Download): void {
-    if (this.#download !== dl || dl.abort.signal.aborted) throw new StaleDownload();
-  }
-
-  /** Transfer bytes in: through the package stream, into the store. */
-  async #take(dl: Download, chunk: Uint8Array): Promise<void> {
-    this.#check(dl);
-    await dl.opened;
-    this.#check(dl);
-    this.#arm(dl);
-    const image = dl.stream.push(chunk);
-    try {
-      if (image.length > 0) await this.store.write(image);
-    } catch (e) {
-      this.#failWith(dl, e);
-      throw e;
-    }
-    this.#check(dl);
-    dl.received += chunk.length;
-    if (dl.delivery === 'pull' && dl.received - dl.savedAt >= SAVE_EVERY) {
-      dl.savedAt = dl.received;
-      this.#persist();
-    }
-  }
-
-  /** All bytes are in: Downloaded only once the package stream accepts them. */
-  async #finish(dl: Download): Promise<void> {
-    try {
-      this.#check(dl);
-      await dl.opened;
-      this.#check(dl);
-    } catch {
-      return;
-    }
-    const verdict = dl.stream.end();
-    if (!verdict.ok) {
-      this.#failDownload(dl, verdict.updateResult, 'verify', verdict.phase, verdict.reason);
-      return;
-    }
-    let image: StoredImage;
-    try {
-      image = await this.store.close();
-      this.#check(dl);
-    } catch (e) {
-      this.#failWith(dl, e);
-      return;
-    }
-    this.#stopDownload(dl);
-    this.#download = undefined;
+  /** The package stream accepted every byte and the store holds the image: Downloaded. */
+  #downloaded(image: StoredImage, verdict: PackageVerdict): void {
+    // verifyBeforeStore: a refused package came to #downloadFailed instead.
+    if (!verdict.ok) return;
     this.#image = image;
     this.#facts = verdict.facts;
     this.#apply({ type: 'download-complete' }, [6, 7]);
     if (this.#automatic) this.#run(this.#beginUpdate('automatic'));
   }
 
-  #failWith(dl: Download, e: unknown): void {
-    if (e instanceof StaleDownload) return;
-    if (e instanceof FirmwareStoreError && e.reason === 'full')
-      this.#failDownload(dl, 2, 'store', 'not-enough-flash', e.message);
-    else if (e instanceof FirmwareStoreError) this.#failDownload(dl, 2, 'store', 'store-io', e.message);
-    else this.#failDownload(dl, 4, 'download', 'connection-lost', errorText(e));
-  }
-
-  #failDownload(
-    dl: Download,
-    result: DownloadFailureResult,
-    phase: FirmwareError['phase'],
-    code: string,
-    message: string,
-  ): void {
-    if (this.#download !== dl) return;
-    this.#download = undefined;
-    this.#stopDownload(dl);
-    this.#error(phase, code, result, message);
+  #downloadFailed(failure: DownloadFailure): void {
+    const result = DOWNLOAD_RESULTS[failure.kind];
+    const code = failure.kind === 'full' ? 'not-enough-flash' : failure.code;
+    this.#error(failure.phase, code, result, failure.message);
     this.#discard();
     this.#apply({ type: 'download-failed', result });
-  }
-
-  #stopDownload(dl: Download): void {
-    if (dl.timer) this.#clock.clearTimeout(dl.timer);
-    dl.timer = undefined;
-    dl.abort.abort();
   }
 
   #discard(): void {
@@ -857,11 +598,7 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   #abandon(event: { type: 'reset' } | { type: 'cancel' }): { code: '4.05'; message: string } | undefined {
     const t = firmwareTransition(this.#status, event, this.#now());
     if (!t.ok) return t;
-    const dl = this.#download;
-    if (dl) {
-      this.#download = undefined;
-      this.#stopDownload(dl);
-    }
+    this.#downloads.stop();
     if (this.#deferTimer) this.#clock.clearTimeout(this.#deferTimer);
     this.#deferTimer = undefined;
     this.#deferredSince = undefined;
@@ -1017,11 +754,10 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
   }
 
   #persist(): void {
-    const dl = this.#download;
     const snapshot: FirmwareSnapshot = {
       status: this.#status,
       ...(this.#uri ? { uri: this.#uri } : {}),
-      ...(dl ? this.#downloadSnapshot(dl) : {}),
+      ...this.#downloadSnapshot(),
       ...(snapshotFacts(this.#facts) ? { facts: snapshotFacts(this.#facts) } : {}),
       settings: {
         severity: this.#severity,
@@ -1037,12 +773,15 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
       .catch((e: unknown) => this.#o.onError?.(e));
   }
 
-  #downloadSnapshot(dl: Download): Partial<FirmwareSnapshot> {
-    const checkpoint = dl.delivery === 'pull' ? dl.stream.checkpoint?.() : undefined;
+  /** The download under way, for a pull to resume after a restart (package-download.ts). */
+  #downloadSnapshot(): Partial<FirmwareSnapshot> {
+    const progress = this.#downloads.progress();
+    if (!progress) return {};
+    const { delivery, received, etag, checkpoint } = progress;
     return {
-      delivery: dl.delivery,
-      received: dl.savedAt,
-      ...(dl.etag === undefined ? {} : { etag: dl.etag }),
+      delivery,
+      received,
+      ...(etag === undefined ? {} : { etag }),
       ...(checkpoint === undefined ? {} : { checkpoint: Buffer.from(checkpoint).toString('base64') }),
     };
   }
@@ -1051,25 +790,4 @@ export class FirmwareUpdateInstance implements InstanceEnabler {
     const all = Promise.all([this.#work, work]).then(() => undefined);
     this.#work = all.catch((e: unknown) => this.#o.onError?.(e));
   }
-}
-
-function refusal(code: string, diagnostic: string): CoapResponse {
-  const [c, d] = code.split('.').map(Number) as [number, number];
-  return { code: (c << 5) | d, payload: new TextEncoder().encode(diagnostic) };
-}
-
-function tooLarge(maxSize: number): CoapResponse {
-  // RFC 7959 §2.9.3: Size1 tells the server the largest body taken.
-  return {
-    code: CoapCode.REQUEST_ENTITY_TOO_LARGE,
-    options: [{ number: OptionNumber.SIZE1, value: encodeUint(maxSize) }],
-  };
-}
-
-function pullCode(e: PullError): string {
-  return e.updateResult === 7
-    ? 'invalid-uri'
-    : e.updateResult === 9
-      ? 'unsupported-protocol'
-      : 'connection-lost';
 }

@@ -2,17 +2,15 @@
  * One /9/x Software Management instance (LWM2M-1.2.md §4.8; 9.xml, object 1.0): one software
  * component. The state machines of software-state.ts driven by the server's Writes and Executes,
  * a download (push through /9/x/2, Block1 streamed by the client's block-wise layer, or pull from
- * the URI in /9/x/3) on the plumbing of /5: every byte passes through a PackageStream (signed
- * manifests verified) into a bounded FirmwareStore, pulls use the /5 fetchers. The application's
- * hooks install, uninstall, activate and deactivate.
+ * the URI in /9/x/3) by the PackageDownloader /5 uses (package-download.ts): every byte passes
+ * through a PackageStream (signed manifests verified) into a bounded FirmwareStore, pulls use the
+ * /5 fetchers. The application's hooks install, uninstall, activate and deactivate.
  */
 import { systemClock } from '../../clock.js';
-import type { Clock, TimerHandle } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import type { Block1Sink } from '../../coap/blockwise.js';
 import type { CoapResponse } from '../../coap/endpoint.js';
-import { CoapCode } from '../../coap/message.js';
-import { OptionNumber, encodeUint } from '../../coap/options.js';
-import type { PackageFacts, PackageStream, PackageVerifier } from '../../firmware/package-stream.js';
+import type { PackageFacts, PackageVerdict, PackageVerifier } from '../../firmware/package-stream.js';
 import { Value } from '../../model/data-types.js';
 import { LwM2mPath } from '../../model/path.js';
 import type { LwM2mRecord } from '../../model/records.js';
@@ -23,15 +21,18 @@ import type {
   TreeResult,
 } from '../instance.js';
 import { treeFail, treeOk } from '../instance.js';
-import type { CoapPullSession } from '../firmware/coap-pull.js';
-import { coapPull } from '../firmware/coap-pull.js';
-import type { FirmwarePullOptions } from '../firmware/firmware-update-instance.js';
 import type { FirmwareStore, StoredImage } from '../firmware/firmware-store.js';
-import { FirmwareStoreError, MemoryFirmwareStore } from '../firmware/firmware-store.js';
-import { httpPull } from '../firmware/http-pull.js';
+import { MemoryFirmwareStore } from '../firmware/firmware-store.js';
 import { plainImageVerifier } from '../firmware/plain-image-verifier.js';
-import type { PullFetcher, PullTransfer } from '../firmware/pull-transfer.js';
-import { PullError } from '../firmware/pull-transfer.js';
+import type { PullFetcher } from '../firmware/pull-transfer.js';
+import type {
+  CoapPullEndpoints,
+  DownloadFailure,
+  DownloadFailureKind,
+  FirmwarePullOptions,
+  PackageDownload,
+} from '../package/package-download.js';
+import { PackageDownloader, errorText, refusal } from '../package/package-download.js';
 import type {
   SoftwareDownloadFailure,
   SoftwareEvent,
@@ -128,10 +129,7 @@ export interface SoftwareInstanceOptions {
   readonly clock?: Clock;
   readonly now?: () => number;
   /** CoAP endpoints for pulls, and the schemes they reach (as for /5). */
-  readonly coap?: {
-    readonly schemes: readonly string[];
-    readonly open: (uri: URL) => Promise<CoapPullSession>;
-  };
+  readonly coap?: CoapPullEndpoints;
   /** Fetchers by scheme (`'http:'`), replacing or adding to the built-in ones. */
   readonly fetchers?: ReadonlyMap<string, PullFetcher>;
   /** An install or uninstall done with /9/x/8 true: tell the servers the objects now (Update). */
@@ -149,22 +147,6 @@ export interface SoftwareError {
   readonly at: number;
 }
 
-interface Download {
-  /** Push through a Block1 sink (as opposed to one whole Write or a pull). */
-  readonly streamed: boolean;
-  stream: PackageStream;
-  /** Transfer bytes taken (the offset of the next block). */
-  received: number;
-  opened: Promise<unknown>;
-  readonly abort: AbortController;
-  timer: TimerHandle | undefined;
-}
-
-/** The download this call worked for is over (failed or restarted meanwhile). */
-class StaleDownload extends Error {}
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const DEFAULT_DOWNLOAD_TIMEOUT = 120_000;
 /** Resources that change with the status. */
 const STATUS_RESOURCES = [0, 1, 7, 9, 12, 16];
 
@@ -175,16 +157,14 @@ export class SoftwareManagementInstance implements InstanceEnabler {
   readonly #o: SoftwareInstanceOptions;
   readonly #clock: Clock;
   readonly #now: () => number;
-  readonly #verifier: PackageVerifier;
   readonly #stateStore: SoftwareStateStore;
-  readonly #fetchers = new Map<string, PullFetcher>();
+  readonly #downloads: PackageDownloader;
   readonly #listeners = new Set<InstanceChangeListener>();
   #status: SoftwareStatus = INITIAL_SOFTWARE_STATUS;
   #userName = '';
   #password = '';
   #updateSupportedObjects: boolean;
   #installed: { name: string; version: string } | undefined;
-  #download: Download | undefined;
   #image: StoredImage | undefined;
   #facts: PackageFacts = {};
   /** An install, uninstall, activate or deactivate hook is running. */
@@ -198,7 +178,6 @@ export class SoftwareManagementInstance implements InstanceEnabler {
     this.instanceId = options.instanceId;
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    this.#verifier = options.verifier ?? plainImageVerifier;
     this.store = options.store ?? new MemoryFirmwareStore();
     this.#stateStore = options.stateStore ?? new MemorySoftwareStateStore();
     this.#updateSupportedObjects = options.updateSupportedObjects ?? false;
@@ -211,26 +190,19 @@ export class SoftwareManagementInstance implements InstanceEnabler {
         active: installed.active ?? true,
       };
     }
-    const pull = options.pull ?? {};
-    const retry = {
+    this.#downloads = new PackageDownloader({
+      store: this.store,
+      verifier: options.verifier ?? plainImageVerifier,
+      // DOWNLOADED first (every byte stored), then the verdict: DELIVERED or INITIAL with 53/54.
+      verifyBeforeStore: false,
       clock: this.#clock,
-      ...(pull.retries === undefined ? {} : { retries: pull.retries }),
-      ...(pull.retryDelay === undefined ? {} : { retryDelay: pull.retryDelay }),
-    };
-    const http: PullFetcher = (uri, transfer) => httpPull(uri, transfer, { ...pull.http, ...retry });
-    this.#fetchers.set('http:', http).set('https:', http);
-    const coap = options.coap;
-    if (coap) {
-      const fetch: PullFetcher = (uri, transfer) =>
-        coapPull(uri, transfer, {
-          session: coap.open,
-          ...retry,
-          ...(pull.blockSize === undefined ? {} : { blockSize: pull.blockSize }),
-          ...(pull.timeout === undefined ? {} : { timeout: pull.timeout }),
-        });
-      for (const scheme of coap.schemes) this.#fetchers.set(scheme, fetch);
-    }
-    for (const [scheme, fetcher] of options.fetchers ?? []) this.#fetchers.set(scheme, fetcher);
+      downloadTimeout: options.downloadTimeout,
+      pull: options.pull,
+      coap: options.coap,
+      fetchers: options.fetchers,
+      onFailed: (failure) => this.#downloadFailed(failure),
+      onDownloaded: (image, verdict) => this.#downloaded(image, verdict),
+    });
   }
 
   // ---- what the application and tests see ----
@@ -318,11 +290,7 @@ export class SoftwareManagementInstance implements InstanceEnabler {
 
   /** Stops the download and timers without changing the saved state. */
   async close(): Promise<void> {
-    const dl = this.#download;
-    if (dl) {
-      this.#download = undefined;
-      this.#stopDownload(dl);
-    }
+    this.#downloads.stop();
     await this.#saving;
   }
 
@@ -513,77 +481,21 @@ export class SoftwareManagementInstance implements InstanceEnabler {
    * layer answers 4.08), a response when the State refuses it.
    */
   block1Sink(num: number, size1: number | undefined): Block1Sink | CoapResponse | undefined {
-    const current = this.#download;
-    if (num > 0) return current?.streamed ? this.#sinkOf(current) : undefined;
-    let dl: Download;
-    if (current?.streamed) {
-      // The server starts its transfer over: same download, from byte 0.
-      this.#stopDownload(current);
-      dl = this.#newDownload(true);
-    } else {
+    return this.#downloads.block1Sink(num, size1, () => {
       const t = softwareTransition(this.#status, { type: 'download', delivery: 'push' });
       if (!t.ok) return refusal(t.code, t.message);
-      dl = this.#beginDownload('push', true);
-    }
-    if (size1 !== undefined && size1 > this.store.maxSize) {
-      this.#failDownload(
-        dl,
-        50,
-        'store',
-        'not-enough-storage',
-        `Size1 ${size1} exceeds ${this.store.maxSize} bytes`,
-      );
-      return tooLarge(this.store.maxSize);
-    }
-    return this.#sinkOf(dl);
-  }
-
-  #sinkOf(dl: Download): Block1Sink {
-    return {
-      get received() {
-        return dl.received;
-      },
-      write: async (chunk) => {
-        try {
-          await this.#take(dl, chunk);
-          return undefined;
-        } catch (e) {
-          return this.#blockRefusal(e);
-        }
-      },
-      end: async (chunk) => {
-        try {
-          await this.#take(dl, chunk);
-        } catch (e) {
-          return this.#blockRefusal(e);
-        }
-        await this.#finish(dl);
-        // A refused package is reported through Update Result and Status Reason, not the code.
-        return { code: CoapCode.CHANGED };
-      },
-    };
-  }
-
-  #blockRefusal(e: unknown): CoapResponse {
-    if (e instanceof FirmwareStoreError && e.reason === 'full') return tooLarge(this.store.maxSize);
-    if (e instanceof StaleDownload) return refusal('4.08', 'the download is no longer in progress');
-    return refusal('5.00', errorText(e));
+      return this.#beginDownload('push', undefined, true);
+    });
   }
 
   /** A whole package in one Write (no Block1). An empty one is ignored. */
   #writePackage(bytes: Uint8Array): TreeResult<void> {
     if (bytes.length === 0) return treeOk();
-    if (this.#download?.streamed) return treeFail('4.05', 'a block-wise push is in progress');
+    if (this.#downloads.pushing) return treeFail('4.05', 'a block-wise push is in progress');
     const t = softwareTransition(this.#status, { type: 'download', delivery: 'push' });
     if (!t.ok) return treeFail(t.code, t.message);
-    const dl = this.#beginDownload('push', false);
-    const copy = bytes.slice();
-    this.#run(
-      (async () => {
-        await this.#take(dl, copy);
-        await this.#finish(dl);
-      })().catch(() => undefined),
-    );
+    const dl = this.#beginDownload('push', undefined, false);
+    this.#run(this.#downloads.deliver(dl, bytes));
     return treeOk();
   }
 
@@ -594,155 +506,28 @@ export class SoftwareManagementInstance implements InstanceEnabler {
     if (uri === '') return treeOk();
     const t = softwareTransition(this.#status, { type: 'download', delivery: 'pull' });
     if (!t.ok) return treeFail(t.code, t.message);
-    const dl = this.#beginDownload('pull', false);
-    this.#run(this.#pull(dl, uri));
+    const dl = this.#beginDownload('pull', uri, false);
+    // /9/x/14-15: HTTP Basic credentials of an http(s) pull.
+    this.#run(this.#downloads.pull(dl, { userName: this.#userName, password: this.#password }));
     return treeOk();
   }
 
-  async #pull(dl: Download, uri: string): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(uri);
-      if (url.host === '') throw new TypeError('no host');
-    } catch {
-      this.#failDownload(dl, 56, 'uri', 'invalid-uri', `"${uri}" is not an absolute URI with a host`);
-      return;
-    }
-    const fetcher = this.#fetchers.get(url.protocol);
-    if (!fetcher) {
-      // /9 has no "unsupported protocol" result: the URI is invalid for this device.
-      const known = [...this.#fetchers.keys()].join(' ');
-      this.#failDownload(
-        dl,
-        56,
-        'uri',
-        'unsupported-protocol',
-        `${url.protocol} is not supported (${known})`,
-      );
-      return;
-    }
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && this.#userName !== '') {
-      // /9/x/14-15: HTTP Basic credentials (node:http sends the URI's userinfo as Authorization).
-      url.username = encodeURIComponent(this.#userName);
-      url.password = encodeURIComponent(this.#password);
-    }
-    await dl.opened;
-    if (this.#download !== dl) return;
-    const transfer: PullTransfer = {
-      offset: 0,
-      etag: undefined,
-      signal: dl.abort.signal,
-      begin: async (_etag, offset) => {
-        this.#check(dl);
-        if (offset === 0 && dl.received > 0) {
-          dl.stream = this.#verifier.begin();
-          dl.received = 0;
-          await this.store.open(0);
-        } else if (offset !== dl.received) throw new PullError(4, `cannot continue at ${offset}`);
-      },
-      write: (chunk) => this.#take(dl, chunk),
-    };
-    try {
-      await fetcher(url, transfer);
-    } catch (e) {
-      if (e instanceof PullError)
-        this.#failDownload(
-          dl,
-          e.updateResult === 4 ? 52 : 56,
-          'download',
-          e.updateResult === 4
-            ? 'connection-lost'
-            : e.updateResult === 7
-              ? 'invalid-uri'
-              : 'unsupported-protocol',
-          e.message,
-        );
-      else this.#failWith(dl, e);
-      return;
-    }
-    await this.#finish(dl);
-  }
+  // ---- the download (package-download.ts) ----
 
-  // ---- the download pipeline ----
-
-  #beginDownload(delivery: 'push' | 'pull', streamed: boolean): Download {
+  #beginDownload(delivery: 'push' | 'pull', uri: string | undefined, streamed: boolean): PackageDownload {
     this.#clearError();
     this.#image = undefined;
     this.#facts = {};
     this.#apply({ type: 'download', delivery });
-    return this.#newDownload(streamed);
-  }
-
-  #newDownload(streamed: boolean): Download {
-    const dl: Download = {
-      streamed,
-      stream: this.#verifier.begin(),
-      received: 0,
-      opened: Promise.resolve(),
-      abort: new AbortController(),
-      timer: undefined,
-    };
-    dl.opened = this.store.open(0).catch((e: unknown) => this.#failWith(dl, e));
-    this.#download = dl;
-    this.#arm(dl);
-    return dl;
-  }
-
-  /** Restarts the no-progress timer: a download silent for downloadTimeout fails with 52. */
-  #arm(dl: Download): void {
-    if (dl.timer) this.#clock.clearTimeout(dl.timer);
-    const ms = this.#o.downloadTimeout ?? DEFAULT_DOWNLOAD_TIMEOUT;
-    dl.timer = this.#clock.setTimeout(
-      () => this.#failDownload(dl, 52, 'download', 'download-timeout', `no data for ${ms} ms`),
-      ms,
-    );
-  }
-
-  #check(dl: Download): void {
-    if (this.#download !== dl || dl.abort.signal.aborted) throw new StaleDownload();
-  }
-
-  /** Transfer bytes in: through the package stream, into the store. */
-  async #take(dl: Download, chunk: Uint8Array): Promise<void> {
-    this.#check(dl);
-    await dl.opened;
-    this.#check(dl);
-    this.#arm(dl);
-    const image = dl.stream.push(chunk);
-    try {
-      if (image.length > 0) await this.store.write(image);
-    } catch (e) {
-      this.#failWith(dl, e);
-      throw e;
-    }
-    this.#check(dl);
-    dl.received += chunk.length;
+    return this.#downloads.start({ delivery, uri, streamed });
   }
 
   /**
    * Every byte is in: DOWNLOADED, then the package's verdict (signature, digest, size, device
    * checks) decides between DELIVERED (Update Result 3) and INITIAL (53 or 54).
    */
-  async #finish(dl: Download): Promise<void> {
-    try {
-      this.#check(dl);
-      await dl.opened;
-      this.#check(dl);
-    } catch {
-      return;
-    }
-    let image: StoredImage;
-    try {
-      image = await this.store.close();
-      this.#check(dl);
-    } catch (e) {
-      this.#failWith(dl, e);
-      return;
-    }
-    this.#stopDownload(dl);
-    this.#download = undefined;
+  #downloaded(image: StoredImage, verdict: PackageVerdict): void {
     this.#apply({ type: 'download-complete' });
-    const verdict = dl.stream.end();
     if (!verdict.ok) {
       const result = verdict.updateResult === 5 ? 53 : 54;
       this.#error('verify', verdict.phase, result, verdict.reason);
@@ -755,33 +540,11 @@ export class SoftwareManagementInstance implements InstanceEnabler {
     this.#apply({ type: 'verified' });
   }
 
-  #failWith(dl: Download, e: unknown): void {
-    if (e instanceof StaleDownload) return;
-    if (e instanceof FirmwareStoreError && e.reason === 'full')
-      this.#failDownload(dl, 50, 'store', 'not-enough-storage', e.message);
-    else if (e instanceof FirmwareStoreError) this.#failDownload(dl, 57, 'store', 'store-io', e.message);
-    else this.#failDownload(dl, 52, 'download', 'connection-lost', errorText(e));
-  }
-
-  #failDownload(
-    dl: Download,
-    result: SoftwareDownloadFailure,
-    phase: SoftwareError['phase'],
-    code: string,
-    message: string,
-  ): void {
-    if (this.#download !== dl) return;
-    this.#download = undefined;
-    this.#stopDownload(dl);
-    this.#error(phase, code, result, message);
+  #downloadFailed(failure: DownloadFailure): void {
+    const result = softwareDownloadResult(failure.kind);
+    this.#error(failure.phase, failure.code, result, failure.message);
     this.#discard();
     this.#apply({ type: 'download-failed', result });
-  }
-
-  #stopDownload(dl: Download): void {
-    if (dl.timer) this.#clock.clearTimeout(dl.timer);
-    dl.timer = undefined;
-    dl.abort.abort();
   }
 
   #discard(): void {
@@ -857,15 +620,21 @@ export function uninstallArgument(args: readonly ExecuteArgumentInput[]): boolea
   return arg.digit === 0 ? false : arg.digit === 1 ? true : undefined;
 }
 
-function refusal(code: string, diagnostic: string): CoapResponse {
-  const [c, d] = code.split('.').map(Number) as [number, number];
-  return { code: (c << 5) | d, payload: new TextEncoder().encode(diagnostic) };
-}
-
-function tooLarge(maxSize: number): CoapResponse {
-  // RFC 7959 §2.9.3: Size1 tells the server the largest body taken.
-  return {
-    code: CoapCode.REQUEST_ENTITY_TOO_LARGE,
-    options: [{ number: OptionNumber.SIZE1, value: encodeUint(maxSize) }],
-  };
+/**
+ * How a download ended, in /9/x/9 Update Result terms: 50 not enough storage, 57 device error
+ * (the store failed), 56 invalid URI (/9 has no "unsupported protocol": the URI is invalid for
+ * this device), 52 connection lost. A package is verified only once stored (53, 54: #downloaded).
+ */
+function softwareDownloadResult(kind: DownloadFailureKind): SoftwareDownloadFailure {
+  switch (kind) {
+    case 'full':
+      return 50;
+    case 'store-io':
+      return 57;
+    case 'invalid-uri':
+    case 'unsupported-protocol':
+      return 56;
+    default:
+      return 52;
+  }
 }
