@@ -3,34 +3,38 @@
 // over DTLS (PSK, CCM_8, 32 in flight) against the same traffic over plain UDP in the same run, and
 // CCM_8 record protect+unprotect/s (64-byte payload). Baseline for the handshakes: Node's own
 // TLS 1.2 (OpenSSL) doing PSK handshakes over loopback TCP in the same run.
+import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { CoapEndpoint } from '../src/coap/endpoint.js';
 import { CoapCode } from '../src/coap/message.js';
-import { OptionNumber } from '../src/coap/options.js';
 import { cipherSuite } from '../src/dtls/cipher-suites.js';
 import { DtlsChannel } from '../src/dtls/dtls-channel.js';
 import { ContentType, DTLS_1_2 } from '../src/dtls/record.js';
 import { RecordProtection } from '../src/dtls/record-protection.js';
-import { SessionCache } from '../src/dtls/session-cache.js';
 import { anyRawPublicKeyVerifier } from '../src/dtls/peer-verification.js';
-import type { Channel, ReceiveHandler } from '../src/transport/channel.js';
+import type { Channel } from '../src/transport/channel.js';
 import { UdpChannel } from '../src/transport/udp-channel.js';
 import { newResult, opsPerSecond, writeResult } from './lib/report.js';
+import {
+  BENCH_PSK,
+  coapLoops,
+  handshakeLoops,
+  type HandshakeMode,
+  type PeersCommand,
+  type PeersReport,
+} from './lib/dtls-peers.js';
 
 const DURATION_MS = Number(process.env.PETREL_BENCH_MS ?? 3000);
-const KEY = new Uint8Array(16).fill(7);
-const IDENTITY = 'bench';
 const HANDSHAKES_IN_FLIGHT = 16;
+/** Client loops in the child process: enough that the server, not the clients' latency, bounds the rate. */
+const SPLIT_WORKERS = 32;
 const PAYLOAD = new TextEncoder().encode('21.5');
-const OPTIONS = ['3303', '0', '5700'].map((p) => ({
-  number: OptionNumber.URI_PATH,
-  value: new TextEncoder().encode(p),
-}));
+const { identity: IDENTITY, key: KEY } = BENCH_PSK;
 
 const serverKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-const clientKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 
 function dtlsServer(channel: Channel): DtlsChannel {
   return DtlsChannel.server({
@@ -41,85 +45,111 @@ function dtlsServer(channel: Channel): DtlsChannel {
   });
 }
 
-type Mode = 'psk' | 'rpk';
-
-/** `sessionCache`: shared with earlier clients, so they resume; default: none (full handshakes). */
-function dtlsClient(channel: Channel, mode: Mode, sessionCache: SessionCache | false = false): DtlsChannel {
-  return mode === 'psk'
-    ? DtlsChannel.client({ channel, psk: { identity: IDENTITY, key: KEY }, sessionCache })
-    : DtlsChannel.client({
-        channel,
-        certificate: { privateKey: clientKey },
-        verifyPeer: anyRawPublicKeyVerifier(),
-        sessionCache,
-      });
-}
-
-/**
- * A client socket reused by one worker's handshakes: each handshake's DtlsChannel runs over it
- * and its close leaves the socket open, so the figure is handshakes, not socket set-ups.
- */
-function reusable(socket: UdpChannel): { channel: () => Channel } {
-  let handler: ReceiveHandler | undefined;
-  socket.onReceive((peer, bytes) => handler?.(peer, bytes));
-  return {
-    channel: () => ({
-      kind: socket.kind,
-      get local() {
-        return socket.local;
-      },
-      send: (peer, bytes) => socket.send(peer, bytes),
-      onReceive: (h) => void (handler = h),
-      close: () => Promise.resolve(),
-    }),
-  };
-}
-
-/**
- * Full handshakes/s over loopback UDP: HANDSHAKES_IN_FLIGHT workers, each with its own socket,
- * run one handshake after another (a new client session each time, replacing the previous one on
- * the server, RFC 6347 §4.2.8) and wait for one echoed datagram. Client and server share this
- * process and its CPU. `resume`: each worker's clients share a session cache, so after one full
- * handshake (outside the count) every handshake is abbreviated (RFC 5246 §7.3).
- */
-async function handshakesPerSecond(mode: Mode, resume = false): Promise<number> {
+/** A DTLS server on loopback that echoes every datagram. */
+async function echoServer(): Promise<{ port: number; close: () => Promise<void> }> {
   const udp = await openUdp();
   const server = dtlsServer(udp.channel);
   server.onReceive((peer, bytes) => server.send(peer, bytes));
-  const peer = { address: '127.0.0.1', port: udp.port };
-  let count = 0;
-  const sockets = await Promise.all(
-    Array.from({ length: HANDSHAKES_IN_FLIGHT }, () => UdpChannel.open({ address: '127.0.0.1', port: 0 })),
-  );
-  const once = async (channel: Channel, cache: SessionCache | false): Promise<void> => {
-    const client = dtlsClient(channel, mode, cache);
-    await new Promise<void>((resolve) => {
-      client.onReceive(() => resolve());
-      client.send(peer, PAYLOAD);
+  return { port: udp.port, close: () => server.close() };
+}
+
+/**
+ * Full handshakes/s over loopback UDP, client and server in this process sharing its CPU:
+ * HANDSHAKES_IN_FLIGHT workers, each with its own socket, run one handshake after another and
+ * wait for one echoed datagram. `resume`: abbreviated handshakes (RFC 5246 §7.3) from each
+ * worker's session cache.
+ */
+async function handshakesPerSecond(mode: HandshakeMode, resume = false): Promise<number> {
+  const server = await echoServer();
+  try {
+    const run = await handshakeLoops(server.port, mode, HANDSHAKES_IN_FLIGHT, DURATION_MS, resume);
+    return (run.count * 1000) / run.elapsedMs;
+  } finally {
+    await server.close();
+  }
+}
+
+/** The benchmark's clients in a child process (bench/lib/dtls-peers.ts), command by command. */
+class Peers {
+  readonly #child: ChildProcess;
+  #waiting: ((reply: unknown) => void) | undefined;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (reply: unknown) => {
+      const w = this.#waiting;
+      this.#waiting = undefined;
+      w?.(reply);
     });
-    await client.close();
-  };
-  const workers = await Promise.all(
-    sockets.map(async (socket) => {
-      const reuse = reusable(socket);
-      const cache: SessionCache | false = resume ? new SessionCache(performance) : false;
-      if (cache) await once(reuse.channel(), cache); // the full handshake that makes the session
-      return { reuse, cache };
-    }),
-  );
-  const end = performance.now() + DURATION_MS;
-  const start = performance.now();
-  const worker = async ({ reuse, cache }: (typeof workers)[number]): Promise<void> => {
-    while (performance.now() < end) {
-      await once(reuse.channel(), cache);
-      count++;
-    }
-  };
-  await Promise.all(workers.map(worker));
-  await Promise.all(sockets.map((socket) => socket.close()));
-  const rate = (count * 1000) / (performance.now() - start);
-  await server.close();
-  return rate;
+  }
+
+  static async start(): Promise<Peers> {
+    const child = fork(fileURLToPath(new URL('./lib/dtls-peers.ts', import.meta.url)), ['--child'], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const peers = new Peers(child);
+    await peers.#reply();
+    return peers;
+  }
+
+  #reply<T>(): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting = (reply) => {
+        if (reply !== null && typeof reply === 'object' && 'error' in reply)
+          reject(new Error(`dtls peers: ${String(reply.error)}`));
+        else resolve(reply as T);
+      };
+    });
+  }
+
+  /** Runs `command` and measures this (the server's) process over it. */
+  async run(
+    command: Exclude<PeersCommand, { cmd: 'close' }>,
+  ): Promise<PeersReport & { serverCpuUs: number }> {
+    const reply = this.#reply<PeersReport>();
+    const cpu0 = process.cpuUsage();
+    this.#child.send(command);
+    const report = await reply;
+    const cpu = process.cpuUsage(cpu0);
+    // The server's CPU over the whole command, the child's warm-up included: an upper bound.
+    return { ...report, serverCpuUs: cpu.user + cpu.system };
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    this.#child.send({ cmd: 'close' });
+    await exited;
+  }
+}
+
+/**
+ * The server's figure: full handshakes/s with the clients in another process (SPLIT_WORKERS
+ * loops), so the server has a core of its own as in a deployment; and its CPU per handshake.
+ */
+async function serverHandshakes(
+  peers: Peers,
+  mode: HandshakeMode,
+  resume = false,
+): Promise<{ rate: number; serverUsPerHandshake: number; clientUsPerHandshake: number }> {
+  const server = await echoServer();
+  try {
+    const run = await peers.run({
+      cmd: 'handshakes',
+      port: server.port,
+      mode,
+      workers: SPLIT_WORKERS,
+      ms: DURATION_MS,
+      resume,
+    });
+    return {
+      rate: (run.count * 1000) / run.elapsedMs,
+      serverUsPerHandshake: run.serverCpuUs / run.count,
+      clientUsPerHandshake: run.cpuUs / run.count,
+    };
+  } finally {
+    await server.close();
+  }
 }
 
 /**
@@ -179,39 +209,35 @@ async function openUdp(): Promise<{ channel: UdpChannel; port: number }> {
   return { channel, port: channel.local.port };
 }
 
-/** CoAP GETs/s with 32 in flight, over DTLS or plain on loopback UDP. */
-async function coapRps(dtls: boolean): Promise<number> {
+/** A CoAP server answering every GET with 2.05 (over DTLS or plain UDP); its port. */
+async function coapServer(dtls: boolean): Promise<{ port: number; close: () => Promise<void> }> {
   const s = await openUdp();
-  const c = await openUdp();
-  const serverChannel: Channel = dtls ? dtlsServer(s.channel) : s.channel;
-  const clientChannel: Channel = dtls ? dtlsClient(c.channel, 'psk') : c.channel;
-  const transmission = { nstart: 32 };
-  const server = new CoapEndpoint({ channel: serverChannel, transmission });
-  const client = new CoapEndpoint({ channel: clientChannel, transmission });
+  const server = new CoapEndpoint({
+    channel: dtls ? dtlsServer(s.channel) : s.channel,
+    transmission: { nstart: 32 },
+  });
   server.onRequest(() => ({ code: CoapCode.CONTENT, payload: PAYLOAD }));
-  const peer = { address: '127.0.0.1', port: s.port };
-  const once = async (): Promise<void> => {
-    const res = await client.request(peer, { code: CoapCode.GET, options: OPTIONS });
-    if (res.code !== CoapCode.CONTENT) throw new Error(`unexpected ${res.code}`);
-  };
+  return { port: s.port, close: () => server.close() };
+}
+
+/** CoAP GETs/s with 32 in flight from the child process to a server here, over DTLS or plain UDP. */
+async function serverCoapRps(peers: Peers, dtls: boolean): Promise<number> {
+  const server = await coapServer(dtls);
   try {
-    await once(); // the handshake, outside the measurement
-    const warm = performance.now() + 300;
-    while (performance.now() < warm) await once();
-    let count = 0;
-    const end = performance.now() + DURATION_MS;
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (performance.now() < end) {
-          await once();
-          count++;
-        }
-      }),
-    );
-    return (count * 1000) / (performance.now() - start);
+    const run = await peers.run({ cmd: 'coap', port: server.port, dtls, inFlight: 32, ms: DURATION_MS });
+    return (run.count * 1000) / run.elapsedMs;
   } finally {
-    await client.close();
+    await server.close();
+  }
+}
+
+/** CoAP GETs/s with 32 in flight, over DTLS or plain on loopback UDP, both ends in this process. */
+async function coapRps(dtls: boolean): Promise<number> {
+  const server = await coapServer(dtls);
+  try {
+    const run = await coapLoops(server.port, dtls, 32, DURATION_MS);
+    return (run.count * 1000) / run.elapsedMs;
+  } finally {
     await server.close();
   }
 }
@@ -237,25 +263,42 @@ function recordOpsPerSecond(): number {
 
 export async function runDtlsBench(): Promise<void> {
   const result = newResult('dtls');
-  result.metrics.psk_handshakes_udp_per_s = { value: await handshakesPerSecond('psk'), unit: 'handshakes/s' };
+  const m = result.metrics;
+  // Client and server in this process (every figure pays for both ends).
+  m.psk_handshakes_udp_per_s = { value: await handshakesPerSecond('psk'), unit: 'handshakes/s' };
   const nativeTls = await nodeTlsHandshakesPerSecond();
   result.baselines['node-tls-openssl'] = {
     psk_handshakes_tcp_per_s: { value: nativeTls, unit: 'handshakes/s' },
   };
-  result.ratios.psk_handshakes_vs_node_tls = result.metrics.psk_handshakes_udp_per_s.value / nativeTls;
-  result.metrics.ecdhe_rpk_handshakes_udp_per_s = {
-    value: await handshakesPerSecond('rpk'),
-    unit: 'handshakes/s',
-  };
-  result.metrics.resumptions_udp_per_s = {
-    value: await handshakesPerSecond('psk', true),
-    unit: 'handshakes/s',
-  };
+  result.ratios.psk_handshakes_vs_node_tls = m.psk_handshakes_udp_per_s.value / nativeTls;
+  m.ecdhe_rpk_handshakes_udp_per_s = { value: await handshakesPerSecond('rpk'), unit: 'handshakes/s' };
+  m.resumptions_udp_per_s = { value: await handshakesPerSecond('psk', true), unit: 'handshakes/s' };
   const udp = await coapRps(false);
   const dtls = await coapRps(true);
-  result.metrics.coap_dtls_inflight32_rps = { value: dtls, unit: 'req/s' };
+  m.coap_dtls_inflight32_rps = { value: dtls, unit: 'req/s' };
   result.baselines['plain-udp'] = { coap_inflight32_rps: { value: udp, unit: 'req/s' } };
   result.ratios.dtls_rps_vs_udp = dtls / udp;
-  result.metrics.ccm8_protect_unprotect_64b_per_s = { value: recordOpsPerSecond(), unit: 'ops/s' };
+
+  // The server's figures: the clients in a child process, the server with a core of its own.
+  const peers = await Peers.start();
+  try {
+    const psk = await serverHandshakes(peers, 'psk');
+    m.server_psk_handshakes_per_s = { value: psk.rate, unit: 'handshakes/s' };
+    m.server_cpu_per_psk_handshake_us = { value: psk.serverUsPerHandshake, unit: 'µs' };
+    m.client_cpu_per_psk_handshake_us = { value: psk.clientUsPerHandshake, unit: 'µs' };
+    const rpk = await serverHandshakes(peers, 'rpk');
+    m.server_ecdhe_rpk_handshakes_per_s = { value: rpk.rate, unit: 'handshakes/s' };
+    m.server_cpu_per_rpk_handshake_us = { value: rpk.serverUsPerHandshake, unit: 'µs' };
+    const resumed = await serverHandshakes(peers, 'psk', true);
+    m.server_resumptions_per_s = { value: resumed.rate, unit: 'handshakes/s' };
+    const serverUdp = await serverCoapRps(peers, false);
+    const serverDtls = await serverCoapRps(peers, true);
+    m.server_coap_dtls_inflight32_rps = { value: serverDtls, unit: 'req/s' };
+    result.baselines['plain-udp'].server_coap_inflight32_rps = { value: serverUdp, unit: 'req/s' };
+    result.ratios.server_dtls_rps_vs_udp = serverDtls / serverUdp;
+  } finally {
+    await peers.close();
+  }
+  m.ccm8_protect_unprotect_64b_per_s = { value: recordOpsPerSecond(), unit: 'ops/s' };
   writeResult(result);
 }

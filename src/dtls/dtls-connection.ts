@@ -470,9 +470,7 @@ export abstract class DtlsConnection {
     const state = this.#write[epoch]!;
     const plain: DtlsRecord = { type, version: DTLS_1_2, epoch, sequenceNumber: state.seq++, fragment };
     if (!state.protection) return encodeRecord(plain);
-    return encodeRecord(
-      state.protection.protect(plain, this.#writeCid ? { cid: this.#writeCid } : undefined),
-    );
+    return state.protection.protectToWire(plain, this.#writeCid ? { cid: this.#writeCid } : undefined);
   }
 
   /**

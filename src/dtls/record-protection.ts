@@ -8,17 +8,17 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { AlertDescription } from './alert.js';
+import { CCM8_TAG_LENGTH, Ccm8Key } from './ccm.js';
 import { ByteWriter } from './byte-writer.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { DtlsError } from './dtls-errors.js';
 import type { DirectionKeys } from './key-schedule.js';
 import type { DtlsRecord } from './record.js';
-import { ContentType, recordSequence } from './record.js';
+import { ContentType, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, encodeRecord } from './record.js';
 
 /** TLSPlaintext.length must not exceed 2^14 (RFC 5246 §6.2.1). */
 export const MAX_PLAINTEXT = 2 ** 14;
 const BLOCK = 16;
-const CCM_TAG = 8;
 
 export interface ProtectOptions {
   /**
@@ -46,11 +46,20 @@ export class RecordProtection {
     /** The source of CBC IVs (tests pin it). */
     private readonly random: (n: number) => Uint8Array = (n) => randomBytes(n),
   ) {
-    this.cipherKey = createSecretKey(keys.key);
+    if (suite.cipher === 'aes-128-ccm8') {
+      this.ccm = new Ccm8Key(keys.key);
+      this.#nonce.set(keys.iv);
+    } else this.cipherKey = createSecretKey(keys.key);
   }
 
-  /** Made once: importing a raw key on every record is a large part of the cost of a small one. */
-  private readonly cipherKey: KeyObject;
+  /** CCM_8 suites: the key with its long-lived AES contexts (see ccm.ts). */
+  private readonly ccm!: Ccm8Key;
+  /** CBC suites, made once: importing a raw key on every record is a large part of a small one's cost. */
+  private readonly cipherKey!: KeyObject;
+  /** The AAD of the record being sealed by protectToWire (used at once, never kept). */
+  readonly #aad = new Uint8Array(13);
+  /** The CCM nonce's buffer: its first 4 bytes (the fixed IV) never change, only the explicit part. */
+  readonly #nonce = new Uint8Array(12);
 
   /** The protected form of a plaintext record (`type` is the real content type). */
   protect(plain: DtlsRecord, options: ProtectOptions = {}): DtlsRecord {
@@ -84,6 +93,44 @@ export class RecordProtection {
     return out;
   }
 
+  /**
+   * The wire form (header and protected fragment) of a plaintext record: `encodeRecord(protect(…))`
+   * in one buffer. A CCM_8 record without a CID, the usual case, is sealed straight into it.
+   */
+  protectToWire(plain: DtlsRecord, options: ProtectOptions = {}): Uint8Array {
+    const cid = options.cid !== undefined && options.cid.length > 0 ? options.cid : undefined;
+    if (cid || this.suite.cipher !== 'aes-128-ccm8') return encodeRecord(this.protect(plain, options));
+    const n = plain.fragment.length;
+    if (n > MAX_PLAINTEXT)
+      throw new DtlsError('too-large', `plaintext of ${n} bytes exceeds 2^14`, {
+        alert: AlertDescription.record_overflow,
+      });
+    const seq = plain.sequenceNumber;
+    if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQUENCE_NUMBER)
+      throw new DtlsError('too-large', `sequence number ${seq} is not a 48-bit integer`);
+    const fragmentLength = 8 + n + CCM8_TAG_LENGTH;
+    const out = new Uint8Array(RECORD_HEADER_LENGTH + fragmentLength);
+    // type, version, epoch || sequence_number, length (RFC 6347 §4.1)
+    out[0] = plain.type;
+    out[1] = plain.version >>> 8;
+    out[2] = plain.version & 0xff;
+    writeRecordSequence(out, 3, plain.epoch, seq);
+    out[11] = fragmentLength >>> 8;
+    out[12] = fragmentLength & 0xff;
+    // nonce_explicit = epoch || sequence_number (RFC 6655 §3)
+    out.copyWithin(RECORD_HEADER_LENGTH, 3, 11);
+    // AAD = seq_num || type || version || length of the plaintext (RFC 5246 §6.2.3.3)
+    const aad = this.#aad;
+    aad.set(out.subarray(3, 11));
+    aad[8] = plain.type;
+    aad[9] = out[1]!;
+    aad[10] = out[2]!;
+    aad[11] = n >>> 8;
+    aad[12] = n & 0xff;
+    this.ccm.seal(this.nonce(out.subarray(3, 11)), aad, plain.fragment, out, RECORD_HEADER_LENGTH + 8);
+    return out;
+  }
+
   /** The plaintext record (real type, CID kept) of a protected one. */
   unprotect(record: DtlsRecord): DtlsRecord {
     const content = this.suite.cipher === 'aes-128-ccm8' ? this.openCcm(record) : this.openCbc(record);
@@ -114,45 +161,29 @@ export class RecordProtection {
   }
 
   private sealCcm(header: DtlsRecord, aad: Uint8Array, content: Uint8Array): Uint8Array {
-    // nonce_explicit = epoch || sequence_number: unique per key without extra state.
-    const nonce = this.nonce(recordSequence(header.epoch, header.sequenceNumber));
-    const cipher = createCipheriv('aes-128-ccm', this.cipherKey, nonce, { authTagLength: CCM_TAG });
-    cipher.setAAD(aad, { plaintextLength: content.length });
-    // explicit nonce || ciphertext || tag, written into one array.
-    const out = new Uint8Array(8 + content.length + CCM_TAG);
-    out.set(nonce.subarray(4));
-    out.set(cipher.update(content), 8);
-    cipher.final();
-    out.set(cipher.getAuthTag(), 8 + content.length);
+    // explicit nonce (= epoch || sequence_number: unique per key without extra state) || ciphertext || tag.
+    const out = new Uint8Array(8 + content.length + CCM8_TAG_LENGTH);
+    writeRecordSequence(out, 0, header.epoch, header.sequenceNumber);
+    this.ccm.seal(this.nonce(out.subarray(0, 8)), aad, content, out, 8);
     return out;
   }
 
   /** The CCM nonce: the fixed IV from the key block, then the 8-byte explicit part (RFC 6655 §3). */
   private nonce(explicit: Uint8Array): Uint8Array {
-    const nonce = new Uint8Array(4 + 8);
-    nonce.set(this.keys.iv);
+    const nonce = this.#nonce;
     nonce.set(explicit, 4);
     return nonce;
   }
 
   private openCcm(record: DtlsRecord): Uint8Array {
     const f = record.fragment;
-    if (f.length < this.suite.recordIvLength + CCM_TAG) throw badMac();
+    if (f.length < this.suite.recordIvLength + CCM8_TAG_LENGTH) throw badMac();
     const explicit = f.subarray(0, this.suite.recordIvLength);
-    const body = f.subarray(this.suite.recordIvLength, f.length - CCM_TAG);
-    const aad = authenticatedHeader(record, body.length);
-    try {
-      const decipher = createDecipheriv('aes-128-ccm', this.cipherKey, this.nonce(explicit), {
-        authTagLength: CCM_TAG,
-      });
-      decipher.setAuthTag(f.subarray(f.length - CCM_TAG));
-      decipher.setAAD(aad, { plaintextLength: body.length });
-      const out = decipher.update(body);
-      decipher.final();
-      return new Uint8Array(out.buffer, out.byteOffset, out.length);
-    } catch (e) {
-      throw badMac(e);
-    }
+    const sealed = f.subarray(this.suite.recordIvLength);
+    const aad = authenticatedHeader(record, sealed.length - CCM8_TAG_LENGTH);
+    const plain = this.ccm.open(this.nonce(explicit), aad, sealed);
+    if (plain === undefined) throw badMac();
+    return plain;
   }
 
   private sealCbc(header: Uint8Array, content: Uint8Array): Uint8Array {
@@ -216,8 +247,8 @@ function badMac(cause?: unknown): DtlsError {
  * sequence_number + cid + length_of_DTLSInnerPlaintext.
  */
 export function authenticatedHeader(record: DtlsRecord, contentLength: number): Uint8Array {
-  const w = new ByteWriter();
   if (record.type === ContentType.tls12_cid) {
+    const w = new ByteWriter();
     const cid = record.cid ?? new Uint8Array(0);
     w.bytes(new Uint8Array(8).fill(0xff))
       .u8(ContentType.tls12_cid)
@@ -227,8 +258,29 @@ export function authenticatedHeader(record: DtlsRecord, contentLength: number): 
       .u16(record.epoch)
       .u48(record.sequenceNumber)
       .bytes(cid);
-  } else {
-    w.bytes(recordSequence(record.epoch, record.sequenceNumber)).u8(record.type).u16(record.version);
+    return w.u16(contentLength).finish();
   }
-  return w.u16(contentLength).finish();
+  // The common case, 13 bytes written in place.
+  const out = new Uint8Array(13);
+  writeRecordSequence(out, 0, record.epoch, record.sequenceNumber);
+  out[8] = record.type;
+  out[9] = record.version >>> 8;
+  out[10] = record.version & 0xff;
+  out[11] = contentLength >>> 8;
+  out[12] = contentLength & 0xff;
+  return out;
+}
+
+/** epoch (16 bits) || sequence_number (48 bits), big-endian, at `out[at]`. */
+function writeRecordSequence(out: Uint8Array, at: number, epoch: number, sequenceNumber: number): void {
+  out[at] = epoch >>> 8;
+  out[at + 1] = epoch & 0xff;
+  const high = Math.floor(sequenceNumber / 0x1_0000_0000);
+  out[at + 2] = (high >>> 8) & 0xff;
+  out[at + 3] = high & 0xff;
+  const low = sequenceNumber >>> 0;
+  out[at + 4] = low >>> 24;
+  out[at + 5] = (low >>> 16) & 0xff;
+  out[at + 6] = (low >>> 8) & 0xff;
+  out[at + 7] = low & 0xff;
 }

@@ -1,0 +1,166 @@
+import { createCipheriv, type Cipher } from 'node:crypto';
+
+/**
+ * AES-128-CCM with an 8-byte tag and a 12-byte nonce (RFC 3610 with M = 8, L = 3; the CCM_8
+ * suites of RFC 6655 and RFC 7251), built from two long-lived native AES contexts per key.
+ *
+ * Why not `createCipheriv('aes-128-ccm')`: node:crypto cannot re-key a CCM context with a new
+ * nonce, so every record paid for a new native cipher object (key schedule, wrapper, weak handle)
+ * and its garbage; those were most of a small record's cost. CCM is CBC-MAC plus CTR, and both
+ * need AES only:
+ * - CBC-MAC is the last block of an AES-CBC encryption with a zero IV. One CBC context runs for
+ *   the life of the key; its chaining value carries over from the previous record, so the first
+ *   block of each record is XORed with it, which is the same as starting from a zero IV.
+ * - The CTR keystream is AES-ECB over the counter blocks, all of them in one call.
+ * So a record costs two native calls on contexts made once. AES itself stays in OpenSSL (AES-NI,
+ * constant time); only XORs and the constant-time tag comparison are done here.
+ *
+ * Contexts are held for at most MAX_KEYS_WITH_CONTEXTS keys (least recently used first out) so a
+ * server with many sessions keeps bounded native memory; a key whose contexts were dropped makes
+ * them again on its next record.
+ */
+export const CCM8_TAG_LENGTH = 8;
+const NONCE_LENGTH = 12;
+const BLOCK = 16;
+/** B0 flags: Adata, M' = (8 - 2) / 2, L' = 3 - 1 (RFC 3610 §2.2). */
+const FLAGS_B0_WITH_AAD = 0x40 | (3 << 3) | 2;
+const FLAGS_B0_NO_AAD = (3 << 3) | 2;
+/** A_i flags: L' only (RFC 3610 §2.3). */
+const FLAGS_A = 2;
+/** Largest l(a) with the 2-byte length form (RFC 3610 §2.2); records' AAD is far shorter. */
+const MAX_SHORT_AAD = 0xfeff;
+/** L = 3: a message of at most 2^24 - 1 bytes. */
+const MAX_MESSAGE = 0xffffff;
+
+/** Keys whose native contexts are kept (4 KiB or so each). */
+export const MAX_KEYS_WITH_CONTEXTS = 4096;
+
+interface Contexts {
+  readonly cbc: Cipher;
+  readonly ecb: Cipher;
+  /** The CBC context's chaining value: the last ciphertext block it produced. */
+  chain: Uint8Array;
+}
+
+/** Keys holding contexts, least recently used first (Map iteration order). */
+const withContexts = new Map<Ccm8Key, true>();
+
+export class Ccm8Key {
+  readonly #key: Uint8Array;
+  #contexts: Contexts | undefined;
+
+  constructor(key: Uint8Array) {
+    if (key.length !== 16) throw new RangeError(`AES-128-CCM_8 takes a 16-byte key, not ${key.length} bytes`);
+    this.#key = Uint8Array.from(key);
+  }
+
+  /** ciphertext || tag of `plaintext` under `nonce` (12 bytes) and `aad`, written to `out` at `at`. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at = 0): void {
+    checkLengths(nonce, aad, plaintext.length);
+    const keystream = this.#keystream(nonce, plaintext.length);
+    const tag = this.#cbcMac(nonce, aad, plaintext);
+    const n = plaintext.length;
+    for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ keystream[BLOCK + i]!;
+    for (let i = 0; i < CCM8_TAG_LENGTH; i++) out[at + n + i] = tag[i]! ^ keystream[i]!;
+  }
+
+  /** The plaintext of `sealed` (ciphertext || tag), or undefined when it does not authenticate. */
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < CCM8_TAG_LENGTH) return undefined;
+    const n = sealed.length - CCM8_TAG_LENGTH;
+    checkLengths(nonce, aad, n);
+    const keystream = this.#keystream(nonce, n);
+    const plaintext = new Uint8Array(n);
+    for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[BLOCK + i]!;
+    const tag = this.#cbcMac(nonce, aad, plaintext);
+    let diff = 0;
+    for (let i = 0; i < CCM8_TAG_LENGTH; i++) diff |= tag[i]! ^ keystream[i]! ^ sealed[n + i]!;
+    return diff === 0 ? plaintext : undefined;
+  }
+
+  #use(): Contexts {
+    let c = this.#contexts;
+    if (c !== undefined) {
+      withContexts.delete(this);
+      withContexts.set(this, true);
+      return c;
+    }
+    const cbc = createCipheriv('aes-128-cbc', this.#key, new Uint8Array(BLOCK)).setAutoPadding(false);
+    const ecb = createCipheriv('aes-128-ecb', this.#key, null).setAutoPadding(false);
+    c = { cbc, ecb, chain: new Uint8Array(BLOCK) };
+    this.#contexts = c;
+    withContexts.set(this, true);
+    if (withContexts.size > MAX_KEYS_WITH_CONTEXTS) {
+      const oldest = withContexts.keys().next().value!;
+      withContexts.delete(oldest);
+      oldest.#contexts = undefined;
+    }
+    return c;
+  }
+
+  /** S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). */
+  #keystream(nonce: Uint8Array, length: number): Uint8Array {
+    const blocks = 1 + Math.ceil(length / BLOCK);
+    const counters = scratch(0, blocks * BLOCK);
+    for (let b = 0; b < blocks; b++) {
+      const o = b * BLOCK;
+      counters[o] = FLAGS_A;
+      counters.set(nonce, o + 1);
+      counters[o + 13] = b >>> 16;
+      counters[o + 14] = (b >>> 8) & 0xff;
+      counters[o + 15] = b & 0xff;
+    }
+    return this.#use().ecb.update(counters);
+  }
+
+  /** T: the CBC-MAC of B_0 || encoded aad || plaintext, zero-padded to blocks (RFC 3610 §2.2). */
+  #cbcMac(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const aadBlocks = aad.length === 0 ? 0 : Math.ceil((aad.length + 2) / BLOCK);
+    const input = scratch(1, BLOCK * (1 + aadBlocks + Math.ceil(plaintext.length / BLOCK)));
+    const n = plaintext.length;
+    input[0] = aad.length === 0 ? FLAGS_B0_NO_AAD : FLAGS_B0_WITH_AAD;
+    input.set(nonce, 1);
+    input[13] = n >>> 16;
+    input[14] = (n >>> 8) & 0xff;
+    input[15] = n & 0xff;
+    if (aadBlocks > 0) {
+      input[16] = aad.length >>> 8;
+      input[17] = aad.length & 0xff;
+      input.set(aad, 18);
+      input.fill(0, 18 + aad.length, BLOCK * (1 + aadBlocks));
+    }
+    input.set(plaintext, BLOCK * (1 + aadBlocks));
+    input.fill(0, BLOCK * (1 + aadBlocks) + n); // the last block's zero padding
+    const c = this.#use();
+    // The context chains from its previous output: cancel that so this MAC starts from a zero IV.
+    for (let i = 0; i < BLOCK; i++) input[i]! ^= c.chain[i]!;
+    const out = c.cbc.update(input);
+    c.chain = out.subarray(out.length - BLOCK);
+    return c.chain;
+  }
+}
+
+/**
+ * Two scratch buffers (counter blocks, CBC-MAC input), grown as needed: what is written to them
+ * goes to a native call at once, so they are never held. Returns a view of `length` bytes, not
+ * cleared: callers write every byte.
+ */
+const scratchBuffers = [new Uint8Array(1024), new Uint8Array(1024)];
+
+function scratch(which: 0 | 1, length: number): Uint8Array {
+  let b = scratchBuffers[which]!;
+  if (b.length < length) {
+    b = new Uint8Array(Math.max(length, 2 * b.length));
+    scratchBuffers[which] = b;
+  }
+  return b.subarray(0, length);
+}
+
+function checkLengths(nonce: Uint8Array, aad: Uint8Array, messageLength: number): void {
+  if (nonce.length !== NONCE_LENGTH)
+    throw new RangeError(`CCM_8 takes a 12-byte nonce, not ${nonce.length} bytes`);
+  if (aad.length > MAX_SHORT_AAD)
+    throw new RangeError(`CCM_8 additional data of ${aad.length} bytes is too long`);
+  if (messageLength > MAX_MESSAGE)
+    throw new RangeError(`CCM_8 message of ${messageLength} bytes is too long`);
+}
