@@ -9,7 +9,6 @@ import {
 } from 'node:crypto';
 import { AlertDescription } from './alert.js';
 import { CCM8_TAG_LENGTH, Ccm8Key } from './ccm.js';
-import { ByteWriter } from './byte-writer.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { DtlsError } from './dtls-errors.js';
 import type { DirectionKeys } from './key-schedule.js';
@@ -98,37 +97,52 @@ export class RecordProtection {
    * in one buffer. A CCM_8 record without a CID, the usual case, is sealed straight into it.
    */
   protectToWire(plain: DtlsRecord, options: ProtectOptions = {}): Uint8Array {
+    if (this.suite.cipher !== 'aes-128-ccm8') return encodeRecord(this.protect(plain, options));
     const cid = options.cid !== undefined && options.cid.length > 0 ? options.cid : undefined;
-    if (cid || this.suite.cipher !== 'aes-128-ccm8') return encodeRecord(this.protect(plain, options));
-    const n = plain.fragment.length;
-    if (n > MAX_PLAINTEXT)
-      throw new DtlsError('too-large', `plaintext of ${n} bytes exceeds 2^14`, {
+    if (plain.fragment.length > MAX_PLAINTEXT)
+      throw new DtlsError('too-large', `plaintext of ${plain.fragment.length} bytes exceeds 2^14`, {
         alert: AlertDescription.record_overflow,
       });
     const seq = plain.sequenceNumber;
     if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQUENCE_NUMBER)
       throw new DtlsError('too-large', `sequence number ${seq} is not a 48-bit integer`);
+    let content = plain.fragment;
+    if (cid) {
+      // DTLSInnerPlaintext = content || real type || zeros (RFC 9146 §4).
+      content = new Uint8Array(plain.fragment.length + 1 + (options.padding ?? 0));
+      content.set(plain.fragment);
+      content[plain.fragment.length] = plain.type;
+    }
+    const type = cid ? ContentType.tls12_cid : plain.type;
+    const n = content.length;
+    const headerLength = RECORD_HEADER_LENGTH + (cid?.length ?? 0);
     const fragmentLength = 8 + n + CCM8_TAG_LENGTH;
-    const out = new Uint8Array(RECORD_HEADER_LENGTH + fragmentLength);
-    // type, version, epoch || sequence_number, length (RFC 6347 §4.1)
-    out[0] = plain.type;
+    const out = new Uint8Array(headerLength + fragmentLength);
+    // type, version, epoch || sequence_number, [cid,] length (RFC 6347 §4.1, RFC 9146 §4)
+    out[0] = type;
     out[1] = plain.version >>> 8;
     out[2] = plain.version & 0xff;
     writeRecordSequence(out, 3, plain.epoch, seq);
-    out[11] = fragmentLength >>> 8;
-    out[12] = fragmentLength & 0xff;
+    if (cid) out.set(cid, 11);
+    out[headerLength - 2] = fragmentLength >>> 8;
+    out[headerLength - 1] = fragmentLength & 0xff;
     // nonce_explicit = epoch || sequence_number (RFC 6655 §3)
-    out.copyWithin(RECORD_HEADER_LENGTH, 3, 11);
-    // AAD = seq_num || type || version || length of the plaintext (RFC 5246 §6.2.3.3)
-    const aad = this.#aad;
-    aad.set(out.subarray(3, 11));
-    aad[8] = plain.type;
-    aad[9] = out[1]!;
-    aad[10] = out[2]!;
-    aad[11] = n >>> 8;
-    aad[12] = n & 0xff;
-    this.ccm.seal(this.nonce(out.subarray(3, 11)), aad, plain.fragment, out, RECORD_HEADER_LENGTH + 8);
+    out.copyWithin(headerLength, 3, 11);
+    const aad = cid ? authenticatedHeader({ ...plain, type, cid }, n) : this.#plainAad(out, n);
+    this.ccm.seal(this.nonce(out.subarray(3, 11)), aad, content, out, headerLength + 8);
     return out;
+  }
+
+  /** The AAD of a record without CID whose header is at the start of `wire` (RFC 5246 §6.2.3.3). */
+  #plainAad(wire: Uint8Array, contentLength: number): Uint8Array {
+    const aad = this.#aad;
+    aad.set(wire.subarray(3, 11)); // epoch || sequence_number
+    aad[8] = wire[0]!;
+    aad[9] = wire[1]!;
+    aad[10] = wire[2]!;
+    aad[11] = contentLength >>> 8;
+    aad[12] = contentLength & 0xff;
+    return aad;
   }
 
   /** The plaintext record (real type, CID kept) of a protected one. */
@@ -248,17 +262,19 @@ function badMac(cause?: unknown): DtlsError {
  */
 export function authenticatedHeader(record: DtlsRecord, contentLength: number): Uint8Array {
   if (record.type === ContentType.tls12_cid) {
-    const w = new ByteWriter();
     const cid = record.cid ?? new Uint8Array(0);
-    w.bytes(new Uint8Array(8).fill(0xff))
-      .u8(ContentType.tls12_cid)
-      .u8(cid.length)
-      .u8(ContentType.tls12_cid)
-      .u16(record.version)
-      .u16(record.epoch)
-      .u48(record.sequenceNumber)
-      .bytes(cid);
-    return w.u16(contentLength).finish();
+    const out = new Uint8Array(23 + cid.length);
+    out.fill(0xff, 0, 8); // seq_num_placeholder
+    out[8] = ContentType.tls12_cid;
+    out[9] = cid.length;
+    out[10] = ContentType.tls12_cid;
+    out[11] = record.version >>> 8;
+    out[12] = record.version & 0xff;
+    writeRecordSequence(out, 13, record.epoch, record.sequenceNumber);
+    out.set(cid, 21);
+    out[21 + cid.length] = contentLength >>> 8;
+    out[22 + cid.length] = contentLength & 0xff;
+    return out;
   }
   // The common case, 13 bytes written in place.
   const out = new Uint8Array(13);
