@@ -1,6 +1,11 @@
 import { isIP } from 'node:net';
 import { MemoryInstance } from '../client/instance.js';
 import { LwM2mClient } from '../client/lwm2m-client.js';
+import { systemClock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { CodecRegistry } from '../content/codec-registry.js';
+import { TimerQueue } from '../timer-queue.js';
+import type { QueuedTimer } from '../timer-queue.js';
 import type { LwM2mVersion } from '../operations/version.js';
 import type { RandomSource } from '../random.js';
 import type { Channel } from '../transport/channel.js';
@@ -114,6 +119,35 @@ export function defaultAddresses(server: string, platform: string = process.plat
   return [bindAddressFor(server)];
 }
 
+/**
+ * What the devices of one fleet process share instead of each holding its own: one timer queue
+ * (so thousands of devices' measurement, lifetime, retransmission and pmin/pmax timers run on one
+ * host timer instead of a Node timer each) and one content codec registry.
+ */
+export interface FleetShared {
+  readonly clock: Clock;
+  readonly timers: TimerQueue;
+  readonly codecs?: CodecRegistry;
+}
+
+/**
+ * A Clock whose timers are tasks of `queue` (one host timer for all), reading time as `base` does.
+ * Its handles are the queue's tasks: only this clock's clearTimeout takes them.
+ */
+export function queueClock(queue: TimerQueue, base: Clock = systemClock): Clock {
+  return {
+    now: () => base.now(),
+    setTimeout: (fn, ms) => queue.schedule(fn, ms) as unknown as TimerHandle,
+    clearTimeout: (handle) => queue.cancel(handle as unknown as QueuedTimer),
+  };
+}
+
+/** A FleetShared on `base` (the system clock by default). */
+export function createFleetShared(base: Clock = systemClock, codecs?: CodecRegistry): FleetShared {
+  const timers = new TimerQueue(base);
+  return { clock: queueClock(timers, base), timers, ...(codecs ? { codecs } : {}) };
+}
+
 export interface FleetClientOptions {
   readonly endpoint: string;
   readonly server: string;
@@ -123,6 +157,8 @@ export interface FleetClientOptions {
   readonly queueMode: boolean;
   readonly objects: FleetObjectSet;
   readonly random: RandomSource;
+  /** Timers and codecs shared with the fleet's other devices; default the client's own. */
+  readonly shared?: FleetShared;
 }
 
 /** The client of a fleet device: the simulation's instances that the object set names. */
@@ -145,6 +181,8 @@ export function createFleetClient(
     channel: o.channel,
     version: o.lwm2mVersion,
     random: o.random,
+    ...(o.shared ? { clock: o.shared.clock, timers: o.shared.timers } : {}),
+    ...(o.shared?.codecs ? { codecs: o.shared.codecs } : {}),
   });
 }
 
@@ -152,10 +190,12 @@ export function createFleetClient(
 export class FleetSensors {
   readonly instances: MemoryInstance[];
   readonly #random: RandomSource;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerHandle | undefined;
 
-  constructor(count: number, random: RandomSource) {
+  constructor(count: number, random: RandomSource, clock: Clock = systemClock) {
     this.#random = random;
+    this.#clock = clock;
     this.instances = Array.from({ length: count }, (_, i) => {
       const start = Math.round((15 + random.next() * 10) * 10) / 10;
       return new MemoryInstance(TEMPERATURE_DEFINITION, TEMPERATURE_OBJECT_ID, i + 1)
@@ -175,13 +215,13 @@ export class FleetSensors {
         const next = reflect(now + (this.#random.next() * 2 - 1) * 0.4, 10, 35);
         t.set(Temperature.sensorValue, Math.round(next * 100) / 100);
       }
-      this.#timer = setTimeout(tick, intervalMs);
+      this.#timer = this.#clock.setTimeout(tick, intervalMs);
     };
-    this.#timer = setTimeout(tick, firstDelayMs);
+    this.#timer = this.#clock.setTimeout(tick, firstDelayMs);
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 }

@@ -5,7 +5,14 @@ import type { LwM2mVersion } from '../operations/version.js';
 import { cryptoRandom } from '../random.js';
 import type { RandomSource } from '../random.js';
 import { UdpChannel } from '../transport/udp-channel.js';
-import { DEFAULT_OBJECT_SET, FleetSensors, createFleetClient, defaultAddresses } from './fleet-device.js';
+import { createCodecRegistry } from '../content/codec-registry.js';
+import {
+  DEFAULT_OBJECT_SET,
+  FleetSensors,
+  createFleetClient,
+  createFleetShared,
+  defaultAddresses,
+} from './fleet-device.js';
 import type { FleetObjectSet } from './fleet-device.js';
 import { LatencyHistogram } from './fleet-histogram.js';
 import type { HistogramSnapshot } from './fleet-histogram.js';
@@ -279,6 +286,8 @@ class Launch {
   readonly #options: FleetOptions;
   readonly #random: RandomSource;
   readonly #model = createSimulatorModel();
+  /** One timer queue and codec registry for every device of this process. */
+  readonly #shared = createFleetShared(undefined, createCodecRegistry());
   readonly #startedAt = performance.now();
   readonly latency = new LatencyHistogram();
   #registered = 0;
@@ -371,6 +380,7 @@ class Launch {
     const r = this.#random;
     const simulation = new SimulatedDevice({
       model: this.#model,
+      clock: this.#shared.clock,
       random: r,
       interval: o.interval,
       temperature: round(18 + r.next() * 8, 1),
@@ -392,7 +402,8 @@ class Launch {
       return;
     }
     let client: LwM2mClient;
-    if (o.objects.temperatures > 1) member.sensors = new FleetSensors(o.objects.temperatures - 1, r);
+    if (o.objects.temperatures > 1)
+      member.sensors = new FleetSensors(o.objects.temperatures - 1, r, this.#shared.clock);
     try {
       client = createFleetClient(simulation, member.sensors, {
         endpoint: member.endpoint,
@@ -403,6 +414,7 @@ class Launch {
         queueMode: o.queueMode,
         objects: o.objects,
         random: r,
+        shared: this.#shared,
       });
     } catch (e) {
       await member.channel.close();

@@ -44,9 +44,18 @@ function build(
     objectId,
     options.instanceId ?? 0,
   );
-  const values: Record<number, ResourceInput | undefined> = { ...defaults, ...options.values };
-  for (const [rid, value] of Object.entries(values))
-    if (value !== undefined) instance.set(Number(rid), value);
+  // The defaults, each unless `values` names its resource, then `values` (what { ...defaults,
+  // ...values } gives, without building that object: every fleet device builds these).
+  const values = options.values;
+  for (const key in defaults) {
+    const value = defaults[key];
+    if (value !== undefined && (values === undefined || !(key in values))) instance.set(Number(key), value);
+  }
+  if (values !== undefined)
+    for (const key in values) {
+      const value = values[key];
+      if (value !== undefined) instance.set(Number(key), value);
+    }
   return instance;
 }
 

@@ -145,9 +145,14 @@ export class MemoryInstance implements InstanceEnabler {
   readonly instanceId: number;
   readonly definition: ObjectDefinition | undefined;
   readonly #values = new Map<number, Stored>();
-  /** Executable resources this instance supports; undefined = succeed without doing anything. */
-  readonly #executables = new Map<number, ExecuteHandler | undefined>();
-  readonly #listeners = new Set<InstanceChangeListener>();
+  /**
+   * Executable resources this instance supports (a handler of undefined: succeed without doing
+   * anything); the definition's shared list until one is declared. A fleet builds many instances
+   * and most declare none: they share instead of each holding a Map.
+   */
+  #executables: Map<number, ExecuteHandler | undefined> | readonly number[] = NO_EXECUTABLES;
+  /** Made at the first listener (most instances never get one). */
+  #listeners: Set<InstanceChangeListener> | undefined;
 
   constructor(
     definition: ObjectDefinition | undefined,
@@ -161,7 +166,7 @@ export class MemoryInstance implements InstanceEnabler {
     this.objectId = objectId;
     this.instanceId = instanceId;
     // Mandatory executable resources (e.g. /3/0/4 Reboot) exist on every instance.
-    if (definition) for (const rid of mandatoryExecutables(definition)) this.#executables.set(rid, undefined);
+    if (definition) this.#executables = mandatoryExecutables(definition);
     for (const record of initial) {
       const [oid, iid, rid, riid] = record.path.ids;
       if (oid !== objectId || iid !== instanceId || rid === undefined)
@@ -237,7 +242,8 @@ export class MemoryInstance implements InstanceEnabler {
   set(target: number | LwM2mPath, value: ResourceInput | undefined): this {
     const { rid, riid } = this.#target(target);
     // Nobody listens (an instance being built): no before/after comparison to make.
-    const before = this.#listeners.size === 0 ? undefined : this.#snapshot(rid);
+    const listening = this.#listeners !== undefined && this.#listeners.size > 0;
+    const before = listening ? this.#snapshot(rid) : undefined;
     if (value === undefined) {
       if (riid === undefined) this.#values.delete(rid);
       else {
@@ -260,7 +266,7 @@ export class MemoryInstance implements InstanceEnabler {
     } else {
       this.#store(rid, undefined, value as ValueInput);
     }
-    if (this.#listeners.size > 0 && !sameStored(before, this.#snapshot(rid)))
+    if (listening && !sameStored(before, this.#snapshot(rid)))
       this.#emit([LwM2mPath.of(this.objectId, this.instanceId, rid)]);
     return this;
   }
@@ -286,17 +292,27 @@ export class MemoryInstance implements InstanceEnabler {
 
   /** Declares an executable resource and what it does (replacing an earlier handler). */
   onExecute(resourceId: number, handler: ExecuteHandler = () => undefined): this {
-    this.#executables.set(resourceId, handler);
+    this.#ownExecutables().set(resourceId, handler);
     return this;
   }
 
+  /** The executables as this instance's own Map (copied from the shared list at the first change). */
+  #ownExecutables(): Map<number, ExecuteHandler | undefined> {
+    const current = this.#executables;
+    if (current instanceof Map) return current;
+    const own = new Map<number, ExecuteHandler | undefined>(current.map((rid) => [rid, undefined]));
+    this.#executables = own;
+    return own;
+  }
+
   onChange(listener: InstanceChangeListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    const listeners = (this.#listeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   #emit(paths: readonly LwM2mPath[]): void {
-    for (const listener of [...this.#listeners]) listener(paths);
+    if (this.#listeners) for (const listener of [...this.#listeners]) listener(paths);
   }
 
   read(): LwM2mRecord[] {
@@ -337,7 +353,8 @@ export class MemoryInstance implements InstanceEnabler {
   }
 
   resourceIds(): number[] {
-    return [...new Set([...this.#values.keys(), ...this.#executables.keys()])].sort((a, b) => a - b);
+    const executables = this.#executables instanceof Map ? this.#executables.keys() : this.#executables;
+    return [...new Set([...this.#values.keys(), ...executables])].sort((a, b) => a - b);
   }
 
   write(records: readonly LwM2mRecord[], mode: 'replace' | 'update'): TreeResult<void> {
@@ -366,9 +383,10 @@ export class MemoryInstance implements InstanceEnabler {
   }
 
   async execute(resourceId: number, args: readonly ExecuteArgumentInput[]): Promise<TreeResult<void>> {
-    if (!this.#executables.has(resourceId))
+    const executables = this.#executables;
+    if (executables instanceof Map ? !executables.has(resourceId) : !executables.includes(resourceId))
       return treeFail('4.04', `/${this.objectId}/${this.instanceId}/${resourceId} is not executable here`);
-    const handler = this.#executables.get(resourceId);
+    const handler = executables instanceof Map ? executables.get(resourceId) : undefined;
     const result = handler ? await handler(args, this) : undefined;
     return result ?? treeOk();
   }
@@ -384,15 +402,17 @@ export class MemoryInstance implements InstanceEnabler {
   }
 }
 
+const NO_EXECUTABLES: readonly number[] = Object.freeze([]);
+
 /** The mandatory executable resources of each definition (definitions are immutable, shared). */
 const executablesOf = new WeakMap<ObjectDefinition, readonly number[]>();
 
 function mandatoryExecutables(definition: ObjectDefinition): readonly number[] {
   let rids = executablesOf.get(definition);
   if (rids === undefined) {
-    rids = [...definition.resources.values()]
-      .filter((r) => r.operations === 'E' && r.mandatory)
-      .map((r) => r.id);
+    rids = Object.freeze(
+      [...definition.resources.values()].filter((r) => r.operations === 'E' && r.mandatory).map((r) => r.id),
+    );
     executablesOf.set(definition, rids);
   }
   return rids;

@@ -7,6 +7,7 @@ import { systemClock } from '../clock.js';
 import { DEFAULT_TRANSMISSION } from '../coap/transmission.js';
 import type { TransmissionParameters } from '../coap/transmission.js';
 import type { Clock } from '../clock.js';
+import type { TimerQueue } from '../timer-queue.js';
 import { createCodecRegistry } from '../content/codec-registry.js';
 import type { CodecRegistry } from '../content/codec-registry.js';
 import { lookupContentFormat } from '../content/content-format.js';
@@ -241,6 +242,13 @@ export interface LwM2mClientOptions {
    */
   readonly mqtt?: { readonly prefix?: string; readonly protocolVersion?: 4 | 5; readonly qos?: 0 | 1 };
   readonly clock?: Clock;
+  /**
+   * The timer queue of the notification engine (pmin/pmax timers), on `clock`; default one of
+   * its own. A fleet shares one among its clients, so they all run on one host timer.
+   */
+  readonly timers?: TimerQueue;
+  /** Content codecs; default a registry of every built-in format. A fleet shares one. */
+  readonly codecs?: CodecRegistry;
   /** Wall-clock ms (historical notification times). */
   readonly now?: () => number;
   readonly random?: RandomSource;
@@ -438,18 +446,22 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   readonly #handler: RequestHandler;
   #binding: CoapClientBinding | undefined;
   #ownedChannel: Channel | undefined;
-  /** DTLS sessions by Short Server ID (coaps:// servers), and those being opened. */
+  /**
+   * DTLS sessions by Short Server ID (coaps:// servers), and those being opened. The maps few
+   * clients ever fill (#opening, #settling, #bindingOverride) are made at first use: a fleet
+   * process holds thousands of clients.
+   */
   readonly #secure = new Map<number, SecureSession>();
-  readonly #opening = new Map<number, Promise<SecureSession>>();
+  #opening: Map<number, Promise<SecureSession>> | undefined;
   /** Server peers resolved from their URIs, by Short Server ID, and back. */
   readonly #peers = new Map<number, { uri: string; peer: Peer }>();
   /** One wait per server for a registration in flight, shared by every request that arrives meanwhile. */
-  readonly #settling = new Map<number, Promise<void>>();
+  #settling: Map<number, Promise<void>> | undefined;
   readonly #byPeer = new Map<string, number>();
   /** The URI (and binding) each server's transport session uses, by Short Server ID. */
   readonly #chosen = new Map<number, { uri: string; letter: BindingLetter }>();
   /** A Registration Update Trigger's binding argument, for the next transport session only. */
-  readonly #bindingOverride = new Map<number, BindingLetter>();
+  #bindingOverride: Map<number, BindingLetter> | undefined;
   #awakeTimer: ReturnType<Clock['setTimeout']> | undefined;
   /**
    * By Short Server ID: when its TCP/TLS connection last dropped, how many drops came in a row,
@@ -473,7 +485,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const model = options.model ?? createDefaultRegistry();
     // Firmware: the client's own object 33000 (Petrel Update Diagnostics) is known to its model.
     this.model = options.firmware ? withUpdateDiagnostics(model) : model;
-    this.codecs = createCodecRegistry();
+    this.codecs = options.codecs ?? createCodecRegistry();
     this.tree = new ObjectTree({
       model: this.model,
       onListenerError: (e) => this.#error(e),
@@ -505,6 +517,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     this.notifications = new NotificationEngine({
       clock: this.#clock,
       wallClock: options.now ?? Date.now,
+      ...(options.timers ? { timers: options.timers } : {}),
     });
     this.#handler = new RequestHandler({
       tree: this.tree,
@@ -527,7 +540,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     // TRAN-BIND: a Registration Update Trigger's binding is for the next connection only; its
     // Update goes out over it (a different binding drops the current connection first).
     this.registration.on('binding-requested', ({ shortServerId, binding }) => {
-      if (isBindingLetter(binding)) this.#bindingOverride.set(shortServerId, binding);
+      if (isBindingLetter(binding)) (this.#bindingOverride ??= new Map()).set(shortServerId, binding);
     });
     const pct = options.bootstrap?.preferredFormat ?? defaultPct(options.version);
     this.bootstrap = new BootstrapEngine({
@@ -676,7 +689,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     await this.firmware?.close();
     for (const instance of this.software.values()) await instance.close();
     this.notifications.close();
-    await Promise.all([...this.#opening.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...(this.#opening?.values() ?? [])].map((p) => p.catch(() => undefined)));
     await Promise.all(
       [...this.#secure.entries()].map(([ssid, session]) => this.#closeSession(ssid, session)),
     );
@@ -1408,13 +1421,13 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
     const fingerprint = securityFingerprint(uri, peer, account.security);
     const current = this.#secure.get(ssid);
     if (current && !current.closed && current.fingerprint === fingerprint) return Promise.resolve(current);
-    const pending = this.#opening.get(ssid);
+    const pending = this.#opening?.get(ssid);
     if (pending)
       return pending.then((s) => (s.fingerprint === fingerprint ? s : this.#session(account, uri, peer)));
     const opening = this.#openSession(account, uri, peer, fingerprint, current).finally(() =>
-      this.#opening.delete(ssid),
+      this.#opening?.delete(ssid),
     );
-    this.#opening.set(ssid, opening);
+    (this.#opening ??= new Map()).set(ssid, opening);
     return opening;
   }
 
@@ -1626,11 +1639,11 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
   #transportUri(account: ServerAccount, newSession: boolean): string {
     const ssid = account.shortServerId;
     const kept = this.#chosen.get(ssid);
-    const override = this.#bindingOverride.get(ssid);
+    const override = this.#bindingOverride?.get(ssid);
     if (kept && !newSession && override === undefined && this.#candidateUris(account).includes(kept.uri))
       return kept.uri;
     if (ssid === BOOTSTRAP_KEY) return account.uri;
-    this.#bindingOverride.delete(ssid);
+    this.#bindingOverride?.delete(ssid);
     const choice = chooseTransportMemo({
       serverUris: this.#candidateUris(account),
       ...(account.preferredTransport === undefined ? {} : { preferredTransport: account.preferredTransport }),
@@ -1785,7 +1798,7 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
 
   /** Resolves when server `ssid` leaves the registering state, or after 2 s. */
   #settled(ssid: number): Promise<void> {
-    const pending = this.#settling.get(ssid);
+    const pending = this.#settling?.get(ssid);
     if (pending) return pending;
     const wait = new Promise<void>((resolve) => {
       const done = (): void => {
@@ -1798,8 +1811,8 @@ export class LwM2mClient extends EventEmitter<LwM2mClientEvents> {
       };
       const timer = this.#clock.setTimeout(done, 2000);
       this.registration.on('state', onState);
-    }).finally(() => this.#settling.delete(ssid));
-    this.#settling.set(ssid, wait);
+    }).finally(() => this.#settling?.delete(ssid));
+    (this.#settling ??= new Map()).set(ssid, wait);
     return wait;
   }
 

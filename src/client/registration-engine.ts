@@ -997,7 +997,7 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
       ...raw,
       objects: raw.objects.filter((o) => o.prefix !== undefined || !BOOTSTRAP_ONLY_OBJECTS.includes(o.id)),
     };
-    return { input, objectsText: formatRegistrationPayload(input) };
+    return { input, objectsText: formattedObjectList(input) };
   }
 
   #desired(
@@ -1110,6 +1110,34 @@ export class RegistrationEngine extends EventEmitter<RegistrationEngineEvents> {
 }
 
 const utf8 = new TextEncoder();
+
+/**
+ * Object lists formatted before, by a key of their input: the clients of a fleet announce the
+ * same objects and instances, so each Register reuses one text (and its parsed form, below)
+ * instead of formatting links again. Bounded: cleared when full. Inputs that fail to format are
+ * not kept (the error is thrown each time).
+ */
+const formattedLists = new Map<string, string>();
+const FORMATTED_LIST_LIMIT = 256;
+
+function formattedObjectList(input: RegistrationPayloadInput): string {
+  const key = objectListKey(input);
+  let text = formattedLists.get(key);
+  if (text === undefined) {
+    text = formatRegistrationPayload(input);
+    if (formattedLists.size >= FORMATTED_LIST_LIMIT) formattedLists.clear();
+    formattedLists.set(key, text);
+  }
+  return text;
+}
+
+/** Everything formatRegistrationPayload reads, as text (JSON quotes strings, so nothing collides). */
+function objectListKey(input: RegistrationPayloadInput): string {
+  let key = `${JSON.stringify(input.alternatePath ?? null)}|${input.contentFormats?.join(',') ?? '-'}`;
+  for (const o of input.objects)
+    key += `|${o.id};${JSON.stringify(o.version ?? null)};${JSON.stringify(o.prefix ?? null)};${o.instances?.join(',') ?? '-'}`;
+  return key;
+}
 
 /**
  * The object list of a Register/Update from its text: parsed once per distinct list and shared

@@ -5,6 +5,8 @@ import { formatFleetReport } from '../../src/cli/fleet-command.js';
 import { ChurnSpecError, churnDue, formatChurn, parseChurn } from '../../src/cli/fleet-churn.js';
 import {
   FleetDeviceError,
+  FleetSensors,
+  createFleetShared,
   defaultAddresses,
   formatObjectSet,
   parseAddressRange,
@@ -15,6 +17,8 @@ import { FleetLoad, mergeRegistrations, processCount, splitCount } from '../../s
 import type { FleetLoadStatus } from '../../src/cli/fleet-load.js';
 import { FleetStats } from '../../src/cli/fleet-stats.js';
 import { FleetError, percentile } from '../../src/cli/fleet.js';
+import { Temperature } from '../../src/cli/simulated-device.js';
+import { FakeClock } from '../../src/clock.js';
 
 describe('LatencyHistogram', () => {
   it('keeps percentiles within 2 % of the exact nearest-rank ones, in fixed memory', () => {
@@ -280,5 +284,47 @@ describe('fleet report', () => {
         '  deregister 95 ok, 0 failed, 7.7/s\n' +
         '  errors: register 5.03 x10 (too many registrations)\n',
     );
+  });
+});
+
+describe('fleet shared timers', () => {
+  it('runs every device timer on one host timer, in due order, and cancels them', () => {
+    const base = new FakeClock();
+    const shared = createFleetShared(base);
+    const fired: string[] = [];
+    shared.clock.setTimeout(() => fired.push('b'), 200);
+    const cancelled = shared.clock.setTimeout(() => fired.push('x'), 100);
+    shared.clock.setTimeout(() => fired.push('a'), 50);
+    assert.equal(base.pending, 1, 'one host timer for three device timers');
+    shared.clock.clearTimeout(cancelled);
+    assert.equal(shared.clock.now(), base.now());
+    base.advance(60);
+    assert.deepEqual(fired, ['a']);
+    base.advance(1000);
+    assert.deepEqual(fired, ['a', 'b']);
+    assert.equal(shared.timers.size, 0);
+  });
+
+  it('moves extra temperature sensors on the shared clock until stopped', () => {
+    const base = new FakeClock();
+    const shared = createFleetShared(base);
+    const values = [0.1, 0.9, 0.5, 0.3];
+    let n = 0;
+    const random = {
+      next: () => values[n++ % values.length]!,
+      int: () => 0,
+      bytes: (k: number) => new Uint8Array(k),
+    };
+    const sensors = new FleetSensors(2, random, shared.clock);
+    const read = (): unknown[] => sensors.instances.map((t) => t.get(Temperature.sensorValue)?.value);
+    const start = read();
+    sensors.start(1000, 10);
+    base.advance(10);
+    const moved = read();
+    assert.notDeepEqual(moved, start);
+    sensors.stop();
+    base.advance(10_000);
+    assert.deepEqual(read(), moved);
+    assert.equal(shared.timers.size, 0);
   });
 });
