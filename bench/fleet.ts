@@ -16,6 +16,10 @@
 //                            2,000 in flight, none lost or twice; again after a server restart.
 //   reads_per_s              Reads of /3303/0/5700 from 1,000 devices, 32 in flight in all.
 //   notifications_per_s      notifications received from 10,000 observations (NON, round-robin).
+//   read_server_cpu_us, notification_server_cpu_us
+//                            this process's CPU (user + system) per Read / per notification over
+//                            the measured part: the server's cost, which a busy machine moves far
+//                            less than the rates (bench/fleet-phase.ts runs one part alone).
 // Baselines in the same run, same simulator: a raw dgram loop (decode, answer, nothing else) and
 // node-coap doing the same CoAP work (answering the Registers; sending the GETs).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -370,6 +374,16 @@ interface LoadRun {
   rate: number;
   p50: number;
   p99: number;
+  /** This process's CPU (user + system) per operation over the measured part, in µs. */
+  cpuUs: number;
+  /** The user part of it (the system part is mostly the sendto/recvmsg system calls). */
+  userUs: number;
+}
+
+/** Options for running one part alone (bench/fleet-phase.ts). */
+export interface PartOptions {
+  /** Also measure the baselines (default true). */
+  readonly baselines?: boolean;
 }
 
 /** Keeps `inFlight` operations going for DURATION_MS over `targets` round-robin. */
@@ -380,6 +394,7 @@ async function keepBusy<T>(targets: readonly T[], once: (target: T) => Promise<v
   while (performance.now() < warm) await once(targets[i++ % targets.length]!);
   const end = performance.now() + DURATION_MS;
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: READS_IN_FLIGHT }, async () => {
       while (performance.now() < end) {
@@ -390,15 +405,22 @@ async function keepBusy<T>(targets: readonly T[], once: (target: T) => Promise<v
     }),
   );
   const elapsed = performance.now() - start;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   const pct = (q: number): number =>
     latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]!;
-  return { rate: (latencies.length * 1000) / elapsed, p50: pct(0.5), p99: pct(0.99) };
+  return {
+    rate: (latencies.length * 1000) / elapsed,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    cpuUs: (used.user + used.system) / latencies.length,
+    userUs: used.user / latencies.length,
+  };
 }
 
 /** Reads from READ_DEVICES devices: Petrel's server, then node-coap and raw GETs to the same devices. */
 /** Exported for profiling one part at a time. */
-export async function reads(result: ReturnType<typeof newResult>): Promise<void> {
+export async function reads(result: ReturnType<typeof newResult>, options: PartOptions = {}): Promise<void> {
   const channel = await openServerChannel();
   const server = new LwM2mServer({ channel });
   await server.start();
@@ -422,6 +444,11 @@ export async function reads(result: ReturnType<typeof newResult>): Promise<void>
     result.metrics.reads_per_s = { value: petrel.rate, unit: 'reads/s' };
     result.metrics.read_p50_ms = { value: petrel.p50, unit: 'ms' };
     result.metrics.read_p99_ms = { value: petrel.p99, unit: 'ms' };
+    // The server's CPU per Read (this process: the devices are in the simulator's): unlike the
+    // rate, it hardly depends on what else the machine is doing.
+    result.metrics.read_server_cpu_us = { value: petrel.cpuUs, unit: 'µs/read' };
+    result.metrics.read_server_user_us = { value: petrel.userUs, unit: 'µs/read' };
+    if (options.baselines === false) return;
     const peers = registrations.map((r) => r.peer);
 
     const agent = new nodeCoap.Agent({ type: 'udp4' });
@@ -451,6 +478,8 @@ export async function reads(result: ReturnType<typeof newResult>): Promise<void>
     result.baselines['raw-dgram'] = {
       ...result.baselines['raw-dgram'],
       reads_per_s: { value: raw.rate, unit: 'reads/s' },
+      read_cpu_us: { value: raw.cpuUs, unit: 'µs/read' },
+      read_user_us: { value: raw.userUs, unit: 'µs/read' },
     };
     result.ratios.reads_vs_node_coap = petrel.rate / viaNodeCoap.rate;
     result.ratios.reads_vs_raw_dgram = petrel.rate / raw.rate;
@@ -505,7 +534,10 @@ async function rawGets(peers: readonly Peer[]): Promise<LoadRun> {
 
 /** Notifications from OBSERVATIONS observations, received by Petrel's server and by a raw socket. */
 /** Exported for profiling one part at a time. */
-export async function notifications(result: ReturnType<typeof newResult>): Promise<void> {
+export async function notifications(
+  result: ReturnType<typeof newResult>,
+  options: PartOptions = {},
+): Promise<void> {
   const channel = await openServerChannel();
   const server = new LwM2mServer({ channel });
   await server.start();
@@ -530,11 +562,18 @@ export async function notifications(result: ReturnType<typeof newResult>): Promi
     );
     let received = 0;
     server.on('notification', () => received++);
+    const cpu = process.cpuUsage();
     const sent = await sim.command<{ sent: number; observations: number }>({
       cmd: 'notify',
       ms: DURATION_MS,
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = process.cpuUsage(cpu);
+    result.metrics.notification_server_cpu_us = {
+      value: (used.user + used.system) / received,
+      unit: 'µs/notification',
+    };
+    result.metrics.notification_server_user_us = { value: used.user / received, unit: 'µs/notification' };
     const rate = (received * 1000) / DURATION_MS;
     result.metrics.notifications_per_s = { value: rate, unit: 'notifications/s' };
     result.metrics.observations = { value: sent.observations, unit: 'observations' };
@@ -542,6 +581,7 @@ export async function notifications(result: ReturnType<typeof newResult>): Promi
       value: (sent.sent * 1000) / DURATION_MS,
       unit: 'notifications/s',
     };
+    if (options.baselines === false) return;
 
     // The floor: the same blast into a socket that only decodes each datagram.
     await new Promise<void>((resolve) => raw.bind(0, LOOPBACK, resolve));
@@ -550,16 +590,20 @@ export async function notifications(result: ReturnType<typeof newResult>): Promi
       decodeCoapUdp(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
       decoded++;
     });
+    const rawCpu = process.cpuUsage();
     await sim.command({
       cmd: 'notify',
       ms: DURATION_MS,
       to: { address: LOOPBACK, port: raw.address().port },
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
+    const rawUsed = process.cpuUsage(rawCpu);
     const rawRate = (decoded * 1000) / DURATION_MS;
     result.baselines['raw-dgram'] = {
       ...result.baselines['raw-dgram'],
       notifications_per_s: { value: rawRate, unit: 'notifications/s' },
+      notification_cpu_us: { value: (rawUsed.user + rawUsed.system) / decoded, unit: 'µs/notification' },
+      notification_user_us: { value: rawUsed.user / decoded, unit: 'µs/notification' },
     };
     result.ratios.notifications_vs_raw_dgram = rate / rawRate;
   } finally {

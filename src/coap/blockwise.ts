@@ -150,6 +150,7 @@ interface CachedResponse {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_OPTIONS: readonly CoapOption[] = Object.freeze([]);
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const utf8 = new TextEncoder();
 
@@ -204,6 +205,22 @@ function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
 
 const without = (options: readonly CoapOption[], numbers: ReadonlySet<number>): CoapOption[] =>
   options.filter((o) => !numbers.has(o.number));
+
+/** The options less the block-wise ones: the same array when it has none (the usual request). */
+function withoutBlockOptions(options: readonly CoapOption[]): readonly CoapOption[] {
+  return hasBlockOptions(options) ? without(options, BLOCK_OPTIONS) : options;
+}
+
+function hasBlockOptions(options: readonly CoapOption[]): boolean {
+  for (let i = 0; i < options.length; i++) if (BLOCK_OPTIONS.has(options[i]!.number)) return true;
+  return false;
+}
+
+/** `message` less its block-wise options: the message itself when it has none. */
+function withoutBlocks<M extends { readonly options: readonly CoapOption[] }>(message: M): M {
+  const options = withoutBlockOptions(message.options);
+  return options === message.options ? message : { ...message, options };
+}
 
 const blockOption = (number: number, block: BlockOption): CoapOption => ({
   number,
@@ -313,10 +330,34 @@ export class BlockwiseLayer {
    * each block exchange. A request that already carries Block1, or Block2 with num > 0, is the
    * caller's own block-wise exchange and passes through untouched.
    */
-  async request(
+  request(peer: Peer, request: OutgoingRequest, options: BlockwiseRequestOptions = {}): Promise<CoapMessage> {
+    try {
+      // The usual request (no block options of the caller's, a payload that fits one message)
+      // goes straight to the endpoint, without an async frame of its own: this runs for every
+      // request the server sends.
+      const given = request.options ?? NO_OPTIONS;
+      if (
+        options.block2Size === undefined &&
+        !hasBlockOptions(given) &&
+        (request.payload?.length ?? 0) <= (this.#bertSize(peer, given) ?? blockSize(this.#szx))
+      )
+        return this.#endpoint
+          .request(peer, request, options)
+          .then((first) =>
+            getOption(first, OptionNumber.BLOCK2) === undefined
+              ? first
+              : this.#download(peer, request, first, false, options),
+          );
+      return this.#request(peer, request, options);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  async #request(
     peer: Peer,
     request: OutgoingRequest,
-    options: BlockwiseRequestOptions = {},
+    options: BlockwiseRequestOptions,
   ): Promise<CoapMessage> {
     const given = request.options ?? [];
     const raw2 = given.find((o) => o.number === OptionNumber.BLOCK2);
@@ -515,7 +556,7 @@ export class BlockwiseLayer {
     if (getOption(message, OptionNumber.BLOCK1) !== undefined) return this.#receiveBlock1(peer, pk, message);
     const b2 = block2(message);
     if (b2 && b2.num > 0) return this.#serveLater(peer, pk, message, b2);
-    const request = { ...message, options: without(message.options, BLOCK_OPTIONS) };
+    const request = withoutBlocks(message);
     return then(this.#call(peer, request), (response) =>
       this.#serveFirst(peer, pk, request, response, b2?.szx),
     );

@@ -362,6 +362,24 @@ class PendingCon implements TimerTask {
   }
 }
 
+/** An exchange's overall deadline, queued as itself (no closure per request, as PendingCon). */
+class ExchangeDeadline implements TimerTask {
+  due = 0;
+  seq = 0;
+  heapIndex = -1;
+  cancelled = true;
+
+  constructor(
+    readonly exchange: ClientExchange,
+    readonly timeout: number,
+    readonly onDue: (exchange: ClientExchange, timeout: number) => void,
+  ) {}
+
+  run(): void {
+    this.onDue(this.exchange, this.timeout);
+  }
+}
+
 interface ConHandlers<T> {
   onAck(context: T, ack: CoapMessage): void;
   onReset(context: T): void;
@@ -388,7 +406,8 @@ interface ClientExchange {
   readonly ps: PeerState;
   readonly peer: Peer;
   readonly confirmable: boolean;
-  readonly message: CoapMessage;
+  /** The request's token (its message is built when sent: the message id is known only then). */
+  readonly token: Uint8Array;
   readonly resolve: (m: CoapMessage) => void;
   readonly reject: (e: unknown) => void;
   deadline: QueuedTimer | undefined;
@@ -684,6 +703,9 @@ function tokenWord(token: Uint8Array, at: number): number {
   return word;
 }
 
+/** Peer keys remembered per Peer object, at most (see #keyOf). */
+const PEER_KEY_CACHE_LIMIT = 32_768;
+
 /** Idle peer states are kept until the peer table holds this many (then swept; see #prunePeers). */
 const PEER_SWEEP_MIN = 1024;
 
@@ -750,6 +772,12 @@ export class CoapEndpoint implements CoapMessaging {
   #nextMid: number;
   #lastPeer: Peer | undefined;
   #lastPeerKey = '';
+  /**
+   * peerKey per Peer object (UdpChannel hands out one per sender), for a fleet whose messages
+   * interleave: the key is not built and hashed anew per datagram. Bounded, and emptied when
+   * full: a WeakMap would keep a key for as long as each registration keeps its peer.
+   */
+  readonly #peerKeys = new Map<Peer, string>();
   #closed = false;
 
   /** Per-peer tables (exchanges, our CONs, dedup, NSTART), by peer key. */
@@ -865,14 +893,7 @@ export class CoapEndpoint implements CoapMessaging {
       ps,
       peer,
       confirmable: true,
-      message: {
-        type: 'CON',
-        code: request.code,
-        messageId: 0,
-        token: request.token,
-        options: request.options ?? NO_OPTIONS,
-        payload: request.payload ?? EMPTY,
-      },
+      token: request.token,
       resolve: () => undefined,
       reject: () => undefined,
       deadline: undefined,
@@ -940,20 +961,12 @@ export class CoapEndpoint implements CoapMessaging {
     }
     const confirmable = request.confirmable ?? true;
     return new Promise<CoapMessage>((resolve, reject) => {
-      const message: CoapMessage = {
-        type: confirmable ? 'CON' : 'NON',
-        code: request.code,
-        messageId: 0, // assigned when sent
-        token,
-        options: request.options ?? NO_OPTIONS,
-        payload: request.payload ?? EMPTY,
-      };
       const exchange: ClientExchange = {
         tokenKey,
         ps,
         peer,
         confirmable,
-        message,
+        token,
         resolve,
         reject,
         deadline: undefined,
@@ -1159,6 +1172,7 @@ export class CoapEndpoint implements CoapMessaging {
     for (const relation of [...this.#relations.values()]) this.#endRelation(relation, 'closed');
     this.#timers.clear();
     this.#peers.clear();
+    this.#peerKeys.clear();
     this.#pendingCons = 0;
     this.#dedup.clear();
     this.#groupDedup.clear();
@@ -1176,7 +1190,13 @@ export class CoapEndpoint implements CoapMessaging {
   #keyOf(peer: Peer): string {
     if (peer !== this.#lastPeer) {
       this.#lastPeer = peer;
-      this.#lastPeerKey = peerKey(peer);
+      let key = this.#peerKeys.get(peer);
+      if (key === undefined) {
+        key = peerKey(peer);
+        if (this.#peerKeys.size >= PEER_KEY_CACHE_LIMIT) this.#peerKeys.clear();
+        this.#peerKeys.set(peer, key);
+      }
+      this.#lastPeerKey = key;
     }
     return this.#lastPeerKey;
   }
@@ -1221,14 +1241,14 @@ export class CoapEndpoint implements CoapMessaging {
   #start(exchange: ClientExchange): void {
     const ps = exchange.ps;
     const mid = this.#newMid(ps);
-    const m = exchange.message;
+    const request = exchange.request;
     const sent: CoapMessage = {
-      type: m.type,
-      code: m.code,
+      type: exchange.confirmable ? 'CON' : 'NON',
+      code: request.code,
       messageId: mid,
-      token: m.token,
-      options: m.options,
-      payload: m.payload,
+      token: exchange.token,
+      options: request.options ?? NO_OPTIONS,
+      payload: request.payload ?? EMPTY,
     };
     const bytes = encodeCoapUdp(sent);
     const onSent = exchange.onSent;
@@ -1276,15 +1296,17 @@ export class CoapEndpoint implements CoapMessaging {
   };
 
   #armDeadline(exchange: ClientExchange, timeout: number): void {
-    exchange.deadline = this.#timers.schedule(
-      () =>
-        this.#finish(
-          exchange,
-          new CoapTimeoutError('no-response', exchange.ps.key, `no response within ${timeout} ms`),
-        ),
-      timeout,
-    );
+    const task = new ExchangeDeadline(exchange, timeout, this.#onDeadline);
+    this.#timers.scheduleTask(task, timeout);
+    exchange.deadline = task;
   }
+
+  readonly #onDeadline = (exchange: ClientExchange, timeout: number): void => {
+    this.#finish(
+      exchange,
+      new CoapTimeoutError('no-response', exchange.ps.key, `no response within ${timeout} ms`),
+    );
+  };
 
   #releaseSlot(exchange: ClientExchange): void {
     if (!exchange.holdsSlot) return;

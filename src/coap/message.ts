@@ -72,8 +72,15 @@ export const CoapCode = {
 
 /** `2.05` for 0x45. */
 export function formatCode(code: number): string {
+  // Every response is named by its code: the 256 names are built once.
+  return (code >= 0 && code <= 0xff ? CODE_NAMES[code] : undefined) ?? codeName(code);
+}
+
+function codeName(code: number): string {
   return `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
 }
+
+const CODE_NAMES: readonly string[] = Array.from({ length: 256 }, (_, code) => codeName(code));
 
 /** 0x45 for `2.05`; undefined for text that is not `c.dd` with c 0..7 and dd 00..31. */
 export function parseCode(text: string): number | undefined {

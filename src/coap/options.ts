@@ -227,7 +227,25 @@ const utf8 = new TextEncoder();
 // reports them, so a getter never throws on wire input).
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-export const encodeString = (s: string): Uint8Array => utf8.encode(s);
+/** Strings up to this many chars try the ASCII path (the array stays on the JS heap, see udp-codec). */
+const SHORT_STRING = 64;
+
+/**
+ * UTF-8 bytes of `s`. A short ASCII string (a Uri-Path segment, a query parameter) is copied char
+ * by char into a small array on the JS heap: TextEncoder gives every result its own off-heap
+ * buffer, which cost more than the rest of building a Read's options.
+ */
+export function encodeString(s: string): Uint8Array {
+  const n = s.length;
+  if (n > SHORT_STRING) return utf8.encode(s);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return utf8.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
 export const decodeString = (bytes: Uint8Array): string => utf8Decoder.decode(bytes);
 
 // ---- Block options (RFC 7959 §2.2) ----
@@ -338,7 +356,8 @@ function checkValue(number: number, value: Uint8Array, code: number): void {
   if (!Number.isInteger(number) || number < 0 || number > MAX_OPTION_NUMBER)
     throw new CoapOptionError('bad-value', `option number out of range: ${number}`);
   const def = optionDefinitionFor(code, number);
-  const [min, max] = def ? [def.minLength, def.maxLength] : [0, MAX_OPTION_LENGTH];
+  const min = def ? def.minLength : 0;
+  const max = def ? def.maxLength : MAX_OPTION_LENGTH;
   if (value.length < min || value.length > max)
     throw new CoapOptionError(
       'bad-length',
@@ -414,7 +433,9 @@ export class OptionsBuilder {
   }
 
   uriPath(segments: readonly string[]): this {
-    return this.strings(OptionNumber.URI_PATH, segments);
+    if (isSignal(this.#code)) return this.strings(OptionNumber.URI_PATH, segments);
+    for (const segment of segments) this.#options.push(uriPathOption(segment));
+    return this;
   }
 
   uriQuery(parameters: readonly string[]): this {
@@ -424,6 +445,28 @@ export class OptionsBuilder {
   build(): CoapOption[] {
     return sortOptions(this.#options);
   }
+}
+
+/**
+ * Uri-Path options by segment, built and checked once and then shared: a server reads the same
+ * few paths from a whole fleet, and an option's bytes are never written once built (messages are
+ * immutable). Bounded: emptied when full.
+ */
+const uriPathOptions = new Map<string, CoapOption>();
+const URI_PATH_OPTIONS_LIMIT = 1024;
+
+function uriPathOption(segment: string): CoapOption {
+  let option = uriPathOptions.get(segment);
+  if (option === undefined) {
+    const value = encodeString(segment);
+    checkValue(OptionNumber.URI_PATH, value, 0);
+    option = Object.freeze({ number: OptionNumber.URI_PATH, value });
+    if (segment.length <= SHORT_STRING) {
+      if (uriPathOptions.size >= URI_PATH_OPTIONS_LIMIT) uriPathOptions.clear();
+      uriPathOptions.set(segment, option);
+    }
+  }
+  return option;
 }
 
 // ---- changing the options of a message (messages are immutable: these return new ones) ----

@@ -207,6 +207,9 @@ function checkWriteAttributes(
   }
 }
 
+/** An object, instance, resource or resource instance: built once, not per request. */
+const ANY_DEPTH: Depths = [1, 2, 3, 4];
+
 /**
  * Checks a downlink request against the operation's rules and the peer's enabler version.
  * Throws OperationError with the client's result code; returns nothing when the request is fine.
@@ -216,11 +219,11 @@ export function validateDownlinkRequest(request: DownlinkRequest, peer: { lwm2mV
   switch (request.kind) {
     case 'read':
     case 'cancel-observation':
-      checkTarget(request.kind, request.path, [1, 2, 3, 4], f);
+      checkTarget(request.kind, request.path, ANY_DEPTH, f);
       checkFormat(request.kind, request.accept, VALUE_FORMATS, f, 'accept');
       return;
     case 'observe':
-      checkTarget(request.kind, request.path, [1, 2, 3, 4], f);
+      checkTarget(request.kind, request.path, ANY_DEPTH, f);
       checkFormat(request.kind, request.accept, VALUE_FORMATS, f, 'accept');
       checkObserveAttributes(request.attributes, request.path, f, false);
       return;
@@ -250,7 +253,7 @@ export function validateDownlinkRequest(request: DownlinkRequest, peer: { lwm2mV
       checkRecordsUnder('Write', request.path, request.records);
       return;
     case 'write-attributes':
-      checkTarget(request.kind, request.path, [1, 2, 3, 4], f);
+      checkTarget(request.kind, request.path, ANY_DEPTH, f);
       checkWriteAttributes(request.path, request.attributes, f);
       return;
     case 'execute':

@@ -28,7 +28,9 @@ import type {
 import { parseExecuteArguments } from '../operations/execute-arguments.js';
 import type {
   DownlinkRequest,
+  DownlinkResponse,
   ExecuteArgument,
+  Notification,
   ObserveCompositeRequest,
   ObserveRequest,
   SendRequest,
@@ -321,8 +323,23 @@ function timeoutOf(options: RequestOptions): RequestOptions {
   return options.timeout === undefined ? {} : { timeout: options.timeout };
 }
 
+/**
+ * Paths given as text, parsed once: an application reads the same few paths from a whole fleet,
+ * and LwM2mPath is immutable (its text form is memoised on it, so that is shared too). Bounded:
+ * emptied when full.
+ */
+const parsedPaths = new Map<string, LwM2mPath>();
+const PARSED_PATHS_LIMIT = 1024;
+
 function toPath(path: string | LwM2mPath): LwM2mPath {
-  return typeof path === 'string' ? LwM2mPath.parse(path) : path;
+  if (typeof path !== 'string') return path;
+  let parsed = parsedPaths.get(path);
+  if (parsed === undefined) {
+    parsed = LwM2mPath.parse(path);
+    if (parsedPaths.size >= PARSED_PATHS_LIMIT) parsedPaths.clear();
+    parsedPaths.set(path, parsed);
+  }
+  return parsed;
 }
 
 function pathsOf(request: DownlinkRequest): string[] {
@@ -331,8 +348,50 @@ function pathsOf(request: DownlinkRequest): string[] {
   return [];
 }
 
+function notRegistered(endpoint: string): ServerRequestError {
+  return new ServerRequestError('not-registered', endpoint, `"${endpoint}" is not registered`);
+}
+
+/** A command on its way: what its trace events name, and its wire identity once sent. */
+interface SentCommand {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly request: DownlinkRequest;
+  wire: Partial<WireIdentity>;
+  /** Clock ms when it was handed to the binding (for the trace's durationMs). */
+  readonly started: number;
+  /** The binding's answer. */
+  pending: Promise<DownlinkResponse> | undefined;
+}
+
+/** What the 'request' and 'response' trace events of a command start with. */
+function traceBase(
+  id: string,
+  endpoint: string,
+  request: DownlinkRequest,
+): { id: string; endpoint: string; operation: DownlinkRequest['kind']; paths: string[] } {
+  return { id, endpoint, operation: request.kind, paths: pathsOf(request) };
+}
+
+/** Char codes of the lower-case hex digits. */
+const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/**
+ * Lower-case hex. A command id (8 bytes) is built in one call: a Buffer round trip or a string
+ * grown digit by digit allocated more than the rest of naming the command.
+ */
 function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  if (bytes.length !== 8)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  const d = HEX_DIGITS;
+  const b = bytes;
+  // prettier-ignore
+  return String.fromCharCode(
+    d[b[0]! >> 4]!, d[b[0]! & 15]!, d[b[1]! >> 4]!, d[b[1]! & 15]!,
+    d[b[2]! >> 4]!, d[b[2]! & 15]!, d[b[3]! >> 4]!, d[b[3]! & 15]!,
+    d[b[4]! >> 4]!, d[b[4]! & 15]!, d[b[5]! >> 4]!, d[b[5]! & 15]!,
+    d[b[6]! >> 4]!, d[b[6]! & 15]!, d[b[7]! >> 4]!, d[b[7]! & 15]!,
+  );
 }
 
 const RESOURCE_TYPE_SET: ReadonlySet<string> = new Set(RESOURCE_TYPES);
@@ -350,6 +409,33 @@ function isLwM2mValue(v: unknown): v is LwM2mValue {
 
 function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** What a NotificationSink hands on (one pair of functions per server, shared by every sink). */
+interface SinkEvents {
+  notification(sink: NotificationSink, notification: Notification, identity: WireIdentity): void;
+  end(sink: NotificationSink, reason: 'final-response' | 'closed' | 'cancelled'): void;
+}
+
+/**
+ * A binding's notification handlers for one observation: its Observation once built (notifications
+ * may race its construction). One object per observation rather than closures over a holder: at
+ * 10,000 observations a notification's cost is mostly the objects it has to reach.
+ */
+class NotificationSink implements NotificationHandlers {
+  constructor(
+    readonly kind: 'observe' | 'observe-composite',
+    readonly events: SinkEvents,
+    public observation: Observation | undefined = undefined,
+  ) {}
+
+  onNotification(notification: Notification, identity: WireIdentity): void {
+    this.events.notification(this, notification, identity);
+  }
+
+  onEnd(reason: 'final-response' | 'closed' | 'cancelled'): void {
+    this.events.end(this, reason);
+  }
 }
 
 /**
@@ -462,7 +548,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   }
 
   #side(transport: string): ServerSide | undefined {
-    return this.#sides.find((side) => side.transport === transport);
+    // A loop, not find(): every command looks its side up (no closure per call).
+    for (const side of this.#sides) if (side.transport === transport) return side;
+    return undefined;
   }
 
   async start(): Promise<void> {
@@ -632,6 +720,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     // Any message keeps an awake queue-mode client awake; only a completed Register/Update (or a
     // notification) wakes a sleeping one, so a queued request never overtakes the 2.01/2.04.
     binding.onActivity((peer) => {
+      // Every datagram comes through here: without a queue-mode client there is nothing to touch,
+      // and the peer lookup (a key built per datagram) is skipped.
+      if (this.#queues.size === 0) return;
       const endpoint = this.#registrations.endpointAt(peer);
       if (endpoint !== undefined) this.#queues.get(endpoint)?.touch();
     });
@@ -724,11 +815,11 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     options: RequestOptions & FormatOption = {},
   ): Promise<OperationResult> {
     const accept = formatId(options.format);
-    return this.#request(
-      endpoint,
-      { kind: 'read', path: toPath(path), ...(accept === undefined ? {} : { accept }) },
-      options,
-    );
+    const request: DownlinkRequest =
+      accept === undefined
+        ? { kind: 'read', path: toPath(path) }
+        : { kind: 'read', path: toPath(path), accept };
+    return this.#request(endpoint, request, options);
   }
 
   discover(
@@ -907,7 +998,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   async #registration(endpoint: string): Promise<Registration> {
     const reg = await this.store.get(endpoint);
-    if (!reg) throw new ServerRequestError('not-registered', endpoint, `"${endpoint}" is not registered`);
+    if (!reg) throw notRegistered(endpoint);
     return reg;
   }
 
@@ -915,35 +1006,155 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     return hex(this.#random.bytes(8));
   }
 
-  /** Sends one command, through the client's queue when it is in queue mode. */
+  /**
+   * Sends one command, through the client's queue when it is in queue mode. The common case, a
+   * client not in queue mode, is one async frame from the store read to the result: every layer
+   * of async functions cost a Read its frame and promise (a fleet benchmark counts them).
+   */
   async #request(
     endpoint: string,
     request: DownlinkRequest,
     options: RequestOptions,
   ): Promise<OperationResult> {
-    const reg = await this.#registration(endpoint);
-    validateDownlinkRequest(request, { lwm2mVersion: reg.lwm2mVersion });
+    const reg = await this.store.get(endpoint);
+    if (!reg) throw notRegistered(endpoint);
+    validateDownlinkRequest(request, reg);
     const id = this.#commandId();
+    if (reg.queueMode || this.#queues.has(reg.endpoint))
+      return this.#requestQueued(id, endpoint, reg, request, options);
+    // It runs at once, with the registration just read.
+    const command = this.#startCommand(id, endpoint, reg, request, options);
+    let response: DownlinkResponse;
+    try {
+      response = await command.pending!;
+      this.#traceResponse(command, response);
+    } catch (e) {
+      throw this.#commandFailed(command, e);
+    }
+    return this.#commandResult(command, response);
+  }
+
+  /** A command for a queue-mode client: it waits in the client's queue unless the client is awake. */
+  #requestQueued(
+    id: string,
+    endpoint: string,
+    reg: Registration,
+    request: DownlinkRequest,
+    options: RequestOptions,
+  ): Promise<OperationResult> {
     // A command that runs at once uses the registration just read; a queued one reads it again
     // when it runs (the client may have updated meanwhile).
     let current: Registration | undefined = reg;
-    const result = this.#schedule(reg, options, async () => {
+    const result = this.#schedule(reg, options, () => {
       const known = current;
       current = undefined;
-      const { response, wire } = await this.#send(id, endpoint, request, options, known);
-      const result = new OperationResult(id, endpoint, request.kind, response, wire);
-      this.#learn(endpoint, result);
-      return result;
+      return this.#command(id, endpoint, request, options, known);
     });
     current = undefined;
     return result;
   }
 
+  /** One command's round trip and its result (`known`: the registration, when just read). */
+  async #command(
+    id: string,
+    endpoint: string,
+    request: DownlinkRequest,
+    options: RequestOptions,
+    known: Registration | undefined,
+  ): Promise<OperationResult> {
+    const reg = known ?? (await this.#registration(endpoint));
+    const command = this.#startCommand(id, endpoint, reg, request, options);
+    let response: DownlinkResponse;
+    try {
+      response = await command.pending!;
+      this.#traceResponse(command, response);
+    } catch (e) {
+      throw this.#commandFailed(command, e);
+    }
+    return this.#commandResult(command, response);
+  }
+
+  /** Hands a command to the binding of its registration; the trace events follow it. */
+  #startCommand(
+    id: string,
+    endpoint: string,
+    reg: Registration,
+    request: DownlinkRequest,
+    options: RequestOptions,
+  ): SentCommand {
+    const binding = this.#requireBinding(reg);
+    const sent: SentCommand = {
+      id,
+      endpoint,
+      request,
+      wire: {},
+      started: this.#clock.now(),
+      pending: undefined,
+    };
+    // The trace events are built only for listeners (the REST API's recorder, a log): a fleet
+    // benchmark without them spent more on these objects than on the request.
+    const downlink: DownlinkOptions = {
+      timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+      onSent: this.#onSent(sent),
+    };
+    try {
+      sent.pending = binding.send(downlinkTarget(reg), request, downlink);
+    } catch (e) {
+      // A binding that throws instead of rejecting fails the command the same way.
+      sent.pending = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return sent;
+  }
+
+  #traceResponse(command: SentCommand, response: DownlinkResponse): void {
+    if (this.listenerCount('response') > 0)
+      this.emit('response', {
+        ...traceBase(command.id, command.endpoint, command.request),
+        ...command.wire,
+        code: response.code,
+        durationMs: this.#clock.now() - command.started,
+      });
+  }
+
+  /** The error a failed command rejects with, traced for listeners. */
+  #commandFailed(command: SentCommand, e: unknown): Error {
+    const error = this.#wrap(command.endpoint, e);
+    if (this.listenerCount('response') > 0)
+      this.emit('response', {
+        ...traceBase(command.id, command.endpoint, command.request),
+        ...command.wire,
+        error,
+        durationMs: this.#clock.now() - command.started,
+      });
+    return error;
+  }
+
+  #commandResult(command: SentCommand, response: DownlinkResponse): OperationResult {
+    const result = new OperationResult(
+      command.id,
+      command.endpoint,
+      command.request.kind,
+      response,
+      command.wire,
+    );
+    this.#learn(command.endpoint, result);
+    return result;
+  }
+
   /** Runs a command now, or when the queue-mode client wakes. */
-  async #schedule<T>(reg: Registration, options: RequestOptions, run: () => Promise<T>): Promise<T> {
+  #schedule<T>(reg: Registration, options: RequestOptions, run: () => Promise<T>): Promise<T> {
     // A queue that is draining (the client left queue mode) still orders what follows it.
     const existing = this.#queues.get(reg.endpoint);
     if (!reg.queueMode && !existing) return run();
+    return this.#enqueue(existing, reg, options, run);
+  }
+
+  async #enqueue<T>(
+    existing: RequestQueue | undefined,
+    reg: Registration,
+    options: RequestOptions,
+    run: () => Promise<T>,
+  ): Promise<T> {
     const queue = existing ?? this.#queue(reg);
     const waiting = queue.size;
     const onQueued = options.onQueued;
@@ -1004,44 +1215,17 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     }
   }
 
-  /** The binding round trip of one command, with its trace events. */
-  async #send(
-    id: string,
-    endpoint: string,
-    request: DownlinkRequest,
-    options: RequestOptions,
-    known?: Registration,
-  ): Promise<{ response: Awaited<ReturnType<ServerBinding['send']>>; wire: Partial<WireIdentity> }> {
-    const reg = known ?? (await this.#registration(endpoint));
-    const binding = this.#requireBinding(reg);
-    const started = this.#clock.now();
-    let wire: Partial<WireIdentity> = {};
-    // The trace events are built only for listeners (the REST API's recorder, a log): a fleet
-    // benchmark without them spent more on these objects than on the request.
-    const base = () => ({ id, endpoint, operation: request.kind, paths: pathsOf(request) });
-    const downlink: DownlinkOptions = {
-      timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
-      onSent: (identity) => {
-        wire = identity;
-        if (this.listenerCount('request') > 0) this.emit('request', { ...base(), ...identity });
-      },
+  /**
+   * A command's onSent: keeps its wire identity and traces it for listeners. Returned from here
+   * rather than written inline: an arrow assigned to a property is named at run time by the tsx
+   * transform the benchmarks run under (a defineProperty per request).
+   */
+  #onSent(sent: SentCommand): (identity: WireIdentity) => void {
+    return (identity) => {
+      sent.wire = identity;
+      if (this.listenerCount('request') > 0)
+        this.emit('request', { ...traceBase(sent.id, sent.endpoint, sent.request), ...identity });
     };
-    try {
-      const response = await binding.send(downlinkTarget(reg), request, downlink);
-      if (this.listenerCount('response') > 0)
-        this.emit('response', {
-          ...base(),
-          ...wire,
-          code: response.code,
-          durationMs: this.#clock.now() - started,
-        });
-      return { response, wire };
-    } catch (e) {
-      const error = this.#wrap(endpoint, e);
-      if (this.listenerCount('response') > 0)
-        this.emit('response', { ...base(), ...wire, error, durationMs: this.#clock.now() - started });
-      throw error;
-    }
   }
 
   /** The binding a registration came in on: its downlinks leave the same way. */
@@ -1076,8 +1260,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       // The registration may have changed while the request waited (queue mode).
       const reg = await this.#registration(endpoint);
       // Notifications may race the construction below; they find the observation through this.
-      const holder: { observation?: Observation } = {};
-      const { binding, result } = await this.#establish(id, reg, request, options, () => holder.observation);
+      const sink = new NotificationSink(request.kind, this.#sinkEvents);
+      const { binding, result } = await this.#establish(id, reg, request, options, sink);
       const observation = new Observation({
         id,
         endpoint,
@@ -1093,7 +1277,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         cancel: (o, cancelOptions) =>
           this.#cancelObservation(o, request, { ...timeoutOf(options), ...cancelOptions }),
       });
-      holder.observation = observation;
+      sink.observation = observation;
       if (!binding.established || !result.success) {
         observation.end('rejected', false);
         return observation;
@@ -1117,25 +1301,20 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     reg: Registration,
     request: ObserveRequest | ObserveCompositeRequest,
     options: RequestOptions,
-    current: () => Observation | undefined,
+    sink: NotificationSink,
   ): Promise<{ binding: BindingObservation; result: OperationResult }> {
     const binding = this.#requireBinding(reg);
     const base = { id, endpoint: reg.endpoint, operation: request.kind, paths: pathsOf(request) };
     const started = this.#clock.now();
     let wire: Partial<WireIdentity> = {};
     try {
-      const observation = await binding.observe(
-        downlinkTarget(reg),
-        request,
-        this.#notificationHandlers(request.kind, current),
-        {
-          timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
-          onSent: (identity) => {
-            wire = identity;
-            this.emit('request', { ...base, ...identity });
-          },
+      const observation = await binding.observe(downlinkTarget(reg), request, sink, {
+        timeout: options.timeout ?? this.#options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+        onSent: (identity) => {
+          wire = identity;
+          this.emit('request', { ...base, ...identity });
         },
-      );
+      });
       const result = new OperationResult(id, reg.endpoint, request.kind, observation.response, wire);
       this.#learn(reg.endpoint, result);
       this.emit('response', { ...base, ...wire, code: result.code, durationMs: this.#clock.now() - started });
@@ -1219,13 +1398,8 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
           ...(attributes ? { attributes } : {}),
           ...(p.accept === undefined ? {} : { accept: p.accept as ContentFormatId }),
         };
-    const holder: { observation?: Observation } = {};
-    const restored = binding.restoreObservation!(
-      downlinkTarget(reg),
-      request,
-      { token: p.token },
-      this.#notificationHandlers(request.kind, () => holder.observation),
-    );
+    const sink = new NotificationSink(request.kind, this.#sinkEvents);
+    const restored = binding.restoreObservation!(downlinkTarget(reg), request, { token: p.token }, sink);
     const observation = new Observation({
       id: p.id,
       endpoint: p.endpoint,
@@ -1240,38 +1414,33 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       createdAt: p.createdAt,
       cancel: (o, cancelOptions) => this.#cancelObservation(o, request, cancelOptions ?? {}),
     });
-    holder.observation = observation;
+    sink.observation = observation;
     this.#track(observation);
     this.#unpersistOnEnd(observation, this.#options.observationStore!);
   }
 
-  /** Where a binding's notifications go: to the Observation `current()` returns, while active. */
-  #notificationHandlers(
-    kind: 'observe' | 'observe-composite',
-    current: () => Observation | undefined,
-  ): NotificationHandlers {
-    return {
-      onNotification: (notification, identity) => {
-        const o = current();
-        if (!o?.active) return;
-        const result = new OperationResult(o.id, o.endpoint, kind, notification, identity);
-        this.#learn(o.endpoint, result);
-        const event: ObservationNotification = {
-          observation: o,
-          sequence: notification.sequence,
-          confirmable: notification.confirmable,
-          result,
-        };
-        o.emit('notification', event);
-        this.emit('notification', event);
-        if (!result.success) this.#endObservation(o, 'rejected');
-      },
-      onEnd: (reason) => {
-        const o = current();
-        if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
-      },
-    };
-  }
+  /** Where every NotificationSink delivers: to its Observation, while that is active. */
+  readonly #sinkEvents: SinkEvents = {
+    notification: (sink, notification, identity) => {
+      const o = sink.observation;
+      if (!o?.active) return;
+      const result = new OperationResult(o.id, o.endpoint, sink.kind, notification, identity);
+      this.#learn(o.endpoint, result);
+      const event: ObservationNotification = {
+        observation: o,
+        sequence: notification.sequence,
+        confirmable: notification.confirmable,
+        result,
+      };
+      o.emit('notification', event);
+      this.emit('notification', event);
+      if (!result.success) this.#endObservation(o, 'rejected');
+    },
+    end: (sink, reason) => {
+      const o = sink.observation;
+      if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
+    },
+  };
 
   #track(o: Observation): void {
     let set = this.#observations.get(o.registrationId);
@@ -1347,7 +1516,13 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
         : { kind: 'observe', path: o.path, ...(o.attributes ? { attributes: o.attributes } : {}) };
       void this.#schedule(reg, {}, async () => {
         if (!o.active) return;
-        const { binding, result } = await this.#establish(o.id, reg, request, {}, () => o);
+        const { binding, result } = await this.#establish(
+          o.id,
+          reg,
+          request,
+          {},
+          new NotificationSink(request.kind, this.#sinkEvents, o),
+        );
         const current = await this.store.get(reg.endpoint);
         if (!o.active || current?.id !== reg.id) {
           // Cancelled, or the registration changed again, while the Observe was in flight.
@@ -1444,8 +1619,9 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
 
   /** Tracks what the server learns from answers: the client's Mute Send. */
   #learn(endpoint: string, result: OperationResult): void {
+    // The value's type first: it is a field, the path's ids are getters (this runs per notification).
     for (const r of result.records)
-      if (r.path.objectId === 1 && r.path.resourceId === 23 && r.value?.type === 'boolean')
+      if (r.value?.type === 'boolean' && r.path.objectId === 1 && r.path.resourceId === 23)
         this.#muteSend.set(endpoint, r.value.value);
   }
 

@@ -46,8 +46,12 @@ export interface UdpLocalAddress extends LocalAddress {
   readonly family: 'IPv4' | 'IPv6';
 }
 
-/** Sender Peer objects kept for reuse, at most. */
-const PEER_CACHE_LIMIT = 4096;
+/**
+ * Sender Peer objects kept for reuse: the senders of the current generation, up to this many, and
+ * those of the previous one. A fleet that fits is never rebuilt (10,000 observed devices sending
+ * round-robin missed every time with one 4096-entry table that was cleared when full).
+ */
+const PEER_GENERATION_LIMIT = 32_768;
 
 /** The Node releases whose dgram has `reusePort` (nodejs/node#55403). */
 const REUSE_PORT_NODE = 'Node >= 22.12 (22.x) or >= 23.1';
@@ -76,8 +80,9 @@ export class UdpChannel implements Channel {
   readonly #socket: dgram.Socket;
   readonly #ipv6Only: boolean;
   readonly #events = new ChannelEvents();
-  /** Sender Peer objects by raw address and port (see #peerFor). */
-  readonly #peers = new Map<string, Map<number, Peer>>();
+  /** Sender Peer objects by raw address and port (see #peerFor): this generation and the last. */
+  #peers: PeerTable = new Map();
+  #previousPeers: PeerTable = new Map();
   #cachedPeers = 0;
   /** The dgram address of each Peer object we sent to or received from. */
   readonly #targets = new WeakMap<Peer, string>();
@@ -243,23 +248,22 @@ export class UdpChannel implements Channel {
    * socket sees IPv4 senders as ::ffff:a.b.c.d; peers are always plain IPv4.
    */
   #peerFor(address: string, port: number): Peer {
-    let byPort = this.#peers.get(address);
-    let peer = byPort?.get(port);
+    let peer = findPeer(this.#peers, address, port);
     if (peer !== undefined) return peer;
-    // Bounded in total: a flood of sources (spoofed or not) only empties the cache.
-    if (this.#cachedPeers >= PEER_CACHE_LIMIT) {
-      this.#peers.clear();
+    peer = findPeer(this.#previousPeers, address, port);
+    if (peer === undefined) {
+      peer = Object.freeze({ address: normalizeAddress(address), port });
+      this.#targets.set(peer, address);
+    }
+    // Bounded: a generation that is full becomes the previous one (and the one before is dropped),
+    // so a flood of sources (spoofed or not) costs at most two generations.
+    if (this.#cachedPeers >= PEER_GENERATION_LIMIT) {
+      this.#previousPeers = this.#peers;
+      this.#peers = new Map();
       this.#cachedPeers = 0;
-      byPort = undefined;
     }
-    if (byPort === undefined) {
-      byPort = new Map();
-      this.#peers.set(address, byPort);
-    }
-    peer = Object.freeze({ address: normalizeAddress(address), port });
-    byPort.set(port, peer);
+    addPeer(this.#peers, address, peer);
     this.#cachedPeers++;
-    this.#targets.set(peer, address);
     return peer;
   }
 
@@ -324,6 +328,33 @@ export class UdpChannel implements Channel {
   #assertOpen(operation: string): void {
     if (this.#closing) throw new ChannelClosedError('udp', operation);
   }
+}
+
+/**
+ * Peers by the raw address dgram reports: the Peer itself for an address seen with one port (most
+ * senders), a map by port once it shows several (devices behind one NAT).
+ */
+type PeerTable = Map<string, Peer | Map<number, Peer>>;
+
+function findPeer(table: PeerTable, address: string, port: number): Peer | undefined {
+  const entry = table.get(address);
+  if (entry === undefined) return undefined;
+  if (entry instanceof Map) return entry.get(port);
+  return entry.port === port ? entry : undefined;
+}
+
+function addPeer(table: PeerTable, address: string, peer: Peer): void {
+  const entry = table.get(address);
+  if (entry === undefined) table.set(address, peer);
+  else if (entry instanceof Map) entry.set(peer.port, peer);
+  else
+    table.set(
+      address,
+      new Map([
+        [entry.port, entry],
+        [peer.port, peer],
+      ]),
+    );
 }
 
 function checkOptions(options: UdpChannelOptions): UdpSocketType {

@@ -400,6 +400,36 @@ describe('building options', () => {
     assertOptionError(() => new OptionsBuilder(CoapCode.CSM).uint(4, 1), 'format-mismatch');
   });
 
+  it('Uri-Path segments encode as UTF-8 and are checked, whether new or seen before', () => {
+    for (let round = 0; round < 2; round++) {
+      const segments = ['3303', '', 'é', 'x'.repeat(70), 'a\u{1F600}b'];
+      const options = new OptionsBuilder().uriPath(segments).build();
+      assert.deepEqual(
+        options.map((o) => [o.number, toHex(o.value)]),
+        segments.map((s) => [OptionNumber.URI_PATH, toHex(utf8(s))]),
+      );
+      assertOptionError(() => new OptionsBuilder().uriPath(['ok', 'x'.repeat(256)]), 'bad-length');
+      assertOptionError(() => new OptionsBuilder().uriPath(['é'.repeat(128)]), 'bad-length');
+    }
+    // Signalling messages keep their own table (Uri-Path is not one of their options).
+    assert.equal(new OptionsBuilder(CoapCode.CSM).uriPath(['a']).build()[0]!.number, OptionNumber.URI_PATH);
+  });
+
+  it('encodes strings as TextEncoder does (the ASCII path included)', () => {
+    // Up to 80 code units: the short path ends at 64; 'binary' units include lone surrogates.
+    const text = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        const options = new OptionsBuilder().string(OptionNumber.URI_QUERY, s).build();
+        assert.equal(toHex(options[0]!.value), toHex(utf8(s)));
+      }),
+    );
+  });
+
   it('sortOptions is stable and leaves its input alone', () => {
     const input = [opt(15, 'b'), opt(11, 'x'), opt(15, 'a'), opt(11, 'y'), opt(1, 'z')];
     const sorted = sortOptions(input);
