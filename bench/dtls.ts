@@ -221,11 +221,18 @@ async function coapServer(dtls: boolean): Promise<{ port: number; close: () => P
 }
 
 /** CoAP GETs/s with 32 in flight from the child process to a server here, over DTLS or plain UDP. */
-async function serverCoapRps(peers: Peers, dtls: boolean): Promise<number> {
+async function serverCoapRps(
+  peers: Peers,
+  dtls: boolean,
+): Promise<{ rate: number; serverUsPerRequest: number; clientUsPerRequest: number }> {
   const server = await coapServer(dtls);
   try {
     const run = await peers.run({ cmd: 'coap', port: server.port, dtls, inFlight: 32, ms: DURATION_MS });
-    return (run.count * 1000) / run.elapsedMs;
+    return {
+      rate: (run.count * 1000) / run.elapsedMs,
+      serverUsPerRequest: run.serverCpuUs / run.count,
+      clientUsPerRequest: run.cpuUs / run.count,
+    };
   } finally {
     await server.close();
   }
@@ -293,9 +300,14 @@ export async function runDtlsBench(): Promise<void> {
     m.server_resumptions_per_s = { value: resumed.rate, unit: 'handshakes/s' };
     const serverUdp = await serverCoapRps(peers, false);
     const serverDtls = await serverCoapRps(peers, true);
-    m.server_coap_dtls_inflight32_rps = { value: serverDtls, unit: 'req/s' };
-    result.baselines['plain-udp'].server_coap_inflight32_rps = { value: serverUdp, unit: 'req/s' };
-    result.ratios.server_dtls_rps_vs_udp = serverDtls / serverUdp;
+    m.server_coap_dtls_inflight32_rps = { value: serverDtls.rate, unit: 'req/s' };
+    m.server_cpu_per_dtls_request_us = { value: serverDtls.serverUsPerRequest, unit: 'µs' };
+    m.client_cpu_per_dtls_request_us = { value: serverDtls.clientUsPerRequest, unit: 'µs' };
+    const plain = result.baselines['plain-udp'];
+    plain.server_coap_inflight32_rps = { value: serverUdp.rate, unit: 'req/s' };
+    plain.server_cpu_per_request_us = { value: serverUdp.serverUsPerRequest, unit: 'µs' };
+    plain.client_cpu_per_request_us = { value: serverUdp.clientUsPerRequest, unit: 'µs' };
+    result.ratios.server_dtls_rps_vs_udp = serverDtls.rate / serverUdp.rate;
   } finally {
     await peers.close();
   }

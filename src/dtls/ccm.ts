@@ -78,6 +78,16 @@ export class Ccm8Key {
     return diff === 0 ? plaintext : undefined;
   }
 
+  /**
+   * Frees the native contexts now (the session ended); a later use makes them again. Without
+   * this, keys of closed sessions would hold theirs until the LRU pushed them out.
+   */
+  release(): void {
+    if (this.#contexts === undefined) return;
+    withContexts.delete(this);
+    this.#contexts = undefined;
+  }
+
   #use(): Contexts {
     let c = this.#contexts;
     if (c !== undefined) {

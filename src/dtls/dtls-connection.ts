@@ -546,6 +546,9 @@ export abstract class DtlsConnection {
     this.#flight = [];
     this.#inbox.length = 0;
     this.#backlog.length = 0;
+    this.#write[1]!.protection?.release();
+    this.#readProtection?.release();
+    this.#pendingReadProtection?.release();
     this.ctx.closed(this, error);
   }
 }

@@ -52,13 +52,18 @@ export class RecordProtection {
   }
 
   /** CCM_8 suites: the key with its long-lived AES contexts (see ccm.ts). */
-  private readonly ccm!: Ccm8Key;
+  private readonly ccm: Ccm8Key | undefined;
   /** CBC suites, made once: importing a raw key on every record is a large part of a small one's cost. */
   private readonly cipherKey!: KeyObject;
   /** The AAD of the record being sealed by protectToWire (used at once, never kept). */
   readonly #aad = new Uint8Array(13);
   /** The CCM nonce's buffer: its first 4 bytes (the fixed IV) never change, only the explicit part. */
   readonly #nonce = new Uint8Array(12);
+
+  /** Frees native resources held for this key (its session ended); protecting again remakes them. */
+  release(): void {
+    this.ccm?.release();
+  }
 
   /** The protected form of a plaintext record (`type` is the real content type). */
   protect(plain: DtlsRecord, options: ProtectOptions = {}): DtlsRecord {
@@ -129,7 +134,7 @@ export class RecordProtection {
     // nonce_explicit = epoch || sequence_number (RFC 6655 §3)
     out.copyWithin(headerLength, 3, 11);
     const aad = cid ? authenticatedHeader({ ...plain, type, cid }, n) : this.#plainAad(out, n);
-    this.ccm.seal(this.nonce(out.subarray(3, 11)), aad, content, out, headerLength + 8);
+    this.ccm!.seal(this.nonce(out.subarray(3, 11)), aad, content, out, headerLength + 8);
     return out;
   }
 
@@ -178,7 +183,7 @@ export class RecordProtection {
     // explicit nonce (= epoch || sequence_number: unique per key without extra state) || ciphertext || tag.
     const out = new Uint8Array(8 + content.length + CCM8_TAG_LENGTH);
     writeRecordSequence(out, 0, header.epoch, header.sequenceNumber);
-    this.ccm.seal(this.nonce(out.subarray(0, 8)), aad, content, out, 8);
+    this.ccm!.seal(this.nonce(out.subarray(0, 8)), aad, content, out, 8);
     return out;
   }
 
@@ -195,7 +200,7 @@ export class RecordProtection {
     const explicit = f.subarray(0, this.suite.recordIvLength);
     const sealed = f.subarray(this.suite.recordIvLength);
     const aad = authenticatedHeader(record, sealed.length - CCM8_TAG_LENGTH);
-    const plain = this.ccm.open(this.nonce(explicit), aad, sealed);
+    const plain = this.ccm!.open(this.nonce(explicit), aad, sealed);
     if (plain === undefined) throw badMac();
     return plain;
   }

@@ -111,6 +111,20 @@ test('keys used in turn, and keys whose contexts were dropped, still agree with 
   }
 });
 
+test('a key whose contexts were released seals and opens as before', () => {
+  const key = Uint8Array.from({ length: 16 }, (_, i) => i * 3);
+  const k = new Ccm8Key(key);
+  const nonce = new Uint8Array(12).fill(1);
+  const aad = new Uint8Array(13).fill(2);
+  const p = new TextEncoder().encode('after release');
+  const before = seal(k, nonce, aad, p);
+  k.release();
+  k.release(); // twice is harmless
+  assert.equal(seal(k, nonce, aad, p).toString('hex'), before.toString('hex'));
+  assert.deepEqual(k.open(nonce, aad, before), p);
+  assert.equal(before.toString('hex'), nodeSeal(key, nonce, aad, p).toString('hex'));
+});
+
 test('a nonce or key of the wrong size is a RangeError', () => {
   assert.throws(() => new Ccm8Key(new Uint8Array(15)), RangeError);
   const k = new Ccm8Key(new Uint8Array(16));
