@@ -1,3 +1,4 @@
+import { hex } from '../hex.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
@@ -310,7 +311,6 @@ export class DtlsChannel implements Channel {
 
   send(peer: Peer, datagram: Uint8Array): void {
     if (this.#closing) throw new ChannelClosedError(this.kind);
-    const key = peerKey(peer);
     let entry = this.#lookup(peer);
     if (entry?.connection.state === 'established') {
       this.#sendData(entry.connection, peer, datagram);
@@ -327,6 +327,7 @@ export class DtlsChannel implements Channel {
         return;
       }
       const target: Peer = { address: peer.address, port: peer.port };
+      const key = peerKey(peer);
       entry = this.#add(
         key,
         target,
@@ -813,8 +814,4 @@ function credentialTag(
   const key = auth.certificate?.privateKey;
   if (key) h.update('ecdsa').update(key.export({ format: 'der', type: 'pkcs8' }));
   return h.digest('hex').slice(0, 32);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -3,6 +3,7 @@
  * and, on secure transports, its authenticated identity. The CoAP endpoint, DTLS and the bindings
  * run over any Channel (UDP, DTLS, TCP, TLS, in-memory for tests), so none of them knows sockets.
  */
+import { hex } from '../hex.js';
 import { isIP } from 'node:net';
 import { PetrelError } from '../errors.js';
 
@@ -251,8 +252,7 @@ export function normalizeAddress(address: string): string {
 export function peerKey(peer: Peer): string {
   // A DTLS session with a Connection ID keeps its name when its address changes (RFC 9146 §6),
   // so the layers above (exchanges, registrations) follow it.
-  if (peer.connectionId !== undefined && peer.connectionId.length > 0)
-    return `cid:${Buffer.from(peer.connectionId).toString('hex')}`;
+  if (peer.connectionId !== undefined && peer.connectionId.length > 0) return `cid:${hex(peer.connectionId)}`;
   const { address, port } = peer;
   if (!address.includes(':')) return `${address}:${port}`;
   const a = normalizeAddress(address);

@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { hex } from '../src/hex.js';
+
+test('hex agrees with Buffer hex for short and long byte strings, views included', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(5), (bytes, skip) => {
+      const view = bytes.subarray(Math.min(skip, bytes.length));
+      assert.equal(hex(view), Buffer.from(view).toString('hex'));
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(hex(Uint8Array.of(0x00, 0x0f, 0xa0, 0xff)), '000fa0ff');
+});
