@@ -44,9 +44,13 @@ interface Contexts {
 
 /** Keys holding contexts, least recently used first (Map iteration order). */
 const withContexts = new Map<Ccm8Key, true>();
+/** The id of the key last moved to the end of withContexts (-1: none). */
+let mostRecentId = -1;
+let nextId = 0;
 
 export class Ccm8Key {
   readonly #key: Uint8Array;
+  readonly #id = nextId++;
   #contexts: Contexts | undefined;
 
   constructor(key: Uint8Array) {
@@ -57,8 +61,9 @@ export class Ccm8Key {
   /** ciphertext || tag of `plaintext` under `nonce` (12 bytes) and `aad`, written to `out` at `at`. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at = 0): void {
     checkLengths(nonce, aad, plaintext.length);
-    const keystream = this.#keystream(nonce, plaintext.length);
-    const tag = this.#cbcMac(nonce, aad, plaintext);
+    const c = this.#use();
+    const keystream = keystreamFor(c, nonce, plaintext.length);
+    const tag = cbcMac(c, nonce, aad, plaintext);
     const n = plaintext.length;
     for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ keystream[BLOCK + i]!;
     for (let i = 0; i < CCM8_TAG_LENGTH; i++) out[at + n + i] = tag[i]! ^ keystream[i]!;
@@ -69,10 +74,11 @@ export class Ccm8Key {
     if (sealed.length < CCM8_TAG_LENGTH) return undefined;
     const n = sealed.length - CCM8_TAG_LENGTH;
     checkLengths(nonce, aad, n);
-    const keystream = this.#keystream(nonce, n);
+    const c = this.#use();
+    const keystream = keystreamFor(c, nonce, n);
     const plaintext = new Uint8Array(n);
     for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[BLOCK + i]!;
-    const tag = this.#cbcMac(nonce, aad, plaintext);
+    const tag = cbcMac(c, nonce, aad, plaintext);
     let diff = 0;
     for (let i = 0; i < CCM8_TAG_LENGTH; i++) diff |= tag[i]! ^ keystream[i]! ^ sealed[n + i]!;
     return diff === 0 ? plaintext : undefined;
@@ -86,13 +92,18 @@ export class Ccm8Key {
     if (this.#contexts === undefined) return;
     withContexts.delete(this);
     this.#contexts = undefined;
+    if (mostRecentId === this.#id) mostRecentId = -1;
   }
 
   #use(): Contexts {
     let c = this.#contexts;
     if (c !== undefined) {
-      withContexts.delete(this);
-      withContexts.set(this, true);
+      // Reorder only when another key was used since (a session sends and receives in runs).
+      if (mostRecentId !== this.#id) {
+        withContexts.delete(this);
+        withContexts.set(this, true);
+        mostRecentId = this.#id;
+      }
       return c;
     }
     const cbc = createCipheriv('aes-128-cbc', this.#key, new Uint8Array(BLOCK)).setAutoPadding(false);
@@ -100,6 +111,7 @@ export class Ccm8Key {
     c = { cbc, ecb, chain: new Uint8Array(BLOCK) };
     this.#contexts = c;
     withContexts.set(this, true);
+    mostRecentId = this.#id;
     if (withContexts.size > MAX_KEYS_WITH_CONTEXTS) {
       const oldest = withContexts.keys().next().value!;
       withContexts.delete(oldest);
@@ -107,47 +119,46 @@ export class Ccm8Key {
     }
     return c;
   }
+}
 
-  /** S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). */
-  #keystream(nonce: Uint8Array, length: number): Uint8Array {
-    const blocks = 1 + Math.ceil(length / BLOCK);
-    const counters = scratch(0, blocks * BLOCK);
-    for (let b = 0; b < blocks; b++) {
-      const o = b * BLOCK;
-      counters[o] = FLAGS_A;
-      counters.set(nonce, o + 1);
-      counters[o + 13] = b >>> 16;
-      counters[o + 14] = (b >>> 8) & 0xff;
-      counters[o + 15] = b & 0xff;
-    }
-    return this.#use().ecb.update(counters);
+/** S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). */
+function keystreamFor(c: Contexts, nonce: Uint8Array, length: number): Uint8Array {
+  const blocks = 1 + Math.ceil(length / BLOCK);
+  const counters = scratch(0, blocks * BLOCK);
+  for (let b = 0; b < blocks; b++) {
+    const o = b * BLOCK;
+    counters[o] = FLAGS_A;
+    counters.set(nonce, o + 1);
+    counters[o + 13] = b >>> 16;
+    counters[o + 14] = (b >>> 8) & 0xff;
+    counters[o + 15] = b & 0xff;
   }
+  return c.ecb.update(counters);
+}
 
-  /** T: the CBC-MAC of B_0 || encoded aad || plaintext, zero-padded to blocks (RFC 3610 §2.2). */
-  #cbcMac(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const aadBlocks = aad.length === 0 ? 0 : Math.ceil((aad.length + 2) / BLOCK);
-    const input = scratch(1, BLOCK * (1 + aadBlocks + Math.ceil(plaintext.length / BLOCK)));
-    const n = plaintext.length;
-    input[0] = aad.length === 0 ? FLAGS_B0_NO_AAD : FLAGS_B0_WITH_AAD;
-    input.set(nonce, 1);
-    input[13] = n >>> 16;
-    input[14] = (n >>> 8) & 0xff;
-    input[15] = n & 0xff;
-    if (aadBlocks > 0) {
-      input[16] = aad.length >>> 8;
-      input[17] = aad.length & 0xff;
-      input.set(aad, 18);
-      input.fill(0, 18 + aad.length, BLOCK * (1 + aadBlocks));
-    }
-    input.set(plaintext, BLOCK * (1 + aadBlocks));
-    input.fill(0, BLOCK * (1 + aadBlocks) + n); // the last block's zero padding
-    const c = this.#use();
-    // The context chains from its previous output: cancel that so this MAC starts from a zero IV.
-    for (let i = 0; i < BLOCK; i++) input[i]! ^= c.chain[i]!;
-    const out = c.cbc.update(input);
-    c.chain = out.subarray(out.length - BLOCK);
-    return c.chain;
+/** T: the CBC-MAC of B_0 || encoded aad || plaintext, zero-padded to blocks (RFC 3610 §2.2). */
+function cbcMac(c: Contexts, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const aadBlocks = aad.length === 0 ? 0 : Math.ceil((aad.length + 2) / BLOCK);
+  const input = scratch(1, BLOCK * (1 + aadBlocks + Math.ceil(plaintext.length / BLOCK)));
+  const n = plaintext.length;
+  input[0] = aad.length === 0 ? FLAGS_B0_NO_AAD : FLAGS_B0_WITH_AAD;
+  input.set(nonce, 1);
+  input[13] = n >>> 16;
+  input[14] = (n >>> 8) & 0xff;
+  input[15] = n & 0xff;
+  if (aadBlocks > 0) {
+    input[16] = aad.length >>> 8;
+    input[17] = aad.length & 0xff;
+    input.set(aad, 18);
+    input.fill(0, 18 + aad.length, BLOCK * (1 + aadBlocks));
   }
+  input.set(plaintext, BLOCK * (1 + aadBlocks));
+  input.fill(0, BLOCK * (1 + aadBlocks) + n); // the last block's zero padding
+  // The context chains from its previous output: cancel that so this MAC starts from a zero IV.
+  for (let i = 0; i < BLOCK; i++) input[i]! ^= c.chain[i]!;
+  const out = c.cbc.update(input);
+  c.chain = out.subarray(out.length - BLOCK);
+  return c.chain;
 }
 
 /**

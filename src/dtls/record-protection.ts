@@ -55,8 +55,19 @@ export class RecordProtection {
   private readonly ccm: Ccm8Key | undefined;
   /** CBC suites, made once: importing a raw key on every record is a large part of a small one's cost. */
   private readonly cipherKey!: KeyObject;
-  /** The AAD of the record being sealed by protectToWire (used at once, never kept). */
-  readonly #aad = new Uint8Array(13);
+  /** The AAD of the record being sealed or opened (used at once, never kept); grows for long CIDs. */
+  #aad = new Uint8Array(13 + 10 + 16);
+
+  /** The 13-byte AAD of a record without CID (protectToWire's usual case). */
+  readonly #plainAadBuffer = new Uint8Array(13);
+
+  /** authenticatedHeader into this instance's scratch buffer. */
+  #aadFor(record: DtlsRecord, contentLength: number): Uint8Array {
+    const length = authenticatedHeaderLength(record);
+    if (this.#aad.length < length) this.#aad = new Uint8Array(length);
+    writeAuthenticatedHeader(this.#aad, record, contentLength);
+    return this.#aad.subarray(0, length);
+  }
   /** The CCM nonce's buffer: its first 4 bytes (the fixed IV) never change, only the explicit part. */
   readonly #nonce = new Uint8Array(12);
 
@@ -133,14 +144,19 @@ export class RecordProtection {
     out[headerLength - 1] = fragmentLength & 0xff;
     // nonce_explicit = epoch || sequence_number (RFC 6655 §3)
     out.copyWithin(headerLength, 3, 11);
-    const aad = cid ? authenticatedHeader({ ...plain, type, cid }, n) : this.#plainAad(out, n);
+    const aad = cid
+      ? this.#aadFor(
+          { type, version: plain.version, epoch: plain.epoch, sequenceNumber: seq, fragment: content, cid },
+          n,
+        )
+      : this.#plainAad(out, n);
     this.ccm!.seal(this.nonce(out.subarray(3, 11)), aad, content, out, headerLength + 8);
     return out;
   }
 
   /** The AAD of a record without CID whose header is at the start of `wire` (RFC 5246 §6.2.3.3). */
   #plainAad(wire: Uint8Array, contentLength: number): Uint8Array {
-    const aad = this.#aad;
+    const aad = this.#plainAadBuffer;
     aad.set(wire.subarray(3, 11)); // epoch || sequence_number
     aad[8] = wire[0]!;
     aad[9] = wire[1]!;
@@ -199,7 +215,7 @@ export class RecordProtection {
     if (f.length < this.suite.recordIvLength + CCM8_TAG_LENGTH) throw badMac();
     const explicit = f.subarray(0, this.suite.recordIvLength);
     const sealed = f.subarray(this.suite.recordIvLength);
-    const aad = authenticatedHeader(record, sealed.length - CCM8_TAG_LENGTH);
+    const aad = this.#aadFor(record, sealed.length - CCM8_TAG_LENGTH);
     const plain = this.ccm!.open(this.nonce(explicit), aad, sealed);
     if (plain === undefined) throw badMac();
     return plain;
@@ -266,9 +282,19 @@ function badMac(cause?: unknown): DtlsError {
  * sequence_number + cid + length_of_DTLSInnerPlaintext.
  */
 export function authenticatedHeader(record: DtlsRecord, contentLength: number): Uint8Array {
+  const out = new Uint8Array(authenticatedHeaderLength(record));
+  writeAuthenticatedHeader(out, record, contentLength);
+  return out;
+}
+
+function authenticatedHeaderLength(record: DtlsRecord): number {
+  return record.type === ContentType.tls12_cid ? 23 + (record.cid?.length ?? 0) : 13;
+}
+
+/** Writes authenticatedHeader's bytes to the start of `out` (long enough). */
+function writeAuthenticatedHeader(out: Uint8Array, record: DtlsRecord, contentLength: number): void {
   if (record.type === ContentType.tls12_cid) {
-    const cid = record.cid ?? new Uint8Array(0);
-    const out = new Uint8Array(23 + cid.length);
+    const cid = record.cid ?? EMPTY;
     out.fill(0xff, 0, 8); // seq_num_placeholder
     out[8] = ContentType.tls12_cid;
     out[9] = cid.length;
@@ -279,18 +305,17 @@ export function authenticatedHeader(record: DtlsRecord, contentLength: number): 
     out.set(cid, 21);
     out[21 + cid.length] = contentLength >>> 8;
     out[22 + cid.length] = contentLength & 0xff;
-    return out;
+    return;
   }
-  // The common case, 13 bytes written in place.
-  const out = new Uint8Array(13);
   writeRecordSequence(out, 0, record.epoch, record.sequenceNumber);
   out[8] = record.type;
   out[9] = record.version >>> 8;
   out[10] = record.version & 0xff;
   out[11] = contentLength >>> 8;
   out[12] = contentLength & 0xff;
-  return out;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** epoch (16 bits) || sequence_number (48 bits), big-endian, at `out[at]`. */
 function writeRecordSequence(out: Uint8Array, at: number, epoch: number, sequenceNumber: number): void {
