@@ -76,7 +76,7 @@ export class Ccm8Key {
     checkLengths(nonce, aad, n);
     const c = this.#use();
     const keystream = keystreamFor(c, nonce, n);
-    const plaintext = new Uint8Array(n);
+    const plaintext = pooledBytes(n); // every byte is written below
     for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[BLOCK + i]!;
     const tag = cbcMac(c, nonce, aad, plaintext);
     let diff = 0;
@@ -184,4 +184,14 @@ function checkLengths(nonce: Uint8Array, aad: Uint8Array, messageLength: number)
     throw new RangeError(`CCM_8 additional data of ${aad.length} bytes is too long`);
   if (messageLength > MAX_MESSAGE)
     throw new RangeError(`CCM_8 message of ${messageLength} bytes is too long`);
+}
+
+/**
+ * `length` bytes from Node's shared Buffer slab, as a plain Uint8Array view, NOT zeroed: for
+ * callers that write every byte. A typed array over 64 bytes of its own costs a native
+ * allocation, a large share of a small record's cost; the slab makes it a bump of an offset.
+ */
+export function pooledBytes(length: number): Uint8Array {
+  const b = Buffer.allocUnsafe(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
 }

@@ -8,7 +8,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { AlertDescription } from './alert.js';
-import { CCM8_TAG_LENGTH, Ccm8Key } from './ccm.js';
+import { CCM8_TAG_LENGTH, Ccm8Key, pooledBytes } from './ccm.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { DtlsError } from './dtls-errors.js';
 import type { DirectionKeys } from './key-schedule.js';
@@ -133,7 +133,7 @@ export class RecordProtection {
     const n = content.length;
     const headerLength = RECORD_HEADER_LENGTH + (cid?.length ?? 0);
     const fragmentLength = 8 + n + CCM8_TAG_LENGTH;
-    const out = new Uint8Array(headerLength + fragmentLength);
+    const out = pooledBytes(headerLength + fragmentLength); // every byte is written below
     // type, version, epoch || sequence_number, [cid,] length (RFC 6347 §4.1, RFC 9146 §4)
     out[0] = type;
     out[1] = plain.version >>> 8;
