@@ -8,6 +8,7 @@ import type { ServerSecurityInfo } from '../api/api-context.js';
 import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
 import { LwM2mServer } from '../server/lwm2m-server.js';
+import type { LwM2mServerOptions } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
 import type { Registration } from '../server/registration.js';
 import { addServerOptions, resolveServerConfig, serverConfigWarnings } from './config.js';
@@ -86,15 +87,75 @@ function firmwareOptions(cmd: Command): Command {
 }
 
 /**
+ * `--notification-rate`, `--notification-burst`, `--notification-cancel-after`: the per-device
+ * notification limit (LwM2mServer `notificationRateLimit`, docs/security.md).
+ */
+function notificationOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--notification-rate <per-second>',
+      'notifications each device may send per second, all its observations together; past it they are dropped undecoded, CON ones acknowledged (0 = no limit)',
+      String(DEFAULT_NOTIFICATION_RATE),
+    )
+    .option(
+      '--notification-burst <notifications>',
+      'notifications a device may send in one burst (default twice --notification-rate)',
+    )
+    .option(
+      '--notification-cancel-after <dropped>',
+      'end an observation once this many of its notifications were dropped; its next one gets RST (default off)',
+    );
+}
+
+/** `--notification-rate`'s default: far above what pmin/pmax let a constrained device send. */
+export const DEFAULT_NOTIFICATION_RATE = 50;
+
+/** The `notificationRateLimit` the notification flags ask for (undefined: no limit). */
+export function notificationRateLimitOf(opts: {
+  notificationRate: string;
+  notificationBurst?: string;
+  notificationCancelAfter?: string;
+}): LwM2mServerOptions['notificationRateLimit'] {
+  const rate = Number(opts.notificationRate);
+  if (!(Number.isFinite(rate) && rate >= 0))
+    throw new CliError(
+      `--notification-rate ${opts.notificationRate}: expected a number of notifications per second, 0 or more`,
+    );
+  const burst = opts.notificationBurst === undefined ? undefined : Number(opts.notificationBurst);
+  if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1))
+    throw new CliError(`--notification-burst ${opts.notificationBurst}: expected a number, 1 or more`);
+  const cancelAfter =
+    opts.notificationCancelAfter === undefined ? undefined : Number(opts.notificationCancelAfter);
+  if (cancelAfter !== undefined && !(Number.isInteger(cancelAfter) && cancelAfter >= 1))
+    throw new CliError(
+      `--notification-cancel-after ${opts.notificationCancelAfter}: expected an integer, 1 or more`,
+    );
+  if (rate === 0) {
+    if (burst !== undefined || cancelAfter !== undefined)
+      throw new CliError(
+        '--notification-burst and --notification-cancel-after need a --notification-rate above 0',
+      );
+    return undefined;
+  }
+  return {
+    rate,
+    ...(burst === undefined ? {} : { burst }),
+    ...(cancelAfter === undefined ? {} : { cancelAfter }),
+  };
+}
+
+/**
  * `petrel server`: the LwM2M server on CoAP/UDP with its REST API and web UI on HTTP, its state
  * in a store (SQLite by default), logging what clients do until SIGINT/SIGTERM (or the injected
  * shutdown). `--demo` adds a few simulated devices in the same process.
  */
 export function serverCommand(io: CliIo): Command {
   return addServerOptions(
-    firmwareOptions(
-      new Command('server').description(
-        'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
+    notificationOptions(
+      firmwareOptions(
+        new Command('server').description(
+          'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
+        ),
       ),
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
@@ -115,6 +176,9 @@ export function serverCommand(io: CliIo): Command {
       (!Number.isInteger(firmwareCoapsPort) || firmwareCoapsPort < 0 || firmwareCoapsPort > 65535)
     )
       throw new CliError(`--firmware-coaps-port ${fwOpts.firmwareCoapsPort}: expected 0 .. 65535`);
+    const notificationRateLimit = notificationRateLimitOf(
+      cmd.opts<{ notificationRate: string; notificationBurst?: string; notificationCancelAfter?: string }>(),
+    );
     for (const warning of serverConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
     const model = createDefaultRegistry();
     for (const dir of config.models) {
@@ -165,6 +229,7 @@ export function serverCommand(io: CliIo): Command {
             },
           }
         : {}),
+      ...(notificationRateLimit ? { notificationRateLimit } : {}),
       store: stores.registrations,
       observationStore: stores.observations,
       // A server restarting on a million stored registrations serves at once (docs/server.md).
@@ -423,6 +488,20 @@ function logServerEvents(server: LwM2mServer, log: Log): void {
       endpoint: e.registration.endpoint,
       values: e.result.values,
     }),
+  );
+  // At most one line per device and report interval (10 s), however hard it floods.
+  server.on('notificationsDropped', (e) =>
+    log(
+      'notifications-dropped',
+      `ep=${e.endpoint} dropped=${e.dropped} total=${e.total}` +
+        (e.cancelled ? ` (observation ${e.cancelled.paths.join(',')} cancelled)` : ''),
+      {
+        endpoint: e.endpoint,
+        dropped: e.dropped,
+        total: e.total,
+        ...(e.cancelled ? { cancelled: e.cancelled.paths.map((p) => p.toString()) } : {}),
+      },
+    ),
   );
   server.on('uplink', (e) => {
     if (e.code.startsWith('2.')) return;

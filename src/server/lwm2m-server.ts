@@ -46,6 +46,7 @@ import { MemoryRegistrationStore } from '../store/memory-registration-store.js';
 import type { ObservationStore, PersistedObservation } from '../store/observation-store.js';
 import type { RegistrationStore } from '../store/registration-store.js';
 import { TimerQueue } from '../timer-queue.js';
+import type { QueuedTimer } from '../timer-queue.js';
 import type { Channel, ConnectionChannel, LocalAddress } from '../transport/channel.js';
 import type { DtlsCommonOptions, DtlsServerOptions } from '../dtls/dtls-channel.js';
 import type { EcdsaCredentials } from '../dtls/dtls-credentials.js';
@@ -68,7 +69,12 @@ import type { Registration } from './registration.js';
 import { RegistrationService } from './registration-service.js';
 import { RegisterAdmission } from './admission.js';
 import { PeerRateLimiter } from './peer-rate-limit.js';
-import type { PeerRateLimitOptions, PeerRateLimitStats } from './peer-rate-limit.js';
+import type {
+  NotificationRateLimitOptions,
+  NotificationRateLimitStats,
+  PeerRateLimitOptions,
+  PeerRateLimitStats,
+} from './peer-rate-limit.js';
 import type { AdmissionOptions, AdmissionRefusal, AdmissionStats } from './admission.js';
 import { RequestQueue } from './request-queue.js';
 
@@ -131,6 +137,13 @@ export interface LwM2mServerOptions {
    * peer shared by the sides: past it, 4.29 Too Many Requests with Max-Age (docs/security.md).
    */
   readonly peerRateLimit?: PeerRateLimitOptions;
+  /**
+   * Notifications each device (registered endpoint) may send on the built-in CoAP sides, all its
+   * observations together: past it a notification is dropped undecoded (a CON one still gets its
+   * ACK), counted, and reported by the `notificationsDropped` event (docs/security.md). Off by
+   * default.
+   */
+  readonly notificationRateLimit?: NotificationRateLimitOptions;
   /**
    * When start() re-arms the registrations a persistent store holds: 'before-start' (default:
    * start() resolves after) or 'background' (the server serves at once and restores meanwhile;
@@ -241,6 +254,22 @@ export interface UplinkEvent {
   readonly diagnostic?: string;
 }
 
+/**
+ * A device's notifications dropped by `notificationRateLimit`: at once for the first, then at most
+ * once per `reportInterval` while it goes on, and at once when an observation is cancelled.
+ */
+export interface NotificationsDroppedEvent {
+  readonly endpoint: string;
+  /** Dropped since the previous event about this device. */
+  readonly dropped: number;
+  /** Dropped since the device went over its budget (reset after a reportInterval without any). */
+  readonly total: number;
+  /** The observation just ended for flooding (`cancelAfter`), if that is why the event came now. */
+  readonly cancelled?: Observation;
+}
+
+export type { NotificationRateLimitOptions, NotificationRateLimitStats } from './peer-rate-limit.js';
+
 export interface SendEvent {
   readonly id: string;
   readonly registration: Registration;
@@ -263,6 +292,7 @@ export interface LwM2mServerEvents {
   /** A command's answer, or why it got none (`error`). */
   response: [event: CommandEvent];
   uplink: [event: UplinkEvent];
+  notificationsDropped: [event: NotificationsDroppedEvent];
   error: [error: Error];
 }
 
@@ -311,6 +341,15 @@ const ADMISSION_DIAGNOSTICS: Readonly<Record<AdmissionRefusal, string>> = {
   pending: 'too many Registers in progress: try again after Max-Age seconds',
 };
 const DEFAULT_REQUEST_TIMEOUT = 60_000;
+/** notificationRateLimit.reportInterval's default (ms). */
+const DEFAULT_DROP_REPORT_INTERVAL = 10_000;
+
+/** A device's dropped notifications between two `notificationsDropped` events. */
+interface DropReport {
+  pending: number;
+  total: number;
+  timer: QueuedTimer | undefined;
+}
 
 function formatId(format: string | number | undefined): ContentFormatId | undefined {
   if (format === undefined) return undefined;
@@ -455,6 +494,10 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   readonly #registrations: RegistrationService;
   readonly #admission: RegisterAdmission | undefined;
   readonly #peerRateLimit: PeerRateLimiter | undefined;
+  readonly #notificationRateLimit: PeerRateLimiter | undefined;
+  /** Notifications dropped per endpoint not yet reported, while a report interval runs. */
+  readonly #dropReports = new Map<string, DropReport>();
+  #cancelledForFlooding = 0;
   readonly #profiles: ProfileRegistry;
   readonly #queues = new Map<string, RequestQueue>();
   readonly #observations = new Map<string, Set<Observation>>();
@@ -520,11 +563,46 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#peerRateLimit = options.peerRateLimit
       ? new PeerRateLimiter(options.peerRateLimit, this.#clock)
       : undefined;
+    const notificationLimit = options.notificationRateLimit;
+    if (notificationLimit) {
+      const { reportInterval, cancelAfter } = notificationLimit;
+      if (reportInterval !== undefined && !(reportInterval >= 0 && Number.isFinite(reportInterval)))
+        throw new RangeError(
+          `notificationRateLimit.reportInterval must be a number of ms, 0 or more, got ${String(reportInterval)}`,
+        );
+      if (cancelAfter !== undefined && !(Number.isInteger(cancelAfter) && cancelAfter >= 1))
+        throw new RangeError(
+          `notificationRateLimit.cancelAfter must be an integer above 0 (dropped notifications), got ${String(cancelAfter)}`,
+        );
+      const { rate, burst, maxPeers } = notificationLimit;
+      this.#notificationRateLimit = new PeerRateLimiter(
+        {
+          rate,
+          ...(burst === undefined ? {} : { burst }),
+          ...(maxPeers === undefined ? {} : { maxPeers }),
+        },
+        this.#clock,
+        'notificationRateLimit',
+      );
+    }
   }
 
   /** Requests let through and refused by `peerRateLimit` (undefined without it). */
   get peerRateLimitStats(): PeerRateLimitStats | undefined {
     return this.#peerRateLimit?.stats;
+  }
+
+  /** Notifications let through and dropped by `notificationRateLimit` (undefined without it). */
+  get notificationRateLimitStats(): NotificationRateLimitStats | undefined {
+    const stats = this.#notificationRateLimit?.stats;
+    return (
+      stats && {
+        allowed: stats.allowed,
+        dropped: stats.refused,
+        tracked: stats.tracked,
+        cancelled: this.#cancelledForFlooding,
+      }
+    );
   }
 
   /** What the admission limits let through and refused (undefined without `admission`). */
@@ -712,6 +790,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       random: this.#random,
       allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
       ...(this.#peerRateLimit ? { peerRateLimit: this.#peerRateLimit } : {}),
+      ...(this.#notificationRateLimit ? { admitNotification: this.#admitNotification } : {}),
       ...(this.#options.coap ?? {}),
     });
   }
@@ -757,6 +836,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     this.#queues.clear();
     this.#registrations.stop();
     this.#timers.clear();
+    this.#dropReports.clear();
     await this.#binding?.close();
     await this.#ownedChannel?.close();
     await this.#closeSides();
@@ -1441,6 +1521,54 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       if (o?.active && reason !== 'cancelled') this.#endObservation(o, 'rejected');
     },
   };
+
+  /**
+   * The notification rate limit, asked by the CoAP binding before decoding: one token of the
+   * device's bucket (by endpoint name, so a NAT rebinding or a new DTLS session gains nothing).
+   */
+  readonly #admitNotification = (handlers: NotificationHandlers): boolean => {
+    if (!(handlers instanceof NotificationSink)) return true;
+    const o = handlers.observation;
+    // Not built yet, or ended: #sinkEvents would drop it after decoding; drop it before.
+    if (!o?.active) return false;
+    if (this.#notificationRateLimit!.takeKey(o.endpoint).allowed) return true;
+    const cancelAfter = this.#options.notificationRateLimit!.cancelAfter;
+    const flooding = o.countDropped() >= (cancelAfter ?? Infinity);
+    let report = this.#dropReports.get(o.endpoint);
+    if (!report) {
+      report = { pending: 0, total: 0, timer: undefined };
+      this.#dropReports.set(o.endpoint, report);
+    }
+    report.pending++;
+    report.total++;
+    if (flooding) {
+      // Reactive cancel (RFC 7641 §3.6): the token is forgotten, the next notification gets RST.
+      this.#cancelledForFlooding++;
+      this.#endObservation(o, 'rate-limited');
+    }
+    if (report.timer === undefined || flooding)
+      this.#reportDrops(o.endpoint, report, flooding ? o : undefined);
+    return false;
+  };
+
+  /** Emits what was dropped since the last event and holds the next one back for reportInterval. */
+  #reportDrops(endpoint: string, report: DropReport, cancelled: Observation | undefined): void {
+    const dropped = report.pending;
+    report.pending = 0;
+    this.#timers.cancel(report.timer);
+    report.timer = this.#timers.schedule(() => {
+      report.timer = undefined;
+      // A quiet interval ends the episode: the device's entry goes, memory stays bounded.
+      if (report.pending === 0) this.#dropReports.delete(endpoint);
+      else this.#reportDrops(endpoint, report, undefined);
+    }, this.#options.notificationRateLimit?.reportInterval ?? DEFAULT_DROP_REPORT_INTERVAL);
+    this.emit('notificationsDropped', {
+      endpoint,
+      dropped,
+      total: report.total,
+      ...(cancelled ? { cancelled } : {}),
+    });
+  }
 
   #track(o: Observation): void {
     let set = this.#observations.get(o.registrationId);

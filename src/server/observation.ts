@@ -11,7 +11,8 @@ export type ObservationEndReason =
   | 'deregistered' // the client de-registered
   | 'expired' // the registration's lifetime ran out
   | 'replaced' // a new Register made it void (Core §6.4: observations do not survive a Register)
-  | 'stopped'; // the server stopped
+  | 'stopped' // the server stopped
+  | 'rate-limited'; // notificationRateLimit.cancelAfter: too many of its notifications were dropped
 
 export interface ObservationNotification {
   readonly observation: Observation;
@@ -61,6 +62,7 @@ export class Observation extends EventEmitter<ObservationEvents> {
   registrationId: string;
   #binding: RestoredObservation | undefined;
   #active = true;
+  #dropped = 0;
   readonly #cancel: (
     observation: Observation,
     options?: ObservationCancelOptions,
@@ -101,6 +103,19 @@ export class Observation extends EventEmitter<ObservationEvents> {
 
   get active(): boolean {
     return this.#active;
+  }
+
+  /**
+   * Its notifications dropped by the server's `notificationRateLimit` (fresh ones the device sent
+   * over its budget; never decoded nor emitted).
+   */
+  get droppedNotifications(): number {
+    return this.#dropped;
+  }
+
+  /** @internal Counts one dropped notification; returns the count. */
+  countDropped(): number {
+    return ++this.#dropped;
   }
 
   /** The observed path (the first one of a composite). */

@@ -26,11 +26,50 @@ export interface PeerRateLimitOptions {
   readonly maxPeers?: number;
 }
 
+/**
+ * Notifications each device may send the server (RFC 7641 notifications of every observation the
+ * server holds with it, on the built-in CoAP sides), one bucket per registered endpoint. A fresh
+ * notification past the limit is dropped before its payload is decoded (and before the rest of a
+ * block-wise one is fetched); a CON one is still acknowledged (RFC 7641 §4.5: otherwise it is
+ * retransmitted). Copies and stale notifications are dropped by the freshness check first
+ * (§3.4) and take no token.
+ */
+export interface NotificationRateLimitOptions {
+  /** Notifications per second each device may send on average (a token bucket). */
+  readonly rate: number;
+  /** Notifications a device may send in one burst (the bucket's size); default 2 × rate. */
+  readonly burst?: number;
+  /** Devices tracked at most (default 100 000); beyond it full buckets are dropped first. */
+  readonly maxPeers?: number;
+  /**
+   * The `notificationsDropped` event comes at once for a device's first dropped notification,
+   * then at most once per this many ms while it goes on (default 10 000).
+   */
+  readonly reportInterval?: number;
+  /**
+   * Off by default. Once this many notifications of one observation were dropped, the server ends
+   * it (reason 'rate-limited') and forgets its token, so the device's next notification on it is
+   * answered with RST (reactive cancel, RFC 7641 §3.6).
+   */
+  readonly cancelAfter?: number;
+}
+
 export interface PeerRateLimitStats {
   allowed: number;
   refused: number;
   /** Buckets held now. */
   tracked: number;
+}
+
+export interface NotificationRateLimitStats {
+  /** Fresh notifications let through (decoded and delivered). */
+  allowed: number;
+  /** Fresh notifications dropped undecoded (CON ones acknowledged). */
+  dropped: number;
+  /** Devices with a bucket held now. */
+  tracked: number;
+  /** Observations ended for flooding (`cancelAfter`). */
+  cancelled: number;
 }
 
 export type PeerRateVerdict =
@@ -52,16 +91,17 @@ export class PeerRateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #stats: PeerRateLimitStats = { allowed: 0, refused: 0, tracked: 0 };
 
-  constructor(options: PeerRateLimitOptions, clock: Clock) {
+  /** `option` names the setting in errors ('peerRateLimit', 'notificationRateLimit'). */
+  constructor(options: PeerRateLimitOptions, clock: Clock, option = 'peerRateLimit') {
     const { rate, burst = 2 * rate, key = 'peer', maxPeers = 100_000 } = options;
     if (!(typeof rate === 'number' && rate > 0 && Number.isFinite(rate)))
-      throw new RangeError(`peerRateLimit.rate must be a number above 0, got ${String(rate)}`);
+      throw new RangeError(`${option}.rate must be a number above 0, got ${String(rate)}`);
     if (!(typeof burst === 'number' && burst >= 1 && Number.isFinite(burst)))
-      throw new RangeError(`peerRateLimit.burst must be a number of at least 1, got ${String(burst)}`);
+      throw new RangeError(`${option}.burst must be a number of at least 1, got ${String(burst)}`);
     if (!Number.isInteger(maxPeers) || maxPeers < 1)
-      throw new RangeError(`peerRateLimit.maxPeers must be an integer above 0, got ${String(maxPeers)}`);
+      throw new RangeError(`${option}.maxPeers must be an integer above 0, got ${String(maxPeers)}`);
     if (key !== 'peer' && key !== 'address')
-      throw new RangeError(`peerRateLimit.key must be 'peer' or 'address', got ${String(key)}`);
+      throw new RangeError(`${option}.key must be 'peer' or 'address', got ${String(key)}`);
     this.#rate = rate;
     this.#burst = burst;
     this.#byAddress = key === 'address';
@@ -76,7 +116,11 @@ export class PeerRateLimiter {
 
   /** Takes one request's token from the peer's bucket, or says how many seconds until one is back. */
   take(peer: Peer): PeerRateVerdict {
-    const key = this.#byAddress ? peer.address : `${peer.address}|${peer.port}`;
+    return this.takeKey(this.#byAddress ? peer.address : `${peer.address}|${peer.port}`);
+  }
+
+  /** take() for a bucket named by the caller (an endpoint name: the notification limit). */
+  takeKey(key: string): PeerRateVerdict {
     const now = this.#clock.now();
     let bucket = this.#buckets.get(key);
     if (bucket) {

@@ -51,6 +51,13 @@ export interface CoapServerBindingOptions extends CoapStackOptions {
   readonly allowUnknownParameters?: boolean;
   /** Requests per peer (server/peer-rate-limit.ts): past it, 4.29 with Max-Age before any decoding. */
   readonly peerRateLimit?: PeerRateLimiter;
+  /**
+   * Asked for each fresh notification (RFC 7641 §3.4 freshness checked, a CON one acknowledged,
+   * both by the endpoint) before its payload is decoded or the rest of a block-wise one fetched:
+   * false drops it. `handlers` are the ones given to observe()/restoreObservation(), telling
+   * which observation it is (the server's notification rate limit).
+   */
+  readonly admitNotification?: (handlers: NotificationHandlers, peer: Peer) => boolean;
 }
 
 /** Calls `fn` once with the first message sent (block-wise calls onSent per block). */
@@ -224,8 +231,10 @@ export class CoapServerBinding implements ServerBinding {
       }
       handlers.onNotification(notification, identityOf(message));
     };
+    const admit = this.#options.admitNotification;
     return {
       onNotification: (message) => {
+        if (admit !== undefined && !admit(handlers, peer)) return;
         // A notification larger than a block is its first block (RFC 7959 §2.6): fetch the rest.
         if (getBlock(message, OptionNumber.BLOCK2)?.more === true) {
           this.blockwise.fetchRemaining(peer, outgoing, message).then(
