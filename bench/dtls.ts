@@ -3,10 +3,8 @@
 // over DTLS (PSK, CCM_8, 32 in flight) against the same traffic over plain UDP in the same run, and
 // CCM_8 record protect+unprotect/s (64-byte payload). Baseline for the handshakes: Node's own
 // TLS 1.2 (OpenSSL) doing PSK handshakes over loopback TCP in the same run.
-import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { CoapEndpoint } from '../src/coap/endpoint.js';
 import { CoapCode } from '../src/coap/message.js';
@@ -17,6 +15,7 @@ import { RecordProtection } from '../src/dtls/record-protection.js';
 import { anyRawPublicKeyVerifier } from '../src/dtls/peer-verification.js';
 import type { Channel } from '../src/transport/channel.js';
 import { UdpChannel } from '../src/transport/udp-channel.js';
+import { ChildCommands } from './lib/child-commands.js';
 import { newResult, opsPerSecond, writeResult } from './lib/report.js';
 import {
   BENCH_PSK,
@@ -71,55 +70,33 @@ async function handshakesPerSecond(mode: HandshakeMode, resume = false): Promise
 
 /** The benchmark's clients in a child process (bench/lib/dtls-peers.ts), command by command. */
 class Peers {
-  readonly #child: ChildProcess;
-  #waiting: ((reply: unknown) => void) | undefined;
+  readonly #child: ChildCommands<PeersCommand>;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildCommands<PeersCommand>) {
     this.#child = child;
-    child.on('message', (reply: unknown) => {
-      const w = this.#waiting;
-      this.#waiting = undefined;
-      w?.(reply);
-    });
   }
 
   static async start(): Promise<Peers> {
-    const child = fork(fileURLToPath(new URL('./lib/dtls-peers.ts', import.meta.url)), ['--child'], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const peers = new Peers(child);
-    await peers.#reply();
-    return peers;
-  }
-
-  #reply<T>(): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting = (reply) => {
-        if (reply !== null && typeof reply === 'object' && 'error' in reply)
-          reject(new Error(`dtls peers: ${String(reply.error)}`));
-        else resolve(reply as T);
-      };
-    });
+    return new Peers(
+      await ChildCommands.start<PeersCommand>(new URL('./lib/dtls-peers.ts', import.meta.url), 'dtls peers', {
+        args: ['--child'],
+      }),
+    );
   }
 
   /** Runs `command` and measures this (the server's) process over it. */
   async run(
     command: Exclude<PeersCommand, { cmd: 'close' }>,
   ): Promise<PeersReport & { serverCpuUs: number }> {
-    const reply = this.#reply<PeersReport>();
     const cpu0 = process.cpuUsage();
-    this.#child.send(command);
-    const report = await reply;
+    const report = await this.#child.command<PeersReport>(command);
     const cpu = process.cpuUsage(cpu0);
     // The server's CPU over the whole command, the child's warm-up included: an upper bound.
     return { ...report, serverCpuUs: cpu.user + cpu.system };
   }
 
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.send({ cmd: 'close' });
-    await exited;
+  close(): Promise<void> {
+    return this.#child.close();
   }
 }
 

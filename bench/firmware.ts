@@ -16,9 +16,7 @@
 // node-coap moves it to 2 x concurrency devices only (PETREL_FW_NODE_COAP_DEVICES / --node-coap-devices=N).
 // Profiling one part: --methods=push|pull and --no-baselines (then nothing is written), and
 // PETREL_FW_CHILD_PROF=<dir> writes a CPU profile of the device process there.
-import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { serverGateway } from '../src/server/firmware/campaign-gateway.js';
 import type { CampaignMethod, CampaignReport } from '../src/server/firmware/firmware-campaigns.js';
 import { FirmwareCampaigns } from '../src/server/firmware/firmware-campaigns.js';
@@ -29,6 +27,7 @@ import { UdpChannel } from '../src/transport/udp-channel.js';
 import type { Address, TransferReport } from './lib/firmware-baselines.js';
 import { nodeCoapBlock2Server, rawBlock2Server } from './lib/firmware-baselines.js';
 import type { DeviceCommand, ImageFacts, InstallCounts, StartReport } from './lib/firmware-devices.js';
+import { ChildCommands } from './lib/child-commands.js';
 import { newResult, writeResult, type BenchResult } from './lib/report.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -96,52 +95,19 @@ function settings(): Settings {
 }
 
 /** The device process, driven command by command. */
-class DeviceProcess {
-  readonly #child: ChildProcess;
-  #waiting: ((reply: unknown) => void) | undefined;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    child.on('message', (reply: unknown) => {
-      const w = this.#waiting;
-      this.#waiting = undefined;
-      w?.(reply);
-    });
-  }
-
-  static async start(): Promise<DeviceProcess> {
+type DeviceProcess = ChildCommands<DeviceCommand>;
+const DeviceProcess = {
+  start: (): Promise<DeviceProcess> => {
     const prof = process.env.PETREL_FW_CHILD_PROF;
-    const child = fork(fileURLToPath(new URL('./lib/firmware-devices.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const devices = new DeviceProcess(child);
-    await devices.#reply();
-    return devices;
-  }
-
-  #reply<T>(): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting = (reply) => {
-        if (reply !== null && typeof reply === 'object' && 'error' in reply)
-          reject(new Error(`device process: ${String(reply.error)}`));
-        else resolve(reply as T);
-      };
-    });
-  }
-
-  command<T>(command: DeviceCommand): Promise<T> {
-    const reply = this.#reply<T>();
-    this.#child.send(command);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.send({ cmd: 'close' } satisfies DeviceCommand);
-    await exited;
-  }
-}
+    return ChildCommands.start<DeviceCommand>(
+      new URL('./lib/firmware-devices.ts', import.meta.url),
+      'device process',
+      {
+        execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
+      },
+    );
+  },
+};
 
 /** A deterministic image that does not compress or repeat within a block. */
 function makeImage(size: number): Uint8Array {

@@ -22,13 +22,11 @@
 //                            less than the rates (bench/fleet-phase.ts runs one part alone).
 // Baselines in the same run, same simulator: a raw dgram loop (decode, answer, nothing else) and
 // node-coap doing the same CoAP work (answering the Registers; sending the GETs).
-import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import * as nodeCoap from 'coap';
 import { CoapCode } from '../src/coap/message.js';
@@ -41,6 +39,7 @@ import type { RegistrationStore } from '../src/store/registration-store.js';
 import type { Channel, Peer, ReceiveHandler } from '../src/transport/channel.js';
 import { UdpChannel } from '../src/transport/udp-channel.js';
 import type { RegisterReport, SimulatorCommand } from './lib/device-simulator.js';
+import { ChildCommands } from './lib/child-commands.js';
 import { newResult, writeResult } from './lib/report.js';
 
 const COUNT = Number(process.env.PETREL_FLEET_REGISTRATIONS ?? 1_000_000);
@@ -198,51 +197,14 @@ async function copyInto(from: RegistrationStore, to: RegistrationStore): Promise
 }
 
 /** The device simulator in its own process, driven command by command. */
-export class Simulator {
-  readonly #child: ChildProcess;
-  #waiting: ((reply: unknown) => void) | undefined;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    child.on('message', (reply: unknown) => {
-      const w = this.#waiting;
-      this.#waiting = undefined;
-      w?.(reply);
-    });
-  }
-
-  static async start(): Promise<Simulator> {
-    const child = fork(fileURLToPath(new URL('./lib/device-simulator.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const sim = new Simulator(child);
-    await sim.#reply();
-    return sim;
-  }
-
-  #reply<T>(): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting = (reply) => {
-        if (reply !== null && typeof reply === 'object' && 'error' in reply)
-          reject(new Error(`device simulator: ${String(reply.error)}`));
-        else resolve(reply as T);
-      };
-    });
-  }
-
-  command<T>(command: SimulatorCommand): Promise<T> {
-    const reply = this.#reply<T>();
-    this.#child.send(command);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.send({ cmd: 'close' });
-    await exited;
-  }
-}
+export type Simulator = ChildCommands<SimulatorCommand>;
+export const Simulator = {
+  start: (): Promise<Simulator> =>
+    ChildCommands.start<SimulatorCommand>(
+      new URL('./lib/device-simulator.ts', import.meta.url),
+      'device simulator',
+    ),
+};
 
 export async function openServerChannel(port = 0): Promise<UdpChannel> {
   return UdpChannel.open({ address: LOOPBACK, port, receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
