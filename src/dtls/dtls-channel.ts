@@ -1,5 +1,6 @@
 import { hex } from '../hex.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { Sha256 } from './sha256.js';
+import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { TimerQueue, type TimerTask } from '../timer-queue.js';
@@ -809,9 +810,13 @@ function credentialTag(
   psk: { identity: Uint8Array; key: Uint8Array } | undefined,
   auth: DtlsAuthOptions,
 ): string {
-  const h = createHash('sha256');
-  if (psk) h.update('psk').update(psk.identity).update(':').update(psk.key);
+  const h = new Sha256();
+  if (psk) h.update(utf8Bytes('psk')).update(psk.identity).update(utf8Bytes(':')).update(psk.key);
   const key = auth.certificate?.privateKey;
-  if (key) h.update('ecdsa').update(key.export({ format: 'der', type: 'pkcs8' }));
-  return h.digest('hex').slice(0, 32);
+  if (key) h.update(utf8Bytes('ecdsa')).update(key.export({ format: 'der', type: 'pkcs8' }));
+  return hex(h.digest()).slice(0, 32);
+}
+
+function utf8Bytes(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
 }
