@@ -76,7 +76,8 @@ export class Ccm8Key {
     checkLengths(nonce, aad, n);
     const c = this.#use();
     const keystream = keystreamFor(c, nonce, n);
-    const plaintext = pooledBytes(n); // every byte is written below
+    // Its own buffer, not a slab's: the application may keep what it decodes from it.
+    const plaintext = new Uint8Array(n);
     for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[BLOCK + i]!;
     const tag = cbcMac(c, nonce, aad, plaintext);
     let diff = 0;
@@ -188,7 +189,7 @@ function checkLengths(nonce: Uint8Array, aad: Uint8Array, messageLength: number)
 
 /**
  * `length` bytes from Node's shared Buffer slab, as a plain Uint8Array view, NOT zeroed: for
- * callers that write every byte. A typed array over 64 bytes of its own costs a native
+ * callers that write every byte, and for bytes that are not kept (a view pins its whole slab). A typed array over 64 bytes of its own costs a native
  * allocation, a large share of a small record's cost; the slab makes it a bump of an offset.
  */
 export function pooledBytes(length: number): Uint8Array {
