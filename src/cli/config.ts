@@ -60,6 +60,12 @@ export interface ServerSettings {
   readonly peerRate: number;
   /** Requests a device may send in one burst; undefined = twice peerRate. */
   readonly peerBurst: number | undefined;
+  /** Notifications per second each device may send, all its observations together; 0 = no limit. */
+  readonly notificationRate: number;
+  /** Notifications a device may send in one burst; undefined = twice notificationRate. */
+  readonly notificationBurst: number | undefined;
+  /** End an observation once this many of its notifications were dropped; undefined = never. */
+  readonly notificationCancelAfter: number | undefined;
   readonly json: boolean;
   /** Bearer token the HTTP API requires; undefined = none. */
   readonly token: string | undefined;
@@ -238,6 +244,22 @@ const burst = textual(
   (t) => (/^[0-9]+$/.test(t) && Number(t) >= 1 && Number(t) <= 1_000_000 ? Number(t) : undefined),
   { numeric: true },
 );
+/** The notification limit's kinds: like the request ones, counted in notifications. */
+const notificationRate = textual(
+  'a number of notifications per second, 0 or more (e.g. 50 or 0.5)',
+  (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 1_000_000 ? Number(t) : undefined),
+  { numeric: true },
+);
+const notificationBurst = textual(
+  'a whole number of notifications, 1 or more',
+  (t) => (/^[0-9]+$/.test(t) && Number(t) >= 1 && Number(t) <= 1_000_000 ? Number(t) : undefined),
+  { numeric: true },
+);
+const cancelAfter = textual(
+  'a whole number of dropped notifications, 1 or more',
+  (t) => (/^[0-9]+$/.test(t) && Number(t) >= 1 && Number(t) <= 0xffff_ffff ? Number(t) : undefined),
+  { numeric: true },
+);
 const cidLength = textual('a Connection ID length 0..32', wholeNumber(32), { numeric: true });
 
 /** A comma-separated list in text; an array of strings (or one comma-separated string) in JSON. */
@@ -299,6 +321,9 @@ const KINDS: Kinds = {
   lifetimeGrace: seconds,
   peerRate: rate,
   peerBurst: burst,
+  notificationRate,
+  notificationBurst,
+  notificationCancelAfter: cancelAfter,
   json: flag,
   token,
   cors: list(origin),
@@ -349,6 +374,10 @@ export const SERVER_DEFAULTS: Omit<ServerSettings, 'httpAddress'> = Object.freez
   // A device sends a few requests a minute; 50/s with a burst of 100 only stops one gone wrong.
   peerRate: 50,
   peerBurst: undefined,
+  // Far above what pmin/pmax let a constrained device send; stops only a device gone wrong.
+  notificationRate: 50,
+  notificationBurst: undefined,
+  notificationCancelAfter: undefined,
   json: false,
   token: undefined,
   cors: [],
@@ -539,6 +568,26 @@ export function resolveServerConfig(
   return resolveLayers(SERVER_SPEC, cmd, env, readFile) as unknown as ServerConfig;
 }
 
+/**
+ * Where a resolved setting came from, as a user would name it: its flag, its variable, or the
+ * config file and key (for messages about settings that do not fit together).
+ */
+export function settingOrigin(
+  config: Partial<Pick<ServerConfig, 'sources' | 'configFile'>>,
+  name: ServerSettingName,
+): string {
+  switch (config.sources?.[name] ?? 'cli') {
+    case 'env':
+      return envName(name);
+    case 'file':
+      return `${config.configFile ?? 'the config file'}: ${name}`;
+    case 'default':
+      return `the default ${flagName(name)}`;
+    case 'cli':
+      return flagName(name);
+  }
+}
+
 /** 127.0.0.0/8, ::1, and IPv4-mapped 127.x. */
 export function isLoopback(address: string): boolean {
   const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
@@ -622,6 +671,18 @@ const DESCRIPTIONS: { readonly [K in ServerSettingName]: readonly [argument: str
       'requests each device (address and port) may send per second, past it 4.29 (default 50; 0 = no limit)',
     ],
     peerBurst: ['<requests>', 'requests a device may send in one burst (default twice --peer-rate)'],
+    notificationRate: [
+      '<per-second>',
+      'notifications each device may send per second, all its observations together; past it they are dropped undecoded, CON ones acknowledged (default 50; 0 = no limit)',
+    ],
+    notificationBurst: [
+      '<notifications>',
+      'notifications a device may send in one burst (default twice --notification-rate)',
+    ],
+    notificationCancelAfter: [
+      '<dropped>',
+      'end an observation once this many of its notifications were dropped; its next one gets RST (default off)',
+    ],
     json: ['', 'log one JSON object per line instead of text'],
     token: ['<token>', 'bearer token the HTTP API requires (the variable keeps it out of ps)'],
     cors: ['<origins>', "origins allowed to call the API from a browser, comma separated, or '*'"],

@@ -7,12 +7,19 @@ import type { RunningApiServer } from '../api/api-server.js';
 import type { ServerSecurityInfo } from '../api/api-context.js';
 import type { BootstrapServer } from '../bootstrap/bootstrap-server.js';
 import { createDefaultRegistry } from '../model/object-registry.js';
-import { LwM2mServer } from '../server/lwm2m-server.js';
+import { LwM2mServer, NotificationDecodeError } from '../server/lwm2m-server.js';
 import type { LwM2mServerOptions } from '../server/lwm2m-server.js';
 import type { Stores } from '../store/stores.js';
 import type { Registration } from '../server/registration.js';
-import { addServerOptions, resolveServerConfig, serverConfigWarnings } from './config.js';
-import type { ServerConfig } from './config.js';
+import {
+  ConfigError,
+  SERVER_DEFAULTS,
+  addServerOptions,
+  resolveServerConfig,
+  serverConfigWarnings,
+  settingOrigin,
+} from './config.js';
+import type { ServerConfig, ServerSettings } from './config.js';
 import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ChannelError, describePeer } from '../transport/channel.js';
@@ -86,54 +93,28 @@ function firmwareOptions(cmd: Command): Command {
     .option('--firmware-host <host>', 'host name or address devices reach the download service at');
 }
 
-/**
- * `--notification-rate`, `--notification-burst`, `--notification-cancel-after`: the per-device
- * notification limit (LwM2mServer `notificationRateLimit`, docs/security.md).
- */
-function notificationOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--notification-rate <per-second>',
-      'notifications each device may send per second, all its observations together; past it they are dropped undecoded, CON ones acknowledged (0 = no limit)',
-      String(DEFAULT_NOTIFICATION_RATE),
-    )
-    .option(
-      '--notification-burst <notifications>',
-      'notifications a device may send in one burst (default twice --notification-rate)',
-    )
-    .option(
-      '--notification-cancel-after <dropped>',
-      'end an observation once this many of its notifications were dropped; its next one gets RST (default off)',
-    );
-}
-
 /** `--notification-rate`'s default: far above what pmin/pmax let a constrained device send. */
-export const DEFAULT_NOTIFICATION_RATE = 50;
+export const DEFAULT_NOTIFICATION_RATE = SERVER_DEFAULTS.notificationRate;
 
-/** The `notificationRateLimit` the notification flags ask for (undefined: no limit). */
-export function notificationRateLimitOf(opts: {
-  notificationRate: string;
-  notificationBurst?: string;
-  notificationCancelAfter?: string;
-}): LwM2mServerOptions['notificationRateLimit'] {
-  const rate = Number(opts.notificationRate);
-  if (!(Number.isFinite(rate) && rate >= 0))
-    throw new CliError(
-      `--notification-rate ${opts.notificationRate}: expected a number of notifications per second, 0 or more`,
-    );
-  const burst = opts.notificationBurst === undefined ? undefined : Number(opts.notificationBurst);
-  if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1))
-    throw new CliError(`--notification-burst ${opts.notificationBurst}: expected a number, 1 or more`);
-  const cancelAfter =
-    opts.notificationCancelAfter === undefined ? undefined : Number(opts.notificationCancelAfter);
-  if (cancelAfter !== undefined && !(Number.isInteger(cancelAfter) && cancelAfter >= 1))
-    throw new CliError(
-      `--notification-cancel-after ${opts.notificationCancelAfter}: expected an integer, 1 or more`,
-    );
+/**
+ * The `notificationRateLimit` (docs/security.md) the notification settings ask for; undefined
+ * when the rate is 0 (no limit). A burst or a cancel-after without a rate is refused, naming the
+ * flag, variable or file key that set it (`sources`; flags when absent).
+ */
+export function notificationRateLimitOf(
+  settings: Pick<ServerSettings, 'notificationRate' | 'notificationBurst' | 'notificationCancelAfter'> &
+    Partial<Pick<ServerConfig, 'sources' | 'configFile'>>,
+): LwM2mServerOptions['notificationRateLimit'] {
+  const { notificationRate: rate, notificationBurst: burst, notificationCancelAfter: cancelAfter } = settings;
   if (rate === 0) {
-    if (burst !== undefined || cancelAfter !== undefined)
-      throw new CliError(
-        '--notification-burst and --notification-cancel-after need a --notification-rate above 0',
+    const set = (['notificationBurst', 'notificationCancelAfter'] as const).filter(
+      (name) => settings[name] !== undefined,
+    );
+    if (set.length > 0)
+      throw new ConfigError(
+        set.map((name) => settingOrigin(settings, name)).join(' and '),
+        `need${set.length === 1 ? 's' : ''} a --notification-rate above 0 ` +
+          `(${settingOrigin(settings, 'notificationRate')} is 0: no limit)`,
       );
     return undefined;
   }
@@ -151,11 +132,9 @@ export function notificationRateLimitOf(opts: {
  */
 export function serverCommand(io: CliIo): Command {
   return addServerOptions(
-    notificationOptions(
-      firmwareOptions(
-        new Command('server').description(
-          'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
-        ),
+    firmwareOptions(
+      new Command('server').description(
+        'run a LwM2M 1.2 server (CoAP over UDP; DTLS, TCP, TLS and MQTT with --coaps-port, --tcp-port, --tls-port, --mqtt) with its REST API and web UI, and log what clients do',
       ),
     ),
   ).action(async (_opts: unknown, cmd: Command) => {
@@ -176,9 +155,7 @@ export function serverCommand(io: CliIo): Command {
       (!Number.isInteger(firmwareCoapsPort) || firmwareCoapsPort < 0 || firmwareCoapsPort > 65535)
     )
       throw new CliError(`--firmware-coaps-port ${fwOpts.firmwareCoapsPort}: expected 0 .. 65535`);
-    const notificationRateLimit = notificationRateLimitOf(
-      cmd.opts<{ notificationRate: string; notificationBurst?: string; notificationCancelAfter?: string }>(),
-    );
+    const notificationRateLimit = notificationRateLimitOf(config);
     for (const warning of serverConfigWarnings(config)) io.stderr(`petrel: warning: ${warning}\n`);
     const model = createDefaultRegistry();
     for (const dir of config.models) {
@@ -274,11 +251,14 @@ export function serverCommand(io: CliIo): Command {
     });
     const log = lineLog((text) => io.stdout(text), config.json);
     logServerEvents(server, log);
-    // Failed handshakes come from outside, one per bad datagram at worst: rate-limited per kind.
+    // Failed handshakes and undecodable notifications come from outside, one per bad datagram at
+    // worst: rate-limited per kind.
     const errors = new LogRateLimiter((line) => io.stderr(`petrel: ${line}\n`));
     server.on('error', (e) => {
       if (e instanceof ChannelError && e.peer !== undefined)
         errors.log(e.code, `${e.message} (peer ${describePeer(e.peer)})`);
+      // A device can send a bad notification as often as its notification rate allows: per device.
+      else if (e instanceof NotificationDecodeError) errors.log(`${e.code} ${e.endpoint}`, e.message);
       else io.stderr(`petrel: ${e.message}\n`);
     });
     // The Bootstrap-Server shares the stores: configurations PUT through the API, and the

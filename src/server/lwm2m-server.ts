@@ -60,6 +60,7 @@ import type { PskCache } from './psk-cache.js';
 import { openTcpChannel, openTlsChannel } from './stream-sides.js';
 import type { TcpSideOptions, TlsSideOptions } from './stream-sides.js';
 import { ServerRequestError } from './errors.js';
+import { PetrelError } from '../errors.js';
 import { Observation } from './observation.js';
 import type { ObservationEndReason, ObservationNotification } from './observation.js';
 import { OperationResult } from './operation-result.js';
@@ -274,6 +275,26 @@ export interface SendEvent {
   readonly id: string;
   readonly registration: Registration;
   readonly result: OperationResult;
+}
+
+/**
+ * A notification of a live observation whose payload could not be decoded (a bad payload for its
+ * Content-Format, or a format the server cannot read). It is dropped; the observation goes on and
+ * its next notification is delivered as usual. `cause` is the binding's error (and its cause the codec's).
+ */
+export class NotificationDecodeError extends PetrelError {
+  constructor(
+    readonly endpoint: string,
+    readonly paths: readonly LwM2mPath[],
+    options: { cause: unknown },
+  ) {
+    super(
+      'PETREL_ERR_NOTIFICATION_DECODE',
+      `a notification from ${endpoint} on ${paths.map((p) => p.toString()).join(',')} could not be ` +
+        `decoded and was dropped: ${innermostMessage(options.cause)}`,
+      options,
+    );
+  }
 }
 
 export interface LwM2mServerEvents {
@@ -791,6 +812,7 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
       allowUnknownParameters: this.#options.allowUnknownParameters ?? false,
       ...(this.#peerRateLimit ? { peerRateLimit: this.#peerRateLimit } : {}),
       ...(this.#notificationRateLimit ? { admitNotification: this.#admitNotification } : {}),
+      onNotificationError: this.#notificationUndecodable,
       ...(this.#options.coap ?? {}),
     });
   }
@@ -1551,6 +1573,12 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
     return false;
   };
 
+  /** docs/server.md: an undecodable notification reaches `error`, naming the device; nothing else changes. */
+  readonly #notificationUndecodable = (error: BindingError, handlers: NotificationHandlers): void => {
+    const o = handlers instanceof NotificationSink ? handlers.observation : undefined;
+    this.#emitError(o ? new NotificationDecodeError(o.endpoint, o.paths, { cause: error }) : error);
+  };
+
   /** Emits what was dropped since the last event and holds the next one back for reportInterval. */
   #reportDrops(endpoint: string, report: DropReport, cancelled: Observation | undefined): void {
     const dropped = report.pending;
@@ -1957,4 +1985,11 @@ export class LwM2mServer extends EventEmitter<LwM2mServerEvents> {
   #emitError(e: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', asError(e));
   }
+}
+
+/** The message of the deepest `cause` (the codec's, under the binding's wrapper). */
+function innermostMessage(e: unknown): string {
+  let inner = e;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
 }

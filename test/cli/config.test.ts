@@ -65,6 +65,9 @@ describe('server configuration', () => {
         mqttPrefix: undefined,
         peerRate: 50,
         peerBurst: undefined,
+        notificationRate: 50,
+        notificationBurst: undefined,
+        notificationCancelAfter: undefined,
         pskHint: undefined,
         coapsKey: undefined,
         coapsCert: undefined,
@@ -148,6 +151,9 @@ describe('server configuration', () => {
       PETREL_MQTT_PREFIX: 'tenant-1/site',
       PETREL_PEER_RATE: '2.5',
       PETREL_PEER_BURST: '10',
+      PETREL_NOTIFICATION_RATE: '0.5',
+      PETREL_NOTIFICATION_BURST: '4',
+      PETREL_NOTIFICATION_CANCEL_AFTER: '100',
       PETREL_PSK_HINT: 'petrel hint',
       PETREL_COAPS_KEY: '/etc/petrel/server.key.pem',
       PETREL_COAPS_CERT: '/etc/petrel/server-chain.pem',
@@ -182,6 +188,9 @@ describe('server configuration', () => {
         mqttPrefix: 'tenant-1/site',
         peerRate: 2.5,
         peerBurst: 10,
+        notificationRate: 0.5,
+        notificationBurst: 4,
+        notificationCancelAfter: 100,
         pskHint: 'petrel hint',
         coapsKey: '/etc/petrel/server.key.pem',
         coapsCert: '/etc/petrel/server-chain.pem',
@@ -295,6 +304,56 @@ describe('server configuration', () => {
         assert.doesNotMatch(e.message, /secret/);
         return true;
       },
+    );
+  });
+
+  it('takes the notification limit from flags, PETREL_NOTIFICATION_* and the file, and names a bad one', () => {
+    const flags = resolve([
+      '--notification-rate',
+      '2.5',
+      '--notification-burst',
+      '5',
+      '--notification-cancel-after',
+      '30',
+    ]);
+    assert.deepEqual(
+      [flags.notificationRate, flags.notificationBurst, flags.notificationCancelAfter],
+      [2.5, 5, 30],
+    );
+    assert.equal(flags.sources.notificationRate, 'cli');
+    const env = resolve([], { PETREL_NOTIFICATION_RATE: '0', PETREL_NOTIFICATION_CANCEL_AFTER: '7' });
+    assert.deepEqual([env.notificationRate, env.notificationCancelAfter], [0, 7]);
+    assert.deepEqual([env.sources.notificationRate, env.sources.notificationBurst], ['env', 'default']);
+    const file = resolve(
+      [],
+      {},
+      { [DEFAULT_CONFIG_FILE]: '{"notificationRate": 10, "notificationBurst": "12"}' },
+    );
+    assert.deepEqual(
+      [file.notificationRate, file.notificationBurst, file.sources.notificationRate],
+      [10, 12, 'file'],
+    );
+
+    assert.throws(
+      () => parsed(['--notification-rate', 'fast']),
+      (e: unknown) =>
+        e instanceof CommanderError &&
+        /--notification-rate <per-second>.*expected a number of notifications per second, 0 or more \(e\.g\. 50 or 0\.5\), got 'fast'/.test(
+          e.message,
+        ),
+    );
+    assert.throws(() => parsed(['--notification-burst', '0.5']), /--notification-burst <notifications>/);
+    configError(
+      () => parseEnvConfig({ PETREL_NOTIFICATION_BURST: '0' }),
+      "PETREL_NOTIFICATION_BURST: expected a whole number of notifications, 1 or more, got '0'",
+    );
+    configError(
+      () => parseEnvConfig({ PETREL_NOTIFICATION_RATE: '-1' }),
+      /^PETREL_NOTIFICATION_RATE: expected a number of notifications per second/,
+    );
+    configError(
+      () => parseConfigFile('{"notificationCancelAfter": 2.5}', 'p.json'),
+      "p.json: notificationCancelAfter: expected a whole number of dropped notifications, 1 or more, got '2.5'",
     );
   });
 

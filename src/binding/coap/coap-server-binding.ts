@@ -58,6 +58,12 @@ export interface CoapServerBindingOptions extends CoapStackOptions {
    * which observation it is (the server's notification rate limit).
    */
   readonly admitNotification?: (handlers: NotificationHandlers, peer: Peer) => boolean;
+  /**
+   * A notification that was admitted but could not be decoded (a BindingError 'decode', the
+   * codec's error as its cause): it is dropped and the observation goes on. `handlers` tell which
+   * observation. Without it such errors go to onError.
+   */
+  readonly onNotificationError?: (error: BindingError, handlers: NotificationHandlers, peer: Peer) => void;
 }
 
 /** Calls `fn` once with the first message sent (block-wise calls onSent per block). */
@@ -226,7 +232,14 @@ export class CoapServerBinding implements ServerBinding {
       try {
         notification = decodeNotification(whole, request, ctx);
       } catch (e) {
-        this.#options.onError?.(e);
+        const error = new BindingError(
+          'decode',
+          `a notification of ${request.kind === 'observe' ? request.path.toString() : request.paths.map((p) => p.toString()).join(',')} could not be decoded: ${(e as Error).message}`,
+          { cause: e },
+        );
+        const report = this.#options.onNotificationError;
+        if (report) report(error, handlers, peer);
+        else this.#options.onError?.(error);
         return;
       }
       handlers.onNotification(notification, identityOf(message));
