@@ -275,6 +275,8 @@ export async function runDtlsBench(): Promise<void> {
     m.server_cpu_per_rpk_handshake_us = { value: rpk.serverUsPerHandshake, unit: 'µs' };
     const resumed = await serverHandshakes(peers, 'psk', true);
     m.server_resumptions_per_s = { value: resumed.rate, unit: 'handshakes/s' };
+    m.server_cpu_per_resumption_us = { value: resumed.serverUsPerHandshake, unit: 'µs' };
+    m.client_cpu_per_resumption_us = { value: resumed.clientUsPerHandshake, unit: 'µs' };
     const serverUdp = await serverCoapRps(peers, false);
     const serverDtls = await serverCoapRps(peers, true);
     m.server_coap_dtls_inflight32_rps = { value: serverDtls.rate, unit: 'req/s' };
