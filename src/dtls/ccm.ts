@@ -40,7 +40,26 @@ interface Contexts {
   readonly ecb: Cipher;
   /** The CBC context's chaining value: the last ciphertext block it produced. */
   chain: Uint8Array;
+  /** Keystreams made ahead for the nonces after the last one (see keystreamFor); none: undefined. */
+  ahead: Keystreams | undefined;
+  /** The last nonce's first 6 bytes (fixed IV, epoch) and its counter (sequence number). */
+  lastPrefix: Uint8Array;
+  lastCounter: number;
 }
+
+/** Keystreams for the nonces prefix || counter ... counter + count - 1, `blocks` blocks each. */
+interface Keystreams {
+  readonly prefix: Uint8Array;
+  readonly counter: number;
+  readonly count: number;
+  readonly blocks: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Records whose keystreams are made in one call once a key's nonces run in sequence. */
+const AHEAD = 8;
+/** Blocks made per record ahead: S_0 and 64 bytes of payload at least. */
+const AHEAD_MIN_BLOCKS = 5;
 
 /** Keys holding contexts, least recently used first (Map iteration order). */
 const withContexts = new Map<Ccm8Key, true>();
@@ -109,7 +128,14 @@ export class Ccm8Key {
     }
     const cbc = createCipheriv('aes-128-cbc', this.#key, new Uint8Array(BLOCK)).setAutoPadding(false);
     const ecb = createCipheriv('aes-128-ecb', this.#key, null).setAutoPadding(false);
-    c = { cbc, ecb, chain: new Uint8Array(BLOCK) };
+    c = {
+      cbc,
+      ecb,
+      chain: new Uint8Array(BLOCK),
+      ahead: undefined,
+      lastPrefix: new Uint8Array(6),
+      lastCounter: -2,
+    };
     this.#contexts = c;
     withContexts.set(this, true);
     mostRecentId = this.#id;
@@ -122,19 +148,86 @@ export class Ccm8Key {
   }
 }
 
-/** S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). */
+/**
+ * S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). A record protection's nonces are
+ * fixed IV || epoch || sequence number, and a session's sequence numbers mostly run one by one in
+ * each direction: once a key sees the nonce after its last one, the keystreams of the next AHEAD
+ * nonces are made in the same native call and later records take theirs from it. Any other nonce
+ * (a gap, a retransmission, a test's random nonce) gets its own, as before. The keystream only
+ * depends on key and nonce, so making it early changes nothing on the wire.
+ */
 function keystreamFor(c: Contexts, nonce: Uint8Array, length: number): Uint8Array {
   const blocks = 1 + Math.ceil(length / BLOCK);
-  const counters = scratch(0, blocks * BLOCK);
-  for (let b = 0; b < blocks; b++) {
-    const o = b * BLOCK;
-    counters[o] = FLAGS_A;
-    counters.set(nonce, o + 1);
-    counters[o + 13] = b >>> 16;
-    counters[o + 14] = (b >>> 8) & 0xff;
-    counters[o + 15] = b & 0xff;
+  const counter = counterOf(nonce);
+  const ahead = c.ahead;
+  if (ahead !== undefined && blocks <= ahead.blocks && samePrefix(ahead.prefix, nonce)) {
+    const i = counter - ahead.counter;
+    if (i >= 0 && i < ahead.count) {
+      noteNonce(c, nonce, counter);
+      const at = i * ahead.blocks * BLOCK;
+      return ahead.bytes.subarray(at, at + blocks * BLOCK);
+    }
   }
-  return c.ecb.update(counters);
+  const sequential = counter === c.lastCounter + 1 && samePrefix(c.lastPrefix, nonce);
+  noteNonce(c, nonce, counter);
+  if (!sequential) {
+    c.ahead = undefined;
+    return c.ecb.update(counterBlocks(nonce, counter, 1, blocks));
+  }
+  const count = Math.min(AHEAD, MAX_COUNTER - counter + 1);
+  const per = Math.max(blocks, AHEAD_MIN_BLOCKS);
+  const bytes = c.ecb.update(counterBlocks(nonce, counter, count, per));
+  c.ahead = { prefix: nonce.slice(0, 6), counter, count, blocks: per, bytes };
+  return bytes.subarray(0, blocks * BLOCK);
+}
+
+/** The largest nonce counter (a 48-bit sequence number). */
+const MAX_COUNTER = 2 ** 48 - 1;
+
+/** A_0 ... A_{per-1} for each of `count` nonces: `nonce`'s first 6 bytes, counter, counter + 1, ... */
+function counterBlocks(nonce: Uint8Array, counter: number, count: number, per: number): Uint8Array {
+  const out = scratch(0, count * per * BLOCK);
+  for (let r = 0; r < count; r++) {
+    const base = r * per * BLOCK;
+    for (let b = 0; b < per; b++) {
+      const o = base + b * BLOCK;
+      out[o] = FLAGS_A;
+      out.set(nonce.subarray(0, 6), o + 1);
+      writeCounter(out, o + 7, counter + r);
+      out[o + 13] = b >>> 16;
+      out[o + 14] = (b >>> 8) & 0xff;
+      out[o + 15] = b & 0xff;
+    }
+  }
+  return out;
+}
+
+function noteNonce(c: Contexts, nonce: Uint8Array, counter: number): void {
+  c.lastPrefix.set(nonce.subarray(0, 6));
+  c.lastCounter = counter;
+}
+
+/** The nonce's last 6 bytes as a number (the record's sequence number). */
+function counterOf(nonce: Uint8Array): number {
+  const high = (nonce[6]! << 8) | nonce[7]!;
+  const low = ((nonce[8]! << 24) | (nonce[9]! << 16) | (nonce[10]! << 8) | nonce[11]!) >>> 0;
+  return high * 0x1_0000_0000 + low;
+}
+
+function writeCounter(out: Uint8Array, at: number, v: number): void {
+  const high = Math.floor(v / 0x1_0000_0000);
+  const low = v >>> 0;
+  out[at] = (high >>> 8) & 0xff;
+  out[at + 1] = high & 0xff;
+  out[at + 2] = low >>> 24;
+  out[at + 3] = (low >>> 16) & 0xff;
+  out[at + 4] = (low >>> 8) & 0xff;
+  out[at + 5] = low & 0xff;
+}
+
+function samePrefix(prefix: Uint8Array, nonce: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (prefix[i] !== nonce[i]) return false;
+  return true;
 }
 
 /** T: the CBC-MAC of B_0 || encoded aad || plaintext, zero-padded to blocks (RFC 3610 §2.2). */
