@@ -187,13 +187,36 @@ const MAX_COUNTER = 2 ** 48 - 1;
 /** A_0 ... A_{per-1} for each of `count` nonces: `nonce`'s first 6 bytes, counter, counter + 1, ... */
 function counterBlocks(nonce: Uint8Array, counter: number, count: number, per: number): Uint8Array {
   const out = scratch(0, count * per * BLOCK);
+  const p0 = nonce[0]!;
+  const p1 = nonce[1]!;
+  const p2 = nonce[2]!;
+  const p3 = nonce[3]!;
+  const p4 = nonce[4]!;
+  const p5 = nonce[5]!;
   for (let r = 0; r < count; r++) {
-    const base = r * per * BLOCK;
-    for (let b = 0; b < per; b++) {
-      const o = base + b * BLOCK;
+    const v = counter + r;
+    const high = Math.floor(v / 0x1_0000_0000);
+    const low = v >>> 0;
+    const c0 = (high >>> 8) & 0xff;
+    const c1 = high & 0xff;
+    const c2 = low >>> 24;
+    const c3 = (low >>> 16) & 0xff;
+    const c4 = (low >>> 8) & 0xff;
+    const c5 = low & 0xff;
+    for (let b = 0, o = r * per * BLOCK; b < per; b++, o += BLOCK) {
       out[o] = FLAGS_A;
-      out.set(nonce.subarray(0, 6), o + 1);
-      writeCounter(out, o + 7, counter + r);
+      out[o + 1] = p0;
+      out[o + 2] = p1;
+      out[o + 3] = p2;
+      out[o + 4] = p3;
+      out[o + 5] = p4;
+      out[o + 6] = p5;
+      out[o + 7] = c0;
+      out[o + 8] = c1;
+      out[o + 9] = c2;
+      out[o + 10] = c3;
+      out[o + 11] = c4;
+      out[o + 12] = c5;
       out[o + 13] = b >>> 16;
       out[o + 14] = (b >>> 8) & 0xff;
       out[o + 15] = b & 0xff;
@@ -212,17 +235,6 @@ function counterOf(nonce: Uint8Array): number {
   const high = (nonce[6]! << 8) | nonce[7]!;
   const low = ((nonce[8]! << 24) | (nonce[9]! << 16) | (nonce[10]! << 8) | nonce[11]!) >>> 0;
   return high * 0x1_0000_0000 + low;
-}
-
-function writeCounter(out: Uint8Array, at: number, v: number): void {
-  const high = Math.floor(v / 0x1_0000_0000);
-  const low = v >>> 0;
-  out[at] = (high >>> 8) & 0xff;
-  out[at + 1] = high & 0xff;
-  out[at + 2] = low >>> 24;
-  out[at + 3] = (low >>> 16) & 0xff;
-  out[at + 4] = (low >>> 8) & 0xff;
-  out[at + 5] = low & 0xff;
 }
 
 function samePrefix(prefix: Uint8Array, nonce: Uint8Array): boolean {
