@@ -1,6 +1,7 @@
 // The soak run from the command line (issue 10; soak/soak-runner.ts says what it does):
 //   node --expose-gc --import tsx soak/run.ts --minutes N [--clients 10000] [--loss 0.2]
 //        [--duplicate 0.02] [--warmup 0.2] [--tolerance 0.1] [--seed 1] [--out FILE]
+//        [--trace-server]  (keep the server's registration events per device for a 4.04 report)
 // Prints progress and a summary, writes the report as JSON (default soak/results/soak.json) and
 // exits 1 when a check failed.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     tolerance: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
+    'trace-server': { type: 'boolean' },
   },
   strict: true,
 });
@@ -49,6 +51,7 @@ const options: SoakOptions = {
   tolerance: numberOption(values, 'tolerance', d.tolerance),
   observedShare: d.observedShare,
   seed: Math.round(numberOption(values, 'seed', d.seed)),
+  traceServer: values['trace-server'] === true,
   log: (line) => process.stdout.write(`${line}\n`),
 };
 const out = resolve(values.out ?? DEFAULT_OUT);

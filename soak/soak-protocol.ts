@@ -66,6 +66,8 @@ export interface SimulatorStats {
   errorCodes: Record<string, number>;
   /** Updates or De-registers of a location the device had confirmed, answered 4.04. */
   lostRegistrations: number;
+  /** The first of those, each with the device's last exchanges. */
+  lost: LostRegistration[];
   readsAnswered: number;
   observesAnswered: number;
   notificationsSent: number;
@@ -76,6 +78,15 @@ export interface SimulatorStats {
   registeredNow: number;
   asleepNow: number;
   inFlightNow: number;
+}
+
+/** A registration the server lost: what the device did before it got the 4.04. */
+export interface LostRegistration {
+  readonly endpoint: string;
+  readonly location: string;
+  readonly kind: string;
+  /** "<ms within the hour> <event>" lines, oldest first. */
+  readonly trace: readonly string[];
 }
 
 /** Every counter at zero (a simulator's start, and the runner's sum). */
@@ -91,6 +102,7 @@ export function emptySimulatorStats(): SimulatorStats {
     retransmissions: 0,
     errorCodes: {},
     lostRegistrations: 0,
+    lost: [],
     readsAnswered: 0,
     observesAnswered: 0,
     notificationsSent: 0,

@@ -48,6 +48,12 @@ export interface SoakOptions {
   /** Share of devices the server observes. */
   readonly observedShare: number;
   readonly seed: number;
+  /**
+   * Keep the server's last registration events per device (ids, times) to print beside the trace
+   * of a device that got a 4.04 for a confirmed registration. Off by default: it adds to the
+   * heap that the run measures.
+   */
+  readonly traceServer?: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -88,6 +94,8 @@ const PROFILE: ChurnProfile = {
   maxRetransmit: TRANSMISSION.maxRetransmit,
 };
 const SETTLE_TIMEOUT = 120_000;
+/** Server events kept per device when options.traceServer is set. */
+const SERVER_TRACE_LINES = 24;
 const WARMUP_AFTER_RAMP = 30_000;
 const HANDLE_WINDOW = 5000;
 const PREFIX = 'soak-';
@@ -176,6 +184,7 @@ function sumStats(all: readonly SimulatorStats[]): SimulatorStats {
       if (key === 'errorCodes')
         for (const [code, n] of Object.entries(s.errorCodes))
           out.errorCodes[code] = (out.errorCodes[code] ?? 0) + n;
+      else if (key === 'lost') out.lost.push(...s.lost);
       else out[key] += s[key];
     }
   return out;
@@ -214,6 +223,34 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   server.on('updated', () => counts.updated++);
   server.on('deregistered', () => counts.deregistered++);
   server.on('expired', () => counts.expired++);
+  // By the device's address at the server (a failed Update names no endpoint); endpoint -> address.
+  const serverTrace = new Map<string, string[]>();
+  const addressOf = new Map<string, string>();
+  if (options.traceServer) {
+    server.on('uplink', (u) => {
+      if (u.endpoint !== undefined) addressOf.set(u.endpoint, u.peer);
+      let lines = serverTrace.get(u.peer);
+      if (!lines) serverTrace.set(u.peer, (lines = []));
+      lines.push(
+        `${Date.now() % 3_600_000} server: ${u.operation} mid=${u.messageId ?? '-'} from ${u.peer} -> ${u.code}` +
+          (u.diagnostic ? ` (${u.diagnostic})` : ''),
+      );
+      if (lines.length > SERVER_TRACE_LINES) lines.shift();
+    });
+    server.on('registered', (r, previous) =>
+      note(r.endpoint, `registered ${r.id}${previous ? ` replacing ${previous.id}` : ''}`),
+    );
+    server.on('updated', (r) => note(r.endpoint, `updated ${r.id}`));
+    server.on('deregistered', (r) => note(r.endpoint, `deregistered ${r.id}`));
+    server.on('expired', (r) => note(r.endpoint, `expired ${r.id}`));
+  }
+  function note(endpoint: string, line: string): void {
+    const peer = addressOf.get(endpoint);
+    if (peer === undefined) return;
+    const lines = serverTrace.get(peer);
+    lines?.push(`${Date.now() % 3_600_000} server: ${line} (${endpoint})`);
+    if (lines && lines.length > SERVER_TRACE_LINES) lines.shift();
+  }
   server.on('error', () => counts.errors++);
   const load = new ServerLoad({
     server,
@@ -429,7 +466,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     failures.push(`${counts.expired} registrations expired (no device stays away that long)`);
   if (devices && devices.lostRegistrations > 0)
     failures.push(
-      `${devices.lostRegistrations} Updates or De-registers of a confirmed registration got 4.04`,
+      `${devices.lostRegistrations} Updates or De-registers of a confirmed registration got 4.04; ` +
+        devices.lost
+          .map(
+            (l) =>
+              `\n${l.endpoint} (${l.kind} of ${l.location}), times in ms within the hour:\n  ` +
+              [...l.trace, ...(serverTrace.get(addressOf.get(l.endpoint) ?? '') ?? [])]
+                .sort((a, b) => Number(a.split(' ')[0]) - Number(b.split(' ')[0]))
+                .join('\n  '),
+          )
+          .join(''),
     );
   if (devices && counts.registered > devices.registersSent)
     failures.push(

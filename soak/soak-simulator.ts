@@ -22,6 +22,7 @@ import { createDefaultRegistry } from '../src/model/object-registry.js';
 import { LwM2mPath } from '../src/model/path.js';
 import type {
   ChurnProfile,
+  LostRegistration,
   SimulatorCommand,
   SimulatorReply,
   SimulatorStats,
@@ -77,6 +78,21 @@ interface Device {
   readonly observations: Map<string, DeviceObservation>;
   /** Message id and answer of the last requests from the server (a ring). */
   readonly recent: { mid: number; reply: Uint8Array }[];
+  /** The device's last exchanges, for the report of a registration the server lost (a ring). */
+  readonly trace: string[];
+}
+
+/** Lines of trace kept per device, and lost registrations reported with theirs. */
+const TRACE_LINES = 24;
+const LOST_REPORTED = 10;
+const lost: LostRegistration[] = [];
+
+/** Wall-clock ms within the hour, so a device's trace lines up with the runner's server trace. */
+const wallMs = (): number => Date.now() % 3_600_000;
+
+function trace(d: Device, line: string): void {
+  d.trace.push(`${wallMs()} ${line}`);
+  if (d.trace.length > TRACE_LINES) d.trace.shift();
 }
 
 const stats: SimulatorStats = emptySimulatorStats();
@@ -172,6 +188,7 @@ function uplink(
 
 function begin(d: Device, exchange: Exchange): void {
   d.exchange = exchange;
+  trace(d, `${exchange.kind} mid=${exchange.mid} token=${hex(exchange.token)} location=${d.location ?? '-'}`);
   if (exchange.kind === 'register') stats.registersSent++;
   else if (exchange.kind === 'update') stats.updatesSent++;
   else if (exchange.kind === 'deregister') stats.deregistersSent++;
@@ -185,6 +202,7 @@ function send(d: Device, x: Exchange): void {
     if (x.attempts > profile.maxRetransmit) return finish(d, x, undefined);
     x.attempts++;
     stats.retransmissions++;
+    trace(d, `retransmit ${x.kind} mid=${x.mid} attempt ${x.attempts}`);
     send(d, x);
   }, timeout);
 }
@@ -196,6 +214,10 @@ function finish(d: Device, x: Exchange, answer: CoapMessage | 'reset' | undefine
   d.exchange = undefined;
   if (answer === undefined) stats.timeouts++;
   const code = answer === undefined || answer === 'reset' ? undefined : answer.code;
+  trace(
+    d,
+    `end ${x.kind} mid=${x.mid}: ${answer === undefined ? 'no answer' : answer === 'reset' ? 'RST' : `${answer.type} ${codeText(answer.code)} mid=${answer.messageId}${locationOf(answer)}`}`,
+  );
   if (code !== undefined && code >= 128) {
     const text = codeText(code);
     stats.errorCodes[text] = (stats.errorCodes[text] ?? 0) + 1;
@@ -222,19 +244,33 @@ function finish(d: Device, x: Exchange, answer: CoapMessage | 'reset' | undefine
     case 'update':
       if (code === CoapCode.CHANGED) stats.updated++;
       else {
-        if (code === CoapCode.NOT_FOUND) stats.lostRegistrations++;
+        if (code === CoapCode.NOT_FOUND) reportLost(d, x);
         d.location = undefined; // in doubt: register again
       }
       break;
     case 'deregister':
       if (code === CoapCode.DELETED) stats.deregistered++;
-      else if (code === CoapCode.NOT_FOUND) stats.lostRegistrations++;
+      else if (code === CoapCode.NOT_FOUND) reportLost(d, x);
       d.location = undefined;
       d.observations.clear();
       break;
   }
   d.tickDue = false;
   afterAction(d, x.kind === 'deregister');
+}
+
+/** A 4.04 to an Update or De-register of the location the server confirmed: keep the device's trace. */
+function reportLost(d: Device, x: Exchange): void {
+  stats.lostRegistrations++;
+  if (lost.length < LOST_REPORTED)
+    lost.push({ endpoint: d.endpoint, location: d.location ?? '-', kind: x.kind, trace: [...d.trace] });
+}
+
+function locationOf(m: CoapMessage): string {
+  const path = m.options
+    .filter((o) => o.number === OptionNumber.LOCATION_PATH)
+    .map((o) => decoder.decode(o.value));
+  return path.length > 0 ? ` location=${path.join('/')}` : '';
 }
 
 /** Arms the device's next step once an action ended. */
@@ -274,7 +310,9 @@ function tick(d: Device): void {
     } else if (d.queueMode && !quiet) {
       // A non-confirmable heartbeat Update: it keeps the server seeing the device awake without an
       // exchange whose retransmissions would hold the settling up (a lost one changes nothing).
-      transmit(d, uplink(d, 'update', 'NON').bytes);
+      const heartbeat = uplink(d, 'update', 'NON');
+      trace(d, `NON update mid=${heartbeat.mid} location=${d.location}`);
+      transmit(d, heartbeat.bytes);
       arm(d, profile.awake / 2);
     }
     return;
@@ -341,6 +379,7 @@ function onDatagram(d: Device, bytes: Buffer): void {
     if (m.type === 'RST') return finish(d, x, 'reset');
     if (m.code !== 0) return finish(d, x, m);
     // An empty ACK: the answer comes separately; stop retransmitting and wait for it.
+    if (!x.acked) trace(d, `empty ACK mid=${m.messageId} for ${x.kind}`);
     x.acked = true;
     clearTimeout(x.timer);
     if (x.kind === 'notify') return finish(d, x, m);
@@ -445,6 +484,7 @@ async function start(command: StartCommand): Promise<void> {
       tokenSeq: Math.floor(random() * 0xffffff),
       observations: new Map(),
       recent: [],
+      trace: [],
     };
     socket.on('message', (bytes) => onDatagram(d, bytes));
     socket.on('error', () => undefined); // ICMP errors and the like: the device retransmits
@@ -462,7 +502,14 @@ function snapshot(): SimulatorStats {
     if (d.asleep) asleepNow++;
     if (d.exchange) inFlightNow++;
   }
-  return { ...stats, errorCodes: { ...stats.errorCodes }, registeredNow, asleepNow, inFlightNow };
+  return {
+    ...stats,
+    errorCodes: { ...stats.errorCodes },
+    lost: [...lost],
+    registeredNow,
+    asleepNow,
+    inFlightNow,
+  };
 }
 
 /** Every device registered and awake, with nothing in flight. */
