@@ -522,7 +522,9 @@ class DedupTable {
       this.#live--;
       ps.dedup.delete(mid);
     }
-    this.#evict(now);
+    // `ps` is not forgotten even if this evicts its last entry: the new one goes into it, and a
+    // forgotten state would hide that entry from the peer's retransmissions (found by the soak).
+    this.#evict(now, ps);
     if (this.#used === this.#capacity) this.#grow();
     const slot = (this.#head + this.#used) % this.#capacity;
     this.#used++;
@@ -609,7 +611,7 @@ class DedupTable {
    * bound (one slot is made free for the entry being added). Arrival order is expiry order for
    * each lifetime, so this stops at the first live, unexpired entry: O(1) amortised.
    */
-  #evict(now: number): void {
+  #evict(now: number, keep: PeerState): void {
     const limit = this.#max + 1024; // replaced entries may sit between live ones
     while (this.#used > 0) {
       const slot = this.#head;
@@ -625,7 +627,7 @@ class DedupTable {
         this.#meta[slot] = this.#meta[slot]! & ~LIVE;
         this.#live--;
         owner.dedup.delete(this.#mid[slot]!);
-        if (isIdle(owner)) this.onIdle(owner);
+        if (owner !== keep && isIdle(owner)) this.onIdle(owner);
       }
     }
   }

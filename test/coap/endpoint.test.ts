@@ -590,6 +590,63 @@ describe('CoapEndpoint: deduplication table', () => {
     await server.close();
   });
 
+  it("a peer's request that evicts its own last expired entry is still remembered (its retransmission runs no handler)", async () => {
+    // Found by the soak run: the request that came first after a peer's only entry expired
+    // evicted that entry, the peer's state was forgotten as idle, and the new entry went into the
+    // forgotten state, so a retransmission was handled again (a second De-register got 4.04).
+    const { clock, server, calls, peers, got } = rawSetup();
+    peers[0]!.send(SERVER, request('CON', 1, Uint8Array.of(1), 'first'));
+    await drive(clock, () => calls.length === 1);
+    clock.advance(247_001); // past EXCHANGE_LIFETIME: the entry of 'first' has expired
+    peers[0]!.send(SERVER, request('CON', 2, Uint8Array.of(2), 'second'));
+    await drive(clock, () => calls.length === 2);
+    assert.equal(server.tableSizes().dedup, 1);
+    peers[0]!.send(SERVER, request('CON', 2, Uint8Array.of(2), 'second')); // its ACK was lost
+    await drive(clock, () => server.stats.duplicates === 1);
+    assert.deepEqual(calls, ['first', 'second'], 'the retransmission ran no handler');
+    const answers = got[0]!.filter((m) => m.messageId === 2);
+    assert.equal(answers.length, 2);
+    assert.deepEqual(answers[1], answers[0], 'the retransmission got the same answer');
+    await server.close();
+  });
+
+  it('under random traffic with expiries, a handler runs once per request and every retransmission within EXCHANGE_LIFETIME is a duplicate', async () => {
+    const { clock, server, calls, peers } = rawSetup();
+    const rand = seededRandom(11);
+    const LIFETIME = 247_000;
+    const sent: { peer: number; mid: number; at: number }[] = [];
+    const nextMid = [100, 5000];
+    let retransmissions = 0;
+    for (let step = 0; step < 600; step++) {
+      // Steps of up to a third of the lifetime: entries expire all along, often just before the
+      // same peer's next request (the case that lost entries).
+      clock.advance(Math.floor(rand.next() * (LIFETIME / 3)));
+      const peer = rand.next() < 0.5 ? 0 : 1;
+      const live = sent.filter((s) => s.peer === peer && clock.now() - s.at < LIFETIME - 1000);
+      if (live.length > 0 && rand.next() < 0.4) {
+        const s = live[Math.floor(rand.next() * live.length)]!;
+        peers[peer]!.send(
+          SERVER,
+          request('CON', s.mid, Uint8Array.of(peer, s.mid & 0xff, s.mid >> 8), `p${peer}m${s.mid}`),
+        );
+        retransmissions++;
+      } else {
+        const mid = nextMid[peer]!++;
+        sent.push({ peer, mid, at: clock.now() });
+        peers[peer]!.send(
+          SERVER,
+          request('CON', mid, Uint8Array.of(peer, mid & 0xff, mid >> 8), `p${peer}m${mid}`),
+        );
+      }
+      await settle();
+    }
+    assert.ok(retransmissions > 100, `${retransmissions} retransmissions`);
+    assert.equal(calls.length, sent.length, 'one handler call per request');
+    assert.equal(new Set(calls).size, calls.length);
+    assert.equal(server.stats.duplicates, retransmissions);
+    await server.close();
+  });
+
   it('a slow answer whose entry was evicted meanwhile is still sent, separately', async () => {
     const { clock, server, peers, got } = rawSetup({ limits: { maxDedupEntries: 4 }, piggybackTimeout: 50 });
     let release!: (r: CoapResponse) => void;
