@@ -98,6 +98,7 @@ const SETTLE_TIMEOUT = 120_000;
 const SERVER_TRACE_LINES = 24;
 const WARMUP_AFTER_RAMP = 30_000;
 const HANDLE_WINDOW = 5000;
+const HANDLE_WINDOW_MAX = 30_000;
 const PREFIX = 'soak-';
 
 /** Heap and handles of this process, measured after forced GCs. */
@@ -315,10 +316,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const memory = process.memoryUsage();
     // Handles: the least seen over HANDLE_WINDOW ms. A timer of a request finishing its last
     // retransmission or deadline is gone a moment later; a leaked handle stays in every look.
+    // Above the warm-up's count, the look goes on up to HANDLE_WINDOW_MAX: a server CON still
+    // being retransmitted to a device holds its timer up to MAX_TRANSMIT_WAIT (23 s here).
     let live = handles();
     let most = live.total;
     const delays = clock.liveDelays();
-    for (let waited = 0; waited < HANDLE_WINDOW; waited += 250) {
+    const before = checkpoints[0]?.sample.handles ?? Infinity;
+    for (
+      let waited = 0;
+      waited < HANDLE_WINDOW || (live.total > before && waited < HANDLE_WINDOW_MAX);
+      waited += 250
+    ) {
       await sleep(250);
       const now = handles();
       most = Math.max(most, now.total);
