@@ -38,8 +38,8 @@ export const MAX_KEYS_WITH_CONTEXTS = 4096;
 interface Contexts {
   readonly cbc: Cipher;
   readonly ecb: Cipher;
-  /** The CBC context's chaining value: the last ciphertext block it produced. */
-  chain: Uint8Array;
+  /** The CBC context's chaining value: the last ciphertext block it produced (also the tag). */
+  readonly chain: Uint8Array;
   /** Keystreams made ahead for the nonces after the last one (see keystreamFor); none: undefined. */
   ahead: Keystreams | undefined;
   /** The last nonce's first 6 bytes (fixed IV, epoch) and its counter (sequence number). */
@@ -61,15 +61,24 @@ const AHEAD = 8;
 /** Blocks made per record ahead: S_0 and 64 bytes of payload at least. */
 const AHEAD_MIN_BLOCKS = 5;
 
-/** Keys holding contexts, least recently used first (Map iteration order). */
+/** Keys holding contexts, least recently moved first (Map iteration order). */
 const withContexts = new Map<Ccm8Key, true>();
-/** The id of the key last moved to the end of withContexts (-1: none). */
-let mostRecentId = -1;
-let nextId = 0;
+/** Moves to the end of withContexts so far. */
+let moves = 0;
+/**
+ * A key is moved to the end of withContexts on a use only once this many other moves passed
+ * since its last: a server's records interleave over many sessions, and moving on every use cost
+ * a Map delete and insert per record. A key moved within the last half of the capacity has at
+ * least that many keys between it and the head, so eviction (from the head, one key per new key)
+ * cannot reach it before its next use moves it again: still least-recently-used eviction, at
+ * half-capacity granularity.
+ */
+const MOVE_AFTER = MAX_KEYS_WITH_CONTEXTS / 2;
 
 export class Ccm8Key {
   readonly #key: Uint8Array;
-  readonly #id = nextId++;
+  /** `moves` when this key was last moved to the end of withContexts. */
+  #movedAt = 0;
   #contexts: Contexts | undefined;
 
   constructor(key: Uint8Array) {
@@ -77,15 +86,20 @@ export class Ccm8Key {
     this.#key = Uint8Array.from(key);
   }
 
-  /** ciphertext || tag of `plaintext` under `nonce` (12 bytes) and `aad`, written to `out` at `at`. */
+  /**
+   * ciphertext || tag of `plaintext` under `nonce` (12 bytes) and `aad`, written to `out` at `at`.
+   * `plaintext` may be the same bytes as `out` at `at` (sealed in place): the MAC is taken first,
+   * and each byte is read before it is overwritten.
+   */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at = 0): void {
     checkLengths(nonce, aad, plaintext.length);
     const c = this.#use();
     const keystream = keystreamFor(c, nonce, plaintext.length);
+    const k = keystreamAt;
     const tag = cbcMac(c, nonce, aad, plaintext);
     const n = plaintext.length;
-    for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ keystream[BLOCK + i]!;
-    for (let i = 0; i < CCM8_TAG_LENGTH; i++) out[at + n + i] = tag[i]! ^ keystream[i]!;
+    for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ keystream[k + BLOCK + i]!;
+    for (let i = 0; i < CCM8_TAG_LENGTH; i++) out[at + n + i] = tag[i]! ^ keystream[k + i]!;
   }
 
   /** The plaintext of `sealed` (ciphertext || tag), or undefined when it does not authenticate. */
@@ -95,12 +109,13 @@ export class Ccm8Key {
     checkLengths(nonce, aad, n);
     const c = this.#use();
     const keystream = keystreamFor(c, nonce, n);
+    const k = keystreamAt;
     // Its own buffer, not a slab's: the application may keep what it decodes from it.
     const plaintext = new Uint8Array(n);
-    for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[BLOCK + i]!;
+    for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[k + BLOCK + i]!;
     const tag = cbcMac(c, nonce, aad, plaintext);
     let diff = 0;
-    for (let i = 0; i < CCM8_TAG_LENGTH; i++) diff |= tag[i]! ^ keystream[i]! ^ sealed[n + i]!;
+    for (let i = 0; i < CCM8_TAG_LENGTH; i++) diff |= tag[i]! ^ keystream[k + i]! ^ sealed[n + i]!;
     return diff === 0 ? plaintext : undefined;
   }
 
@@ -112,17 +127,15 @@ export class Ccm8Key {
     if (this.#contexts === undefined) return;
     withContexts.delete(this);
     this.#contexts = undefined;
-    if (mostRecentId === this.#id) mostRecentId = -1;
   }
 
   #use(): Contexts {
     let c = this.#contexts;
     if (c !== undefined) {
-      // Reorder only when another key was used since (a session sends and receives in runs).
-      if (mostRecentId !== this.#id) {
+      if (moves - this.#movedAt > MOVE_AFTER) {
         withContexts.delete(this);
         withContexts.set(this, true);
-        mostRecentId = this.#id;
+        this.#movedAt = ++moves;
       }
       return c;
     }
@@ -138,7 +151,7 @@ export class Ccm8Key {
     };
     this.#contexts = c;
     withContexts.set(this, true);
-    mostRecentId = this.#id;
+    this.#movedAt = ++moves;
     if (withContexts.size > MAX_KEYS_WITH_CONTEXTS) {
       const oldest = withContexts.keys().next().value!;
       withContexts.delete(oldest);
@@ -149,7 +162,7 @@ export class Ccm8Key {
 }
 
 /**
- * S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3). A record protection's nonces are
+ * Bytes holding S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3) from keystreamAt. A record protection's nonces are
  * fixed IV || epoch || sequence number, and a session's sequence numbers mostly run one by one in
  * each direction: once a key sees the nonce after its last one, the keystreams of the next AHEAD
  * nonces are made in the same native call and later records take theirs from it. Any other nonce
@@ -164,12 +177,13 @@ function keystreamFor(c: Contexts, nonce: Uint8Array, length: number): Uint8Arra
     const i = counter - ahead.counter;
     if (i >= 0 && i < ahead.count) {
       noteNonce(c, nonce, counter);
-      const at = i * ahead.blocks * BLOCK;
-      return ahead.bytes.subarray(at, at + blocks * BLOCK);
+      keystreamAt = i * ahead.blocks * BLOCK;
+      return ahead.bytes;
     }
   }
   const sequential = counter === c.lastCounter + 1 && samePrefix(c.lastPrefix, nonce);
   noteNonce(c, nonce, counter);
+  keystreamAt = 0;
   if (!sequential) {
     c.ahead = undefined;
     return c.ecb.update(counterBlocks(nonce, counter, 1, blocks));
@@ -178,8 +192,15 @@ function keystreamFor(c: Contexts, nonce: Uint8Array, length: number): Uint8Arra
   const per = Math.max(blocks, AHEAD_MIN_BLOCKS);
   const bytes = c.ecb.update(counterBlocks(nonce, counter, count, per));
   c.ahead = { prefix: nonce.slice(0, 6), counter, count, blocks: per, bytes };
-  return bytes.subarray(0, blocks * BLOCK);
+  return bytes;
 }
+
+/**
+ * Where the keystream keystreamFor() just returned starts in the bytes it returned (S_0 there,
+ * S_1 sixteen bytes on): an offset rather than a view, because a view of node:crypto's Buffer is a
+ * FastBuffer made per record.
+ */
+let keystreamAt = 0;
 
 /** The largest nonce counter (a 48-bit sequence number). */
 const MAX_COUNTER = 2 ** 48 - 1;
@@ -263,8 +284,10 @@ function cbcMac(c: Contexts, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint
   // The context chains from its previous output: cancel that so this MAC starts from a zero IV.
   for (let i = 0; i < BLOCK; i++) input[i]! ^= c.chain[i]!;
   const out = c.cbc.update(input);
-  c.chain = out.subarray(out.length - BLOCK);
-  return c.chain;
+  // Copied, not viewed: a view of the Buffer node:crypto returns is a FastBuffer, made per record.
+  const chain = c.chain;
+  for (let i = 0, at = out.length - BLOCK; i < BLOCK; i++) chain[i] = out[at + i]!;
+  return chain;
 }
 
 /**

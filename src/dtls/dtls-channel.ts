@@ -137,7 +137,7 @@ interface Entry {
   /** Where our records to the peer go: its current address. */
   route: { peer: Peer };
   /** The source of the datagram being handled, for a CID session (it may have moved). */
-  incoming: { key: string; peer: Peer } | undefined;
+  incoming: Peer | undefined;
   /** Server, a handshake beside an established session: the client's ChangeCipherSpec came. */
   sawChangeCipherSpec?: boolean;
   /** Client: datagrams waiting for the handshake. */
@@ -397,17 +397,17 @@ export class DtlsChannel implements Channel {
     // Records that do not parse are dropped (RFC 6347 §4.1.2.7).
     let { records } = parseDatagram(bytes, this.#cidLength > 0 ? { cidLength: this.#cidLength } : {});
     if (records.length === 0) return;
-    const key = peerKey(peer);
     const cid = records.find((r) => r.cid !== undefined)?.cid;
     if (cid) {
       // RFC 9146 §6: the CID, not the address, names the session.
       const byCid = this.#byCid.get(hex(cid));
       if (!byCid) return;
-      byCid.incoming = { key, peer };
+      byCid.incoming = peer;
       byCid.connection.receive(records);
       byCid.incoming = undefined;
       return;
     }
+    const key = peerKey(peer);
     const entry = this.#entries.get(key);
     const pending = this.#pending.get(key);
     const helloRecord = this.#role === 'server' ? records.find(isClientHello) : undefined;
@@ -667,7 +667,12 @@ export class DtlsChannel implements Channel {
       transmit: (bytes) => this.#transmit(entry.route.peer, bytes),
       established: (c) => this.#established(entry, c),
       newestRecord: () => {
-        if (entry.incoming && entry.incoming.key !== entry.key) this.#move(entry, entry.incoming);
+        const from = entry.incoming;
+        if (from === undefined) return;
+        const at = entry.route.peer;
+        if (from.address === at.address && from.port === at.port) return; // the usual case
+        const key = peerKey(from);
+        if (key !== entry.key) this.#move(entry, { key, peer: from });
       },
       data: (c, bytes) => {
         if (c.applicationPeer) this.#events.deliver(c.applicationPeer, bytes);

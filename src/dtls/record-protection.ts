@@ -122,18 +122,22 @@ export class RecordProtection {
     const seq = plain.sequenceNumber;
     if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQUENCE_NUMBER)
       throw new DtlsError('too-large', `sequence number ${seq} is not a 48-bit integer`);
-    let content = plain.fragment;
-    if (cid) {
-      // DTLSInnerPlaintext = content || real type || zeros (RFC 9146 §4).
-      content = new Uint8Array(plain.fragment.length + 1 + (options.padding ?? 0));
-      content.set(plain.fragment);
-      content[plain.fragment.length] = plain.type;
-    }
     const type = cid ? ContentType.tls12_cid : plain.type;
-    const n = content.length;
+    // DTLSInnerPlaintext = content || real type || zeros (RFC 9146 §4).
+    const n = cid ? plain.fragment.length + 1 + (options.padding ?? 0) : plain.fragment.length;
     const headerLength = RECORD_HEADER_LENGTH + (cid?.length ?? 0);
     const fragmentLength = 8 + n + CCM8_TAG_LENGTH;
     const out = pooledBytes(headerLength + fragmentLength); // every byte is written below
+    let content = plain.fragment;
+    if (cid) {
+      // Laid out where its ciphertext goes and sealed in place (seal reads each byte before it
+      // writes it): no buffer of its own per record.
+      const at = headerLength + 8;
+      content = out.subarray(at, at + n);
+      content.set(plain.fragment);
+      content[plain.fragment.length] = plain.type;
+      content.fill(0, plain.fragment.length + 1);
+    }
     // type, version, epoch || sequence_number, [cid,] length (RFC 6347 §4.1, RFC 9146 §4)
     out[0] = type;
     out[1] = plain.version >>> 8;

@@ -57,6 +57,33 @@ test('seal agrees with node:crypto and open returns the plaintext, at every leng
   );
 });
 
+test('sealing in place (the plaintext already where its ciphertext goes) gives the same record', () => {
+  fc.assert(
+    fc.property(
+      key16,
+      nonce12,
+      fc.uint8Array({ maxLength: 40 }),
+      fc.uint8Array({ maxLength: 300 }),
+      (key, nonce, aad, p) => {
+        const k = new Ccm8Key(key);
+        const at = 5;
+        const wire = new Uint8Array(at + p.length + CCM8_TAG_LENGTH + 3).fill(0xee);
+        wire.set(p, at);
+        k.seal(nonce, aad, wire.subarray(at, at + p.length), wire, at);
+        assert.equal(
+          Buffer.from(wire.subarray(at, at + p.length + CCM8_TAG_LENGTH)).toString('hex'),
+          nodeSeal(key, nonce, aad, p).toString('hex'),
+        );
+        assert.deepEqual(
+          [...wire.subarray(0, at), ...wire.subarray(at + p.length + CCM8_TAG_LENGTH)],
+          Array(at + 3).fill(0xee),
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
 test('open refuses any changed bit of ciphertext, tag, nonce or AAD', () => {
   fc.assert(
     fc.property(
