@@ -1,7 +1,7 @@
 // The soak run from the command line (issue 10; soak/soak-runner.ts says what it does):
 //   node --expose-gc --import tsx soak/run.ts --minutes N [--clients 10000] [--loss 0.2]
 //        [--duplicate 0.02] [--warmup 0.2] [--tolerance 0.1] [--seed 1] [--out FILE]
-//        [--trace-server]  (keep the server's registration events per device for a 4.04 report)
+//        [--trace-server]  (keep the server's answers to each device for a 4.04 report)
 // Prints progress and a summary, writes the report as JSON (default soak/results/soak.json) and
 // exits 1 when a check failed.
 import { mkdirSync, writeFileSync } from 'node:fs';

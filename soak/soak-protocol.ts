@@ -85,7 +85,7 @@ export interface LostRegistration {
   readonly endpoint: string;
   readonly location: string;
   readonly kind: string;
-  /** "<ms within the hour> <event>" lines, oldest first. */
+  /** "<Date.now()> <event>" lines, oldest first. */
   readonly trace: readonly string[];
 }
 

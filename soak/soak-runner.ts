@@ -227,30 +227,31 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // By the device's address at the server (a failed Update names no endpoint); endpoint -> address.
   const serverTrace = new Map<string, string[]>();
   const addressOf = new Map<string, string>();
+  const traceAt = (peer: string, line: string): void => {
+    let lines = serverTrace.get(peer);
+    if (!lines) serverTrace.set(peer, (lines = []));
+    lines.push(`${Date.now()} server: ${line}`);
+    if (lines.length > SERVER_TRACE_LINES) lines.shift();
+  };
+  /** A registration event: its id is what tells a second Register from the first. */
+  const traceEvent = (endpoint: string, line: string): void => {
+    const peer = addressOf.get(endpoint);
+    if (peer !== undefined) traceAt(peer, `${line} (${endpoint})`);
+  };
   if (options.traceServer) {
     server.on('uplink', (u) => {
       if (u.endpoint !== undefined) addressOf.set(u.endpoint, u.peer);
-      let lines = serverTrace.get(u.peer);
-      if (!lines) serverTrace.set(u.peer, (lines = []));
-      lines.push(
-        `${Date.now() % 3_600_000} server: ${u.operation} mid=${u.messageId ?? '-'} from ${u.peer} -> ${u.code}` +
-          (u.diagnostic ? ` (${u.diagnostic})` : ''),
+      traceAt(
+        u.peer,
+        `${u.operation} mid=${u.messageId ?? '-'} from ${u.peer} -> ${u.code}${u.diagnostic ? ` (${u.diagnostic})` : ''}`,
       );
-      if (lines.length > SERVER_TRACE_LINES) lines.shift();
     });
     server.on('registered', (r, previous) =>
-      note(r.endpoint, `registered ${r.id}${previous ? ` replacing ${previous.id}` : ''}`),
+      traceEvent(r.endpoint, `registered ${r.id}${previous ? ` replacing ${previous.id}` : ''}`),
     );
-    server.on('updated', (r) => note(r.endpoint, `updated ${r.id}`));
-    server.on('deregistered', (r) => note(r.endpoint, `deregistered ${r.id}`));
-    server.on('expired', (r) => note(r.endpoint, `expired ${r.id}`));
-  }
-  function note(endpoint: string, line: string): void {
-    const peer = addressOf.get(endpoint);
-    if (peer === undefined) return;
-    const lines = serverTrace.get(peer);
-    lines?.push(`${Date.now() % 3_600_000} server: ${line} (${endpoint})`);
-    if (lines && lines.length > SERVER_TRACE_LINES) lines.shift();
+    server.on('updated', (r) => traceEvent(r.endpoint, `updated ${r.id}`));
+    server.on('deregistered', (r) => traceEvent(r.endpoint, `deregistered ${r.id}`));
+    server.on('expired', (r) => traceEvent(r.endpoint, `expired ${r.id}`));
   }
   server.on('error', () => counts.errors++);
   const load = new ServerLoad({
@@ -478,9 +479,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         devices.lost
           .map(
             (l) =>
-              `\n${l.endpoint} (${l.kind} of ${l.location}), times in ms within the hour:\n  ` +
+              `\n${l.endpoint} (${l.kind} of ${l.location}):\n  ` +
               [...l.trace, ...(serverTrace.get(addressOf.get(l.endpoint) ?? '') ?? [])]
-                .sort((a, b) => Number(a.split(' ')[0]) - Number(b.split(' ')[0]))
+                .map(
+                  (line) =>
+                    [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' '))] as const,
+                )
+                .sort((a, b) => a[0] - b[0])
+                .map(([at, rest]) => new Date(at).toISOString().slice(11, 23) + rest)
                 .join('\n  '),
           )
           .join(''),

@@ -87,11 +87,9 @@ const TRACE_LINES = 24;
 const LOST_REPORTED = 10;
 const lost: LostRegistration[] = [];
 
-/** Wall-clock ms within the hour, so a device's trace lines up with the runner's server trace. */
-const wallMs = (): number => Date.now() % 3_600_000;
-
+/** Lines start with the wall-clock ms, so a device's trace interleaves with the runner's server trace. */
 function trace(d: Device, line: string): void {
-  d.trace.push(`${wallMs()} ${line}`);
+  d.trace.push(`${Date.now()} ${line}`);
   if (d.trace.length > TRACE_LINES) d.trace.shift();
 }
 

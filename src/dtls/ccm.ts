@@ -68,10 +68,10 @@ let moves = 0;
 /**
  * A key is moved to the end of withContexts on a use only once this many other moves passed
  * since its last: a server's records interleave over many sessions, and moving on every use cost
- * a Map delete and insert per record. A key moved within the last half of the capacity has at
- * least that many keys between it and the head, so eviction (from the head, one key per new key)
- * cannot reach it before its next use moves it again: still least-recently-used eviction, at
- * half-capacity granularity.
+ * a Map delete and insert per record. At most MOVE_AFTER keys were moved behind a key since its
+ * last move, so a full map holds at least as many before it, and eviction (from the head, one
+ * key per new key) reaches it only after more moves than that, by when its next use moves it
+ * again: least-recently-used eviction still, at half-capacity granularity.
  */
 const MOVE_AFTER = MAX_KEYS_WITH_CONTEXTS / 2;
 
@@ -162,12 +162,13 @@ export class Ccm8Key {
 }
 
 /**
- * Bytes holding S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3) from keystreamAt. A record protection's nonces are
- * fixed IV || epoch || sequence number, and a session's sequence numbers mostly run one by one in
- * each direction: once a key sees the nonce after its last one, the keystreams of the next AHEAD
- * nonces are made in the same native call and later records take theirs from it. Any other nonce
- * (a gap, a retransmission, a test's random nonce) gets its own, as before. The keystream only
- * depends on key and nonce, so making it early changes nothing on the wire.
+ * Bytes holding S_0 || S_1 || ... covering `length` bytes (RFC 3610 §2.3), from keystreamAt on.
+ * A record protection's nonces are fixed IV || epoch || sequence number, and a session's sequence
+ * numbers mostly run one by one in each direction: once a key sees the nonce after its last one,
+ * the keystreams of the next AHEAD nonces are made in the same native call and later records take
+ * theirs from it. Any other nonce (a gap, a retransmission, a test's random nonce) gets its own,
+ * as before. The keystream only depends on key and nonce, so making it early changes nothing on
+ * the wire.
  */
 function keystreamFor(c: Contexts, nonce: Uint8Array, length: number): Uint8Array {
   const blocks = 1 + Math.ceil(length / BLOCK);
