@@ -6,12 +6,14 @@ const codes: number[] = [];
 /**
  * Lower-case hex of a short byte string (a CID, a token, a session id) in one
  * `String.fromCharCode`: a `Buffer` round trip allocated a Buffer per call, on paths that name a
- * session or an exchange for every datagram. Long inputs take the Buffer path.
+ * session or an exchange for every datagram. Long inputs take the Buffer path. `start`/`end`:
+ * the hex of those bytes only, without a view (a CID read where it lies in a record).
  */
-export function hex(bytes: Uint8Array): string {
-  if (bytes.length > 64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+export function hex(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  if (end - start > 64)
+    return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('hex');
   codes.length = 0;
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = start; i < end; i++) {
     const b = bytes[i]!;
     codes.push(DIGITS[b >> 4]!, DIGITS[b & 15]!);
   }

@@ -13,3 +13,14 @@ test('hex agrees with Buffer hex for short and long byte strings, views included
   );
   assert.equal(hex(Uint8Array.of(0x00, 0x0f, 0xa0, 0xff)), '000fa0ff');
 });
+
+test('hex of bytes[start..end) is the hex of that view, short and long', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 150 }), fc.nat(150), fc.nat(150), (bytes, x, y) => {
+      const start = Math.min(x, y, bytes.length);
+      const end = Math.min(Math.max(x, y), bytes.length);
+      assert.equal(hex(bytes, start, end), Buffer.from(bytes.subarray(start, end)).toString('hex'));
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -102,20 +102,30 @@ export class Ccm8Key {
     for (let i = 0; i < CCM8_TAG_LENGTH; i++) out[at + n + i] = tag[i]! ^ keystream[k + i]!;
   }
 
-  /** The plaintext of `sealed` (ciphertext || tag), or undefined when it does not authenticate. */
-  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
-    if (sealed.length < CCM8_TAG_LENGTH) return undefined;
-    const n = sealed.length - CCM8_TAG_LENGTH;
+  /**
+   * The plaintext of `sealed[start..end)` (ciphertext || tag), or undefined when it does not
+   * authenticate. The bounds let a record be opened where it lies in its datagram, without a view.
+   */
+  open(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    start = 0,
+    end = sealed.length,
+  ): Uint8Array | undefined {
+    if (end - start < CCM8_TAG_LENGTH) return undefined;
+    const n = end - start - CCM8_TAG_LENGTH;
     checkLengths(nonce, aad, n);
     const c = this.#use();
     const keystream = keystreamFor(c, nonce, n);
     const k = keystreamAt;
     // Its own buffer, not a slab's: the application may keep what it decodes from it.
     const plaintext = new Uint8Array(n);
-    for (let i = 0; i < n; i++) plaintext[i] = sealed[i]! ^ keystream[k + BLOCK + i]!;
+    for (let i = 0; i < n; i++) plaintext[i] = sealed[start + i]! ^ keystream[k + BLOCK + i]!;
     const tag = cbcMac(c, nonce, aad, plaintext);
     let diff = 0;
-    for (let i = 0; i < CCM8_TAG_LENGTH; i++) diff |= tag[i]! ^ keystream[k + i]! ^ sealed[n + i]!;
+    for (let i = 0, t = start + n; i < CCM8_TAG_LENGTH; i++)
+      diff |= tag[i]! ^ keystream[k + i]! ^ sealed[t + i]!;
     return diff === 0 ? plaintext : undefined;
   }
 
@@ -248,7 +258,8 @@ function counterBlocks(nonce: Uint8Array, counter: number, count: number, per: n
 }
 
 function noteNonce(c: Contexts, nonce: Uint8Array, counter: number): void {
-  c.lastPrefix.set(nonce.subarray(0, 6));
+  const prefix = c.lastPrefix;
+  for (let i = 0; i < 6; i++) prefix[i] = nonce[i]!;
   c.lastCounter = counter;
 }
 
@@ -266,45 +277,58 @@ function samePrefix(prefix: Uint8Array, nonce: Uint8Array): boolean {
 
 /** T: the CBC-MAC of B_0 || encoded aad || plaintext, zero-padded to blocks (RFC 3610 §2.2). */
 function cbcMac(c: Contexts, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const aadBlocks = aad.length === 0 ? 0 : Math.ceil((aad.length + 2) / BLOCK);
-  const input = scratch(1, BLOCK * (1 + aadBlocks + Math.ceil(plaintext.length / BLOCK)));
+  const a = aad.length;
   const n = plaintext.length;
-  input[0] = aad.length === 0 ? FLAGS_B0_NO_AAD : FLAGS_B0_WITH_AAD;
-  input.set(nonce, 1);
-  input[13] = n >>> 16;
-  input[14] = (n >>> 8) & 0xff;
-  input[15] = n & 0xff;
-  if (aadBlocks > 0) {
-    input[16] = aad.length >>> 8;
-    input[17] = aad.length & 0xff;
-    input.set(aad, 18);
-    input.fill(0, 18 + aad.length, BLOCK * (1 + aadBlocks));
+  const aadEnd = a === 0 ? BLOCK : BLOCK * (1 + Math.ceil((a + 2) / BLOCK));
+  const input = scratch(1, aadEnd + BLOCK * Math.ceil(n / BLOCK));
+  const chain = c.chain;
+  // Byte loops rather than set()/fill(): the pieces are a few bytes, and those builtins cost
+  // more per call than the copying. The context chains from its previous output: XORing B_0 with
+  // it cancels that, so this MAC starts from a zero IV.
+  input[0] = (a === 0 ? FLAGS_B0_NO_AAD : FLAGS_B0_WITH_AAD) ^ chain[0]!;
+  for (let i = 0; i < NONCE_LENGTH; i++) input[1 + i] = nonce[i]! ^ chain[1 + i]!;
+  input[13] = (n >>> 16) ^ chain[13]!;
+  input[14] = ((n >>> 8) & 0xff) ^ chain[14]!;
+  input[15] = (n & 0xff) ^ chain[15]!;
+  let at = BLOCK;
+  if (a > 0) {
+    input[16] = a >>> 8;
+    input[17] = a & 0xff;
+    at = 18;
+    for (let i = 0; i < a; i++) input[at++] = aad[i]!;
+    while (at < aadEnd) input[at++] = 0;
   }
-  input.set(plaintext, BLOCK * (1 + aadBlocks));
-  input.fill(0, BLOCK * (1 + aadBlocks) + n); // the last block's zero padding
-  // The context chains from its previous output: cancel that so this MAC starts from a zero IV.
-  for (let i = 0; i < BLOCK; i++) input[i]! ^= c.chain[i]!;
+  if (n > 64) {
+    input.set(plaintext, at);
+    at += n;
+  } else for (let i = 0; i < n; i++) input[at++] = plaintext[i]!;
+  while (at < input.length) input[at++] = 0; // the last block's zero padding
   const out = c.cbc.update(input);
   // Copied, not viewed: a view of the Buffer node:crypto returns is a FastBuffer, made per record.
-  const chain = c.chain;
-  for (let i = 0, at = out.length - BLOCK; i < BLOCK; i++) chain[i] = out[at + i]!;
+  for (let i = 0, from = out.length - BLOCK; i < BLOCK; i++) chain[i] = out[from + i]!;
   return chain;
 }
 
 /**
  * Two scratch buffers (counter blocks, CBC-MAC input), grown as needed: what is written to them
- * goes to a native call at once, so they are never held. Returns a view of `length` bytes, not
- * cleared: callers write every byte.
+ * goes to a native call at once, so they are never held. Returns a view of `length` bytes (a
+ * multiple of 16), not cleared: callers write every byte. The views are kept by length, so a
+ * record makes none: lengths are few (records of a session are mostly alike).
  */
 const scratchBuffers = [new Uint8Array(1024), new Uint8Array(1024)];
+const scratchViews: Array<Array<Uint8Array | undefined>> = [[], []];
 
 function scratch(which: 0 | 1, length: number): Uint8Array {
   let b = scratchBuffers[which]!;
   if (b.length < length) {
     b = new Uint8Array(Math.max(length, 2 * b.length));
     scratchBuffers[which] = b;
+    scratchViews[which] = [];
   }
-  return b.subarray(0, length);
+  const views = scratchViews[which]!;
+  const blocks = length >>> 4;
+  if (blocks > 1024) return b.subarray(0, length); // long records: not worth keeping a view
+  return (views[blocks] ??= b.subarray(0, length));
 }
 
 function checkLengths(nonce: Uint8Array, aad: Uint8Array, messageLength: number): void {

@@ -40,7 +40,14 @@ import {
 import { checkAuthOptions, type DtlsAuthOptions } from './dtls-auth-options.js';
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './hello-messages.js';
 import type { DtlsRecord } from './record.js';
-import { ContentType, DTLS_1_0, encodeRecord, parseDatagram } from './record.js';
+import {
+  ContentType,
+  DTLS_1_0,
+  MAX_RECORD_FRAGMENT,
+  RECORD_HEADER_LENGTH,
+  encodeRecord,
+  parseDatagram,
+} from './record.js';
 import { MAX_PLAINTEXT } from './record-protection.js';
 import { SessionCache, sessionIdKey, type SessionCacheOptions } from './session-cache.js';
 
@@ -178,6 +185,11 @@ export class DtlsChannel implements Channel {
   readonly #live = new Set<Entry>();
   /** Server: sessions (and handshakes) by the hex of the CID we gave them. */
   readonly #byCid = new Map<string, Entry>();
+  /**
+   * Established sessions by the Peer object the application was given (applicationPeer): the
+   * application sends to that object, and this finds its session without making a key.
+   */
+  readonly #byPeer = new WeakMap<Peer, Entry>();
   /** Server: the CID length we hand out (0: none). Client: whether we offer the extension. */
   readonly #cidLength: number;
   readonly #offerCid: boolean;
@@ -312,10 +324,16 @@ export class DtlsChannel implements Channel {
 
   send(peer: Peer, datagram: Uint8Array): void {
     if (this.#closing) throw new ChannelClosedError(this.kind);
-    let entry = this.#lookup(peer);
+    let entry = this.#byPeer.get(peer);
+    // Only while that session is established and still gives this Peer: then #lookup finds it too.
+    if (
+      entry === undefined ||
+      entry.connection.state !== 'established' ||
+      entry.connection.applicationPeer !== peer
+    )
+      entry = this.#lookup(peer);
     if (entry?.connection.state === 'established') {
-      this.#sendData(entry.connection, peer, datagram);
-      this.#touch(entry);
+      this.#sendData(entry.connection, peer, datagram); // notes the activity
       return;
     }
     if (this.#role === 'server') {
@@ -394,6 +412,7 @@ export class DtlsChannel implements Channel {
   // ---- receive path ----
 
   #datagram(peer: Peer, bytes: Uint8Array): void {
+    if (this.#wireRecord(peer, bytes)) return;
     // Records that do not parse are dropped (RFC 6347 §4.1.2.7).
     let { records } = parseDatagram(bytes, this.#cidLength > 0 ? { cidLength: this.#cidLength } : {});
     if (records.length === 0) return;
@@ -441,6 +460,45 @@ export class DtlsChannel implements Channel {
     }
     if (!entry) return;
     entry.connection.receive(records); // it notes activity only for authenticated records
+  }
+
+  /**
+   * An established session's usual datagram: one epoch-1 DTLS 1.2 record filling it, either
+   * application_data or (server) tls12_cid, handed to its session as it lies (receiveWire) instead
+   * of being parsed into objects. Exactly what the general path would do with it; false, having
+   * done nothing, for anything else (then the general path takes the datagram).
+   */
+  #wireRecord(peer: Peer, bytes: Uint8Array): boolean {
+    const n = bytes.length;
+    if (
+      n < RECORD_HEADER_LENGTH ||
+      bytes[1] !== 0xfe ||
+      bytes[2] !== 0xfd ||
+      bytes[3] !== 0 ||
+      bytes[4] !== 1
+    )
+      return false; // not DTLS 1.2 in epoch 1
+    const type = bytes[0];
+    let headerLength = RECORD_HEADER_LENGTH;
+    let entry: Entry | undefined;
+    if (type === ContentType.tls12_cid) {
+      // RFC 9146 §6: the CID, not the address, names the session.
+      if (this.#cidLength === 0 || n < RECORD_HEADER_LENGTH + this.#cidLength) return false;
+      headerLength += this.#cidLength;
+      entry = this.#byCid.get(hex(bytes, 11, 11 + this.#cidLength));
+    } else if (type === ContentType.application_data) {
+      const key = peerKey(peer);
+      // A handshake beside the session may own epoch-1 records: the general path sorts them.
+      if (this.#pending.size > 0 && this.#pending.has(key)) return false;
+      entry = this.#entries.get(key);
+    } else return false;
+    const length = (bytes[headerLength - 2]! << 8) | bytes[headerLength - 1]!;
+    if (entry === undefined || length !== n - headerLength || length > MAX_RECORD_FRAGMENT) return false;
+    if (type !== ContentType.tls12_cid) return entry.connection.receiveWire(bytes, headerLength);
+    entry.incoming = peer;
+    const handled = entry.connection.receiveWire(bytes, headerLength);
+    entry.incoming = undefined;
+    return handled;
   }
 
   /**
@@ -638,11 +696,11 @@ export class DtlsChannel implements Channel {
     this.#entries.set(key, entry);
     entry.route.peer = { address: source.address, port: source.port };
     const app = entry.connection.applicationPeer;
-    if (app) entry.connection.applicationPeer = { ...app, address: source.address, port: source.port };
-  }
-
-  #touch(entry: Entry): void {
-    entry.connection.lastActivity = this.#clock.now();
+    if (app) {
+      const moved = { ...app, address: source.address, port: source.port };
+      entry.connection.applicationPeer = moved;
+      this.#byPeer.set(moved, entry);
+    }
   }
 
   #idleCheck(entry: Entry): void {
@@ -695,6 +753,7 @@ export class DtlsChannel implements Channel {
     const cid = connection.readConnectionId;
     if (cid && connection.applicationPeer)
       connection.applicationPeer = { ...connection.applicationPeer, connectionId: cid };
+    if (connection.applicationPeer) this.#byPeer.set(connection.applicationPeer, entry);
     this.#handshakes--;
     this.#timers.scheduleTask(entry.idleTask, this.#limits.idleTimeout);
     const queued = entry.queue;

@@ -17,7 +17,7 @@ import { HandshakeReassembler } from './handshake-reassembler.js';
 import { HandshakeTranscript } from './handshake-transcript.js';
 import type { DtlsRecord } from './record.js';
 import { ContentType, DTLS_1_2, RECORD_HEADER_LENGTH, encodeRecord } from './record.js';
-import { MAX_PLAINTEXT, type RecordProtection } from './record-protection.js';
+import { MAX_PLAINTEXT, innerContentEnd, type RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 
 /** Timing of flight retransmission (RFC 6347 §4.2.4.1) and of the handshake as a whole. */
@@ -203,27 +203,68 @@ export abstract class DtlsConnection {
         this.fail(AlertDescription.bad_record_mac, 'record authentication failed', e);
       return;
     }
-    this.#replay.mark(record.sequenceNumber);
-    if (record.sequenceNumber > this.#newestSeq) {
-      this.#newestSeq = record.sequenceNumber;
+    this.#authenticated(record.sequenceNumber, plain.type, plain.fragment);
+  }
+
+  /** An epoch-1 record authenticated: the replay window and activity move, then its content is handled. */
+  #authenticated(seq: number, type: number, fragment: Uint8Array): void {
+    this.#replay.mark(seq);
+    if (seq > this.#newestSeq) {
+      this.#newestSeq = seq;
       this.ctx.newestRecord?.(this);
     }
     this.lastActivity = this.ctx.clock.now();
-    switch (plain.type) {
+    switch (type) {
       case ContentType.handshake:
-        if (this.state === 'established') this.#afterHandshake(plain.fragment, true);
-        else this.#handshakeRecord(plain.fragment);
+        if (this.state === 'established') this.#afterHandshake(fragment, true);
+        else this.#handshakeRecord(fragment);
         break;
       case ContentType.alert:
-        this.#alert(plain.fragment);
+        this.#alert(fragment);
         break;
       case ContentType.application_data:
         // Application data only after our side is established (RFC 5246 §7.4.9).
-        if (this.state === 'established') this.ctx.data(this, plain.fragment);
+        if (this.state === 'established') this.ctx.data(this, fragment);
         break;
       default:
         break; // a retransmitted ChangeCipherSpec, heartbeat: ignored
     }
+  }
+
+  /**
+   * An established session's usual datagram: one epoch-1 DTLS 1.2 record of a CCM_8 suite that
+   * fills `wire`, its header `headerLength` bytes (with the CID for tls12_cid). Handled as
+   * receive([parsed record]) would, opened in place without the parse's objects. False, having
+   * done nothing, when the record needs the general path (another state, suite or CID); the
+   * channel then parses the datagram and calls receive.
+   */
+  receiveWire(wire: Uint8Array, headerLength: number): boolean {
+    const protection = this.#readProtection;
+    if (this.state !== 'established' || this.#busy || this.#readEpoch !== 1 || !protection?.isCcm8)
+      return false;
+    // RFC 9146 §6: with a CID negotiated, epoch-1 records must carry exactly ours; without, none.
+    const cid = this.readConnectionId;
+    const cidLength = headerLength - RECORD_HEADER_LENGTH;
+    if (cid === undefined ? cidLength !== 0 : cidLength !== cid.length) return false;
+    for (let i = 0; i < cidLength; i++) if (wire[11 + i] !== cid![i]) return false;
+    const seq = (wire[5]! * 0x100 + wire[6]!) * 0x1_0000_0000 + readUint32(wire, 7);
+    this.#resendRequested = false;
+    if (!this.#replay.accepts(seq)) return true; // RFC 6347 §4.1.2.6
+    const content = protection.openWire(wire, headerLength);
+    if (content === undefined) return true; // RFC 6347 §4.1.2.7: dropped silently (established)
+    if (content.length > MAX_PLAINTEXT + (cidLength > 0 ? 1 + 255 : 0)) return true; // as unprotect
+    let type = wire[0]!;
+    let fragment = content;
+    if (cidLength > 0) {
+      const end = innerContentEnd(content);
+      if (end < 0) return true; // no content type: unprotect throws, receive drops it
+      type = content[end]!;
+      fragment = content.subarray(0, end);
+    }
+    this.#authenticated(seq, type, fragment);
+    // (#authenticated may have closed it: an alert.)
+    if (this.#resendRequested && (this.state as ConnectionState) !== 'closed') this.#transmitFlight();
+    return true;
   }
 
   #plainRecord(record: DtlsRecord): void {
@@ -555,6 +596,10 @@ export abstract class DtlsConnection {
 
 function task(run: () => void): TimerTask {
   return { due: 0, seq: 0, heapIndex: -1, cancelled: true, run };
+}
+
+function readUint32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

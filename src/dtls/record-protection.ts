@@ -57,6 +57,8 @@ export class RecordProtection {
   private readonly cipherKey!: KeyObject;
   /** The AAD of the record being sealed or opened (used at once, never kept); grows for long CIDs. */
   #aad = new Uint8Array(13 + 10 + 16);
+  /** Views of #aad by CID length for openWire (a session's CID length never changes). */
+  #aadViews: Array<Uint8Array | undefined> = [];
 
   /** The 13-byte AAD of a record without CID (protectToWire's usual case). */
   readonly #plainAadBuffer = new Uint8Array(13);
@@ -64,7 +66,10 @@ export class RecordProtection {
   /** authenticatedHeader into this instance's scratch buffer. */
   #aadFor(record: DtlsRecord, contentLength: number): Uint8Array {
     const length = authenticatedHeaderLength(record);
-    if (this.#aad.length < length) this.#aad = new Uint8Array(length);
+    if (this.#aad.length < length) {
+      this.#aad = new Uint8Array(length);
+      this.#aadViews = [];
+    }
     writeAuthenticatedHeader(this.#aad, record, contentLength);
     return this.#aad.subarray(0, length);
   }
@@ -154,14 +159,16 @@ export class RecordProtection {
           n,
         )
       : this.#plainAad(out, n);
-    this.ccm!.seal(this.nonce(out.subarray(3, 11)), aad, content, out, headerLength + 8);
+    const nonce = this.#nonce;
+    for (let i = 0; i < 8; i++) nonce[4 + i] = out[3 + i]!; // fixed IV || epoch || sequence_number
+    this.ccm!.seal(nonce, aad, content, out, headerLength + 8);
     return out;
   }
 
   /** The AAD of a record without CID whose header is at the start of `wire` (RFC 5246 §6.2.3.3). */
   #plainAad(wire: Uint8Array, contentLength: number): Uint8Array {
     const aad = this.#plainAadBuffer;
-    aad.set(wire.subarray(3, 11)); // epoch || sequence_number
+    for (let i = 0; i < 8; i++) aad[i] = wire[3 + i]!; // epoch || sequence_number
     aad[8] = wire[0]!;
     aad[9] = wire[1]!;
     aad[10] = wire[2]!;
@@ -185,9 +192,7 @@ export class RecordProtection {
       fragment: content,
     };
     if (record.type === ContentType.tls12_cid) {
-      // The real type is the last non-zero byte; the zeros after it are padding (RFC 9146 §4).
-      let end = content.length - 1;
-      while (end >= 0 && content[end] === 0) end--;
+      const end = innerContentEnd(content);
       if (end < 0)
         throw new DtlsError('malformed', 'DTLSInnerPlaintext without a content type', {
           alert: AlertDescription.unexpected_message,
@@ -197,6 +202,50 @@ export class RecordProtection {
       if (record.cid) out.cid = record.cid;
     }
     return out;
+  }
+
+  /**
+   * The content of the CCM_8 record that fills `wire` (one record, its header `headerLength`
+   * bytes: 13, or 13 + the CID's length for tls12_cid), opened where it lies: `unprotect(parsed
+   * record).fragment` without the parse's objects and views, for the established session's usual
+   * datagram. For tls12_cid the content is the DTLSInnerPlaintext (content, type, padding).
+   * Undefined when it does not authenticate. CCM_8 suites only (see `isCcm8`).
+   */
+  openWire(wire: Uint8Array, headerLength: number): Uint8Array | undefined {
+    const start = headerLength + 8; // the explicit nonce
+    if (wire.length < start + CCM8_TAG_LENGTH) return undefined;
+    const contentLength = wire.length - start - CCM8_TAG_LENGTH;
+    const nonce = this.#nonce;
+    for (let i = 0; i < 8; i++) nonce[4 + i] = wire[headerLength + i]!;
+    let aad: Uint8Array;
+    if (headerLength === RECORD_HEADER_LENGTH) {
+      aad = this.#plainAad(wire, contentLength);
+    } else {
+      // RFC 9146 §5: seq_num_placeholder, tls12_cid, cid_length, tls12_cid, version, epoch,
+      // sequence_number, cid, length_of_DTLSInnerPlaintext.
+      const cidLength = headerLength - RECORD_HEADER_LENGTH;
+      const length = 23 + cidLength;
+      if (this.#aad.length < length) {
+        this.#aad = new Uint8Array(length);
+        this.#aadViews = [];
+      }
+      const a = this.#aad;
+      for (let i = 0; i < 8; i++) a[i] = 0xff;
+      a[8] = ContentType.tls12_cid;
+      a[9] = cidLength;
+      a[10] = ContentType.tls12_cid;
+      for (let i = 1; i < 11; i++) a[10 + i] = wire[i]!; // version, epoch, sequence_number
+      for (let i = 0; i < cidLength; i++) a[21 + i] = wire[11 + i]!;
+      a[21 + cidLength] = contentLength >>> 8;
+      a[22 + cidLength] = contentLength & 0xff;
+      aad = this.#aadViews[cidLength] ??= a.subarray(0, length);
+    }
+    return this.ccm!.open(nonce, aad, wire, start, wire.length);
+  }
+
+  /** True for the CCM_8 suites (openWire's and the in-place paths'). */
+  get isCcm8(): boolean {
+    return this.ccm !== undefined;
   }
 
   private sealCcm(header: DtlsRecord, aad: Uint8Array, content: Uint8Array): Uint8Array {
@@ -270,6 +319,16 @@ export class RecordProtection {
     if (!macOk || good !== 1) throw badMac();
     return new Uint8Array(content.buffer, content.byteOffset, content.length);
   }
+}
+
+/**
+ * Where the content of a DTLSInnerPlaintext ends: the index of its real content type, the last
+ * non-zero byte (the zeros after it are padding, RFC 9146 §4); -1 when it has none.
+ */
+export function innerContentEnd(inner: Uint8Array): number {
+  let end = inner.length - 1;
+  while (end >= 0 && inner[end] === 0) end--;
+  return end;
 }
 
 function badMac(cause?: unknown): DtlsError {

@@ -41,6 +41,10 @@ test('seal agrees with node:crypto and open returns the plaintext, at every leng
       const sealed = seal(k, nonce, aad, p);
       assert.equal(sealed.toString('hex'), nodeSeal(key, nonce, aad, p).toString('hex'));
       assert.deepEqual(k.open(nonce, aad, sealed), p);
+      // Opened where it lies inside a larger buffer: the same plaintext.
+      const around = new Uint8Array(5 + sealed.length + 3).fill(0xee);
+      around.set(sealed, 5);
+      assert.deepEqual(k.open(nonce, aad, around, 5, 5 + sealed.length), p);
       // node:crypto opens what we sealed.
       const d = createDecipheriv('aes-128-ccm', key, nonce, { authTagLength: 8 });
       d.setAuthTag(sealed.subarray(p.length));

@@ -202,6 +202,40 @@ describe('record protection', () => {
     );
   });
 
+  it('openWire opens a CCM_8 record where it lies: the fragment unprotect gives, undefined when forged', () => {
+    const p = new RecordProtection(CCM8, keysFor(CCM8));
+    fc.assert(
+      fc.property(
+        arbPlain,
+        fc.option(fc.uint8Array({ minLength: 1, maxLength: 16 }), { nil: undefined }),
+        fc.nat(20),
+        fc.nat(),
+        (plain, cid, padding, flip) => {
+          const wire = p.protectToWire(plain, { cid, padding }).slice();
+          const headerLength = 13 + (cid?.length ?? 0);
+          const [record] = parseDatagram(wire, { cidLength: cid?.length ?? 0 }).records;
+          const opened = p.unprotect(record!);
+          const content = p.openWire(wire, headerLength);
+          // With a CID, openWire gives the DTLSInnerPlaintext: content, real type, padding.
+          const inner = cid
+            ? [...opened.fragment, plain.type, ...new Uint8Array(padding)]
+            : [...opened.fragment];
+          assert.deepEqual([...content!], inner);
+          // Any flipped bit after the version (epoch, sequence number, CID, nonce, ciphertext,
+          // tag) fails authentication. (The length field is the caller's to check against the
+          // datagram: openWire takes the record to fill it.)
+          const positions = [...Array(wire.length).keys()].filter(
+            (i) => i >= 3 && i !== headerLength - 2 && i !== headerLength - 1,
+          );
+          const at = positions[flip % positions.length]!;
+          wire[at]! ^= 1 << (flip % 8);
+          assert.equal(p.openWire(wire, headerLength), undefined, `byte ${at}`);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
   it('refuses to protect more than 2^14 bytes', () => {
     const p = new RecordProtection(CCM8, keysFor(CCM8));
     assert.throws(

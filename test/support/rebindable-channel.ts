@@ -31,8 +31,12 @@ export class RebindableChannel implements Channel {
     next.onError?.((e) => this.#errorHandler?.(e));
   }
 
+  /** While set, datagrams sent are kept here instead of leaving (a test sends them as it likes). */
+  held: Uint8Array[] | undefined;
+
   send(peer: Peer, bytes: Uint8Array): void {
-    this.#current.send(peer, bytes);
+    if (this.held) this.held.push(bytes.slice());
+    else this.#current.send(peer, bytes);
   }
 
   onReceive(handler: ReceiveHandler): void {
