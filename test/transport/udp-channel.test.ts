@@ -1,5 +1,6 @@
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import {
   ChannelBindError,
   ChannelClosedError,
@@ -151,6 +152,22 @@ describe('UdpChannel', () => {
     a.send(from('1'), text('again'));
     assert.equal(untext((await atB.next()).bytes), 'reply');
     assert.equal(untext((await atB.next()).bytes), 'again');
+  });
+
+  it('sends to IP literals without a DNS lookup (dgram would test each and defer it a tick)', async (t) => {
+    const calls: string[] = [];
+    const real = dns.lookup;
+    t.mock.method(dns, 'lookup', ((host: string, ...rest: unknown[]) => {
+      calls.push(host);
+      return (real as (...args: unknown[]) => unknown)(host, ...rest);
+    }) as typeof dns.lookup);
+    const a = await udp({ address: '127.0.0.1', port: 0 });
+    const b = await udp({ address: '127.0.0.1', port: 0 });
+    const atB = inbox(b);
+    calls.length = 0;
+    for (let i = 0; i < 3; i++) a.send({ address: '127.0.0.1', port: b.local.port }, text(`n${i}`));
+    for (let i = 0; i < 3; i++) assert.equal(untext((await atB.next()).bytes), `n${i}`);
+    assert.deepEqual(calls, []);
   });
 
   it('carries a large datagram (65000 bytes) and an empty one', async () => {
