@@ -84,7 +84,16 @@ export function reusable(socket: UdpChannel): () => Channel {
   });
 }
 
-/** One handshake over `channel` and one echoed datagram. */
+/** The datagram is sent again after this long without its echo (ms). */
+const ECHO_RESEND_MS = 1000;
+/** Sends of the datagram before the handshake counts as failed. */
+const ECHO_TRIES = 5;
+
+/**
+ * One handshake over `channel` and one echoed datagram. UDP may drop the datagram or its echo
+ * (a full socket buffer under load), and DTLS does not resend application data, so it is sent
+ * again, as an application would, rather than the loop waiting forever.
+ */
 export async function handshakeOnce(
   channel: Channel,
   port: number,
@@ -92,11 +101,28 @@ export async function handshakeOnce(
   cache: SessionCache | false,
 ): Promise<void> {
   const client = benchClient(channel, mode, cache);
-  await new Promise<void>((resolve) => {
-    client.onReceive(() => resolve());
-    client.send({ address: LOOPBACK, port }, PAYLOAD);
-  });
-  await client.close();
+  const server = { address: LOOPBACK, port };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let tries = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const send = (): void => {
+        if (++tries > ECHO_TRIES) {
+          reject(new Error(`no echo from the DTLS server at port ${port} after ${ECHO_TRIES} sends`));
+          return;
+        }
+        client.send(server, PAYLOAD);
+        timer = setTimeout(send, ECHO_RESEND_MS);
+      };
+      client.onReceive(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      send();
+    });
+  } finally {
+    await client.close();
+  }
 }
 
 /** Runs `workers` handshake loops for `ms`; exported for the one-process figures too. */
