@@ -190,6 +190,11 @@ export class DtlsChannel implements Channel {
    * application sends to that object, and this finds its session without making a key.
    */
   readonly #byPeer = new WeakMap<Peer, Entry>();
+  /**
+   * peerKey of each Peer object seen (Peers are immutable, and the transport and the application
+   * hand the same objects back): a datagram or send costs a lookup instead of building the key.
+   */
+  readonly #keys = new WeakMap<Peer, string>();
   /** Server: the CID length we hand out (0: none). Client: whether we offer the extension. */
   readonly #cidLength: number;
   readonly #offerCid: boolean;
@@ -346,7 +351,7 @@ export class DtlsChannel implements Channel {
         return;
       }
       const target: Peer = { address: peer.address, port: peer.port };
-      const key = peerKey(peer);
+      const key = this.#keyOf(peer);
       entry = this.#add(
         key,
         target,
@@ -426,7 +431,7 @@ export class DtlsChannel implements Channel {
       byCid.incoming = undefined;
       return;
     }
-    const key = peerKey(peer);
+    const key = this.#keyOf(peer);
     const entry = this.#entries.get(key);
     const pending = this.#pending.get(key);
     const helloRecord = this.#role === 'server' ? records.find(isClientHello) : undefined;
@@ -487,7 +492,7 @@ export class DtlsChannel implements Channel {
       headerLength += this.#cidLength;
       entry = this.#byCid.get(hex(bytes, 11, 11 + this.#cidLength));
     } else if (type === ContentType.application_data) {
-      const key = peerKey(peer);
+      const key = this.#keyOf(peer);
       // A handshake beside the session may own epoch-1 records: the general path sorts them.
       if (this.#pending.size > 0 && this.#pending.has(key)) return false;
       entry = this.#entries.get(key);
@@ -638,7 +643,16 @@ export class DtlsChannel implements Channel {
       const entry = this.#byCid.get(hex(peer.connectionId));
       if (entry) return entry;
     }
-    return this.#entries.get(peerKey(peer));
+    return this.#entries.get(this.#keyOf(peer));
+  }
+
+  #keyOf(peer: Peer): string {
+    let key = this.#keys.get(peer);
+    if (key === undefined) {
+      key = peerKey(peer);
+      this.#keys.set(peer, key);
+    }
+    return key;
   }
 
   #add(
@@ -729,7 +743,7 @@ export class DtlsChannel implements Channel {
         if (from === undefined) return;
         const at = entry.route.peer;
         if (from.address === at.address && from.port === at.port) return; // the usual case
-        const key = peerKey(from);
+        const key = this.#keyOf(from);
         if (key !== entry.key) this.#move(entry, { key, peer: from });
       },
       data: (c, bytes) => {
