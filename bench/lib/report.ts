@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 export interface Metric {
   value: number;
   unit: string;
+  /** Every run's value, when `value` is the median of several runs. */
+  runs?: number[];
 }
 
 /** The shape every benchmark writes to bench/results/<name>.json. */
@@ -16,6 +18,8 @@ export interface BenchResult {
   metrics: Record<string, Metric>;
   baselines: Record<string, Record<string, Metric>>;
   ratios: Record<string, number>;
+  /** Every run's ratio, when a ratio is the median of several runs. */
+  ratioRuns?: Record<string, number[]>;
 }
 
 export function machineDescription(): string {
@@ -57,10 +61,15 @@ export function writeResult(result: BenchResult): void {
   const file = `${resultsDir}${result.name}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   const rows: string[][] = [['metric', 'value', 'unit']];
-  for (const [k, m] of Object.entries(result.metrics)) rows.push([k, fmt(m.value), m.unit]);
+  const runs = (values: number[] | undefined, f: (v: number) => string): string =>
+    values && values.length > 1 ? ` (median of ${values.map(f).join(', ')})` : '';
+  for (const [k, m] of Object.entries(result.metrics))
+    rows.push([k, fmt(m.value), m.unit + runs(m.runs, fmt)]);
   for (const [b, ms] of Object.entries(result.baselines))
-    for (const [k, m] of Object.entries(ms)) rows.push([`${b}: ${k}`, fmt(m.value), m.unit]);
-  for (const [k, r] of Object.entries(result.ratios)) rows.push([k, r.toFixed(2), 'x']);
+    for (const [k, m] of Object.entries(ms))
+      rows.push([`${b}: ${k}`, fmt(m.value), m.unit + runs(m.runs, fmt)]);
+  for (const [k, r] of Object.entries(result.ratios))
+    rows.push([k, r.toFixed(2), 'x' + runs(result.ratioRuns?.[k], (v) => v.toFixed(2))]);
   const w0 = Math.max(...rows.map((r) => r[0]!.length));
   const w1 = Math.max(...rows.map((r) => r[1]!.length));
   console.log(`\n# ${result.name} (${result.node}, ${result.machine})`);
