@@ -4,6 +4,7 @@
 // forgeries, inner alerts, datagrams of several records, wrong lengths; with a CID and without.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { DtlsSessionError } from '../../src/dtls/dtls-session-error.js';
 import { ContentType, parseDatagram, RECORD_HEADER_LENGTH } from '../../src/dtls/record.js';
 import type { Peer } from '../../src/transport/channel.js';
@@ -116,6 +117,29 @@ for (const mode of MODES) {
       // With a CID the alert is a tls12_cid record like the data; without, an alert record.
       const alert = s.clientSent.at(-1)!;
       assert.equal(alert[0], mode.cidLength > 0 ? ContentType.tls12_cid : ContentType.alert);
+    });
+
+    it('takes random datagrams shaped like its records without delivering, failing or losing the session', async () => {
+      const s = await session(mode.cidLength, 0);
+      const genuine = s.record('genuine');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ maxLength: 80 }),
+          fc.integer({ min: 0, max: genuine.length - 1 }), // never the whole record
+          fc.boolean(),
+          async (tail, keep, lengthFits) => {
+            // The first `keep` bytes of a real record (its header, CID, nonce...), then noise;
+            // half the time the length field is made to fit the datagram, to reach the tag check.
+            const d = Buffer.concat([genuine.subarray(0, keep), tail]);
+            const lengthAt = RECORD_HEADER_LENGTH + mode.cidLength - 2;
+            if (lengthFits && d.length >= lengthAt + 2) d.writeUInt16BE(d.length - lengthAt - 2, lengthAt);
+            assert.deepEqual(await s.inject(d), []);
+          },
+        ),
+        { numRuns: 150 },
+      );
+      assert.deepEqual(s.errors, []);
+      assert.deepEqual(await s.inject(genuine), ['genuine']);
     });
 
     it('answers the Peer the application was given and an equal copy of it; neither once the session ended', async () => {
