@@ -187,7 +187,8 @@ export class DtlsChannel implements Channel {
   readonly #byCid = new Map<string, Entry>();
   /**
    * Established sessions by the Peer object the application was given (applicationPeer): the
-   * application sends to that object, and this finds its session without making a key.
+   * application sends to that object, and this finds its session without making a key. Only live
+   * sessions: #closed and #move take their Peers out.
    */
   readonly #byPeer = new WeakMap<Peer, Entry>();
   /**
@@ -713,6 +714,7 @@ export class DtlsChannel implements Channel {
     if (app) {
       const moved = { ...app, address: source.address, port: source.port };
       entry.connection.applicationPeer = moved;
+      this.#byPeer.delete(app);
       this.#byPeer.set(moved, entry);
     }
   }
@@ -794,6 +796,8 @@ export class DtlsChannel implements Channel {
       if (this.#pending.get(entry.key) === entry) this.#pending.delete(entry.key);
       if (entry.cid !== undefined && this.#byCid.get(entry.cid) === entry) this.#byCid.delete(entry.cid);
       this.#timers.cancel(entry.idleTask);
+      // The application may hold its Peer for long (a registration): it must not hold the session.
+      if (connection.applicationPeer) this.#byPeer.delete(connection.applicationPeer);
       // `state` is already 'closed': a handshake is one that never reached establish().
       if (!connection.applicationPeer) this.#handshakes--;
       const peer = connection.applicationPeer;
